@@ -1,0 +1,222 @@
+package credstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// Service is the keychain service name every entry is filed under; the
+// account is the profile name.
+const Service = "torale"
+
+// DefaultKeychainTimeout bounds every keychain call. go-keyring has no
+// deadline of its own and its Secret Service code waits forever on an unlock
+// prompt nobody answers.
+const DefaultKeychainTimeout = 3 * time.Second
+
+// Sentinel errors. Callers decide exit codes and HTTP statuses with
+// errors.Is, never by reading text.
+var (
+	// ErrNotFound: the keychain answered and holds no key for the profile.
+	ErrNotFound = errors.New("no API key configured")
+	// ErrKeychain is wrapped by every failure to reach or use the keychain.
+	// It is never "no key".
+	ErrKeychain = errors.New("keychain unavailable")
+)
+
+// KeychainFault says which way the keychain failed.
+type KeychainFault int
+
+const (
+	FaultUnavailable KeychainFault = iota // no bus, no Secret Service, unsupported OS
+	FaultLocked                           // the collection is locked
+	FaultTimeout                          // no answer within the deadline
+)
+
+// KeychainError is a keychain failure with the reason and the fix.
+type KeychainError struct {
+	Fault  KeychainFault
+	Reason string // what went wrong, one clause
+	Fix    string // what the user can do
+}
+
+func (e *KeychainError) Error() string {
+	var what string
+	switch e.Fault {
+	case FaultLocked:
+		what = "the keychain is locked"
+	case FaultTimeout:
+		what = "the keychain did not answer in time"
+	default:
+		what = "the keychain is unavailable"
+	}
+	s := what
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.Fix != "" {
+		s += "; " + e.Fix
+	}
+	return s
+}
+
+func (e *KeychainError) Is(target error) bool { return target == ErrKeychain }
+
+// Backend is the raw keychain: go-keyring in production, an in-memory map in
+// pure unit tests.
+type Backend interface {
+	Get(service, user string) (string, error)
+	Set(service, user, password string) error
+	Delete(service, user string) error
+}
+
+// OSBackend is the operating system's keychain through go-keyring.
+type OSBackend struct{}
+
+func (OSBackend) Get(s, u string) (string, error) { return keyring.Get(s, u) }
+func (OSBackend) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
+func (OSBackend) Delete(s, u string) error        { return keyring.Delete(s, u) }
+
+// Keychain holds keys per profile in the OS keychain, one item per profile.
+// Every call is bounded by Timeout and calls are serialised, so a hung
+// Secret Service costs at most one stuck goroutine, never a pile of them.
+type Keychain struct {
+	backend Backend
+	service string
+	timeout time.Duration
+	// allowPrompt lets a locked collection raise the desktop's unlock prompt
+	// (an interactive login with a long timeout) instead of failing at once.
+	allowPrompt bool
+	probe       func(ctx context.Context, allowPrompt bool) error
+	sem         chan struct{}
+}
+
+// KeychainOption adjusts a Keychain.
+type KeychainOption func(*Keychain)
+
+// WithTimeout sets the bound on each call (default 3 s).
+func WithTimeout(d time.Duration) KeychainOption {
+	return func(k *Keychain) {
+		if d > 0 {
+			k.timeout = d
+		}
+	}
+}
+
+// WithService files entries under another service name than "torale"
+// (isolated tests, side-by-side installs).
+func WithService(name string) KeychainOption {
+	return func(k *Keychain) {
+		if name != "" {
+			k.service = name
+		}
+	}
+}
+
+// WithUnlockPrompt lets calls wait for the user to answer an unlock prompt.
+func WithUnlockPrompt() KeychainOption { return func(k *Keychain) { k.allowPrompt = true } }
+
+// WithBackend replaces go-keyring (pure unit tests).
+func WithBackend(b Backend) KeychainOption {
+	return func(k *Keychain) { k.backend = b; k.probe = func(context.Context, bool) error { return nil } }
+}
+
+// NewKeychain returns the OS keychain with its safety bounds.
+func NewKeychain(opts ...KeychainOption) *Keychain {
+	k := &Keychain{backend: OSBackend{}, service: Service, timeout: DefaultKeychainTimeout, probe: probeKeychain, sem: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+// Timeout is the bound on each call.
+func (k *Keychain) Timeout() time.Duration { return k.timeout }
+
+// Get returns the profile's key. Errors: ErrNotFound when the keychain holds
+// none, a *KeychainError (ErrKeychain) when it cannot say.
+func (k *Keychain) Get(ctx context.Context, profile string) (string, error) {
+	var out string
+	err := k.do(ctx, "read", func() error {
+		s, err := k.backend.Get(k.service, profile)
+		out = s
+		return err
+	})
+	return out, err
+}
+
+// Set stores the profile's key, replacing any earlier one.
+func (k *Keychain) Set(ctx context.Context, profile, key string) error {
+	return k.do(ctx, "write", func() error { return k.backend.Set(k.service, profile, key) })
+}
+
+// Delete removes the profile's key; ErrNotFound when there was none.
+func (k *Keychain) Delete(ctx context.Context, profile string) error {
+	return k.do(ctx, "delete", func() error { return k.backend.Delete(k.service, profile) })
+}
+
+// Ping checks that the keychain can be reached and is unlocked, without
+// reading any secret.
+func (k *Keychain) Ping(ctx context.Context) error {
+	return k.do(ctx, "check", func() error { return nil })
+}
+
+func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
+	select {
+	case k.sem <- struct{}{}:
+	case <-ctx.Done():
+		return &KeychainError{Fault: FaultTimeout,
+			Reason: fmt.Sprintf("an earlier keychain call is still waiting after %s", k.timeout),
+			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout to answer an unlock prompt"}
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-k.sem }()
+		if err := k.probe(ctx, k.allowPrompt); err != nil {
+			done <- err
+			return
+		}
+		done <- fn()
+	}()
+	select {
+	case err := <-done:
+		return classify(op, err)
+	case <-ctx.Done():
+		return &KeychainError{Fault: FaultTimeout,
+			Reason: fmt.Sprintf("%s took longer than %s", op, k.timeout),
+			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout (TORALE_CRED_KEYCHAIN_TIMEOUT) to answer an unlock prompt"}
+	}
+}
+
+// classify maps go-keyring's and D-Bus's errors onto ours; the texts of
+// those errors never contain secrets.
+func classify(op string, err error) error {
+	var ke *KeychainError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, keyring.ErrNotFound):
+		return ErrNotFound
+	case errors.As(err, &ke):
+		return ke
+	case errors.Is(err, keyring.ErrUnsupportedPlatform):
+		return &KeychainError{Fault: FaultUnavailable, Reason: err.Error(), Fix: "torale-cred supports the macOS Keychain, the Linux Secret Service and the Windows Credential Manager"}
+	case errors.Is(err, keyring.ErrSetDataTooBig):
+		return &KeychainError{Fault: FaultUnavailable, Reason: "the keychain refused the entry as too large"}
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "NoReply") || strings.Contains(msg, "timeout") {
+		return &KeychainError{Fault: FaultTimeout, Reason: op + ": " + msg, Fix: secretServiceFix}
+	}
+	return &KeychainError{Fault: FaultUnavailable, Reason: op + ": " + msg, Fix: secretServiceFix}
+}
+
+// secretServiceFix is the recipe for a machine without a desktop session.
+const secretServiceFix = "start a Secret Service (on a desktop, log in to GNOME or KDE; on a headless Linux box run: dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; exec $SHELL')"

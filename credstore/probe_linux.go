@@ -1,0 +1,102 @@
+//go:build linux
+
+package credstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/godbus/dbus/v5"
+)
+
+const (
+	secretsName       = "org.freedesktop.secrets"
+	secretsPath       = "/org/freedesktop/secrets"
+	loginCollection   = "/org/freedesktop/secrets/collection/login"
+	defaultCollection = "/org/freedesktop/secrets/aliases/default"
+)
+
+// probeKeychain tells apart the ways the Secret Service can be missing
+// before go-keyring is let near it: go-keyring would make godbus spawn
+// dbus-launch when no bus is configured, and would wait forever on an unlock
+// prompt when the collection is locked.
+func probeKeychain(ctx context.Context, allowPrompt bool) error {
+	if !sessionBusConfigured() {
+		return &KeychainError{Fault: FaultUnavailable,
+			Reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)",
+			Fix:    secretServiceFix}
+	}
+	conn, err := dbus.SessionBus()
+	if err != nil {
+		return &KeychainError{Fault: FaultUnavailable, Reason: "cannot connect to the D-Bus session bus: " + err.Error(), Fix: secretServiceFix}
+	}
+	bus := conn.BusObject()
+	var owned bool
+	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, secretsName).Store(&owned); err != nil {
+		return fmt.Errorf("asking the session bus for the Secret Service: %w", err)
+	}
+	if !owned {
+		var names []string
+		if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&names); err != nil {
+			return fmt.Errorf("asking the session bus for the Secret Service: %w", err)
+		}
+		if !contains(names, secretsName) {
+			return &KeychainError{Fault: FaultUnavailable, Reason: "no Secret Service (org.freedesktop.secrets) on the session bus", Fix: secretServiceFix}
+		}
+		return nil // D-Bus will start it; go-keyring's own calls are bounded
+	}
+	if allowPrompt {
+		return nil
+	}
+	svc := conn.Object(secretsName, secretsPath)
+	var cols dbus.Variant
+	if err := svc.CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.Secret.Service", "Collections").Store(&cols); err != nil {
+		return fmt.Errorf("listing keychain collections: %w", err)
+	}
+	path := dbus.ObjectPath(defaultCollection)
+	if paths, ok := cols.Value().([]dbus.ObjectPath); ok {
+		for _, p := range paths {
+			if p == loginCollection {
+				path = loginCollection
+			}
+		}
+	}
+	var locked dbus.Variant
+	if err := conn.Object(secretsName, path).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.Secret.Collection", "Locked").Store(&locked); err != nil {
+		return &KeychainError{Fault: FaultUnavailable, Reason: "the Secret Service has no login or default collection: " + err.Error(), Fix: secretServiceFix}
+	}
+	if l, ok := locked.Value().(bool); ok && l {
+		return &KeychainError{Fault: FaultLocked,
+			Reason: "the login collection must be unlocked before torale-cred can read it",
+			Fix:    "unlock it (log in to the desktop, or run: echo -n PASSWORD | gnome-keyring-daemon --replace --unlock --components=secrets), or run torale-cred with --keychain-timeout 60s on a desktop to answer the unlock prompt"}
+	}
+	return nil
+}
+
+// sessionBusConfigured mirrors godbus's discovery without its autolaunch.
+func sessionBusConfigured() bool {
+	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
+		return true
+	}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = fmt.Sprintf("/run/user/%d", os.Getuid())
+	}
+	for _, f := range []string{"bus", "dbus-session"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

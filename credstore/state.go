@@ -1,0 +1,154 @@
+package credstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/torale-ai/torale-cred/internal/atomicfile"
+)
+
+// Sources of a stored key, as state.json records them.
+const (
+	SourceLogin  = "login"
+	SourceConfig = "config"
+	SourceGit    = "git"
+	SourceRotate = "rotate"
+)
+
+// stateVersion is the format written; a newer one is refused rather than
+// rewritten by an older binary.
+const stateVersion = 1
+
+// maxStateSize bounds what is read: state.json holds a few lines a profile.
+const maxStateSize = 1 << 20
+
+// Profile is the non-secret metadata of one profile's key.
+type Profile struct {
+	KeyHint        string     `json:"key_hint"`
+	StoredAt       time.Time  `json:"stored_at"`
+	CreatedAt      *time.Time `json:"created_at"`
+	KeyID          *string    `json:"key_id"`
+	APIURL         *string    `json:"api_url"`
+	Source         string     `json:"source"`
+	LastRemindedAt *time.Time `json:"last_reminded_at"`
+	// PreviousKeyHint names the key this one replaced, so a user can tell
+	// which key to revoke in the dashboard.
+	PreviousKeyHint string `json:"previous_key_hint,omitempty"`
+}
+
+// AgeFrom is when the rotation clock started: the server's created_at when
+// known, else when the key was stored.
+func (p Profile) AgeFrom() time.Time {
+	if p.CreatedAt != nil && !p.CreatedAt.IsZero() {
+		return *p.CreatedAt
+	}
+	return p.StoredAt
+}
+
+// State is the whole of state.json.
+type State struct {
+	Version  int                 `json:"version"`
+	Profiles map[string]*Profile `json:"profiles"`
+}
+
+// Names lists the profiles in order.
+func (s *State) Names() []string {
+	names := make([]string, 0, len(s.Profiles))
+	for n := range s.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// StateFile is state.json in its directory. Writers take a lock file so the
+// daemon and a CLI never lose each other's updates.
+type StateFile struct {
+	Dir string
+}
+
+// Path is the file's location.
+func (f StateFile) Path() string { return filepath.Join(f.Dir, "state.json") }
+
+// Load reads the metadata; a missing file is an empty state.
+func (f StateFile) Load() (*State, error) {
+	b, err := readLimited(f.Path(), maxStateSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{Version: stateVersion, Profiles: map[string]*Profile{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata: %w", err)
+	}
+	return ParseState(b)
+}
+
+// ParseState decodes state.json, refusing what it cannot safely rewrite.
+func ParseState(b []byte) (*State, error) {
+	var s State
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("metadata file is not valid JSON (%v); move it aside and run torale-cred login again", err)
+	}
+	if s.Version > stateVersion {
+		return nil, fmt.Errorf("metadata file has version %d, newer than this torale-cred understands (%d); upgrade torale-cred", s.Version, stateVersion)
+	}
+	s.Version = stateVersion
+	if s.Profiles == nil {
+		s.Profiles = map[string]*Profile{}
+	}
+	for n, p := range s.Profiles {
+		if p == nil {
+			delete(s.Profiles, n)
+		}
+	}
+	return &s, nil
+}
+
+// Update applies fn to the state under the lock and writes it atomically.
+func (f StateFile) Update(fn func(*State) error) error {
+	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating the metadata directory: %w", err)
+	}
+	unlock, err := lockFile(filepath.Join(f.Dir, "state.lock"))
+	if err != nil {
+		return fmt.Errorf("locking the metadata: %w", err)
+	}
+	defer unlock()
+	s, err := f.Load()
+	if err != nil {
+		return err
+	}
+	if err := fn(s); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding metadata: %w", err)
+	}
+	return atomicfile.Write(f.Path(), append(b, '\n'), 0o600)
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(fh, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+
+	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
+)
+
+// Exit codes fixed by SPEC.md.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitNoKey       = 3
+	ExitKeychain    = 4
+	ExitNotFoundCmd = 127
+)
+
+// errUsage marks a usage error (exit 2).
+var errUsage = errors.New("usage")
+
+// usageErrorf is a usage error with its sentence.
+func usageErrorf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+// ExitCodeError carries a child's exit code through `exec`; nothing more is
+// printed for it.
+type ExitCodeError struct{ Code int }
+
+func (e *ExitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// exitCode decides the process's exit status from an error, in one place.
+func exitCode(err error) int {
+	var ec *ExitCodeError
+	var ee *exec.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ec):
+		return ec.Code
+	case errors.As(err, &ee):
+		return ExitNotFoundCmd
+	case errors.Is(err, errUsage), errors.Is(err, credstore.ErrBadProfile):
+		return ExitUsage
+	case errors.Is(err, credstore.ErrKeychain):
+		return ExitKeychain
+	case errors.Is(err, credstore.ErrNotFound):
+		return ExitNoKey
+	}
+	return ExitFailure
+}
+
+// notYet is a hidden command for work whose issue is still open.
+func notYet(use, short string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short + " (not built yet)", Hidden: true,
+		RunE: func(*cobra.Command, []string) error { return usageErrorf("%s is not built yet", use) }}
+}

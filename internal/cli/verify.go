@@ -1,0 +1,24 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/torale-ai/torale-cred/internal/toraleapi"
+)
+
+// verifyKey asks GET /auth/me who the key belongs to.
+func verifyKey(ctx context.Context, _ *Factory, apiURL, key string) (string, error) {
+	u, err := toraleapi.New(apiURL, key).Me(ctx)
+	if errors.Is(err, toraleapi.ErrUnauthorized) {
+		return "", fmt.Errorf("the Torale API at %s refused the key (401 Invalid API key); generate a new one at torale.ai → Settings → API Keys", apiURL)
+	}
+	if err != nil {
+		return "", err
+	}
+	if u.Email == "" {
+		return u.ID, nil
+	}
+	return u.Email, nil
+}

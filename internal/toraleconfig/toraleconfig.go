@@ -1,0 +1,135 @@
+// Package toraleconfig reads the official Torale CLI's plaintext
+// ~/.torale/config.json and removes the api_key field from it, leaving every
+// other byte as it was. It never writes the file itself.
+package toraleconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// MaxSize is the largest config.json read; a bigger one is left alone.
+const MaxSize = 1 << 20
+
+// ErrMalformed is wrapped by every reason the file cannot be understood.
+var ErrMalformed = errors.New("config.json cannot be read safely")
+
+// Config is what torale-cred cares about in config.json.
+type Config struct {
+	// HasKey: an api_key field is present (whatever its type).
+	HasKey bool
+	// APIKey is api_key's value when it is a string.
+	APIKey string
+	// APIURL is api_url's value when it is a non-empty string.
+	APIURL string
+}
+
+// Parse checks raw is a JSON object the official tools would read and picks
+// out api_key and api_url. It refuses a BOM, a non-object, duplicate
+// api_key fields and a non-string api_key, since rewriting any of those
+// could lose what the user meant.
+func Parse(raw []byte) (Config, error) {
+	var c Config
+	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
+		return c, fmt.Errorf("%w: it starts with a byte-order mark", ErrMalformed)
+	}
+	if !utf8.Valid(raw) {
+		return c, fmt.Errorf("%w: it is not UTF-8 text", ErrMalformed)
+	}
+	var top map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&top); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return c, fmt.Errorf("%w: its top level is not a JSON object", ErrMalformed)
+		}
+		return c, fmt.Errorf("%w: it is not valid JSON (%s); it may be half-written", ErrMalformed, syntaxReason(err))
+	}
+	if top == nil {
+		return c, fmt.Errorf("%w: its top level is not a JSON object", ErrMalformed)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return c, fmt.Errorf("%w: it holds more than one JSON value", ErrMalformed)
+	}
+	keys := 0
+	gjson.ParseBytes(raw).ForEach(func(k, _ gjson.Result) bool {
+		if k.String() == "api_key" {
+			keys++
+		}
+		return true
+	})
+	if keys > 1 {
+		return c, fmt.Errorf("%w: it has %d api_key fields", ErrMalformed, keys)
+	}
+	if v, ok := top["api_key"]; ok {
+		c.HasKey = true
+		if err := json.Unmarshal(v, &c.APIKey); err != nil {
+			return c, fmt.Errorf("%w: its api_key is not a string", ErrMalformed)
+		}
+	}
+	if v, ok := top["api_url"]; ok {
+		// A non-string api_url is ignored, as the SDK would fail on it anyway.
+		_ = json.Unmarshal(v, &c.APIURL)
+	}
+	return c, nil
+}
+
+// syntaxReason describes a JSON error without quoting the input, which may
+// hold a key.
+func syntaxReason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "it ends early"
+	}
+	return "unexpected content"
+}
+
+// Read reads and parses the file at path, following a symlink. The raw
+// bytes come back too, so a rewrite can start from exactly what was read.
+func Read(path string) (Config, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return Config{}, nil, fmt.Errorf("%w: %s is not a regular file", ErrMalformed, path)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if len(raw) > MaxSize {
+		return Config{}, nil, fmt.Errorf("%w: it is larger than %d bytes", ErrMalformed, MaxSize)
+	}
+	c, err := Parse(raw)
+	return c, raw, err
+}
+
+// WithoutKey returns raw with the api_key field removed and every other
+// byte kept, so key order, indentation and unknown fields survive.
+func WithoutKey(raw []byte) ([]byte, error) {
+	out, err := sjson.DeleteBytes(raw, "api_key")
+	if err != nil {
+		return nil, fmt.Errorf("removing api_key: %w", err)
+	}
+	if _, err := Parse(out); err != nil {
+		return nil, fmt.Errorf("removing api_key would leave a broken file: %w", err)
+	}
+	return out, nil
+}
