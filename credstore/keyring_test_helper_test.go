@@ -1,0 +1,5 @@
+package credstore
+
+import "github.com/zalando/go-keyring"
+
+func keyringErrNotFound() error { return keyring.ErrNotFound }

@@ -1,0 +1,110 @@
+package testkeyring
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// busConfig is a session bus with no service directories, so nothing is
+// activated behind a test's back: a Secret Service exists only if the test
+// starts one.
+const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`
+
+// PrivateBus starts a D-Bus session bus of the test's own and returns its
+// address; it stops when the test ends.
+func PrivateBus(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		Require(t)
+		t.Skip("dbus-daemon not installed")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "bus")
+	cfg := filepath.Join(dir, "bus.conf")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(busConfig, sock)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("dbus-daemon", "--config-file="+cfg, "--nofork", "--nopidfile")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	return "unix:path=" + sock
+}
+
+// StartKeyring runs gnome-keyring-daemon on bus with its keyrings in
+// dataDir, unlocking (or creating) the login keyring with password. It
+// returns a func that stops it.
+func StartKeyring(t testing.TB, bus, dataDir, password string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus, "XDG_DATA_HOME="+dataDir)
+	cmd.Stdin = strings.NewReader(password)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "GNOME_KEYRING_CONTROL=") {
+				close(ready)
+				break
+			}
+		}
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("gnome-keyring-daemon did not start")
+	}
+	// The login keyring is written shortly after start-up.
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(dataDir, "keyrings", "login.keyring")); return err == nil })
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitFor(t testing.TB, ok func() bool) {
+	t.Helper()
+	for range 200 {
+		if ok() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("timed out waiting")
+}
