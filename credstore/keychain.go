@@ -141,13 +141,18 @@ func (k *Keychain) Timeout() time.Duration { return k.timeout }
 // Get returns the profile's key. Errors: ErrNotFound when the keychain holds
 // none, a *KeychainError (ErrKeychain) when it cannot say.
 func (k *Keychain) Get(ctx context.Context, profile string) (string, error) {
-	var out string
+	// A channel, not a shared variable: after a timeout do returns while
+	// the backend call may still finish and write its answer.
+	out := make(chan string, 1)
 	err := k.do(ctx, "read", func() error {
 		s, err := k.backend.Get(k.service, profile)
-		out = s
+		out <- s
 		return err
 	})
-	return out, err
+	if err != nil {
+		return "", err
+	}
+	return <-out, nil
 }
 
 // Set stores the profile's key, replacing any earlier one.
