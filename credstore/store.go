@@ -100,27 +100,42 @@ type PutOptions struct {
 // it, then records the metadata. A key that differs from the stored one
 // restarts the rotation clock and remembers the old key's hint.
 func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) error {
-	if err := CheckProfile(profile); err != nil {
+	old, err := s.putKeychain(ctx, profile, key)
+	if err != nil {
 		return err
+	}
+	return s.recordPut(profile, key, old, o)
+}
+
+// putKeychain is Put's first half: store and read back. It returns the key
+// the keychain held before ("" for none).
+func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, error) {
+	if err := CheckProfile(profile); err != nil {
+		return "", err
 	}
 	if !ValidKey(key) {
 		_, err := ParseKey(key)
-		return err
+		return "", err
 	}
 	old, err := s.Keychain.Get(ctx, profile)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+		return "", err
 	}
 	if err := s.Keychain.Set(ctx, profile, key); err != nil {
-		return err
+		return "", err
 	}
 	back, err := s.Keychain.Get(ctx, profile)
 	if err != nil {
-		return fmt.Errorf("reading the key back after storing it: %w", err)
+		return "", fmt.Errorf("reading the key back after storing it: %w", err)
 	}
 	if back != key {
-		return &KeychainError{Fault: FaultUnavailable, Reason: "the keychain returned a different key after storing it"}
+		return "", &KeychainError{Fault: FaultUnavailable, Reason: "the keychain returned a different key after storing it"}
 	}
+	return old, nil
+}
+
+// recordPut is Put's second half: the metadata of key, which replaced old.
+func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 	return s.State.Update(func(st *State) error {
 		p := st.Profiles[profile]
 		changed := p == nil || old != key

@@ -1,8 +1,61 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
 
-// newImportCmd is a placeholder until its issue is built.
-func newImportCmd(*Factory) *cobra.Command {
-	return notYet("import", "Move a plaintext key into the keychain")
+	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
+)
+
+func newImportCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import",
+		Short: "Move a plaintext key from config.json into the keychain now",
+		Long: `Moves the api_key the official Torale CLI wrote to ~/.torale/config.json
+into the keychain, then rewrites config.json without it, keeping every other
+field and its formatting. The daemon does the same as soon as a key appears;
+this command is for machines where it does not run.
+
+The key is removed from the file only after the keychain holds it. A file
+that cannot be read safely (not valid JSON, a byte-order mark, a malformed
+key, too large) is left exactly as it is.
+
+The key goes to the profile given with --profile or TORALE_PROFILE, else to
+the daemon's profile ("default").
+
+Exits 0 when the key moved or there was nothing to move, 1 when the key was
+left in the file (the message says why), 4 when the keychain is unavailable.`,
+		Example: "  torale-cred import\n  torale-cred import --profile work --torale-config ~/work/.torale/config.json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := f.Store()
+			if err != nil {
+				return err
+			}
+			s := *st
+			if cmd.Flags().Changed("profile") || f.Getenv("TORALE_PROFILE") != "" {
+				if s.ConfigProfile, err = f.profile(); err != nil {
+					return err
+				}
+			}
+			res, err := s.MigrateConfig(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if res.Outcome == credstore.Migrated {
+				replaced := ""
+				if res.PreviousKeyHint != "" {
+					replaced = fmt.Sprintf(" (it replaced %s: revoke that key at torale.ai → Settings → API Keys if nothing uses it)", res.PreviousKeyHint)
+				}
+				f.printf("Moved %s from %s into the keychain for profile %q%s; the file no longer holds it.\n", res.KeyHint, res.Path, res.Profile, replaced)
+				if res.Warning != "" {
+					f.printf("Warning: %s.\n", res.Warning)
+				}
+				return nil
+			}
+			f.printf("Nothing to import: %s.\n", res.Reason)
+			return nil
+		},
+	}
 }

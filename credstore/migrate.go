@@ -1,0 +1,339 @@
+package credstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/torale-ai/torale-cred/internal/atomicfile"
+	"github.com/torale-ai/torale-cred/internal/toraleconfig"
+)
+
+// MigrationOutcome says what one migration of config.json did.
+type MigrationOutcome string
+
+const (
+	// Migrated: the key is in the keychain and config.json no longer holds it.
+	Migrated MigrationOutcome = "migrated"
+	// NothingToMigrate: config.json is absent or holds no api_key.
+	NothingToMigrate MigrationOutcome = "nothing"
+	// LeftInPlace: config.json holds (or may hold) a key that stays there;
+	// the result's Problem and Reason say why.
+	LeftInPlace MigrationOutcome = "left_in_place"
+)
+
+// MigrationProblem names why a key was left in config.json.
+type MigrationProblem string
+
+const (
+	ProblemMalformed  MigrationProblem = "malformed"   // BOM, not JSON, not an object, api_key not a string, …
+	ProblemBadKey     MigrationProblem = "bad_key"     // api_key is a string but not a Torale key
+	ProblemUnreadable MigrationProblem = "unreadable"  // permission denied or another read error
+	ProblemNotRegular MigrationProblem = "not_regular" // a directory (or a device, a FIFO) where the file should be
+	ProblemTooLarge   MigrationProblem = "too_large"   // over toraleconfig.MaxSize
+	ProblemKeychain   MigrationProblem = "keychain"    // the keychain is unavailable, locked or slow
+	ProblemStore      MigrationProblem = "store"       // storing or recording the key failed otherwise
+	ProblemWrite      MigrationProblem = "write"       // the key is stored but config.json could not be rewritten
+	ProblemBusy       MigrationProblem = "busy"        // config.json kept changing while it was being rewritten
+)
+
+// Transient reports whether trying again later can succeed without anyone
+// touching config.json (the keychain coming back, a write that raced).
+func (p MigrationProblem) Transient() bool {
+	switch p {
+	case ProblemKeychain, ProblemStore, ProblemWrite, ProblemBusy:
+		return true
+	}
+	return false
+}
+
+// MigrationResult is what a migration did. It never holds a key: at most
+// key hints (sk_... and the last 5 characters).
+type MigrationResult struct {
+	Outcome MigrationOutcome `json:"outcome"`
+	// Path is config.json as configured; Target the file read and rewritten
+	// (different when Path is a symlink, which is kept).
+	Path    string `json:"path"`
+	Target  string `json:"target,omitempty"`
+	Profile string `json:"profile"`
+	// KeyHint is the key moved (Migrated) or kept in the file for a
+	// transient reason (LeftInPlace with the keychain unavailable).
+	KeyHint string `json:"key_hint,omitempty"`
+	// PreviousKeyHint is the stored key the moved one replaced.
+	PreviousKeyHint string `json:"previous_key_hint,omitempty"`
+	// Problem and Reason say why the key stayed (LeftInPlace); Reason also
+	// says why there was nothing to do (NothingToMigrate). One clause each,
+	// never a key.
+	Problem MigrationProblem `json:"problem,omitempty"`
+	Reason  string           `json:"reason,omitempty"`
+	// Warning is something the user should act on although the key moved:
+	// other hard links to the old file still hold it.
+	Warning string `json:"warning,omitempty"`
+}
+
+// String is the result as one sentence for people and logs.
+func (r MigrationResult) String() string {
+	switch r.Outcome {
+	case Migrated:
+		s := fmt.Sprintf("moved %s from %s into the keychain for profile %q", r.KeyHint, r.Path, r.Profile)
+		if r.PreviousKeyHint != "" {
+			s += fmt.Sprintf(", replacing %s (revoke it at torale.ai → Settings → API Keys if nothing uses it)", r.PreviousKeyHint)
+		}
+		return s
+	case NothingToMigrate:
+		return "nothing to move: " + r.Reason
+	}
+	return fmt.Sprintf("left the plaintext key in %s: %s", r.Path, r.Reason)
+}
+
+// MigrationError is returned with a LeftInPlace result. It wraps the cause,
+// so errors.Is(err, ErrKeychain) tells a keychain failure (exit 4, retry when
+// the keychain is back) from a file that must be fixed first.
+type MigrationError struct {
+	Result MigrationResult
+	Err    error
+}
+
+func (e *MigrationError) Error() string { return e.Result.String() }
+func (e *MigrationError) Unwrap() error { return e.Err }
+
+// maxMigrationAttempts bounds the start-overs when config.json keeps
+// changing between the read and the rename.
+const maxMigrationAttempts = 5
+
+// errChanged is why a rewrite was abandoned: the file moved under us.
+var errChanged = errors.New("config.json changed while it was being rewritten")
+
+// MigrateConfig moves a plaintext api_key from config.json (s.ConfigPath)
+// into the keychain for s.ConfigProfile, in an order that leaves the key in
+// at least one place whatever instant the process dies: read and validate,
+// store in the keychain and read it back, rewrite the file atomically
+// without api_key (keeping every other byte), then record the metadata as
+// Put does (source "config", config.json's api_url remembered). If the file
+// changed between the read and the rename, nothing is overwritten and the
+// migration starts over.
+//
+// Returns (Migrated, nil) when the key moved; (NothingToMigrate, nil) when
+// the file is absent or holds no key (a deleted file never removes a stored
+// key); (LeftInPlace, *MigrationError) when the key stays in the file, which
+// is then untouched byte for byte unless the error is ProblemWrite (key
+// stored, rewrite failed: the key is in both places); (Migrated, error)
+// when only recording the metadata failed.
+func (s *Store) MigrateConfig(ctx context.Context) (MigrationResult, error) {
+	res := MigrationResult{Path: s.ConfigPath, Profile: s.configProfile()}
+	if s.ConfigPath == "" {
+		return res, errors.New("no config.json path configured")
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		r, err := s.migrateOnce(ctx, res)
+		if !errors.Is(err, errChanged) {
+			return r, err
+		}
+		if attempt+1 >= maxMigrationAttempts {
+			return left(r, ProblemBusy, "it kept changing while torale-cred rewrote it; it will be tried again", err)
+		}
+	}
+}
+
+func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (MigrationResult, error) {
+	snap, r, err := readConfigSnapshot(res)
+	if snap == nil {
+		return r, err
+	}
+	res = r
+	c, perr := toraleconfig.Parse(snap.raw)
+	switch {
+	case perr != nil:
+		return left(res, ProblemMalformed, perr.Error()+"; fix the file, then run torale-cred import", perr)
+	case !c.HasKey:
+		res.Outcome, res.Reason = NothingToMigrate, res.Path+" holds no api_key"
+		return res, nil
+	case c.APIKey == "":
+		res.Outcome, res.Reason = NothingToMigrate, res.Path+" has an empty api_key"
+		return res, nil
+	}
+	if _, kerr := ParseKey(c.APIKey); kerr != nil || !ValidKey(c.APIKey) {
+		if kerr == nil {
+			kerr = fmt.Errorf("%w: it has whitespace around it", ErrBadKey)
+		}
+		detail := strings.TrimPrefix(kerr.Error(), ErrBadKey.Error()+": ")
+		return left(res, ProblemBadKey, "its api_key is not a well-formed Torale key: "+detail+"; fix it, or store the right key with torale-cred login", kerr)
+	}
+	stripped, err := toraleconfig.WithoutKey(snap.raw)
+	if err != nil {
+		return left(res, ProblemMalformed, err.Error(), err)
+	}
+	if after, err := toraleconfig.Parse(stripped); err != nil || after.HasKey {
+		return left(res, ProblemMalformed, "removing api_key would not leave a clean file", err)
+	}
+
+	opts := PutOptions{Source: SourceConfig}
+	if c.APIURL != "" {
+		u := c.APIURL
+		opts.APIURL = &u
+	}
+	res.KeyHint = Hint(c.APIKey)
+	old, err := s.putKeychain(ctx, res.Profile, c.APIKey)
+	if err != nil {
+		if errors.Is(err, ErrKeychain) {
+			return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)
+		}
+		return left(res, ProblemStore, "storing it failed: "+err.Error(), err)
+	}
+
+	// The keychain holds the key: only now may it leave the file. The
+	// metadata comes last, so it does not lengthen the time the key sits
+	// on disk; it is recorded whatever became of the rewrite, since the
+	// keychain changed either way.
+	perm := snap.info.Mode().Perm() & 0o600
+	if perm&0o400 == 0 {
+		perm = 0o600
+	}
+	werr := atomicfile.WriteIf(res.Target, stripped, perm, func() error { return snap.unchanged(res.Path, res.Target) })
+	merr := s.recordPut(res.Profile, c.APIKey, old, opts)
+	switch {
+	case errors.Is(werr, errChanged):
+		return res, werr
+	case werr != nil:
+		return left(res, ProblemWrite, "the key is now in the keychain too, but rewriting the file failed: "+werr.Error(), werr)
+	}
+	res.Outcome = Migrated
+	if n := hardLinks(snap.info); n > 1 {
+		res.Warning = fmt.Sprintf("%s had %d other hard links, which still hold the key; delete them", res.Target, n-1)
+		if n == 2 {
+			res.Warning = res.Target + " had another hard link, which still holds the key; delete it"
+		}
+	}
+	if old != "" && old != c.APIKey {
+		res.PreviousKeyHint = Hint(old)
+	}
+	if merr != nil {
+		return res, fmt.Errorf("moved %s into the keychain and out of %s, but recording its metadata failed: %w", res.KeyHint, res.Path, merr)
+	}
+	return res, nil
+}
+
+func left(res MigrationResult, p MigrationProblem, reason string, cause error) (MigrationResult, error) {
+	res.Outcome, res.Problem, res.Reason = LeftInPlace, p, reason
+	if !p.Transient() {
+		res.KeyHint = ""
+	}
+	return res, &MigrationError{Result: res, Err: cause}
+}
+
+// configSnapshot is config.json as it was read, to tell later whether it
+// changed.
+type configSnapshot struct {
+	raw  []byte
+	info fs.FileInfo
+}
+
+// readConfigSnapshot resolves res.Path and reads it. A nil snapshot comes
+// with the final result (nothing to do, or left in place).
+func readConfigSnapshot(res MigrationResult) (*configSnapshot, MigrationResult, error) {
+	res.Target = res.Path
+	li, err := os.Lstat(res.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		res.Outcome, res.Reason = NothingToMigrate, res.Path+" does not exist"
+		return nil, res, nil
+	}
+	if err != nil {
+		r, err := unreadable(res, err)
+		return nil, r, err
+	}
+	if li.Mode()&fs.ModeSymlink != 0 {
+		t, err := filepath.EvalSymlinks(res.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			res.Outcome, res.Reason = NothingToMigrate, res.Path+" is a symlink to a file that does not exist"
+			return nil, res, nil
+		}
+		if err != nil {
+			r, err := unreadable(res, err)
+			return nil, r, err
+		}
+		res.Target = t
+	}
+	if fi, err := os.Stat(res.Target); err == nil && !fi.Mode().IsRegular() {
+		r, err := notRegular(res, fi)
+		return nil, r, err
+	}
+	// O_NONBLOCK: a FIFO swapped in after the Stat must not hang the open.
+	f, err := os.OpenFile(res.Target, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		res.Outcome, res.Reason = NothingToMigrate, res.Path+" does not exist"
+		return nil, res, nil
+	}
+	if err != nil {
+		r, err := unreadable(res, err)
+		return nil, r, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		r, err := unreadable(res, err)
+		return nil, r, err
+	}
+	if !info.Mode().IsRegular() {
+		r, err := notRegular(res, info)
+		return nil, r, err
+	}
+	if info.Size() > toraleconfig.MaxSize {
+		r, err := left(res, ProblemTooLarge, fmt.Sprintf("it is %d bytes, larger than the %d a Torale config can be; it is left alone", info.Size(), toraleconfig.MaxSize), toraleconfig.ErrMalformed)
+		return nil, r, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, toraleconfig.MaxSize+1))
+	if err != nil {
+		r, err := unreadable(res, err)
+		return nil, r, err
+	}
+	if len(raw) > toraleconfig.MaxSize {
+		r, err := left(res, ProblemTooLarge, fmt.Sprintf("it is larger than the %d bytes a Torale config can be; it is left alone", toraleconfig.MaxSize), toraleconfig.ErrMalformed)
+		return nil, r, err
+	}
+	return &configSnapshot{raw: raw, info: info}, res, nil
+}
+
+func unreadable(res MigrationResult, err error) (MigrationResult, error) {
+	if errors.Is(err, fs.ErrPermission) {
+		return left(res, ProblemUnreadable, "it cannot be read (permission denied); make it readable (chmod 600), then run torale-cred import", err)
+	}
+	return left(res, ProblemUnreadable, "it cannot be read: "+err.Error(), err)
+}
+
+func notRegular(res MigrationResult, fi fs.FileInfo) (MigrationResult, error) {
+	what := "not a regular file"
+	if fi.IsDir() {
+		what = "a directory, not a file"
+	}
+	return left(res, ProblemNotRegular, "it is "+what+"; it is left alone", fmt.Errorf("%w: %s is %s", toraleconfig.ErrMalformed, res.Target, what))
+}
+
+// unchanged is the last look before the rename: the link still points at
+// the same target, which is still the file read, with the same bytes.
+func (c *configSnapshot) unchanged(path, target string) error {
+	if path != target {
+		if t, err := filepath.EvalSymlinks(path); err != nil || t != target {
+			return errChanged
+		}
+	}
+	fi, err := os.Lstat(target)
+	if err != nil || !os.SameFile(fi, c.info) || fi.Size() != c.info.Size() ||
+		!fi.ModTime().Equal(c.info.ModTime()) || fi.Mode() != c.info.Mode() {
+		return errChanged
+	}
+	raw, err := os.ReadFile(target)
+	if err != nil || !bytes.Equal(raw, c.raw) {
+		return errChanged
+	}
+	return nil
+}

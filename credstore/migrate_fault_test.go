@@ -1,0 +1,196 @@
+//go:build unix
+
+package credstore
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/torale-ai/torale-cred/internal/testkeyring"
+	"github.com/torale-ai/torale-cred/internal/toraleconfig"
+)
+
+// Environment of the helper process TestMigrateSurvivesSIGKILL kills.
+const (
+	faultConfigEnv  = "TORALE_CRED_FAULT_CONFIG"
+	faultServiceEnv = "TORALE_CRED_FAULT_SERVICE"
+	faultStateEnv   = "TORALE_CRED_FAULT_STATE"
+)
+
+// TestMigrateFaultChild is the process that gets killed: it migrates
+// config.json over and over until SIGKILL arrives. It prints "ready" before
+// the first migration and "moved" after the one that moves the key.
+func TestMigrateFaultChild(t *testing.T) {
+	cfg := os.Getenv(faultConfigEnv)
+	if cfg == "" {
+		t.Skip("helper process of TestMigrateSurvivesSIGKILL")
+	}
+	s := &Store{
+		Keychain:   NewKeychain(WithService(os.Getenv(faultServiceEnv))),
+		State:      StateFile{Dir: os.Getenv(faultStateEnv)},
+		ConfigPath: cfg,
+	}
+	fmt.Println("ready")
+	for {
+		res, err := s.MigrateConfig(context.Background())
+		if err == nil && res.Outcome == Migrated {
+			fmt.Println("moved")
+		}
+	}
+}
+
+// TestMigrateSurvivesSIGKILL kills a process in the middle of migrations at
+// random instants, at least 100 times, and checks after each kill that the
+// round's key is in config.json, in the keychain, or both; that config.json
+// and state.json are never torn; and that no file left behind holds the key.
+func TestMigrateSurvivesSIGKILL(t *testing.T) {
+	testkeyring.Require(t)
+	rounds := 120
+	if testing.Short() {
+		rounds = 20
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	dir := filepath.Join(home, ".torale")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	service := testkeyring.Service()
+	store := &Store{Keychain: NewKeychain(WithService(service)), State: StateFile{Dir: filepath.Join(home, "state")}, ConfigPath: cfg}
+	t.Cleanup(func() { _ = store.Keychain.Delete(context.Background(), DefaultProfile) })
+
+	type child struct {
+		cmd   *exec.Cmd
+		lines chan string
+	}
+	next := func(c child) string {
+		select {
+		case l := <-c.lines:
+			return l
+		case <-time.After(10 * time.Second):
+			return "(nothing for 10s)"
+		}
+	}
+	start := func() child {
+		t.Helper()
+		cmd := exec.Command(exe, "-test.run=^TestMigrateFaultChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), faultConfigEnv+"="+cfg, faultServiceEnv+"="+service, faultStateEnv+"="+store.State.Dir)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c := child{cmd, make(chan string, 100)}
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				select {
+				case c.lines <- sc.Text():
+				default:
+				}
+			}
+		}()
+		if l := next(c); l != "ready" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("helper did not start: %q", l)
+		}
+		return c
+	}
+	kill := func(c child) {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		_ = c.cmd.Wait()
+	}
+	writeRound := func(i int) string {
+		key := fmt.Sprintf("sk_FAULTfaultFAULTfault%04d%013d", i, rand.Int64N(1e13))
+		content := pretty(`"api_url": "https://torale.example.test"`, `"api_key": "`+key+`"`, fmt.Sprintf(`"round": %d`, i))
+		if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+
+	// Calibrate: how long does one migration take from "ready"?
+	var took []time.Duration
+	for i := range 3 {
+		writeRound(-1 - i)
+		c := start()
+		t0 := time.Now()
+		if next(c) != "moved" {
+			kill(c)
+			t.Fatal("helper never moved the key")
+		}
+		took = append(took, time.Since(t0))
+		kill(c)
+	}
+	slices.Sort(took)
+	spread := took[1] * 3 / 2
+	t.Logf("one migration takes about %s; killing within %s of the start", took[1], spread)
+
+	counts := map[string]int{}
+	for i := range rounds {
+		key := writeRound(i)
+		c := start()
+		time.Sleep(time.Duration(rand.Int64N(int64(spread))))
+		kill(c)
+
+		raw, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatalf("round %d: config.json gone: %v", i, err)
+		}
+		conf, err := toraleconfig.Parse(raw)
+		if err != nil {
+			t.Fatalf("round %d: config.json torn: %v", i, err)
+		}
+		if !strings.Contains(string(raw), `"api_url": "https://torale.example.test"`) || !strings.Contains(string(raw), fmt.Sprintf(`"round": %d`, i)) {
+			t.Fatalf("round %d: other fields lost: %s", i, raw)
+		}
+		stored, kerr := store.Keychain.Get(context.Background(), DefaultProfile)
+		inFile, inKeychain := conf.APIKey == key, kerr == nil && stored == key
+		switch {
+		case inFile && inKeychain:
+			counts["both"]++
+		case inFile:
+			counts["file only"]++
+		case inKeychain && !conf.HasKey:
+			counts["keychain only"]++
+		default:
+			t.Fatalf("round %d: key lost: file has key %v, keychain holds %s (err %v)", i, conf.HasKey, Hint(stored), kerr)
+		}
+		if _, err := store.State.Load(); err != nil {
+			t.Fatalf("round %d: state.json torn: %v", i, err)
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if e.Name() == "config.json" {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), key) {
+				t.Fatalf("round %d: leftover %s holds the key", i, e.Name())
+			}
+			_ = os.Remove(p)
+		}
+	}
+	t.Logf("after %d kills: %v", rounds, counts)
+	if counts["file only"] == 0 || counts["keychain only"] == 0 {
+		t.Errorf("kills never landed both before and after the move (%v): the test did not exercise the migration", counts)
+	}
+}

@@ -1,0 +1,428 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/testkeyring"
+	"github.com/torale-ai/torale-cred/internal/toraleconfig"
+)
+
+const (
+	keyA = "sk_WATCHwatchWATCHwatchWATCHwatchAAAAA"
+	keyB = "sk_WATCHwatchWATCHwatchWATCHwatchBBBBB_-0123456789"
+	keyC = "sk_WATCHwatchWATCHwatchWATCHwatchCCCCC"
+)
+
+// lockedBuffer collects log lines from the watcher's goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// watchFixture is a HOME, a Store on the test Secret Service and a running
+// Watcher over ~/.torale/config.json.
+type watchFixture struct {
+	t       *testing.T
+	home    string
+	dir     string
+	path    string
+	store   *credstore.Store
+	w       *Watcher
+	log     *lockedBuffer
+	changes atomic.Int32
+	stop    func()
+}
+
+func newWatchFixture(t testing.TB, configure func(*watchFixture)) *watchFixture {
+	t.Helper()
+	testkeyring.Require(t)
+	home := t.TempDir()
+	f := &watchFixture{home: home, dir: filepath.Join(home, ".torale"), log: &lockedBuffer{}}
+	if tt, ok := t.(*testing.T); ok {
+		f.t = tt
+	}
+	f.path = filepath.Join(f.dir, "config.json")
+	f.store = &credstore.Store{
+		Keychain:   credstore.NewKeychain(credstore.WithService(testkeyring.Service())),
+		State:      credstore.StateFile{Dir: filepath.Join(home, "state")},
+		ConfigPath: f.path,
+	}
+	f.w = &Watcher{
+		Path:         f.path,
+		Migrate:      f.store.MigrateConfig,
+		Logger:       slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnChange:     func() { f.changes.Add(1) },
+		PollInterval: time.Hour, // events alone must do; the poll has its own test
+		RetryMin:     50 * time.Millisecond,
+		RetryMax:     200 * time.Millisecond,
+		Settle:       100 * time.Millisecond,
+	}
+	if configure != nil {
+		configure(f)
+	}
+	t.Cleanup(func() { _ = f.store.Keychain.Delete(context.Background(), credstore.DefaultProfile) })
+	return f
+}
+
+func (f *watchFixture) run(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.w.Run(ctx) }()
+	f.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	}
+	t.Cleanup(f.stop)
+	// Let Run add its watches before the test starts writing.
+	time.Sleep(20 * time.Millisecond)
+}
+
+func config(key string, extra ...string) string {
+	fields := []string{`"api_url": "https://torale.example.test"`}
+	if key != "" {
+		fields = append(fields, `"api_key": "`+key+`"`)
+	}
+	fields = append(fields, extra...)
+	return "{\n  " + strings.Join(fields, ",\n  ") + "\n}\n"
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renameOver replaces path as editors and the official tools' atomic
+// writers do: a temporary file renamed over it.
+func renameOver(t testing.TB, path, content string) {
+	t.Helper()
+	tmp := path + ".swp"
+	writeFile(t, tmp, content)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitMigrated waits until the keychain holds key, the metadata names it
+// and config.json is want.
+func (f *watchFixture) waitMigrated(t testing.TB, key, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got []byte
+	var stored string
+	var err error
+	for time.Now().Before(deadline) {
+		got, _ = os.ReadFile(f.path)
+		if string(got) == want {
+			stored, err = f.store.Keychain.Get(context.Background(), credstore.DefaultProfile)
+			if err == nil && stored == key {
+				if st, _ := f.store.State.Load(); st != nil && st.Profiles[credstore.DefaultProfile] != nil &&
+					st.Profiles[credstore.DefaultProfile].KeyHint == credstore.Hint(key) {
+					return
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", within, got, credstore.Hint(stored), err, f.log)
+}
+
+func waitFor(t testing.TB, within time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in time")
+}
+
+func TestWatcherMigratesAtStart(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	writeFile(t, f.path, config(keyA, `"zeta": [1, 2]`))
+	f.run(t)
+	f.waitMigrated(t, keyA, config("", `"zeta": [1, 2]`), 2*time.Second)
+	// The log line and OnChange follow the metadata, which follows the rewrite.
+	waitFor(t, time.Second, func() bool {
+		return strings.Contains(f.log.String(), "moved a plaintext key") && f.changes.Load() > 0
+	})
+	if strings.Contains(f.log.String(), keyA) {
+		t.Errorf("the log shows the key:\n%s", f.log)
+	}
+}
+
+func TestWatcherDirectoryCreatedLater(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	f.run(t)
+	time.Sleep(30 * time.Millisecond)
+	writeFile(t, f.path, config(keyA)) // MkdirAll, then the file at once
+	f.waitMigrated(t, keyA, config(""), time.Second)
+}
+
+func TestWatcherDirectoryCreatedLaterDeep(t *testing.T) {
+	f := newWatchFixture(t, func(f *watchFixture) {
+		f.dir = filepath.Join(f.home, "a", "b", ".torale")
+		f.path = filepath.Join(f.dir, "config.json")
+		f.store.ConfigPath, f.w.Path = f.path, f.path
+	})
+	f.run(t)
+	for _, d := range []string{"a", "a/b"} {
+		if err := os.Mkdir(filepath.Join(f.home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	writeFile(t, f.path, config(keyA))
+	f.waitMigrated(t, keyA, config(""), time.Second)
+}
+
+func TestWatcherFileDeletedAndRecreated(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	writeFile(t, f.path, config(keyA))
+	f.run(t)
+	f.waitMigrated(t, keyA, config(""), time.Second)
+	if err := os.Remove(f.path); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	// A deleted file is not a logout.
+	if k, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); err != nil || k != keyA {
+		t.Fatalf("after deleting config.json the keychain holds %s (%v)", credstore.Hint(k), err)
+	}
+	writeFile(t, f.path, config(keyB))
+	f.waitMigrated(t, keyB, config(""), time.Second)
+	st, _ := f.store.State.Load()
+	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != credstore.Hint(keyA) || p.Source != credstore.SourceConfig {
+		t.Errorf("metadata = %+v", p)
+	}
+}
+
+func TestWatcherRenameOver(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	writeFile(t, f.path, config(""))
+	f.run(t)
+	renameOver(t, f.path, config(keyA, `"editor": "vim"`))
+	f.waitMigrated(t, keyA, config("", `"editor": "vim"`), time.Second)
+}
+
+func TestWatcherBurstActsOnFinalContent(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	f.run(t)
+	keys := []string{keyA, keyB, keyC}
+	var last string
+	for i := range 30 {
+		last = keys[i%3]
+		content := config(last, `"n": `+string(rune('0'+i%10)))
+		if i%2 == 0 {
+			writeFile(t, f.path, content)
+		} else {
+			renameOver(t, f.path, content)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.waitMigrated(t, last, config("", `"n": 9`), 2*time.Second)
+}
+
+func TestWatcherDirectoryRemovedAndRecreated(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	writeFile(t, f.path, config(keyA))
+	f.run(t)
+	f.waitMigrated(t, keyA, config(""), time.Second)
+
+	if err := os.RemoveAll(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	writeFile(t, f.path, config(keyB))
+	f.waitMigrated(t, keyB, config(""), time.Second)
+
+	// Renamed away: the watch must not follow the old directory.
+	if err := os.Rename(f.dir, f.dir+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	writeFile(t, f.path, config(keyC))
+	f.waitMigrated(t, keyC, config(""), time.Second)
+
+	// Removed and recreated faster than the watcher reacts.
+	if err := os.RemoveAll(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, f.path, config(keyA))
+	f.waitMigrated(t, keyA, config(""), time.Second)
+}
+
+func TestWatcherSymlinkTarget(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	dotfiles := filepath.Join(f.home, "dotfiles", "torale")
+	target := filepath.Join(dotfiles, "config.json")
+	writeFile(t, target, config(""))
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, f.path); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	// Written in the target's directory: no event in ~/.torale at all.
+	renameOver(t, target, config(keyA))
+	f.waitMigrated(t, keyA, config(""), time.Second)
+	if li, err := os.Lstat(f.path); err != nil || li.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the symlink was replaced")
+	}
+}
+
+// The poll catches a write no directory event reports (here a write through
+// a hard link elsewhere, as kqueue can miss writes).
+func TestWatcherPollFallback(t *testing.T) {
+	f := newWatchFixture(t, func(f *watchFixture) { f.w.PollInterval = 50 * time.Millisecond })
+	writeFile(t, f.path, config(""))
+	other := filepath.Join(f.home, "elsewhere")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(other, "link.json")
+	if err := os.Link(f.path, link); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	fh, err := os.OpenFile(link, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteString(config(keyA)); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	f.waitMigrated(t, keyA, config(""), time.Second)
+	// The other name still holds the key: the user is told.
+	waitFor(t, time.Second, func() bool { return strings.Contains(f.log.String(), "another hard link") })
+}
+
+// A broken file is left alone with one warning, however many times it is
+// looked at; fixing it moves the key.
+func TestWatcherMalformedWarnsOnce(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	broken := `{"api_key": "` + keyA + `", "api_u`
+	writeFile(t, f.path, broken)
+	f.run(t)
+	time.Sleep(400 * time.Millisecond)
+	// Touch it with the same content: still one warning per content.
+	if got, _ := os.ReadFile(f.path); string(got) != broken {
+		t.Fatal("the broken file was changed")
+	}
+	log := f.log.String()
+	if n := strings.Count(log, "level=WARN"); n != 1 || !strings.Contains(log, "half-written") || strings.Contains(log, keyA) {
+		t.Fatalf("want one warning without the key, got %d:\n%s", n, log)
+	}
+	if _, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); !errors.Is(err, credstore.ErrNotFound) {
+		t.Fatalf("keychain changed: %v", err)
+	}
+	writeFile(t, f.path, config(keyA))
+	f.waitMigrated(t, keyA, config(""), time.Second)
+}
+
+// A half-written file that is completed at once draws no warning.
+func TestWatcherHalfWriteIsNotWarned(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	f.run(t)
+	full := config(keyA)
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Create(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fh.WriteString(full[:20])
+	_ = fh.Sync()
+	time.Sleep(15 * time.Millisecond) // longer than the debounce: the watcher sees it broken
+	_, _ = fh.WriteString(full[20:])
+	fh.Close()
+	f.waitMigrated(t, keyA, config(""), time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(f.log.String(), "level=WARN") {
+		t.Errorf("a write in progress was warned about:\n%s", f.log)
+	}
+}
+
+// The keychain unavailable: the key stays in the file and moves once the
+// keychain is back, without another write.
+func TestWatcherRetriesWhenKeychainReturns(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	writeFile(t, f.path, config(keyA))
+	f.run(t)
+	time.Sleep(300 * time.Millisecond)
+	if got, _ := os.ReadFile(f.path); string(got) != config(keyA) {
+		t.Fatal("the key left the file while the keychain was unavailable")
+	}
+	if !strings.Contains(f.log.String(), "keychain is unavailable") {
+		t.Fatalf("no warning about the keychain:\n%s", f.log)
+	}
+	os.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+	f.waitMigrated(t, keyA, config(""), 2*time.Second)
+	if n := strings.Count(f.log.String(), "keychain is unavailable"); n != 1 {
+		t.Errorf("the same keychain failure was logged %d times", n)
+	}
+}
+
+// Nothing to do (no file, no key) is quiet and touches nothing.
+func TestWatcherQuietWithoutKey(t *testing.T) {
+	f := newWatchFixture(t, nil)
+	f.run(t)
+	writeFile(t, f.path, config(""))
+	time.Sleep(100 * time.Millisecond)
+	if got, _ := os.ReadFile(f.path); string(got) != config("") {
+		t.Fatal("file changed")
+	}
+	if strings.Contains(f.log.String(), "level=WARN") || strings.Contains(f.log.String(), "level=INFO") {
+		t.Errorf("log:\n%s", f.log)
+	}
+	if c, _, err := toraleconfig.Read(f.path); err != nil || c.HasKey {
+		t.Fatal(c, err)
+	}
+}
+
+func TestWatcherNeedsPathAndMigrate(t *testing.T) {
+	if err := (&Watcher{}).Run(context.Background()); err == nil {
+		t.Fatal("Run without Path and Migrate succeeded")
+	}
+}
