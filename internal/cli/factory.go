@@ -18,6 +18,8 @@ type Factory struct {
 	KeychainTimeout time.Duration
 	ConfigPath      string
 	SocketPath      string
+	// RotateAfter is --rotate-after (rotate.go).
+	RotateAfter rotateAfter
 	// Now is the clock (tests replace it).
 	Now func() time.Time
 

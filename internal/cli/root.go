@@ -68,6 +68,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	pf.DurationVar(&f.KeychainTimeout, "keychain-timeout", 0, "bound on each keychain call; raise it to answer an unlock prompt (default 3s, $TORALE_CRED_KEYCHAIN_TIMEOUT)")
 	pf.StringVar(&f.ConfigPath, "torale-config", "", "the official Torale CLI's config.json (default $TORALE_CONFIG, else ~/.torale/config.json)")
 	pf.StringVar(&f.SocketPath, "socket", "", "the daemon's socket (default $TORALE_CRED_SOCKET, else $XDG_RUNTIME_DIR/torale/cred.sock)")
+	pf.Var(&f.RotateAfter, "rotate-after", "a key's life before rotation is due, in days (60d) or as a duration (default 90d, $TORALE_CRED_ROTATE_AFTER)")
 
 	root.AddCommand(
 		newLoginCmd(f), newLogoutCmd(f), newTokenCmd(f), newStatusCmd(f), newListCmd(f),

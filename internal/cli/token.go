@@ -28,8 +28,11 @@ so it can be captured: $(torale-cred token). Exits 3 when there is no key.`,
 			if r.Key == "" { // TORALE_NOAUTH=1 and no key: nothing to print
 				return noKeyError(profile)
 			}
-			_, err = fmt.Fprintln(f.IO.Out, r.Key)
-			return err
+			if _, err := fmt.Fprintln(f.IO.Out, r.Key); err != nil {
+				return err
+			}
+			f.warnIfRotationDue(r)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&apiKey, "api-key", "", "a key that takes precedence over everything else (as the official CLI's flag)")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -50,16 +51,42 @@ func (e *APIError) Error() string {
 	}
 	s := fmt.Sprintf("the Torale API answered %d: %s", e.Status, d)
 	if e.RetryAfter > 0 {
-		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+		s += fmt.Sprintf(" (retry after %d seconds)", int(e.RetryAfter.Seconds()))
 	}
 	return s
 }
 
-// ErrUnauthorized is matched by a 401 APIError.
-var ErrUnauthorized = errors.New("invalid API key")
+// Sentinels an *APIError matches with errors.Is, so callers choose their
+// words and exit codes without reading the server's text.
+var (
+	// ErrUnauthorized: 401, the key is wrong or revoked.
+	ErrUnauthorized = errors.New("invalid API key")
+	// ErrOneActiveKey: 400 from the live server's one-active-key rule on
+	// POST /auth/api-keys ("You already have an active API key…").
+	ErrOneActiveKey = errors.New("the server allows one active API key")
+	// ErrRateLimited: 429; RetryAfter says how long to wait when known.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrServer: any 5xx.
+	ErrServer = errors.New("server error from the Torale API")
+	// ErrUnreachable wraps every failure to get an answer at all: no
+	// network, refused connection, DNS, TLS, timeout.
+	ErrUnreachable = errors.New("cannot reach the Torale API")
+)
 
 func (e *APIError) Is(target error) bool {
-	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
+	switch target {
+	case ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized
+	case ErrRateLimited:
+		return e.Status == http.StatusTooManyRequests
+	case ErrServer:
+		return e.Status >= 500 && e.Status <= 599
+	case ErrOneActiveKey:
+		d := strings.ToLower(e.Detail)
+		return (e.Status == http.StatusBadRequest || e.Status == http.StatusConflict) &&
+			strings.Contains(d, "active") && strings.Contains(d, "key")
+	}
+	return false
 }
 
 // User is GET /auth/me.
@@ -98,7 +125,10 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the Torale API at %s: %w", c.BaseURL, stripURLErr(err))
+		if isTimeout(err) {
+			return &netError{msg: fmt.Sprintf("the Torale API at %s did not answer in time", c.BaseURL), err: err}
+		}
+		return &netError{msg: fmt.Sprintf("cannot reach the Torale API at %s: %v", c.BaseURL, stripURLErr(err)), err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -108,17 +138,19 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &APIError{Status: resp.StatusCode}
 		var d struct {
-			Detail any `json:"detail"`
+			Detail     any `json:"detail"`
+			RetryAfter any `json:"retry_after"`
 		}
 		if json.Unmarshal(b, &d) == nil {
 			if s, ok := d.Detail.(string); ok {
 				ae.Detail = s
 			}
-		}
-		if s := resp.Header.Get("Retry-After"); s != "" {
-			if n, err := strconv.Atoi(s); err == nil {
-				ae.RetryAfter = time.Duration(n) * time.Second
+			if n, ok := d.RetryAfter.(float64); ok && n > 0 && n < 86400 {
+				ae.RetryAfter = time.Duration(n * float64(time.Second)).Round(time.Second)
 			}
+		}
+		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+			ae.RetryAfter = ra
 		}
 		return ae
 	}
@@ -140,4 +172,40 @@ func stripURLErr(err error) error {
 		}
 	}
 	return err
+}
+
+// netError is a request that got no answer; it matches ErrUnreachable and
+// the underlying cause (context.DeadlineExceeded, *net.OpError, ...).
+type netError struct {
+	msg string
+	err error
+}
+
+func (e *netError) Error() string   { return e.msg }
+func (e *netError) Unwrap() []error { return []error{ErrUnreachable, e.err} }
+
+// isTimeout reports whether err is a deadline (client timeout or context).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
+// absent or unreadable. A day at most: anything longer is not a rate limit
+// a person should wait out.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now).Round(time.Second)
+	}
+	if d <= 0 || d > 24*time.Hour {
+		return 0
+	}
+	return d
 }
