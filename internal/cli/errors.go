@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 
-	"github.com/spf13/cobra"
-
 	"github.com/torale-ai/torale-cred/credstore"
 )
 
@@ -53,10 +51,4 @@ func exitCode(err error) int {
 		return ExitNoKey
 	}
 	return ExitFailure
-}
-
-// notYet is a hidden command for work whose issue is still open.
-func notYet(use, short string) *cobra.Command {
-	return &cobra.Command{Use: use, Short: short + " (not built yet)", Hidden: true,
-		RunE: func(*cobra.Command, []string) error { return usageErrorf("%s is not built yet", use) }}
 }

@@ -1,0 +1,325 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/testkeyring"
+	"github.com/torale-ai/torale-cred/ipc"
+)
+
+const (
+	keyStored = "sk_STOREDstoredSTOREDstoredSTORED0001"
+	keyConfig = "sk_CONFIGconfigCONFIGconfigCONFIG0002"
+	keyEnv    = "sk_ENVenvENVenvENVenvENVenvENVenv0003"
+	keyFlag   = "sk_FLAGflagFLAGflagFLAGflagFLAGflag04"
+)
+
+// TestPrecedenceOverTheWire walks every row of SPEC.md's two orders
+// against a daemon process on the real Secret Service, and checks each
+// answer against the local resolver over the same keychain and files.
+func TestPrecedenceOverTheWire(t *testing.T) {
+	testkeyring.Require(t)
+	w := newWorld(t)
+	writeFile(t, w.config, `{"api_key":"`+keyConfig+`","api_url":"https://config.example","other":[1,2]}`)
+	// --no-watch keeps the plaintext tier in place: the watcher would move
+	// it into the keychain (its own tests cover that).
+	w.daemon(t, "--no-watch")
+	c := ipc.NewClient(w.sock)
+	defer c.Close()
+	ctx := t.Context()
+
+	// Stored through the daemon (the CLI's login writes through it).
+	if _, errOut, code := w.cli(t, keyStored+"\n", nil, "login", "--api-url", "https://profile.example"); code != 0 {
+		t.Fatalf("login: %d %s", code, errOut)
+	}
+	local := w.store()
+
+	type row struct {
+		name         string
+		req          credstore.Request
+		key, keySrc  string
+		url, urlSrc  string
+		noauth       bool
+		wantNotFound bool
+		before       func()
+	}
+	base := func(mut func(*credstore.Request)) credstore.Request {
+		r := credstore.Request{Profile: "default"}
+		if mut != nil {
+			mut(&r)
+		}
+		return r
+	}
+	all := func(r *credstore.Request) {
+		r.FlagKey, r.FlagURL = keyFlag, "https://flag.example"
+		r.Env = credstore.Env{APIKey: keyEnv, APIURL: "https://env.example", Dev: "1", NoAuth: "1"}
+	}
+	setConfig := func(s string) func() {
+		return func() { writeFile(t, w.config, s) }
+	}
+	rows := []row{
+		// Key order: flag > env > keychain > config > none.
+		{name: "flag beats all", req: base(all), key: keyFlag, keySrc: "flag", url: "https://flag.example", urlSrc: "flag", noauth: true},
+		{name: "env beats stored", req: base(func(r *credstore.Request) { all(r); r.FlagKey, r.FlagURL = "", "" }), key: keyEnv, keySrc: "env", url: "https://env.example", urlSrc: "env", noauth: true},
+		{name: "dev mode URL", req: base(func(r *credstore.Request) { r.Env.Dev = "1" }), key: keyStored, keySrc: "keychain", url: credstore.DevAPIURL, urlSrc: "dev"},
+		{name: "noauth URL, stored key still served", req: base(func(r *credstore.Request) { r.Env.NoAuth = "1" }), key: keyStored, keySrc: "keychain", url: credstore.DevAPIURL, urlSrc: "dev", noauth: true},
+		{name: "TORALE_DEV=true is not dev mode", req: base(func(r *credstore.Request) { r.Env.Dev = "true" }), key: keyStored, keySrc: "keychain", url: "https://config.example", urlSrc: "config"},
+		{name: "keychain beats config", req: base(nil), key: keyStored, keySrc: "keychain", url: "https://config.example", urlSrc: "config"},
+		{name: "profile URL when config has none", before: setConfig(`{"api_key":"` + keyConfig + `"}`), req: base(nil), key: keyStored, keySrc: "keychain", url: "https://profile.example", urlSrc: "profile"},
+		{name: "config key when the keychain has none", before: func() {
+			if _, e, code := w.cli(t, "", nil, "logout"); code != 0 {
+				t.Fatalf("logout: %d %s", code, e)
+			}
+		}, req: base(nil), key: keyConfig, keySrc: "config", url: credstore.DefaultAPIURL, urlSrc: "default"},
+		{name: "config belongs to the daemon's profile only", req: base(func(r *credstore.Request) { r.Profile = "work" }), wantNotFound: true},
+		{name: "none", before: setConfig(`{"other":true}`), req: base(nil), wantNotFound: true},
+		{name: "none with TORALE_NOAUTH=1", req: base(func(r *credstore.Request) { r.Env.NoAuth = "1" }), key: "", keySrc: "none", url: credstore.DevAPIURL, urlSrc: "dev", noauth: true},
+		{name: "env key with nothing stored", req: base(func(r *credstore.Request) { r.Env.APIKey = keyEnv }), key: keyEnv, keySrc: "env", url: credstore.DefaultAPIURL, urlSrc: "default"},
+	}
+	for _, r := range rows {
+		if r.before != nil {
+			r.before()
+		}
+		check := func() error {
+			got, err := c.Resolve(ctx, r.req)
+			lr, lerr := local.Resolve(ctx, r.req)
+			if r.wantNotFound {
+				var ie *ipc.Error
+				if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, credstore.ErrNotFound) {
+					return fmt.Errorf("daemon: %+v %v, want 404", got, err)
+				}
+				if !errors.Is(lerr, credstore.ErrNotFound) {
+					return fmt.Errorf("local: %v, want not found", lerr)
+				}
+				return nil
+			}
+			if err != nil || lerr != nil {
+				return fmt.Errorf("daemon err %v, local err %v", err, lerr)
+			}
+			want := credstore.Resolution{Profile: r.req.Profile, Key: r.key, KeySource: r.keySrc, URL: r.url, URLSource: r.urlSrc, NoAuth: r.noauth}
+			if got.Resolution() != want {
+				return fmt.Errorf("daemon %+v, want %+v", got.Resolution(), want)
+			}
+			lr.KeychainErr = nil
+			if lr != want {
+				return fmt.Errorf("local %+v, want %+v", lr, want)
+			}
+			return nil
+		}
+		// config.json is re-read when its stat changes (within FilePoll).
+		eventually(t, r.name, check)
+	}
+}
+
+// TestErrorStatusesOverTheSocket drives the daemon process with curl,
+// as a script in another language would.
+func TestErrorStatusesOverTheSocket(t *testing.T) {
+	testkeyring.Require(t)
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed")
+	}
+	w := newWorld(t)
+	w.daemon(t)
+	big := filepath.Join(t.TempDir(), "big.json")
+	writeFile(t, big, `{"env":{"X":"`+strings.Repeat("a", 70000)+`"}}`)
+	cases := []struct {
+		args []string
+		code string
+		body string
+	}{
+		{[]string{"http://torale/v1/health"}, "200", `"keychain":"ok"`},
+		{[]string{"-d", "{}", "http://torale/v1/resolve"}, "404", `"error":"not_found"`},
+		{[]string{"-d", `{"env":{"TORALE_NOAUTH":"1"}}`, "http://torale/v1/resolve"}, "200", `"noauth":true`},
+		{[]string{"-d", "{nope", "http://torale/v1/resolve"}, "400", `"error":"bad_request"`},
+		{[]string{"-X", "PUT", "-d", `{"api_key":"sk_nope"}`, "http://torale/v1/credentials/default"}, "400", `"error":"bad_key"`},
+		{[]string{"-d", "@" + big, "http://torale/v1/resolve"}, "413", `"error":"too_large"`},
+		{[]string{"-X", "PATCH", "http://torale/v1/resolve"}, "405", `"error":"method_not_allowed"`},
+		{[]string{"-X", "PUT", "-d", `{"api_key":"` + keyStored + `"}`, "http://torale/v1/credentials/default"}, "200", `"key_hint":"sk_...D0001"`},
+		{[]string{"-d", "{}", "http://torale/v1/resolve"}, "200", `"api_key":"` + keyStored + `"`},
+		{[]string{"http://torale/v1/credentials"}, "200", `"profiles":[{"profile":"default"`},
+		{[]string{"-X", "DELETE", "http://torale/v1/credentials/default"}, "200", `"deleted":true`},
+		{[]string{"http://torale/v1/credentials/default"}, "404", `"error":"not_found"`},
+	}
+	for _, c := range cases {
+		args := append([]string{"-sS", "--max-time", "10", "--unix-socket", w.sock, "-w", "\n%{http_code}"}, c.args...)
+		out, err := exec.Command(curl, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v %s", c.args, err, out)
+		}
+		s := string(out)
+		i := strings.LastIndex(s, "\n")
+		if s[i+1:] != c.code || !strings.Contains(s[:i], c.body) {
+			t.Errorf("curl %v = %s, want %s with %s", c.args, s, c.code, c.body)
+		}
+	}
+}
+
+// TestHostileClientsDoNotWedgeTheDaemon: garbage, a half-sent request and
+// a silent connection, all at once; others are still answered promptly.
+func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
+	w := newWorld(t)
+	w.daemon(t)
+	silent := dialRaw(t, w.sock)
+	half := dialRaw(t, w.sock)
+	half.Write([]byte("POST /v1/resolve HTTP/1.1\r\nHost: torale\r\nContent-Length: 50\r\n\r\n{\"pro"))
+	garbage := dialRaw(t, w.sock)
+	garbage.Write([]byte("\x00\xff\xfe GET / HTTP/9.9\r\n\r\n"))
+	buf := make([]byte, 512)
+	garbage.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, _ := garbage.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 400") {
+		t.Errorf("garbage answered %q", buf[:n])
+	}
+	c := ipc.NewClient(w.sock)
+	defer c.Close()
+	for range 20 {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		start := time.Now()
+		_, err := c.Health(ctx)
+		cancel()
+		if err != nil || time.Since(start) > 500*time.Millisecond {
+			t.Fatalf("health while hostile clients hold connections: %v after %s", err, time.Since(start))
+		}
+	}
+	// The silent client is eventually dropped by the header timeout.
+	silent.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, err := silent.Read(buf); err == nil {
+		t.Error("a silent client got bytes")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("a silent client was never dropped")
+	}
+}
+
+// TestOneDaemonPerSocket: a second daemon refuses and leaves the first
+// alone; a crashed daemon's stale socket is replaced; a clean stop removes
+// the socket it created.
+func TestOneDaemonPerSocket(t *testing.T) {
+	w := newWorld(t)
+	first := w.daemon(t)
+	fi1, err := os.Lstat(w.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi1.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v", fi1.Mode().Perm())
+	}
+	if di, _ := os.Lstat(filepath.Dir(w.sock)); di.Mode().Perm() != 0o700 {
+		t.Errorf("socket dir mode %v", di.Mode().Perm())
+	}
+	_, errOut, code := w.cli(t, "", nil, "daemon", "--socket", w.sock)
+	if code != 1 || !strings.Contains(errOut, "already running") {
+		t.Fatalf("second daemon: %d %s", code, errOut)
+	}
+	if fi, err := os.Lstat(w.sock); err != nil || !os.SameFile(fi, fi1) {
+		t.Fatal("the second daemon touched the first one's socket")
+	}
+	waitHealthy(t, w.sock, first)
+
+	// Crash: SIGKILL leaves the socket file behind.
+	first.cmd.Process.Kill()
+	<-first.done
+	first.done <- nil
+	if _, err := os.Lstat(w.sock); err != nil {
+		t.Fatalf("expected a stale socket: %v", err)
+	}
+	// Serving at all means the stale file was removed: bind fails on an
+	// existing path. (Inode numbers are reused, so they prove nothing.)
+	second := w.daemon(t)
+	// Graceful stop: exit 0, socket removed.
+	if err := second.stop(t); err != nil {
+		t.Fatalf("SIGTERM: %v: %s", err, second.stderr.String())
+	}
+	if _, err := os.Lstat(w.sock); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("socket left after a clean stop: %v", err)
+	}
+	if !strings.Contains(second.stderr.String(), "stopped") {
+		t.Errorf("no stop logged: %s", second.stderr.String())
+	}
+}
+
+// TestCLIUsesTheDaemonAndFallsBack: token and status give the same answer
+// with and without the daemon; status says which answered.
+func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
+	testkeyring.Require(t)
+	w := newWorld(t)
+	p := w.daemon(t)
+	if _, e, code := w.cli(t, keyStored+"\n", nil, "login"); code != 0 {
+		t.Fatalf("login: %s", e)
+	}
+	// The keychain holds it (written through the daemon).
+	if k, err := w.store().Keychain.Get(t.Context(), "default"); err != nil || k != keyStored {
+		t.Fatalf("keychain after login through the daemon: %v", err)
+	}
+	viaDaemon, _, _ := w.cli(t, "", nil, "token")
+	st, _, _ := w.cli(t, "", nil, "status", "--json")
+	if !strings.Contains(st, `"via": "daemon"`) || !strings.Contains(st, "running on "+w.sock) {
+		t.Errorf("status with the daemon: %s", st)
+	}
+	direct, _, _ := w.cli(t, "", []string{"TORALE_CRED_NO_DAEMON=1"}, "token")
+	p.stop(t)
+	fallback, _, _ := w.cli(t, "", nil, "token")
+	st, _, _ = w.cli(t, "", nil, "status", "--json")
+	if !strings.Contains(st, `"via": "keychain"`) || !strings.Contains(st, "not running") {
+		t.Errorf("status without the daemon: %s", st)
+	}
+	if viaDaemon != keyStored+"\n" || direct != viaDaemon || fallback != viaDaemon {
+		t.Fatalf("answers differ: daemon %q, direct %q, fallback %q", viaDaemon, direct, fallback)
+	}
+	_, e, code := w.cli(t, "", nil, "token", "--profile", "nokey")
+	w.daemon(t)
+	_, e2, code2 := w.cli(t, "", nil, "token", "--profile", "nokey")
+	if code != 3 || code2 != 3 || e != e2 {
+		t.Fatalf("no key: %d %q without, %d %q with the daemon", code, e, code2, e2)
+	}
+	if _, _, code := w.cli(t, "", nil, "logout"); code != 0 {
+		t.Fatal("logout through the daemon")
+	}
+	if _, err := w.store().Keychain.Get(t.Context(), "default"); !errors.Is(err, credstore.ErrNotFound) {
+		t.Fatalf("keychain after logout through the daemon: %v", err)
+	}
+}
+
+// TestCacheFollowsOtherKeychainWriters: a key changed with another tool
+// shows up once the cache's age bound passes (short here).
+func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
+	testkeyring.Require(t)
+	w := newWorld(t)
+	w.extra = append(w.extra, "TORALE_CRED_CACHE_TTL=600ms")
+	w.daemon(t)
+	c := ipc.NewClient(w.sock)
+	defer c.Close()
+	ks := w.store().Keychain
+	if err := ks.Set(t.Context(), "default", keyStored); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "first key", func() error {
+		r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
+		if err != nil || r.APIKey != keyStored {
+			return fmt.Errorf("%+v %v", r, err)
+		}
+		return nil
+	})
+	if err := ks.Set(t.Context(), "default", keyEnv); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "changed key", func() error {
+		r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
+		if err != nil || r.APIKey != keyEnv {
+			return fmt.Errorf("%+v %v", r, err)
+		}
+		return nil
+	})
+	_ = ks.Delete(t.Context(), "default")
+}

@@ -1,0 +1,146 @@
+package ipc_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/daemon"
+	"github.com/torale-ai/torale-cred/ipc"
+)
+
+// memKeyring is an in-memory keychain for tests of the wire alone; the
+// real Secret Service is exercised by the daemon package's tests.
+type memKeyring struct {
+	mu   sync.Mutex
+	m    map[string]string
+	fail error
+}
+
+func (k *memKeyring) Get(s, u string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fail != nil {
+		return "", k.fail
+	}
+	v, ok := k.m[s+"/"+u]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (k *memKeyring) Set(s, u, p string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fail != nil {
+		return k.fail
+	}
+	k.m[s+"/"+u] = p
+	return nil
+}
+
+func (k *memKeyring) Delete(s, u string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fail != nil {
+		return k.fail
+	}
+	if _, ok := k.m[s+"/"+u]; !ok {
+		return keyring.ErrNotFound
+	}
+	delete(k.m, s+"/"+u)
+	return nil
+}
+
+func (k *memKeyring) setFail(err error) { k.mu.Lock(); k.fail = err; k.mu.Unlock() }
+
+func newStore(t *testing.T) (*credstore.Store, *memKeyring) {
+	t.Helper()
+	mk := &memKeyring{m: map[string]string{}}
+	dir := t.TempDir()
+	return &credstore.Store{
+		Keychain:   credstore.NewKeychain(credstore.WithBackend(mk)),
+		State:      credstore.StateFile{Dir: filepath.Join(dir, "state")},
+		ConfigPath: filepath.Join(dir, "config.json"),
+	}, mk
+}
+
+// shortDir is a private directory with a path short enough for a socket.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	return d
+}
+
+// serve runs a server on a fresh private socket and returns its path.
+func serve(t *testing.T, b ipc.Backend, o ipc.Options) (string, *ipc.Server) {
+	t.Helper()
+	sock := filepath.Join(shortDir(t), "torale", "cred.sock")
+	l, err := ipc.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ipc.NewServer(b, o)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = l.Close()
+		<-done
+	})
+	return sock, srv
+}
+
+func httpClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}, Timeout: 5 * time.Second}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func call(t *testing.T, hc *http.Client, method, path, body string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "http://torale"+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if method != http.MethodHead {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
+		}
+	}
+	return r
+}
+
+func newCache(st *credstore.Store) *daemon.Cache { return daemon.NewCache(st, 0, 0, nil) }
