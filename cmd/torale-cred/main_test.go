@@ -17,7 +17,8 @@ import (
 // TestMain registers the real mains so scripts run them as users do.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"torale-cred": func() { os.Exit(cli.Main()) },
+		"torale-cred":           func() { os.Exit(cli.Main()) },
+		"git-credential-torale": func() { os.Exit(cli.GitCredentialMain()) },
 	})
 }
 

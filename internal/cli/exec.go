@@ -1,8 +1,151 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
 
-// newExecCmd is a placeholder until its issue is built.
-func newExecCmd(*Factory) *cobra.Command {
-	return notYet("exec", "Run a command with TORALE_API_KEY set")
+	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
+)
+
+func newExecCmd(f *Factory) *cobra.Command {
+	var apiKey string
+	cmd := &cobra.Command{
+		Use: "exec [--profile NAME] [--api-key KEY] -- COMMAND [ARG...]",
+		// The Use line already shows the flags that matter.
+		DisableFlagsInUseLine: true,
+		Short:                 "Run a command with TORALE_API_KEY and TORALE_API_URL set",
+		Long: `Runs COMMAND with TORALE_API_KEY and TORALE_API_URL set to the key and URL
+Torale's rule picks (--api-key, then TORALE_API_KEY, then the key stored for
+the profile), so the official Torale CLI and SDK work unchanged and the key
+never appears on a command line or in a file.
+
+Standard input, output and error are the command's own; SIGINT, SIGTERM,
+SIGHUP and SIGQUIT are passed on to it; torale-cred exits with the command's
+exit status (128+N when signal N ended it, 127 when the command is not found,
+126 when it cannot be run). With TORALE_NOAUTH=1 and no key, the command runs
+with TORALE_API_KEY unset.`,
+		Example: `  torale-cred exec -- torale task list
+  torale-cred exec --profile work -- python3 sync.py
+  torale-cred exec -- sh -c 'curl -H "Authorization: Bearer $TORALE_API_KEY" "$TORALE_API_URL/auth/me"'`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("exec needs a command to run: torale-cred exec -- COMMAND [ARG...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runExec(cmd, f, apiKey, args) },
+	}
+	// Everything after the command's name is the command's: `exec torale
+	// task list --json` must not parse --json here.
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVar(&apiKey, "api-key", "", "a key that takes precedence over everything else (as the official CLI's flag)")
+	return cmd
 }
+
+func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error {
+	profile, err := f.profile()
+	if err != nil {
+		return err
+	}
+	r, _, err := f.Resolve(cmd.Context(), f.request(profile, apiKey, ""))
+	if err != nil {
+		return resolveErr(profile, err)
+	}
+	f.warnIfRotationDue(r)
+
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		return commandError(f, args[0], err)
+	}
+	child := &exec.Cmd{
+		Path:   path,
+		Args:   args,
+		Env:    childEnv(os.Environ(), r),
+		Stdin:  f.IO.In,
+		Stdout: f.IO.Out,
+		Stderr: f.IO.ErrOut,
+	}
+	// Catch the signals before starting the child, so none arriving in
+	// between can kill torale-cred and orphan it.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+	if err := child.Start(); err != nil {
+		return commandError(f, args[0], err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if shouldForward(s) {
+					_ = child.Process.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = child.Wait()
+	close(done)
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return &ExitCodeError{Code: exitStatus(ee.ProcessState)}
+		}
+		return fmt.Errorf("running %s: %w", args[0], err)
+	}
+	return nil
+}
+
+// childEnv is env with the resolved key and URL in place of any earlier
+// TORALE_API_KEY / TORALE_API_URL; with no key (TORALE_NOAUTH=1) the key
+// variable is left out altogether.
+func childEnv(env []string, r credstore.Resolution) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if envNameIs(name, "TORALE_API_KEY") || envNameIs(name, "TORALE_API_URL") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	if r.Key != "" {
+		out = append(out, "TORALE_API_KEY="+r.Key)
+	}
+	return append(out, "TORALE_API_URL="+r.URL)
+}
+
+// commandError words a command that could not be started as a shell
+// does: 127 when it is not found, 126 when it is found but cannot be run.
+func commandError(f *Factory, name string, err error) error {
+	var ee *exec.Error
+	switch {
+	case errors.Is(err, exec.ErrDot):
+		return &notFoundError{name: name, err: err, hint: fmt.Sprintf("it is found only in the current directory through PATH; run it as ./%s", name)}
+	case errors.Is(err, fs.ErrPermission):
+		f.printf("torale-cred: %s: permission denied; check that it is an executable file\n", name)
+		return &ExitCodeError{Code: 126}
+	case errors.As(err, &ee):
+		return &notFoundError{name: name, err: err, hint: "command not found; check its name and your PATH"}
+	}
+	f.printf("torale-cred: %s: cannot run it (%v)\n", name, err)
+	return &ExitCodeError{Code: 126}
+}
+
+// notFoundError is a command exec could not find; it wraps the
+// *exec.Error, which exitCode maps to 127.
+type notFoundError struct {
+	name, hint string
+	err        error
+}
+
+func (e *notFoundError) Error() string { return e.name + ": " + e.hint }
+func (e *notFoundError) Unwrap() error { return e.err }

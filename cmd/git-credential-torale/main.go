@@ -1,0 +1,11 @@
+// Command git-credential-torale is git's credential helper for Torale API
+// keys: git config credential.helper torale.
+package main
+
+import (
+	"os"
+
+	"github.com/torale-ai/torale-cred/internal/cli"
+)
+
+func main() { os.Exit(cli.GitCredentialMain()) }
