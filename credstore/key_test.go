@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseKey(t *testing.T) {
-	doc := "sk_abc123def456ghi789jkl012mno345pq"           // the docs' example: 32 after sk_
+	doc := "sk_abc123def456ghi789jkl012mno345pq"       // the docs' example: 32 after sk_
 	live := "sk_" + strings.Repeat("aZ9-_", 8) + "xyz" // 43 URL-safe characters, as token_urlsafe(32)
 	tests := []struct {
 		in, want string
