@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,11 +80,15 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 			return usageErrorf("TORALE_CRED_CACHE_TTL=%q is not a duration such as 30s", v)
 		}
 	}
+	logger := daemon.NewLogger(w, level)
+	if err := tightenToraleDir(sock, f.Getenv, logger); err != nil {
+		return err
+	}
 	cfg := daemon.Config{
 		CacheTTL:       ttl,
 		Store:          st,
 		Socket:         sock,
-		Logger:         daemon.NewLogger(w, level),
+		Logger:         logger,
 		RotationPeriod: period,
 		Version:        version.String(),
 	}
@@ -97,4 +103,26 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 	}
 	d.Go((&daemon.Reminder{Store: st, Period: period, Notify: notify.Notify, Logger: cfg.Logger, Env: credstore.EnvFrom(f.Getenv)}).Run)
 	return d.Run(ctx)
+}
+
+// tightenToraleDir makes ~/.torale private when it is the socket's
+// directory (no XDG_RUNTIME_DIR, as under launchd). The official CLI may
+// have created it 0755, which the socket check would refuse; it holds
+// config.json, so nobody else should list it anyway. Only a real directory
+// of ours is touched, and the change is logged.
+func tightenToraleDir(sock string, getenv func(string) string, log *slog.Logger) error {
+	home := getenv("HOME")
+	dir := filepath.Dir(sock)
+	if home == "" || dir != filepath.Join(home, ".torale") {
+		return nil
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 == 0 || !ownedByMe(fi) {
+		return nil // missing (created 0700 later) or not ours: the socket check decides
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("making %s private for the socket: %w", dir, err)
+	}
+	log.Info("made the socket's directory private", "dir", dir, "was", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	return nil
 }
