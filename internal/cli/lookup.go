@@ -51,7 +51,10 @@ func (f *Factory) daemonContext(ctx context.Context) (context.Context, context.C
 // worked out locally (it touches no keychain) so callers see the same
 // Resolution as from a local look-up.
 func (f *Factory) Resolve(ctx context.Context, req credstore.Request) (credstore.Resolution, string, error) {
-	if c := f.daemonClient(); c != nil {
+	// A flag or environment key wins without the stored tiers: no socket
+	// round trip, no keychain, the same answer.
+	local := req.FlagKey != "" || req.Env.APIKey != ""
+	if c := f.daemonClient(); c != nil && !local {
 		defer c.Close()
 		dctx, cancel := f.daemonContext(ctx)
 		ans, err := c.Resolve(dctx, req)
