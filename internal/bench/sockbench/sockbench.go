@@ -261,3 +261,41 @@ func WaitSocket(sock string, d time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Interleave times n calls of each fn after warm calls of each, taking
+// turns in blocks of block calls, so that a change in the machine's load
+// (a shared machine) falls on every figure alike and their ratios stay
+// fair. It stops at the first error, saying which fn failed.
+func Interleave(n, warm, block int, fns ...func() error) ([]Stats, error) {
+	block = max(block, 1)
+	for i, fn := range fns {
+		for range warm {
+			if err := fn(); err != nil {
+				return nil, fmt.Errorf("figure %d: %w", i, err)
+			}
+		}
+	}
+	ds := make([][]time.Duration, len(fns))
+	for done := 0; done < n; done += block {
+		k := min(block, n-done)
+		for i, fn := range fns {
+			for range k {
+				t := time.Now()
+				if err := fn(); err != nil {
+					return nil, fmt.Errorf("figure %d: %w", i, err)
+				}
+				ds[i] = append(ds[i], time.Since(t))
+			}
+		}
+	}
+	out := make([]Stats, len(fns))
+	for i, d := range ds {
+		var total time.Duration
+		for _, x := range d {
+			total += x
+		}
+		slices.Sort(d)
+		out[i] = Stats{N: len(d), P50: d[len(d)/2], P99: d[len(d)*99/100], Avg: total / time.Duration(len(d))}
+	}
+	return out, nil
+}
