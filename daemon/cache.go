@@ -21,8 +21,9 @@ const (
 	// DefaultCacheTTL bounds how old a keychain read the daemon serves can
 	// be, so a change made with another keychain tool shows up.
 	DefaultCacheTTL = time.Minute
-	// DefaultFilePoll is how often config.json and state.json are stat'ed
-	// for changes made behind the daemon's back.
+	// DefaultFilePoll is how stale the daemon's view of config.json and
+	// state.json may get before a look-up has them stat'ed again (in the
+	// background) for changes made behind the daemon's back.
 	DefaultFilePoll = time.Second
 	// keychainErrTTL is how long a keychain failure is answered from memory
 	// before the keychain is asked again.
@@ -30,8 +31,6 @@ const (
 	// maxCachedProfiles bounds the keychain cache; look-ups of profiles past
 	// it go to the keychain each time.
 	maxCachedProfiles = 256
-	// idleDrop drops a cached key nobody asked for in this long.
-	idleDrop = 15 * time.Minute
 )
 
 // keyEntry is one keychain read: the key, or ErrNotFound, or a keychain
@@ -76,6 +75,11 @@ type stateSnap struct {
 // config.json and state.json are re-read when their stat changes or when
 // told to. Every write through it drops what it changed. The look-up hot
 // path, once warm, does no disk or D-Bus I/O.
+//
+// Upkeep is driven by look-ups, not by clocks: a look-up that finds an
+// answer getting old serves it and asks Refresh to renew it, so a daemon
+// nobody asks wakes for nothing (a laptop's idle power), yet no answer is
+// ever older than its bound.
 type Cache struct {
 	store   *credstore.Store
 	period  time.Duration
@@ -85,6 +89,14 @@ type Cache struct {
 	cfgProf string
 
 	gen atomic.Uint64
+
+	// kick asks Refresh for upkeep. dueAt (unix nanoseconds) is when it is
+	// next needed: the files' stat older than filePoll, or a key past a
+	// third of its TTL. filesAt is when the files were last stat'ed.
+	kick     chan struct{}
+	dueAt    atomic.Int64
+	filesAt  atomic.Int64
+	filePoll time.Duration
 
 	mu       sync.RWMutex
 	keys     map[string]*keyEntry
@@ -114,7 +126,8 @@ func NewCache(store *credstore.Store, period, ttl time.Duration, log *slog.Logge
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Cache{store: store, period: period, ttl: ttl, log: log, now: time.Now,
-		keys: map[string]*keyEntry{}, inflight: map[string]chan struct{}{}}
+		keys: map[string]*keyEntry{}, inflight: map[string]chan struct{}{},
+		kick: make(chan struct{}, 1), filePoll: DefaultFilePoll}
 	c.cfgProf = store.ConfigProfile
 	if c.cfgProf == "" {
 		c.cfgProf = credstore.DefaultProfile
@@ -127,7 +140,12 @@ func NewCache(store *credstore.Store, period, ttl time.Duration, log *slog.Logge
 }
 
 // Generation changes whenever any answer may have changed (ipc.Generationer).
-func (c *Cache) Generation() uint64 { return c.gen.Load() }
+// The server asks it on every /v1/resolve, even one it answers from its own
+// cache, so it is also where a look-up notices that upkeep is due.
+func (c *Cache) Generation() uint64 {
+	c.notice(c.now())
+	return c.gen.Load()
+}
 
 func (c *Cache) bump() { c.gen.Add(1) }
 
@@ -139,9 +157,28 @@ func (c *Cache) StoredKey(ctx context.Context, profile string) (string, error) {
 	c.mu.RUnlock()
 	if e != nil && c.fresh(e, now) {
 		e.used.Store(now.UnixNano())
+		c.notice(now)
 		return e.key, e.err
 	}
 	return c.load(ctx, profile, now)
+}
+
+// notice asks Refresh for upkeep, without waiting, once it is due: every
+// look-up calls it, so what changed behind the daemon's back shows up
+// within FilePoll of a look-up and keys in use are renewed before they
+// expire (the config.json watcher reports its own changes at once).
+func (c *Cache) notice(now time.Time) {
+	if now.UnixNano() >= c.dueAt.Load() {
+		c.wake()
+	}
+}
+
+// wake asks Refresh for upkeep without waiting.
+func (c *Cache) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Cache) fresh(e *keyEntry, now time.Time) bool {
@@ -216,6 +253,9 @@ func (c *Cache) set(profile, key string, err error, at time.Time, force bool) {
 	}
 	c.keys[profile] = e
 	c.mu.Unlock()
+	if old == nil {
+		c.wake() // Refresh arms the sweep that forgets it once expired
+	}
 	if old == nil || old.key != key || errText(old.err) != errText(err) {
 		c.bump()
 	}
@@ -259,6 +299,7 @@ func (c *Cache) InvalidateAll() {
 func (c *Cache) reloadFiles(force bool) {
 	c.fileMu.Lock()
 	defer c.fileMu.Unlock()
+	c.filesAt.Store(c.now().UnixNano())
 	changed := false
 	if path := c.store.ConfigPath; path != "" {
 		sig := sigOf(path)
@@ -325,6 +366,7 @@ func (c *Cache) rotation(profile string) *credstore.Rotation {
 
 // Resolve implements ipc.Backend: the CLI's resolver over the cached tiers.
 func (c *Cache) Resolve(ctx context.Context, req credstore.Request) (ipc.Answer, error) {
+	c.notice(c.now())
 	r, err := credstore.Resolve(ctx, req, c)
 	if err != nil {
 		return ipc.Answer{}, err
@@ -334,6 +376,7 @@ func (c *Cache) Resolve(ctx context.Context, req credstore.Request) (ipc.Answer,
 
 // Stored implements ipc.Backend: the keychain tier alone.
 func (c *Cache) Stored(ctx context.Context, profile string) (ipc.Answer, error) {
+	c.notice(c.now())
 	key, err := c.StoredKey(ctx, profile)
 	if err != nil {
 		return ipc.Answer{}, err
@@ -346,6 +389,7 @@ func (c *Cache) Stored(ctx context.Context, profile string) (ipc.Answer, error) 
 
 // List implements ipc.Backend from the cached state.json.
 func (c *Cache) List(context.Context) ([]ipc.ProfileMeta, error) {
+	c.notice(c.now())
 	s := c.state.Load()
 	if s == nil {
 		c.reloadFiles(true)
@@ -402,19 +446,19 @@ func (c *Cache) Delete(ctx context.Context, profile string) error {
 	return err
 }
 
-// healthEvery is how often the background loop checks the keychain while
-// it answers; an unavailable one is checked every FilePoll.
+// healthEvery bounds the age of the keychain health /v1/health reports; an
+// unavailable keychain is checked this often until it is back.
 const healthEvery = 5 * time.Second
 
-// Health implements ipc.Backend: nil when the keychain answers. It answers
-// from the last check (the background loop keeps it within healthEvery, and
-// every keychain call updates it), so /v1/health never waits on D-Bus once
-// the daemon has checked once.
+// Health implements ipc.Backend: nil when the keychain answers. Every
+// keychain call updates what it knows; when that is older than healthEvery
+// it asks the keychain now (bounded by the keychain timeout), so the answer
+// is never stale and an idle daemon pings nobody.
 func (c *Cache) Health(ctx context.Context) error {
 	c.healthMu.Lock()
-	known, err := !c.healthAt.IsZero(), c.healthErr
+	recent, err := !c.healthAt.IsZero() && c.now().Sub(c.healthAt) < healthEvery, c.healthErr
 	c.healthMu.Unlock()
-	if known {
+	if recent {
 		return err
 	}
 	c.noteHealth(c.store.Keychain.Ping(ctx))
@@ -440,6 +484,7 @@ func (c *Cache) noteHealth(err error) {
 	if (was == nil) != (err == nil) {
 		if err != nil {
 			c.log.Warn("keychain unavailable; stored look-ups answer 503 until it is back", "err", err)
+			c.wake() // Refresh checks it until it is back
 		} else {
 			c.log.Info("keychain available again")
 			c.dropErrors()
@@ -479,56 +524,113 @@ func (c *Cache) Warm(ctx context.Context) {
 	}
 }
 
-// Refresh runs until ctx ends: it re-reads cached keys before they reach
-// their age bound, stats config.json and state.json every poll, and checks
-// an unavailable keychain until it is back.
+// Refresh does the cache's upkeep until ctx ends, when look-ups find it
+// due (notice): it re-stats config.json and state.json (poll bounds their
+// staleness; 0 means DefaultFilePoll), re-reads the keys in use that are
+// past a third of their TTL, and forgets the rest once expired. While the
+// keychain is unavailable it checks it every healthEvery until it is back.
+// Nothing else wakes it: a daemon nobody asks sleeps, and no key stays in
+// its memory much past the TTL after its last look-up.
 func (c *Cache) Refresh(ctx context.Context, poll time.Duration) {
-	if poll <= 0 {
-		poll = DefaultFilePoll
+	if poll > 0 {
+		c.filePoll = poll
+		c.schedule()
 	}
-	files := time.NewTicker(poll)
-	defer files.Stop()
-	keys := time.NewTicker(c.ttl / 3)
-	defer keys.Stop()
+	health := newStoppedTimer()
+	sweep := newStoppedTimer()
+	var healthArmed bool
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-files.C:
-			c.reloadFiles(false)
-			c.healthMu.Lock()
-			check := c.healthErr != nil || c.now().Sub(c.healthAt) >= healthEvery
-			c.healthMu.Unlock()
-			if check {
-				c.noteHealth(c.store.Keychain.Ping(ctx))
+		case <-c.kick:
+			if c.now().UnixNano()-c.filesAt.Load() >= int64(c.filePoll) {
+				c.reloadFiles(false)
 			}
-		case <-keys.C:
-			c.refreshKeys(ctx)
+			c.renewKeys(ctx)
+		case <-health.C:
+			healthArmed = false
+			c.noteHealth(c.store.Keychain.Ping(ctx))
+		case <-sweep.C:
+			c.renewKeys(ctx)
+		}
+		if c.keychainErr() != nil && !healthArmed {
+			health.Reset(healthEvery)
+			healthArmed = true
+		}
+		sweep.Stop()
+		if at, ok := c.nextExpiry(); ok {
+			sweep.Reset(max(at.Sub(c.now()), 0) + time.Millisecond)
 		}
 	}
 }
 
-// refreshKeys re-reads every key older than a third of the TTL and drops
-// those nobody asked for lately.
-func (c *Cache) refreshKeys(ctx context.Context) {
+// renewKeys re-reads the keys looked up within their TTL once they are
+// past a third of it, and forgets every entry that has expired unused.
+func (c *Cache) renewKeys(ctx context.Context) {
 	now := c.now()
 	var due []string
+	expired := false
 	c.mu.Lock()
 	for p, e := range c.keys {
-		switch {
-		case now.Sub(time.Unix(0, e.used.Load())) > idleDrop:
+		switch age := now.Sub(e.at); {
+		case !c.fresh(e, now):
 			delete(c.keys, p)
-		case now.Sub(e.at) >= c.ttl/3:
+			expired = true
+		case e.err != nil && !errors.Is(e.err, credstore.ErrNotFound):
+			// a keychain failure: the next look-up past keychainErrTTL retries
+		case age >= c.ttl/3 && c.inUse(e, now):
 			due = append(due, p)
 		}
 	}
 	c.mu.Unlock()
+	if expired {
+		c.bump() // answers the server keeps may hold what just expired
+	}
 	for _, p := range due {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		_, _ = c.read(ctx, p)
 	}
+	c.schedule()
+}
+
+// inUse: e was looked up within its TTL, so it is worth renewing.
+func (c *Cache) inUse(e *keyEntry, now time.Time) bool {
+	return now.Sub(time.Unix(0, e.used.Load())) < c.ttl
+}
+
+// schedule sets dueAt: the files' next stat, or the first key in use to
+// reach a third of its TTL. (Keys not in use just expire: the sweep.)
+func (c *Cache) schedule() {
+	now := c.now()
+	due := c.filesAt.Load() + int64(c.filePoll)
+	c.mu.RLock()
+	for _, e := range c.keys {
+		if (e.err == nil || errors.Is(e.err, credstore.ErrNotFound)) && c.inUse(e, now) {
+			due = min(due, e.at.Add(c.ttl/3).UnixNano())
+		}
+	}
+	c.mu.RUnlock()
+	c.dueAt.Store(due)
+}
+
+// nextExpiry is when the first cached entry stops being served.
+func (c *Cache) nextExpiry() (time.Time, bool) {
+	var first time.Time
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, e := range c.keys {
+		ttl := c.ttl
+		if e.err != nil && !errors.Is(e.err, credstore.ErrNotFound) {
+			ttl = keychainErrTTL
+		}
+		if at := e.at.Add(ttl); first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first, !first.IsZero()
 }
 
 var _ ipc.Backend = (*Cache)(nil)

@@ -114,10 +114,12 @@ func TestSocketActivation(t *testing.T) {
 		}
 	})
 	// systemd-socket-activate listens first and starts the program on the
-	// first connection.
+	// first connection. The file exists between its bind and its listen,
+	// so wait for a connection to be taken, not for the file.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if conn, err := net.Dial("unix", sock); err == nil {
+			conn.Close()
 			break
 		}
 		if time.Now().After(deadline) {

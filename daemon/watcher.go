@@ -19,8 +19,11 @@ import (
 // Defaults of the watcher's timing. The debounce is short because the
 // plaintext key is exposed on disk until the migration finishes.
 const (
-	DefaultDebounce     = 2 * time.Millisecond
-	DefaultMaxDelay     = 50 * time.Millisecond
+	DefaultDebounce = 2 * time.Millisecond
+	DefaultMaxDelay = 50 * time.Millisecond
+	// DefaultPollInterval is the stat-poll fallback's period. On Linux
+	// inotify does not miss writes, so there the poll runs only while a
+	// directory could not be watched; elsewhere (kqueue) it always runs.
 	DefaultPollInterval = 2 * time.Second
 	DefaultRetryMin     = 1 * time.Second
 	DefaultRetryMax     = 30 * time.Second
@@ -48,7 +51,7 @@ type Watcher struct {
 	// Timing; zero means the default.
 	Debounce     time.Duration // quiet time after an event before reading
 	MaxDelay     time.Duration // longest a stream of events can defer the read
-	PollInterval time.Duration // stat-poll fallback
+	PollInterval time.Duration // stat-poll fallback (set: always on, even on Linux)
 	RetryMin     time.Duration // first retry after a transient failure
 	RetryMax     time.Duration // backoff cap
 	Settle       time.Duration // how long a broken file must stay broken before a warning
@@ -57,12 +60,13 @@ type Watcher struct {
 // watchRun is the state of one Run.
 type watchRun struct {
 	*Watcher
-	log     *slog.Logger
-	fw      *fsnotify.Watcher
-	path    string                 // cleaned config.json path
-	dir     string                 // its directory
-	target  string                 // the file behind a symlinked path ("" when not a symlink)
-	watches map[string]fs.FileInfo // watch point → identity when added
+	log       *slog.Logger
+	fw        *fsnotify.Watcher
+	path      string                 // cleaned config.json path
+	dir       string                 // its directory
+	target    string                 // the file behind a symlinked path ("" when not a symlink)
+	watches   map[string]fs.FileInfo // watch point → identity when added
+	unwatched bool                   // a wanted directory could not be watched
 
 	last     fs.FileInfo // config.json at the last scan or poll (nil: absent)
 	lastSeen bool
@@ -96,8 +100,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 	debounce := newStoppedTimer()
 	retry := newStoppedTimer()
 	settle := newStoppedTimer()
-	poll := time.NewTicker(or(w.PollInterval, DefaultPollInterval))
-	defer poll.Stop()
+	pollEvery := or(w.PollInterval, DefaultPollInterval)
+	pollAlways := w.PollInterval > 0 || !reliableEvents
+	poll := newStoppedTimer()
+	polling := false
+	repoll := func() {
+		if pollAlways || r.unwatched {
+			poll.Reset(pollEvery)
+			polling = true
+		}
+	}
 	var pending bool
 	var firstEvent time.Time
 	arm := func() {
@@ -129,6 +141,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 	r.ensureWatches()
 	scan()
+	repoll()
 	for {
 		select {
 		case <-ctx.Done():
@@ -162,9 +175,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-settle.C:
 			scan()
 		case <-poll.C:
+			polling = false
 			if r.ensureWatches() || r.statChanged() {
 				scan()
 			}
+		}
+		if !polling {
+			repoll()
 		}
 	}
 }
@@ -231,12 +248,14 @@ func (r *watchRun) ensureWatches() bool {
 		}
 	}
 	added := false
+	r.unwatched = false
 	for p, fi := range want {
 		if _, ok := r.watches[p]; ok {
 			continue
 		}
 		if err := r.fw.Add(p); err != nil {
 			r.log.Warn("cannot watch a directory; relying on the slow poll", "dir", p, "err", err)
+			r.unwatched = true
 			continue
 		}
 		r.watches[p] = fi
