@@ -56,8 +56,14 @@ type results struct {
 
 	idle     time.Duration
 	idleStat sockbench.ProcStat
-	idlePerf string // perf stat's count, or why there is none
-	idleErr  error
+	// idleFloor is the echo server over the same window: an idle Go
+	// process holding a socket, what the Go runtime alone costs.
+	idleFloor sockbench.ProcStat
+	// idleMoments and idleFloorMoments count the idleSlots in which each
+	// process woke.
+	idleMoments, idleFloorMoments int
+	idlePerf                      string // perf stat's count, or why there is none
+	idleErr                       error
 
 	exposure    []time.Duration
 	exposureErr error
@@ -211,7 +217,10 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 		return err
 	}
 	echo := exec.Command(self, echoSock)
-	echo.Env = append(os.Environ(), roleEnv+"="+roleEcho)
+	// The daemon runs on one P (daemon.Config.MaxProcs); so does the floor,
+	// so the two differ only in what they do per request. With two Ps the
+	// echo's latency swung between 16 and 34 µs from run to run.
+	echo.Env = append(os.Environ(), roleEnv+"="+roleEcho, "GOMAXPROCS=1")
 	echo.Stderr = os.Stderr
 	if err := echo.Start(); err != nil {
 		return err
@@ -306,7 +315,7 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	// asked the daemon.
 	r.res.served += n + 1000 + n + 200 + 1 + 2*(r.o.procN+3)
 
-	r.idleWatch(ctx, p)
+	r.idleWatch(ctx, p, echo.Process.Pid)
 	if err, ok := p.exited(); ok {
 		return fmt.Errorf("the daemon died during the run (%v): %s", err, p.stderr.String())
 	}
@@ -416,34 +425,69 @@ func (r *runner) gitCache(ctx context.Context, w *world, key string, n int) (soc
 		func(out string) bool { return strings.Contains(out, "password="+key+"\n") })
 }
 
+// idleSlot is the resolution of the idle watch's wake-up moments.
+const idleSlot = 100 * time.Millisecond
+
 // idleWatch leaves the daemon alone for o.idle and counts its CPU time and
-// wake-ups, from /proc and, where it works, perf.
-func (r *runner) idleWatch(ctx context.Context, p *proc) {
+// wake-ups, from /proc and, where it works, perf; and the same of the echo
+// server (floorPID) over the same window, the idle floor of a Go process.
+func (r *runner) idleWatch(ctx context.Context, p *proc, floorPID int) {
 	settle := 3 * time.Second
 	if r.o.quick {
 		settle = 200 * time.Millisecond
 	}
-	r.logf("idle: settling %s, then watching the daemon for %s", settle, r.o.idle)
+	r.logf("idle: settling %s, then watching the daemon and the echo floor for %s", settle, r.o.idle)
 	time.Sleep(settle)
 	before, err := sockbench.ReadProcStat(p.pid())
 	if err != nil {
 		r.res.idleErr = err
 		return
 	}
+	floorBefore, err := sockbench.ReadProcStat(floorPID)
+	if err != nil {
+		r.res.idleErr = fmt.Errorf("the echo floor: %w", err)
+		return
+	}
 	perfDone := make(chan string, 1)
 	go func() { perfDone <- perfIdle(ctx, p.pid(), r.o.idle) }()
-	select {
-	case <-time.After(r.o.idle):
-	case <-ctx.Done():
-		r.res.idleErr = ctx.Err()
-		return
+	// One wake-up of a Go process is a burst of context switches (the
+	// runtime's sysmon spins in 20 µs sleeps after it), so wake-ups are
+	// counted as moments: 100 ms slots in which a process switched at all.
+	tick := time.NewTicker(idleSlot)
+	defer tick.Stop()
+	end := time.After(r.o.idle)
+	last, lastFloor := before.Voluntary, floorBefore.Voluntary
+watch:
+	for {
+		select {
+		case <-tick.C:
+			if st, err := sockbench.ReadProcStat(p.pid()); err == nil && st.Voluntary != last {
+				r.res.idleMoments++
+				last = st.Voluntary
+			}
+			if st, err := sockbench.ReadProcStat(floorPID); err == nil && st.Voluntary != lastFloor {
+				r.res.idleFloorMoments++
+				lastFloor = st.Voluntary
+			}
+		case <-end:
+			break watch
+		case <-ctx.Done():
+			r.res.idleErr = ctx.Err()
+			return
+		}
 	}
 	after, err := sockbench.ReadProcStat(p.pid())
 	if err != nil {
 		r.res.idleErr = err
 		return
 	}
+	floorAfter, err := sockbench.ReadProcStat(floorPID)
+	if err != nil {
+		r.res.idleErr = fmt.Errorf("the echo floor: %w", err)
+		return
+	}
 	r.res.idleStat = after.Sub(before)
+	r.res.idleFloor = floorAfter.Sub(floorBefore)
 	r.res.idlePerf = <-perfDone
 }
 
