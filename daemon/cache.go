@@ -446,9 +446,12 @@ func (c *Cache) Delete(ctx context.Context, profile string) error {
 	return err
 }
 
-// healthEvery bounds the age of the keychain health /v1/health reports; an
-// unavailable keychain is checked this often until it is back.
+// healthEvery bounds the age of the keychain health /v1/health reports.
 const healthEvery = 5 * time.Second
+
+// downEvery is how often an unavailable keychain is checked until it is
+// back, so look-ups recover within it (a ping is cheap; so is being down).
+const downEvery = 500 * time.Millisecond
 
 // Health implements ipc.Backend: nil when the keychain answers. Every
 // keychain call updates what it knows; when that is older than healthEvery
@@ -528,7 +531,7 @@ func (c *Cache) Warm(ctx context.Context) {
 // due (notice): it re-stats config.json and state.json (poll bounds their
 // staleness; 0 means DefaultFilePoll), re-reads the keys in use that are
 // past a third of their TTL, and forgets the rest once expired. While the
-// keychain is unavailable it checks it every healthEvery until it is back.
+// keychain is unavailable it checks it every downEvery until it is back.
 // Nothing else wakes it: a daemon nobody asks sleeps, and no key stays in
 // its memory much past the TTL after its last look-up.
 func (c *Cache) Refresh(ctx context.Context, poll time.Duration) {
@@ -555,7 +558,7 @@ func (c *Cache) Refresh(ctx context.Context, poll time.Duration) {
 			c.renewKeys(ctx)
 		}
 		if c.keychainErr() != nil && !healthArmed {
-			health.Reset(healthEvery)
+			health.Reset(downEvery)
 			healthArmed = true
 		}
 		sweep.Stop()

@@ -14,6 +14,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/atomicfile"
 )
 
 // Defaults of the watcher's timing. The debounce is short because the
@@ -140,6 +141,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 
 	r.ensureWatches()
+	r.sweepTemps()
 	scan()
 	repoll()
 	for {
@@ -213,6 +215,29 @@ func (r *watchRun) classify(ev fsnotify.Event) eventKind {
 		return eventFile
 	}
 	return eventIgnore
+}
+
+// tempAge is how old a rewrite's temporary file must be before the watcher
+// takes it for one a killed process left (a write takes milliseconds).
+const tempAge = time.Minute
+
+// sweepTemps removes the temporary files of config.json rewrites that a
+// killed daemon or import left behind. They hold no key (a rewrite is the
+// file without it) but nothing else would ever remove them.
+func (r *watchRun) sweepTemps() {
+	paths := []string{r.path}
+	if r.target != "" && r.target != r.path {
+		paths = append(paths, r.target)
+	}
+	for _, p := range paths {
+		n, err := atomicfile.SweepTemps(p, tempAge)
+		if n > 0 {
+			r.log.Info("removed temporary files a killed rewrite of config.json left behind", "dir", filepath.Dir(p), "count", n)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.log.Warn("could not remove a left-over temporary file", "err", err)
+		}
+	}
 }
 
 // wantDirs are the directories whose entries matter: config.json's and, for

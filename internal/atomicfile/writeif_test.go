@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestWriteIf(t *testing.T) {
@@ -44,5 +45,45 @@ func TestWriteIf(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("temporary file left behind: %v", ents)
+	}
+}
+
+func TestSweepTempsRemovesOnlyOldLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string, aged bool) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if aged {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	gone := mk(".config.json.123456.tmp", true)
+	fresh := mk(".config.json.654321.tmp", false)      // a write in progress
+	other := mk(".config.json.abc.tmp", true)          // not WriteIf's name
+	state := mk(".state.json.123456.tmp", true)        // another file's
+	plain := mk("config.json", true)                   // the file itself
+	link := filepath.Join(dir, ".config.json.777.tmp") // a symlink is never followed or removed
+	if err := os.Symlink(plain, link); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := SweepTemps(path, time.Minute)
+	if err != nil || n != 1 {
+		t.Fatalf("SweepTemps = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Errorf("old leftover kept: %v", err)
+	}
+	for _, p := range []string{fresh, other, state, plain, link} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
 	}
 }
