@@ -13,6 +13,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/bench/sockbench"
+	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -24,17 +25,17 @@ import (
 //	.ci/with-keyring go run ./internal/bench/daemonbench
 
 // benchDaemon starts a daemon with a stored key for "default".
-func benchDaemon(b *testing.B) (*world, *proc) {
+func benchDaemon(b *testing.B) (*proctest.World, *proctest.Proc) {
 	b.Helper()
 	testkeyring.Require(b)
-	w := newWorld(b)
-	p := w.daemon(b)
-	c := ipc.NewClient(w.sock)
+	w := proctest.NewWorld(b)
+	p := w.Daemon(b, nil)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	if _, err := c.Put(b.Context(), "default", keyStored, credstore.PutOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = w.store().Keychain.Delete(b.Context(), "default") })
+	b.Cleanup(func() { _ = w.Store().Keychain.Delete(b.Context(), "default") })
 	return w, p
 }
 
@@ -63,7 +64,7 @@ func latencies(b *testing.B, fn func() error) {
 
 func BenchmarkResolveKeepAlive(b *testing.B) {
 	w, _ := benchDaemon(b)
-	c, err := sockbench.Dial(w.sock, sockbench.RequestBytes("/v1/resolve", sockbench.ResolveBody))
+	c, err := sockbench.Dial(w.Sock, sockbench.RequestBytes("/v1/resolve", sockbench.ResolveBody))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func BenchmarkResolveKeepAlive(b *testing.B) {
 func BenchmarkResolveNewConnection(b *testing.B) {
 	w, _ := benchDaemon(b)
 	req := sockbench.RequestBytes("/v1/resolve", sockbench.ResolveBody)
-	latencies(b, func() error { return sockbench.OneShot(w.sock, req) })
+	latencies(b, func() error { return sockbench.OneShot(w.Sock, req) })
 }
 
 // BenchmarkResolve64Clients: 64 keep-alive clients at once; reports
@@ -85,12 +86,12 @@ func BenchmarkResolve64Clients(b *testing.B) {
 	const clients = 64
 	n := max(b.N, clients*100)
 	b.ResetTimer()
-	rate, errs, err := sockbench.Throughput(w.sock, req, clients, n)
+	rate, errs, err := sockbench.Throughput(w.Sock, req, clients, n)
 	b.StopTimer()
 	if err != nil || errs != 0 {
 		b.Fatalf("%v, %d errors", err, errs)
 	}
-	rss, err := sockbench.RSS(p.cmd.Process.Pid)
+	rss, err := sockbench.RSS(p.Cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func BenchmarkEchoFloor(b *testing.B) {
 	echoOnce.Lock()
 	defer echoOnce.Unlock()
 	sock := filepath.Join(b.TempDir(), "echo.sock")
-	cmd := exec.Command(self(b))
+	cmd := exec.Command(proctest.Self(b))
 	cmd.Env = append(os.Environ(), echoEnv+"="+sock)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -30,20 +31,20 @@ const (
 // answer against the local resolver over the same keychain and files.
 func TestPrecedenceOverTheWire(t *testing.T) {
 	testkeyring.Require(t)
-	w := newWorld(t)
-	writeFile(t, w.config, `{"api_key":"`+keyConfig+`","api_url":"https://config.example","other":[1,2]}`)
+	w := proctest.NewWorld(t)
+	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://config.example","other":[1,2]}`)
 	// --no-watch keeps the plaintext tier in place: the watcher would move
 	// it into the keychain (its own tests cover that).
-	w.daemon(t, "--no-watch")
-	c := ipc.NewClient(w.sock)
+	w.Daemon(t, nil, "--no-watch")
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	ctx := t.Context()
 
 	// Stored through the daemon (the CLI's login writes through it).
-	if _, errOut, code := w.cli(t, keyStored+"\n", nil, "login", "--api-url", "https://profile.example"); code != 0 {
+	if _, errOut, code := w.CLI(t, keyStored+"\n", nil, "login", "--api-url", "https://profile.example"); code != 0 {
 		t.Fatalf("login: %d %s", code, errOut)
 	}
-	local := w.store()
+	local := w.Store()
 
 	type row struct {
 		name         string
@@ -66,7 +67,7 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 		r.Env = credstore.Env{APIKey: keyEnv, APIURL: "https://env.example", Dev: "1", NoAuth: "1"}
 	}
 	setConfig := func(s string) func() {
-		return func() { writeFile(t, w.config, s) }
+		return func() { writeFile(t, w.Config, s) }
 	}
 	rows := []row{
 		// Key order: flag > env > keychain > config > none.
@@ -78,7 +79,7 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 		{name: "keychain beats config", req: base(nil), key: keyStored, keySrc: "keychain", url: "https://config.example", urlSrc: "config"},
 		{name: "profile URL when config has none", before: setConfig(`{"api_key":"` + keyConfig + `"}`), req: base(nil), key: keyStored, keySrc: "keychain", url: "https://profile.example", urlSrc: "profile"},
 		{name: "config key when the keychain has none", before: func() {
-			if _, e, code := w.cli(t, "", nil, "logout"); code != 0 {
+			if _, e, code := w.CLI(t, "", nil, "logout"); code != 0 {
 				t.Fatalf("logout: %d %s", code, e)
 			}
 		}, req: base(nil), key: keyConfig, keySrc: "config", url: credstore.DefaultAPIURL, urlSrc: "default"},
@@ -130,8 +131,8 @@ func TestErrorStatusesOverTheSocket(t *testing.T) {
 	if err != nil {
 		t.Skip("curl not installed")
 	}
-	w := newWorld(t)
-	w.daemon(t)
+	w := proctest.NewWorld(t)
+	w.Daemon(t, nil)
 	big := filepath.Join(t.TempDir(), "big.json")
 	writeFile(t, big, `{"env":{"X":"`+strings.Repeat("a", 70000)+`"}}`)
 	cases := []struct {
@@ -153,7 +154,7 @@ func TestErrorStatusesOverTheSocket(t *testing.T) {
 		{[]string{"http://torale/v1/credentials/default"}, "404", `"error":"not_found"`},
 	}
 	for _, c := range cases {
-		args := append([]string{"-sS", "--max-time", "10", "--unix-socket", w.sock, "-w", "\n%{http_code}"}, c.args...)
+		args := append([]string{"-sS", "--max-time", "10", "--unix-socket", w.Sock, "-w", "\n%{http_code}"}, c.args...)
 		out, err := exec.Command(curl, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl %v: %v %s", c.args, err, out)
@@ -169,12 +170,12 @@ func TestErrorStatusesOverTheSocket(t *testing.T) {
 // TestHostileClientsDoNotWedgeTheDaemon: garbage, a half-sent request and
 // a silent connection, all at once; others are still answered promptly.
 func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
-	w := newWorld(t)
-	w.daemon(t)
-	silent := dialRaw(t, w.sock)
-	half := dialRaw(t, w.sock)
+	w := proctest.NewWorld(t)
+	w.Daemon(t, nil)
+	silent := dialRaw(t, w.Sock)
+	half := dialRaw(t, w.Sock)
 	half.Write([]byte("POST /v1/resolve HTTP/1.1\r\nHost: torale\r\nContent-Length: 50\r\n\r\n{\"pro"))
-	garbage := dialRaw(t, w.sock)
+	garbage := dialRaw(t, w.Sock)
 	garbage.Write([]byte("\x00\xff\xfe GET / HTTP/9.9\r\n\r\n"))
 	buf := make([]byte, 512)
 	garbage.SetReadDeadline(time.Now().Add(3 * time.Second))
@@ -182,7 +183,7 @@ func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
 	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 400") {
 		t.Errorf("garbage answered %q", buf[:n])
 	}
-	c := ipc.NewClient(w.sock)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	for range 20 {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -206,46 +207,46 @@ func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
 // alone; a crashed daemon's stale socket is replaced; a clean stop removes
 // the socket it created.
 func TestOneDaemonPerSocket(t *testing.T) {
-	w := newWorld(t)
-	first := w.daemon(t)
-	fi1, err := os.Lstat(w.sock)
+	w := proctest.NewWorld(t)
+	first := w.Daemon(t, nil)
+	fi1, err := os.Lstat(w.Sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi1.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v", fi1.Mode().Perm())
 	}
-	if di, _ := os.Lstat(filepath.Dir(w.sock)); di.Mode().Perm() != 0o700 {
+	if di, _ := os.Lstat(filepath.Dir(w.Sock)); di.Mode().Perm() != 0o700 {
 		t.Errorf("socket dir mode %v", di.Mode().Perm())
 	}
-	_, errOut, code := w.cli(t, "", nil, "daemon", "--socket", w.sock)
+	_, errOut, code := w.CLI(t, "", nil, "daemon", "--socket", w.Sock)
 	if code != 1 || !strings.Contains(errOut, "already running") {
 		t.Fatalf("second daemon: %d %s", code, errOut)
 	}
-	if fi, err := os.Lstat(w.sock); err != nil || !os.SameFile(fi, fi1) {
+	if fi, err := os.Lstat(w.Sock); err != nil || !os.SameFile(fi, fi1) {
 		t.Fatal("the second daemon touched the first one's socket")
 	}
-	waitHealthy(t, w.sock, first)
+	proctest.WaitHealthy(t, w.Sock, first)
 
 	// Crash: SIGKILL leaves the socket file behind.
-	first.cmd.Process.Kill()
-	<-first.done
-	first.done <- nil
-	if _, err := os.Lstat(w.sock); err != nil {
+	first.Cmd.Process.Kill()
+	<-first.Done
+	first.Done <- nil
+	if _, err := os.Lstat(w.Sock); err != nil {
 		t.Fatalf("expected a stale socket: %v", err)
 	}
 	// Serving at all means the stale file was removed: bind fails on an
 	// existing path. (Inode numbers are reused, so they prove nothing.)
-	second := w.daemon(t)
+	second := w.Daemon(t, nil)
 	// Graceful stop: exit 0, socket removed.
-	if err := second.stop(t); err != nil {
-		t.Fatalf("SIGTERM: %v: %s", err, second.stderr.String())
+	if err := second.Stop(t); err != nil {
+		t.Fatalf("SIGTERM: %v: %s", err, second.Stderr.String())
 	}
-	if _, err := os.Lstat(w.sock); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(w.Sock); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("socket left after a clean stop: %v", err)
 	}
-	if !strings.Contains(second.stderr.String(), "stopped") {
-		t.Errorf("no stop logged: %s", second.stderr.String())
+	if !strings.Contains(second.Stderr.String(), "stopped") {
+		t.Errorf("no stop logged: %s", second.Stderr.String())
 	}
 }
 
@@ -253,40 +254,40 @@ func TestOneDaemonPerSocket(t *testing.T) {
 // with and without the daemon; status says which answered.
 func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
 	testkeyring.Require(t)
-	w := newWorld(t)
-	p := w.daemon(t)
-	if _, e, code := w.cli(t, keyStored+"\n", nil, "login"); code != 0 {
+	w := proctest.NewWorld(t)
+	p := w.Daemon(t, nil)
+	if _, e, code := w.CLI(t, keyStored+"\n", nil, "login"); code != 0 {
 		t.Fatalf("login: %s", e)
 	}
 	// The keychain holds it (written through the daemon).
-	if k, err := w.store().Keychain.Get(t.Context(), "default"); err != nil || k != keyStored {
+	if k, err := w.Store().Keychain.Get(t.Context(), "default"); err != nil || k != keyStored {
 		t.Fatalf("keychain after login through the daemon: %v", err)
 	}
-	viaDaemon, _, _ := w.cli(t, "", nil, "token")
-	st, _, _ := w.cli(t, "", nil, "status", "--json")
-	if !strings.Contains(st, `"via": "daemon"`) || !strings.Contains(st, "running on "+w.sock) {
+	viaDaemon, _, _ := w.CLI(t, "", nil, "token")
+	st, _, _ := w.CLI(t, "", nil, "status", "--json")
+	if !strings.Contains(st, `"via": "daemon"`) || !strings.Contains(st, "running on "+w.Sock) {
 		t.Errorf("status with the daemon: %s", st)
 	}
-	direct, _, _ := w.cli(t, "", []string{"TORALE_CRED_NO_DAEMON=1"}, "token")
-	p.stop(t)
-	fallback, _, _ := w.cli(t, "", nil, "token")
-	st, _, _ = w.cli(t, "", nil, "status", "--json")
+	direct, _, _ := w.CLI(t, "", []string{"TORALE_CRED_NO_DAEMON=1"}, "token")
+	p.Stop(t)
+	fallback, _, _ := w.CLI(t, "", nil, "token")
+	st, _, _ = w.CLI(t, "", nil, "status", "--json")
 	if !strings.Contains(st, `"via": "keychain"`) || !strings.Contains(st, "not running") {
 		t.Errorf("status without the daemon: %s", st)
 	}
 	if viaDaemon != keyStored+"\n" || direct != viaDaemon || fallback != viaDaemon {
 		t.Fatalf("answers differ: daemon %q, direct %q, fallback %q", viaDaemon, direct, fallback)
 	}
-	_, e, code := w.cli(t, "", nil, "token", "--profile", "nokey")
-	w.daemon(t)
-	_, e2, code2 := w.cli(t, "", nil, "token", "--profile", "nokey")
+	_, e, code := w.CLI(t, "", nil, "token", "--profile", "nokey")
+	w.Daemon(t, nil)
+	_, e2, code2 := w.CLI(t, "", nil, "token", "--profile", "nokey")
 	if code != 3 || code2 != 3 || e != e2 {
 		t.Fatalf("no key: %d %q without, %d %q with the daemon", code, e, code2, e2)
 	}
-	if _, _, code := w.cli(t, "", nil, "logout"); code != 0 {
+	if _, _, code := w.CLI(t, "", nil, "logout"); code != 0 {
 		t.Fatal("logout through the daemon")
 	}
-	if _, err := w.store().Keychain.Get(t.Context(), "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := w.Store().Keychain.Get(t.Context(), "default"); !errors.Is(err, credstore.ErrNotFound) {
 		t.Fatalf("keychain after logout through the daemon: %v", err)
 	}
 }
@@ -295,12 +296,12 @@ func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
 // shows up once the cache's age bound passes (short here).
 func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
 	testkeyring.Require(t)
-	w := newWorld(t)
-	w.extra = append(w.extra, "TORALE_CRED_CACHE_TTL=600ms")
-	w.daemon(t)
-	c := ipc.NewClient(w.sock)
+	w := proctest.NewWorld(t)
+	w.Extra = append(w.Extra, "TORALE_CRED_CACHE_TTL=600ms")
+	w.Daemon(t, nil)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
-	ks := w.store().Keychain
+	ks := w.Store().Keychain
 	if err := ks.Set(t.Context(), "default", keyStored); err != nil {
 		t.Fatal(err)
 	}

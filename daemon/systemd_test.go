@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -79,8 +80,8 @@ func TestSocketActivation(t *testing.T) {
 	if err != nil {
 		t.Skip("systemd-socket-activate not installed (package systemd)")
 	}
-	w := newWorld(t)
-	sockDir := filepath.Join(w.run, "torale")
+	w := proctest.NewWorld(t)
+	sockDir := filepath.Join(w.Run, "torale")
 	if err := os.MkdirAll(sockDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -88,18 +89,18 @@ func TestSocketActivation(t *testing.T) {
 	n := listenNotify(t)
 	const watchdogUsec = 400000
 	args := []string{"-l", sock, "-E", "NOTIFY_SOCKET=" + n.path, "-E", fmt.Sprintf("WATCHDOG_USEC=%d", watchdogUsec)}
-	for _, kv := range w.env() {
+	for _, kv := range w.Env() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case mainEnv, "HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "TORALE_CRED_KEYCHAIN_SERVICE", "DBUS_SESSION_BUS_ADDRESS", "PATH", "GORACE":
+		case proctest.MainEnv, "HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "TORALE_CRED_KEYCHAIN_SERVICE", "DBUS_SESSION_BUS_ADDRESS", "PATH", "GORACE":
 			args = append(args, "-E", kv)
 		}
 	}
 	// --socket names a different path on purpose: an activated daemon must
 	// serve the socket it is given, not make its own.
-	args = append(args, self(t), "daemon", "--socket", w.sock)
+	args = append(args, proctest.Self(t), "daemon", "--socket", w.Sock)
 	cmd := exec.Command(ssa, args...)
-	errb := &syncBuf{}
+	errb := &proctest.SyncBuf{}
 	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestSocketActivation(t *testing.T) {
 	if !strings.Contains(ready, "STATUS=serving on "+sock) {
 		t.Errorf("READY without the status line: %q", ready)
 	}
-	if _, err := os.Stat(w.sock); err == nil {
+	if _, err := os.Stat(w.Sock); err == nil {
 		t.Error("an activated daemon also made its own socket")
 	}
 	if out, err := exec.Command("curl", "-sS", "--unix-socket", sock, "-d", `{"env":{"TORALE_API_KEY":"`+keyEnv+`"}}`, "http://torale/v1/resolve").CombinedOutput(); err != nil || !strings.Contains(string(out), `"api_key_source":"env"`) {
@@ -223,10 +224,10 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	w := newWorld(t)
-	w.extra = []string{"DBUS_SESSION_BUS_ADDRESS=" + addr}
-	p := w.daemon(t)
-	c := ipc.NewClient(w.sock)
+	w := proctest.NewWorld(t)
+	w.Extra = []string{"DBUS_SESSION_BUS_ADDRESS=" + addr}
+	p := w.Daemon(t, nil)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	ctx := t.Context()
 	h, err := c.Health(ctx)
@@ -242,7 +243,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 		t.Fatalf("env key without a keychain: %+v %v", r, err)
 	}
 	// The CLI through the daemon: exit 4, never "no key".
-	_, errOut, code := w.cli(t, "", nil, "token")
+	_, errOut, code := w.CLI(t, "", nil, "token")
 	if code != 4 || strings.Contains(errOut, "No API key") {
 		t.Fatalf("token while the keychain is down: %d %s", code, errOut)
 	}
@@ -272,16 +273,16 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.APIKey != keyStored {
 		t.Fatalf("resolve after recovery: %+v %v", r, err)
 	}
-	if !strings.Contains(p.stderr.String(), "keychain available again") {
-		t.Errorf("recovery not logged: %s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "keychain available again") {
+		t.Errorf("recovery not logged: %s", p.Stderr.String())
 	}
 }
 
 // TestHardening: the daemon process is not dumpable and has no core size.
 func TestHardening(t *testing.T) {
-	w := newWorld(t)
-	p := w.daemon(t)
-	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", p.cmd.Process.Pid))
+	w := proctest.NewWorld(t)
+	p := w.Daemon(t, nil)
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", p.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestHardening(t *testing.T) {
 	}
 	// A non-dumpable process's /proc files belong to root (the flag itself
 	// is checked in-process by TestHardenMakesTheProcessUndumpable).
-	st, err := os.Stat(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
+	st, err := os.Stat(fmt.Sprintf("/proc/%d/environ", p.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}

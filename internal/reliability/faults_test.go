@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -34,10 +35,10 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	stopKeyring := testkeyring.StartKeyring(t, bus, data, "torale-test")
 	w := newWorld(t)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "TORALE_CRED_CACHE_TTL=300ms"}
-	d := w.daemon(t, env)
+	d := w.Daemon(t, env)
 	key := newKey(t)
 	w.use(key)
-	c := ipc.NewClient(w.sock)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	if _, err := c.Put(t.Context(), "default", key, credstore.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			c := ipc.NewClient(w.sock)
+			c := ipc.NewClient(w.Sock)
 			defer c.Close()
 			for ctx.Err() == nil {
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -100,8 +101,8 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	stop()
 	wg.Wait()
-	if !d.alive() {
-		t.Fatalf("the daemon died: %s", d.stderr.String())
+	if !d.Alive() {
+		t.Fatalf("the daemon died: %s", d.Stderr.String())
 	}
 	t.Logf("killed → first 503 in %s; restarted → served again in %s; answers: %d ok, %d 503, %d wrong, %d other (%v)",
 		toUnavailable.Round(time.Millisecond), toRecovered.Round(time.Millisecond), ok.Load(), unavailable.Load(), wrong.Load(), other.Load(), firstOther.Load())
@@ -113,7 +114,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 		"503 keychain_unavailable during the outage, nothing else; served again without restarting the daemon",
 		fmt.Sprintf("first 503 %s after the kill; served again %s after the restart; %d ok, %d × 503, %d wrong keys, %d other errors; same daemon pid",
 			toUnavailable.Round(time.Millisecond), toRecovered.Round(time.Millisecond), ok.Load(), unavailable.Load(), wrong.Load(), other.Load()),
-		okStr(wrong.Load() == 0 && other.Load() == 0 && d.alive()))
+		okStr(wrong.Load() == 0 && other.Load() == 0 && d.Alive()))
 }
 
 // TestDiskFullDuringRewrite puts ~/.torale on a tiny tmpfs, fills it and
@@ -123,7 +124,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 func TestDiskFullDuringRewrite(t *testing.T) {
 	testkeyring.Require(t)
 	w := newWorld(t)
-	dir := filepath.Dir(w.config)
+	dir := filepath.Dir(w.Config)
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
 		if inCI() {
 			t.Fatalf("mounting a tmpfs on %s: %v (CI runs as root and must run this case)", dir, err)
@@ -134,7 +135,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	key := newKey(t)
 	w.use(key)
 	orig := fmt.Sprintf(`{"api_key": %q, "api_url": "https://full.example", "notes": %q}`+"\n", key, strings.Repeat("n", 8000))
-	writeFile(t, w.config, orig)
+	writeFile(t, w.Config, orig)
 	filler := filepath.Join(dir, "filler")
 	f, err := os.Create(filler)
 	if err != nil {
@@ -151,8 +152,8 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	}
 	f.Close()
 
-	d := w.daemon(t, nil)
-	kc := credstore.NewKeychain(credstore.WithService(w.service))
+	d := w.Daemon(t, nil)
+	kc := credstore.NewKeychain(credstore.WithService(w.Service))
 	eventually(t, 10*time.Second, "the key in the keychain", func() error {
 		k, err := kc.Get(t.Context(), "default")
 		if err != nil || k != key {
@@ -162,12 +163,12 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	})
 	// Give the failed rewrite time to happen and be logged.
 	eventually(t, 10*time.Second, "the failed rewrite logged", func() error {
-		if !strings.Contains(strings.ToLower(d.stderr.String()), "no space") {
+		if !strings.Contains(strings.ToLower(d.Stderr.String()), "no space") {
 			return errors.New("no ENOSPC in the log yet")
 		}
 		return nil
 	})
-	got, err := os.ReadFile(w.config)
+	got, err := os.ReadFile(w.Config)
 	intact := err == nil && string(got) == orig
 	if !intact {
 		t.Errorf("config.json changed on a full disk: %v\n%.200s", err, got)
@@ -181,7 +182,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	if leftovers {
 		t.Errorf("files on the full disk: %v, want config.json and filler only", names)
 	}
-	c := ipc.NewClient(w.sock)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
 	if err != nil || r.APIKey != key || r.APIKeySource != "keychain" {
@@ -192,14 +193,14 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	freed := eventually(t, 40*time.Second, "config.json rewritten once space is back", func() error {
-		b, err := os.ReadFile(w.config)
+		b, err := os.ReadFile(w.Config)
 		if err != nil || strings.Contains(string(b), "api_key") || !strings.Contains(string(b), `"notes"`) {
 			return fmt.Errorf("config.json: %v %.60s", err, b)
 		}
 		return nil
 	})
-	if !d.alive() {
-		t.Fatalf("the daemon died: %s", d.stderr.String())
+	if !d.Alive() {
+		t.Fatalf("the daemon died: %s", d.Stderr.String())
 	}
 	// The tmpfs goes away before the world's own hygiene check: grep it now.
 	leak := false
@@ -235,7 +236,7 @@ func foreignBinary(t *testing.T) (string, string) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.Open(self(t))
+	src, err := os.Open(proctest.Self(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,10 +266,10 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 	testkeyring.Require(t)
 	bin, shared := foreignBinary(t)
 	w := newWorld(t)
-	d := w.daemon(t, nil)
+	d := w.Daemon(t, nil)
 	key, key2 := newKey(t), newKey(t)
 	w.use(key, key2)
-	if _, e, code := w.cli(t, key+"\n", nil, "login"); code != 0 {
+	if _, e, code := w.CLI(t, key+"\n", nil, "login"); code != 0 {
 		t.Fatalf("login: %d %s", code, e)
 	}
 
@@ -314,7 +315,7 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 		t.Fatal("the fake server did not start")
 	}
 
-	sockDir := filepath.Dir(w.sock)
+	sockDir := filepath.Dir(w.Sock)
 	moved := sockDir + ".moved"
 	if err := os.Rename(sockDir, moved); err != nil {
 		t.Fatal(err)
@@ -323,8 +324,8 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tokOut, tokErr, tokCode := w.cli(t, "", nil, "token")
-	_, loginErr, loginCode := w.cli(t, key2+"\n", nil, "login")
+	tokOut, tokErr, tokCode := w.CLI(t, "", nil, "token")
+	_, loginErr, loginCode := w.CLI(t, key2+"\n", nil, "login")
 	time.Sleep(200 * time.Millisecond)
 	fmu.Lock()
 	saw := strings.Join(fakeSaw, "\n")
@@ -353,7 +354,7 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 		t.Errorf("the running daemon's own socket: %v", herr)
 	}
 	// Stopping it must not remove the other user's socket through the link.
-	if err := d.stop(t); err != nil {
+	if err := d.Stop(t); err != nil {
 		t.Errorf("daemon stop: %v", err)
 	}
 	_, evilErr := os.Lstat(evilSock)
@@ -361,7 +362,7 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 		t.Errorf("the daemon removed a socket through the symlink: %v", evilErr)
 	}
 	// A new daemon refuses the symlinked directory.
-	_, newErr, newCode := w.cli(t, "", nil, "daemon", "--socket", w.sock)
+	_, newErr, newCode := w.CLI(t, "", nil, "daemon", "--socket", w.Sock)
 	if newCode != 1 || !strings.Contains(newErr, "symbolic link") {
 		t.Errorf("a new daemon on a symlinked directory: %d %q", newCode, newErr)
 	}
@@ -408,13 +409,13 @@ func TestDaemonNotDumpable(t *testing.T) {
 	sock := filepath.Join(home, "run", "cred.sock")
 	run := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = []string{mainEnv + "=1", "HOME=" + home, "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"),
+		cmd.Env = []string{proctest.MainEnv + "=1", "HOME=" + home, "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"),
 			"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(home, "nobus"), "PATH=/usr/bin:/bin"}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 		return cmd
 	}
 	dm := run("daemon", "--socket", sock, "--no-watch")
-	var errb syncBuf
+	var errb proctest.SyncBuf
 	dm.Stderr = &errb
 	if err := dm.Start(); err != nil {
 		t.Fatal(err)
@@ -492,21 +493,21 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 		rounds = 100
 	}
 	w := newWorld(t)
-	kc := credstore.NewKeychain(credstore.WithService(w.service))
+	kc := credstore.NewKeychain(credstore.WithService(w.Service))
 	var inFile, inKeychain, both, lost, broken int
 	leftovers := map[string]bool{}
 	for i := range rounds {
-		d := w.daemon(t, nil)
+		d := w.Daemon(t, nil)
 		key := newKey(t)
 		w.use(key)
 		raw := fmt.Sprintf(`{"api_key":%q,"api_url":"https://kill.example","round":%d}`, key, i)
-		writeFile(t, w.config, raw)
+		writeFile(t, w.Config, raw)
 		time.Sleep(time.Duration(i%20) * time.Millisecond)
-		_ = d.cmd.Process.Kill()
-		<-d.done
-		d.done <- errors.New("killed")
+		_ = d.Cmd.Process.Kill()
+		<-d.Done
+		d.Done <- errors.New("killed")
 
-		b, err := os.ReadFile(w.config)
+		b, err := os.ReadFile(w.Config)
 		fileHas := err == nil && strings.Contains(string(b), key)
 		if err != nil || !strings.Contains(string(b), fmt.Sprintf(`"round":%d`, i)) || !strings.Contains(string(b), "https://kill.example") {
 			broken++
@@ -525,23 +526,23 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 			lost++
 			t.Errorf("round %d: the key is neither in config.json nor in the keychain (%v)", i, kerr)
 		}
-		es, _ := os.ReadDir(filepath.Dir(w.config))
+		es, _ := os.ReadDir(filepath.Dir(w.Config))
 		for _, e := range es {
 			if e.Name() != "config.json" {
 				leftovers[e.Name()] = true
 			}
 		}
 		// The next daemon finishes the move.
-		d2 := w.daemon(t, nil)
+		d2 := w.Daemon(t, nil)
 		eventually(t, 10*time.Second, "the restarted daemon finishing the migration", func() error {
-			b, _ := os.ReadFile(w.config)
+			b, _ := os.ReadFile(w.Config)
 			k, err := kc.Get(t.Context(), "default")
 			if strings.Contains(string(b), "api_key") || err != nil || k != key {
 				return fmt.Errorf("config.json %q, keychain %v", b, err)
 			}
 			return nil
 		})
-		if err := d2.stop(t); err != nil {
+		if err := d2.Stop(t); err != nil {
 			t.Errorf("round %d: stop: %v", i, err)
 		}
 	}

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -10,24 +9,17 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/cli"
-	"github.com/torale-ai/torale-cred/internal/testkeyring"
-	"github.com/torale-ai/torale-cred/ipc"
+	"github.com/torale-ai/torale-cred/internal/proctest"
 )
-
-// mainEnv makes the test binary run torale-cred's real main, so the
-// daemon and the CLI run as separate processes, as users run them.
-const mainEnv = "TORALE_CRED_TEST_MAIN"
 
 // fakeEnv makes the test binary a fake "daemon" of another user on the
 // named socket: it reports every byte it receives on stdout.
@@ -43,8 +35,10 @@ const reportEnv = "TORALE_CRED_RELIABILITY_REPORT"
 
 func full() bool { return os.Getenv(modeEnv) == "full" }
 
+// TestMain runs torale-cred's real main under proctest.MainEnv, so the
+// daemon and the CLI run as separate processes, as users run them.
 func TestMain(m *testing.M) {
-	if os.Getenv(mainEnv) == "1" {
+	if os.Getenv(proctest.MainEnv) == "1" {
 		os.Exit(cli.Main())
 	}
 	if sock := os.Getenv(fakeEnv); sock != "" {
@@ -140,32 +134,33 @@ func newKey(t testing.TB) string {
 	return "sk_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// world is one user's private torale-cred setup: its own HOME, runtime
-// dir, state and keychain service name, plus every key it ever saw and
-// every log it captured, for the hygiene check at its end.
+// world is one user's private torale-cred setup (proctest's), plus every
+// key it ever saw and every log it captured, for the hygiene check at its
+// end.
 type world struct {
-	base, home, run, state, config, sock, service string
-	extra                                         []string
+	*proctest.World
 
 	mu       sync.Mutex
 	keys     []string
-	logs     []*syncBuf
-	procs    []*proc
+	logs     []*proctest.SyncBuf
+	procs    []*proctest.Proc
 	exempt   map[string]bool // files allowed to hold a key (user-written plaintext)
 	noHygien bool
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	base := t.TempDir()
-	w := &world{base: base, home: filepath.Join(base, "home"), run: filepath.Join(base, "run"), service: testkeyring.Service(), exempt: map[string]bool{}}
-	w.state = filepath.Join(w.home, ".local", "state", "torale-cred")
-	w.config = filepath.Join(w.home, ".torale", "config.json")
-	w.sock = filepath.Join(w.run, "torale", "cred.sock")
-	for _, d := range []string{w.home, w.run, filepath.Dir(w.config)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
+	w := &world{World: proctest.NewWorld(t), exempt: map[string]bool{}}
+	w.OnStart = func(p *proctest.Proc) {
+		w.mu.Lock()
+		w.logs = append(w.logs, p.Stderr)
+		w.procs = append(w.procs, p)
+		w.mu.Unlock()
+	}
+	w.OnCLI = func(stderr *proctest.SyncBuf) {
+		w.mu.Lock()
+		w.logs = append(w.logs, stderr)
+		w.mu.Unlock()
 	}
 	// Registered first, so it runs last: after every process stopped.
 	t.Cleanup(func() { w.hygiene(t) })
@@ -179,111 +174,25 @@ func (w *world) use(keys ...string) {
 	w.mu.Unlock()
 }
 
-func (w *world) env() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "TORALE_") || strings.HasPrefix(kv, "LISTEN_") || strings.HasPrefix(kv, "NOTIFY_SOCKET=") || strings.HasPrefix(kv, "WATCHDOG_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, mainEnv+"=1", "HOME="+w.home, "XDG_RUNTIME_DIR="+w.run,
-		"XDG_STATE_HOME="+filepath.Join(w.home, ".local", "state"), "TORALE_CRED_KEYCHAIN_SERVICE="+w.service)
-	return append(env, w.extra...)
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-type proc struct {
-	cmd    *exec.Cmd
-	stderr *syncBuf
-	done   chan error
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) alive() bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
-	}
-}
-
-func self(t testing.TB) string {
+// Daemon is proctest's: it starts `torale-cred daemon` and waits until it
+// answers; while it runs its argv and environment are checked for keys.
+func (w *world) Daemon(t *testing.T, env []string, args ...string) *proctest.Proc {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
-func (w *world) start(t *testing.T, env []string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(self(t), args...)
-	cmd.Env = append(w.env(), env...)
-	p := &proc{cmd: cmd, stderr: &syncBuf{}, done: make(chan error, 1)}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.mu.Lock()
-	w.logs = append(w.logs, p.stderr)
-	w.procs = append(w.procs, p)
-	w.mu.Unlock()
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { p.stop(t) })
-	return p
-}
-
-// stop sends SIGTERM and waits; it returns the exit error.
-func (p *proc) stop(t testing.TB) error {
-	if !p.alive() {
-		err := <-p.done
-		p.done <- err
-		return err
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Errorf("process did not stop within 10s of SIGTERM; stderr:\n%s", p.stderr.String())
-		return errors.New("killed")
-	}
-}
-
-// daemon starts `torale-cred daemon` and waits until it answers; while it
-// runs its argv and environment are checked for keys.
-func (w *world) daemon(t *testing.T, env []string, args ...string) *proc {
-	t.Helper()
-	p := w.start(t, env, append([]string{"daemon", "--socket", w.sock}, args...)...)
-	waitHealthy(t, w.sock, p)
+	p := w.World.Daemon(t, env, args...)
 	t.Cleanup(func() { w.checkProc(t, p) }) // runs before stop (LIFO)
 	return p
 }
 
 // checkProc looks for keys in a live process's argv and environment.
-func (w *world) checkProc(t *testing.T, p *proc) {
+func (w *world) checkProc(t *testing.T, p *proctest.Proc) {
 	t.Helper()
-	if !p.alive() {
+	if !p.Alive() {
 		return
 	}
 	for _, f := range []string{"cmdline", "environ"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", p.pid(), f))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", p.PID(), f))
 		if err != nil {
-			t.Errorf("reading /proc/%d/%s: %v", p.pid(), f, err)
+			t.Errorf("reading /proc/%d/%s: %v", p.PID(), f, err)
 			continue
 		}
 		if k := w.leak(b); k != "" {
@@ -293,51 +202,6 @@ func (w *world) checkProc(t *testing.T, p *proc) {
 }
 
 func hint(k string) string { return "sk_..." + k[len(k)-5:] }
-
-func waitHealthy(t testing.TB, sock string, p *proc) {
-	t.Helper()
-	c := ipc.NewClient(sock)
-	defer c.Close()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Health(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if p != nil && !p.alive() {
-			t.Fatalf("daemon exited: %s", p.stderr.String())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon on %s does not answer: %v", sock, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// cli runs torale-cred with stdin and returns stdout, stderr, exit code.
-func (w *world) cli(t *testing.T, stdin string, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(self(t), args...)
-	cmd.Env = append(w.env(), env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	errb := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = &out, errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	w.mu.Lock()
-	w.logs = append(w.logs, errb)
-	w.mu.Unlock()
-	return out.String(), errb.String(), code
-}
 
 // leak returns the first key of this world found in b, or "".
 func (w *world) leak(b []byte) string {
@@ -361,7 +225,7 @@ func (w *world) scan() (found []string, files int) {
 			found = append(found, fmt.Sprintf("captured log #%d holds a key (%s)", i, hint(k)))
 		}
 	}
-	err := filepath.WalkDir(w.base, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(w.Base, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a vanished temp file
 		}

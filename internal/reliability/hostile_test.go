@@ -96,15 +96,15 @@ func wantStatus(code int, errCode string) func(answer) bool {
 func TestHostileInput(t *testing.T) {
 	testkeyring.Require(t)
 	w := newWorld(t)
-	d := w.daemon(t, nil)
+	d := w.Daemon(t, nil)
 	good := newKey(t)
 	crlfKey := "sk_" + strings.Repeat("A", 32) + "\r\nX-Evil: 1"
 	w.use(good)
-	kc := credstore.NewKeychain(credstore.WithService(w.service))
+	kc := credstore.NewKeychain(credstore.WithService(w.Service))
 	if err := kc.Set(t.Context(), "work", good); err != nil {
 		t.Fatal(err)
 	}
-	baseFDs := fdCount(d.pid())
+	baseFDs := fdCount(d.PID())
 
 	// The slow cases run beside the rest.
 	type slow struct {
@@ -122,7 +122,7 @@ func TestHostileInput(t *testing.T) {
 		ok: func(a answer) bool { return a.elapsed < 13*time.Second && (a.err != nil || a.status == 400) }}
 	go func() {
 		start := time.Now()
-		c, err := net.Dial("unix", w.sock)
+		c, err := net.Dial("unix", w.Sock)
 		if err != nil {
 			slowloris.got <- answer{err: err}
 			return
@@ -147,7 +147,7 @@ func TestHostileInput(t *testing.T) {
 	}()
 	go func() {
 		start := time.Now()
-		c, err := net.Dial("unix", w.sock)
+		c, err := net.Dial("unix", w.Sock)
 		if err != nil {
 			slowBody.got <- answer{err: err}
 			return
@@ -235,7 +235,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	var failed []string
 	for _, c := range cases {
-		a := exchange(w.sock, c.payload, 10*time.Second)
+		a := exchange(w.Sock, c.payload, 10*time.Second)
 		ok := c.ok(a)
 		if !ok {
 			failed = append(failed, fmt.Sprintf("%s: want %s, got %s", c.what, c.expected, a))
@@ -246,11 +246,11 @@ func TestHostileInput(t *testing.T) {
 
 	// A plaintext key with CR/LF in config.json: the watcher must refuse it.
 	cfgRaw := `{"api_key":"` + jsonEscaped(crlfKey) + `","api_url":"https://crlf.example"}`
-	writeFile(t, w.config, cfgRaw)
+	writeFile(t, w.Config, cfgRaw)
 	time.Sleep(time.Second)
-	b, _ := os.ReadFile(w.config)
+	b, _ := os.ReadFile(w.Config)
 	_, kerr := kc.Get(t.Context(), "default")
-	c := ipc.NewClient(w.sock)
+	c := ipc.NewClient(w.Sock)
 	defer c.Close()
 	r, rerr := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
 	cfgOK := string(b) == cfgRaw && errors.Is(kerr, credstore.ErrNotFound)
@@ -264,7 +264,7 @@ func TestHostileInput(t *testing.T) {
 	if !cfgOK {
 		failed = append(failed, "config.json CR/LF key: "+seen)
 	}
-	_ = os.Remove(w.config)
+	_ = os.Remove(w.Config)
 
 	// Far more connections than the cap, held open at once.
 	n := 2000
@@ -274,7 +274,7 @@ func TestHostileInput(t *testing.T) {
 	var conns []net.Conn
 	dialErrs := 0
 	for range n {
-		cn, err := net.DialTimeout("unix", w.sock, time.Second)
+		cn, err := net.DialTimeout("unix", w.Sock, time.Second)
 		if err != nil {
 			dialErrs++
 			continue
@@ -282,10 +282,10 @@ func TestHostileInput(t *testing.T) {
 		conns = append(conns, cn)
 	}
 	time.Sleep(500 * time.Millisecond)
-	peakFDs := fdCount(d.pid())
+	peakFDs := fdCount(d.PID())
 	// A fresh client while the cap is reached: turned away at once (a
 	// same-user denial of service; other users cannot even connect).
-	fresh := ipc.NewClient(w.sock)
+	fresh := ipc.NewClient(w.Sock)
 	fctx, fcancel := context.WithTimeout(t.Context(), 3*time.Second)
 	fstart := time.Now()
 	_, freshErr := fresh.Health(fctx)
@@ -312,7 +312,7 @@ func TestHostileInput(t *testing.T) {
 	for _, cn := range conns {
 		cn.Close()
 	}
-	hc := ipc.NewClient(w.sock)
+	hc := ipc.NewClient(w.Sock)
 	var herr error
 	recovered := eventually(t, 5*time.Second, "health after the connection flood", func() error {
 		_, herr = hc.Health(t.Context())
@@ -320,7 +320,7 @@ func TestHostileInput(t *testing.T) {
 	})
 	hc.Close()
 	time.Sleep(300 * time.Millisecond)
-	afterFDs := fdCount(d.pid())
+	afterFDs := fdCount(d.PID())
 	floodOK := peakFDs <= baseFDs+256+16 && afterFDs <= baseFDs+8
 	freshSeen := "answered"
 	if freshErr != nil {
@@ -345,14 +345,14 @@ func TestHostileInput(t *testing.T) {
 	}
 
 	// Nothing named after a hostile profile anywhere in the world.
-	_ = filepath.WalkDir(w.base, func(path string, de fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(w.Base, func(path string, de fs.DirEntry, err error) error {
 		if err == nil && (strings.Contains(de.Name(), "pwned") || strings.Contains(de.Name(), "passwd")) {
 			failed = append(failed, "a file appeared: "+path)
 		}
 		return nil
 	})
-	if !d.alive() {
-		t.Fatalf("the daemon died: %s", d.stderr.String())
+	if !d.Alive() {
+		t.Fatalf("the daemon died: %s", d.Stderr.String())
 	}
 	if _, err := c.Health(t.Context()); err != nil {
 		t.Errorf("health at the end: %v", err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/torale-ai/torale-cred/internal/proctest"
 )
 
 // TestHygieneCheckCanFail plants a key in a captured log and in a file
@@ -15,10 +17,10 @@ func TestHygieneCheckCanFail(t *testing.T) {
 	w.noHygien = true
 	key := newKey(t)
 	w.use(key)
-	log := &syncBuf{}
+	log := &proctest.SyncBuf{}
 	_, _ = log.Write([]byte("level=INFO msg=stored key=" + key + "\n"))
 	w.logs = append(w.logs, log)
-	deep := filepath.Join(w.home, ".local", "state", "torale-cred", "state.json")
+	deep := filepath.Join(w.Home, ".local", "state", "torale-cred", "state.json")
 	if err := os.MkdirAll(filepath.Dir(deep), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestSoak(t *testing.T) {
 		clients, perClient = 64, 100000
 	}
 	w := newWorld(t)
-	d := w.daemon(t, nil)
+	d := w.Daemon(t, nil)
 
 	var (
 		mu      sync.RWMutex
@@ -52,7 +52,7 @@ func TestSoak(t *testing.T) {
 		return i, ok
 	}
 
-	probe := ipc.NewClient(w.sock)
+	probe := ipc.NewClient(w.Sock)
 	defer probe.Close()
 	migrate := func(i int) (time.Duration, error) {
 		k := newKey(t)
@@ -61,16 +61,16 @@ func TestSoak(t *testing.T) {
 		written[k] = i
 		mu.Unlock()
 		raw := fmt.Sprintf(`{"api_key":%q,"api_url":"https://soak.example","round":%d}`, k, i)
-		tmp := w.config + ".tmp"
+		tmp := w.Config + ".tmp"
 		if err := os.WriteFile(tmp, []byte(raw), 0o600); err != nil {
 			return 0, err
 		}
-		if err := os.Rename(tmp, w.config); err != nil {
+		if err := os.Rename(tmp, w.Config); err != nil {
 			return 0, err
 		}
 		start := time.Now()
 		for { // the migration is complete when config.json lost its key
-			b, err := os.ReadFile(w.config)
+			b, err := os.ReadFile(w.Config)
 			if err == nil && !strings.Contains(string(b), "api_key") {
 				var m map[string]any
 				if json.Unmarshal(b, &m) != nil || m["round"] != float64(i) || m["api_url"] != "https://soak.example" {
@@ -148,7 +148,7 @@ func TestSoak(t *testing.T) {
 			if done.Load() < total/10 {
 				continue // warm-up
 			}
-			if kb, err := rssKiB(d.pid()); err == nil {
+			if kb, err := rssKiB(d.PID()); err == nil {
 				smu.Lock()
 				samples = append(samples, kb)
 				smu.Unlock()
@@ -162,7 +162,7 @@ func TestSoak(t *testing.T) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			c := ipc.NewClient(w.sock)
+			c := ipc.NewClient(w.Sock)
 			defer c.Close()
 			for range perClient {
 				if ctx.Err() != nil {
@@ -192,7 +192,7 @@ func TestSoak(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if kb, err := rssKiB(d.pid()); err == nil {
+	if kb, err := rssKiB(d.PID()); err == nil {
 		smu.Lock()
 		samples = append(samples, kb)
 		smu.Unlock()
@@ -202,8 +202,8 @@ func TestSoak(t *testing.T) {
 	if err := <-writerErr; err != nil {
 		t.Error(err)
 	}
-	if !d.alive() {
-		t.Fatalf("the daemon died: %s", d.stderr.String())
+	if !d.Alive() {
+		t.Fatalf("the daemon died: %s", d.Stderr.String())
 	}
 	n := done.Load()
 	rate := float64(n) / elapsed.Seconds()
