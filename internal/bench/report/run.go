@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,8 @@ type results struct {
 	memIdle  string
 	memAfter string
 	served   int // look-ups served before rssAfter was read
+	// pinned: the latency figures ran with every party on one CPU.
+	pinned bool
 
 	idle     time.Duration
 	idleStat sockbench.ProcStat
@@ -255,7 +258,6 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	req := sockbench.RequestBytes("/v1/resolve", sockbench.ResolveBody)
 	n := r.o.n
 
-	r.logf("socket look-ups: echo floor and keep-alive taking turns in blocks of 500, then new connections (%d each)", n)
 	ec, err := sockbench.DialEcho(echoSock, len(req))
 	if err != nil {
 		return err
@@ -266,8 +268,24 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 		return err
 	}
 	defer sc.Close()
+
+	// First as the scheduler places things, then with the client thread,
+	// the echo and the daemon on one CPU (sockbench.PinProcess says why):
+	// the pinned figures are the ones the ratios use.
+	r.logf("socket look-ups, unpinned: echo floor and keep-alive taking turns in blocks of 500 (%d each)", n)
+	free, err := sockbench.Interleave(n, 1000, 500, ec.Do, sc.Do)
+	if err != nil {
+		return fmt.Errorf("socket look-ups: %w", err)
+	}
+	unpin, pinErr := pinAll([]int{0}, echo.Process.Pid, p.pid())
+	r.res.pinned = pinErr == nil
+	if pinErr != nil {
+		r.logf("not pinned (%v): the figures below are unpinned too", pinErr)
+	}
+	r.logf("socket look-ups on one CPU: echo floor and keep-alive taking turns in blocks of 500, then new connections (%d each)", n)
 	sts, err := sockbench.Interleave(n, 1000, 500, ec.Do, sc.Do)
 	if err != nil {
+		unpin()
 		return fmt.Errorf("socket look-ups: %w", err)
 	}
 	// New connections leave garbage behind them (a connection's buffers
@@ -275,14 +293,23 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	// compared with the floor, does not pay for their collection.
 	nc, err := sockbench.Measure(n, 200, func() error { return sockbench.OneShot(w.sock, req) })
 	if err != nil {
+		unpin()
 		return fmt.Errorf("new-connection look-ups: %w", err)
 	}
 	sts = append(sts, nc)
-	r.addRow(row{name: "raw Unix-socket echo (the floor)", how: "round trip of a request's bytes to a separate process, one connection", st: sts[0], kind: kindSocket})
+	where := ""
+	if r.res.pinned {
+		where = "; client, echo and daemon on one CPU"
+	}
+	r.addRow(row{name: "raw Unix-socket echo (the floor)", how: "round trip of a request's bytes to a separate process, one connection" + where, st: sts[0], kind: kindSocket})
 	r.res.floor = r.last()
-	r.addRow(row{name: "`/v1/resolve`, keep-alive", how: "synchronous HTTP/1.1 client, one connection", st: sts[1], kind: kindSocket})
+	r.addRow(row{name: "`/v1/resolve`, keep-alive", how: "synchronous HTTP/1.1 client, one connection" + where, st: sts[1], kind: kindSocket})
 	r.res.keepAlive = r.last()
-	r.addRow(row{name: "`/v1/resolve`, new connection", how: "connect, one request, close", st: sts[2], kind: kindSocket})
+	r.addRow(row{name: "`/v1/resolve`, new connection", how: "connect, one request, close" + where, st: sts[2], kind: kindSocket})
+	if r.res.pinned {
+		r.addRow(row{name: "raw Unix-socket echo, unpinned", how: "the floor, every process on any CPU (taking turns with the row below)", st: free[0], kind: kindSocket})
+		r.addRow(row{name: "`/v1/resolve`, keep-alive, unpinned", how: "every process on any CPU", st: free[1], kind: kindSocket})
+	}
 
 	r.logf("direct go-keyring reads (%d)", r.o.keychainN)
 	st, err := sockbench.Measure(r.o.keychainN, 5, func() error {
@@ -292,6 +319,7 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 		}
 		return err
 	})
+	unpin()
 	r.addRow(row{name: "direct go-keyring read", how: "in process, D-Bus to the Secret Service (what every tool pays without the daemon)", st: st, err: err, kind: kindSocket})
 	r.res.keychain = r.last()
 
@@ -310,10 +338,10 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 			r.res.memAfter = sockbench.MemDetail(p.pid())
 		}
 	}
-	// Plus what the latency figures sent: keep-alive and new-connection
-	// look-ups with their warm-ups, the first check, the processes that
-	// asked the daemon.
-	r.res.served += n + 1000 + n + 200 + 1 + 2*(r.o.procN+3)
+	// Plus what the latency figures sent: keep-alive (unpinned and pinned)
+	// and new-connection look-ups with their warm-ups, the first check, the
+	// processes that asked the daemon.
+	r.res.served += 2*(n+1000) + n + 200 + 1 + 2*(r.o.procN+3)
 
 	r.idleWatch(ctx, p, echo.Process.Pid)
 	if err, ok := p.exited(); ok {
@@ -423,6 +451,32 @@ func (r *runner) gitCache(ctx context.Context, w *world, key string, n int) (soc
 	defer func() { _ = git("exit", "").Run() }()
 	return r.timeProc(n, func() *exec.Cmd { return git("get", "") }, "protocol=https\nhost=api.torale.ai\n\n",
 		func(out string) bool { return strings.Contains(out, "password="+key+"\n") })
+}
+
+// pinAll puts the calling thread and every thread of pids on cpus; the
+// returned func puts them all back on every CPU. On failure nothing stays
+// pinned and the func does nothing.
+func pinAll(cpus []int, pids ...int) (func(), error) {
+	if runtime.NumCPU() < 2 {
+		return func() {}, errors.New("one CPU: nothing to pin")
+	}
+	release, err := sockbench.PinThisThread(cpus)
+	if err != nil {
+		return func() {}, err
+	}
+	undo := func() {
+		for _, pid := range pids {
+			_ = sockbench.PinProcess(pid, nil)
+		}
+		release()
+	}
+	for _, pid := range pids {
+		if err := sockbench.PinProcess(pid, cpus); err != nil {
+			undo()
+			return func() {}, err
+		}
+	}
+	return undo, nil
 }
 
 // idleSlot is the resolution of the idle watch's wake-up moments.
