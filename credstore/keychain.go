@@ -217,6 +217,12 @@ func classify(op string, err error) error {
 		return &KeychainError{Fault: FaultUnavailable, Reason: "the keychain refused the entry as too large"}
 	}
 	msg := err.Error()
+	if strings.Contains(msg, "failed to unlock") {
+		// go-keyring's word when the collection stays locked: a Secret
+		// Service D-Bus just started for us, whose login keyring nobody
+		// unlocked, or a dismissed prompt. Locked, not missing.
+		return &KeychainError{Fault: FaultLocked, Reason: op + ": " + msg, Fix: unlockFix}
+	}
 	if strings.Contains(msg, "NoReply") || strings.Contains(msg, "timeout") {
 		return &KeychainError{Fault: FaultTimeout, Reason: op + ": " + msg, Fix: secretServiceFix}
 	}
@@ -224,4 +230,7 @@ func classify(op string, err error) error {
 }
 
 // secretServiceFix is the recipe for a machine without a desktop session.
+// unlockFix is what to do about a locked collection.
+const unlockFix = "unlock it (log in to the desktop, or run: echo -n PASSWORD | gnome-keyring-daemon --replace --unlock --components=secrets), or run torale-cred with --keychain-timeout 60s on a desktop to answer the unlock prompt"
+
 const secretServiceFix = "start a Secret Service (on a desktop, log in to GNOME or KDE; on a headless Linux box run: dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; exec $SHELL')"

@@ -246,3 +246,20 @@ func TestRealLockedKeychain(t *testing.T) {
 		t.Fatalf("Set on a locked keychain: %v", err)
 	}
 }
+
+// go-keyring's "failed to unlock" (a Secret Service that D-Bus started for
+// us with its login keyring still locked) is a locked keychain, exit 4 with
+// the unlock recipe, never "unavailable" or "no key".
+func TestClassifyFailedUnlockIsLocked(t *testing.T) {
+	err := classify("read", errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'"))
+	var ke *KeychainError
+	if !errors.As(err, &ke) || ke.Fault != FaultLocked {
+		t.Fatalf("classify = %#v, want FaultLocked", err)
+	}
+	if !errors.Is(err, ErrKeychain) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("classify = %v: want a keychain error, not not-found", err)
+	}
+	if !strings.Contains(err.Error(), "the keychain is locked") || !strings.Contains(err.Error(), "--unlock") {
+		t.Errorf("message %q lacks the state or the fix", err)
+	}
+}

@@ -70,7 +70,7 @@ func probeKeychain(ctx context.Context, allowPrompt bool) error {
 	if l, ok := locked.Value().(bool); ok && l {
 		return &KeychainError{Fault: FaultLocked,
 			Reason: "the login collection must be unlocked before torale-cred can read it",
-			Fix:    "unlock it (log in to the desktop, or run: echo -n PASSWORD | gnome-keyring-daemon --replace --unlock --components=secrets), or run torale-cred with --keychain-timeout 60s on a desktop to answer the unlock prompt"}
+			Fix:    unlockFix}
 	}
 	return nil
 }
