@@ -492,14 +492,9 @@ func (r *runner) idleWatch(ctx context.Context, p *proc, floorPID int) {
 	}
 	r.logf("idle: settling %s, then watching the daemon and the echo floor for %s", settle, r.o.idle)
 	time.Sleep(settle)
-	before, err := sockbench.ReadProcStat(p.pid())
+	before, floorBefore, err := readPair(p.pid(), floorPID)
 	if err != nil {
 		r.res.idleErr = err
-		return
-	}
-	floorBefore, err := sockbench.ReadProcStat(floorPID)
-	if err != nil {
-		r.res.idleErr = fmt.Errorf("the echo floor: %w", err)
 		return
 	}
 	perfDone := make(chan string, 1)
@@ -530,19 +525,25 @@ watch:
 			return
 		}
 	}
-	after, err := sockbench.ReadProcStat(p.pid())
+	after, floorAfter, err := readPair(p.pid(), floorPID)
 	if err != nil {
 		r.res.idleErr = err
-		return
-	}
-	floorAfter, err := sockbench.ReadProcStat(floorPID)
-	if err != nil {
-		r.res.idleErr = fmt.Errorf("the echo floor: %w", err)
 		return
 	}
 	r.res.idleStat = after.Sub(before)
 	r.res.idleFloor = floorAfter.Sub(floorBefore)
 	r.res.idlePerf = <-perfDone
+}
+
+// readPair samples the daemon and the echo floor.
+func readPair(pid, floorPID int) (daemon, floor sockbench.ProcStat, err error) {
+	if daemon, err = sockbench.ReadProcStat(pid); err != nil {
+		return daemon, floor, err
+	}
+	if floor, err = sockbench.ReadProcStat(floorPID); err != nil {
+		err = fmt.Errorf("the echo floor: %w", err)
+	}
+	return daemon, floor, err
 }
 
 // perfIdle counts the daemon's context switches with perf stat, or says
