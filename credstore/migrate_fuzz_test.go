@@ -17,6 +17,12 @@ import (
 // for byte and nothing is stored, or the keychain holds the file's key and
 // the file holds every other top-level field, unchanged, and no key.
 func FuzzMigrateConfig(f *testing.F) {
+	// Seeds holding key-shaped strings live here, not in testdata/fuzz, so
+	// no data file carries one.
+	f.Add([]byte("{\"api_key\":\"sk_abc123def456ghi789jkl012mno345pqRST\",\"api_key\":\"sk_abc123def456ghi789jkl012mno345pqXYZ\"}"))                                         // duplicate key
+	f.Add([]byte("{\"api\\u005fkey\": \"sk_abc123def456ghi789jkl012mno345pqRST\"}"))                                                                                         // escaped name
+	f.Add([]byte("{\"api_key\": \"sk_abc123def456ghi789jkl012mno345pqRST\", \"api_u"))                                                                                       // half written
+	f.Add([]byte("{\n  \"api_url\": \"https://torale.example.test\",\n  \"api_key\": \"sk_abc123def456ghi789jkl012mno345pqRST\",\n  \"extra\": [1, {\"api_key\": 2}]\n}\n")) // pretty with nested
 	f.Add([]byte(`{"api_key": "sk_abc123def456ghi789jkl012mno345pqRST", "api_url": "https://x.test"}`))
 	f.Add([]byte("{\n  \"api_url\": \"u\",\n  \"api_key\": \"sk_abc123def456ghi789jkl012mno345pqRST\"\n}\n"))
 	f.Add([]byte(`{"api_key": "sk_abc123def456ghi789jkl012mno345pqRST", "api_key": "x"}`))

@@ -12,6 +12,9 @@ import (
 // attributes free of CR, LF and NUL that Encode writes back and Parse reads
 // again unchanged. Seeds: testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
+	// Seeds holding key-shaped strings live here, not in testdata/fuzz, so
+	// no data file carries one.
+	f.Add([]byte("protocol=https\nhost=torale.example.com:8443\nusername=work\npassword=sk_abc123def456ghi789jkl012mno345pqRST\npassword_expiry_utc=1700000000\n")) // store profile
 	f.Add([]byte("protocol=https\nhost=api.torale.ai\n\n"))
 	f.Add([]byte("protocol=https\nhost=api.torale.ai\nusername=work\npassword=sk_abc123def456ghi789jkl012mno345pqRST\n"))
 	f.Add([]byte("capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=api.torale.ai\nwwwauth[]=Bearer realm=\"x\"\n"))
