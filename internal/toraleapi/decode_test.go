@@ -62,6 +62,10 @@ func TestParseRetryAfter(t *testing.T) {
 // FuzzDecode feeds arbitrary answers to both decoders: they must never
 // panic, and a key they return must be well-formed.
 func FuzzDecode(f *testing.F) {
+	// Seeds holding key-shaped strings live here, not in testdata/fuzz, so
+	// no data file carries one.
+	f.Add([]byte("{\"key\":\"sk_abc123def456ghi789jkl012mno345pq\",\"key_info\":{\"id\":\"b2\",\"user_id\":\"u\",\"key_prefix\":\"sk_abc123def456...\",\"name\":\"n\",\"created_at\":\"2024-01-15T10:30:00.123456+00:00\",\"last_used_at\":null,\"is_active\":true}}")) // live create
+	f.Add([]byte("{\"id\":7,\"key\":\"sk_abc123def456ghi789jkl012mno345pq\",\"created_at\":\"not a time\"}"))                                                                                                                                                           // odd types
 	f.Add([]byte(`[{"id":"1","key_prefix":"sk_...345pq","state":"active","created_at":"2024-01-15T10:30:00Z"}]`))
 	f.Add([]byte(`{"key":"sk_abc123def456ghi789jkl012mno345pq","key_info":{"id":"1","is_active":true}}`))
 	f.Add([]byte(`{"api_keys":[{"id":7}]}`))
