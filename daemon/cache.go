@@ -152,19 +152,19 @@ func (c *Cache) bump() { c.gen.Add(1) }
 // StoredKey implements credstore.Tiers from memory when it can.
 func (c *Cache) StoredKey(ctx context.Context, profile string) (string, error) {
 	now := c.now()
+	c.notice(now)
 	c.mu.RLock()
 	e := c.keys[profile]
 	c.mu.RUnlock()
 	if e != nil && c.fresh(e, now) {
 		e.used.Store(now.UnixNano())
-		c.notice(now)
 		return e.key, e.err
 	}
 	return c.load(ctx, profile, now)
 }
 
 // notice asks Refresh for upkeep, without waiting, once it is due: every
-// look-up calls it, so what changed behind the daemon's back shows up
+// look-up calls it (Generation for /v1/resolve, StoredKey, List), so what changed behind the daemon's back shows up
 // within FilePoll of a look-up and keys in use are renewed before they
 // expire (the config.json watcher reports its own changes at once).
 func (c *Cache) notice(now time.Time) {
@@ -365,8 +365,8 @@ func (c *Cache) rotation(profile string) *credstore.Rotation {
 }
 
 // Resolve implements ipc.Backend: the CLI's resolver over the cached tiers.
+// The server has asked Generation first, which noticed due upkeep.
 func (c *Cache) Resolve(ctx context.Context, req credstore.Request) (ipc.Answer, error) {
-	c.notice(c.now())
 	r, err := credstore.Resolve(ctx, req, c)
 	if err != nil {
 		return ipc.Answer{}, err
@@ -376,7 +376,6 @@ func (c *Cache) Resolve(ctx context.Context, req credstore.Request) (ipc.Answer,
 
 // Stored implements ipc.Backend: the keychain tier alone.
 func (c *Cache) Stored(ctx context.Context, profile string) (ipc.Answer, error) {
-	c.notice(c.now())
 	key, err := c.StoredKey(ctx, profile)
 	if err != nil {
 		return ipc.Answer{}, err
