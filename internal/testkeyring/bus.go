@@ -1,7 +1,6 @@
 package testkeyring
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,50 +51,66 @@ func PrivateBus(t testing.TB) string {
 }
 
 // StartKeyring runs gnome-keyring-daemon on bus with its keyrings in
-// dataDir, unlocking (or creating) the login keyring with password. It
-// returns a func that stops it.
+// dataDir, unlocking (or creating) the login keyring with password. It has
+// a control directory of its own (never the desktop's or the suite's, which
+// it would hand over to instead of starting) and is ready once it owns
+// org.freedesktop.secrets on bus. It returns a func that stops it.
 func StartKeyring(t testing.TB, bus, dataDir, password string) (stop func()) {
 	t.Helper()
-	cmd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
-	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus, "XDG_DATA_HOME="+dataDir)
-	cmd.Stdin = strings.NewReader(password)
-	out, err := cmd.StdoutPipe()
+	control, err := os.MkdirTemp(dataDir, "control.")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets", "--control-directory="+control)
+	cmd.Env = append(withoutVar(os.Environ(), "GNOME_KEYRING_CONTROL"), "DBUS_SESSION_BUS_ADDRESS="+bus, "XDG_DATA_HOME="+dataDir)
+	cmd.Stdin = strings.NewReader(password)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "GNOME_KEYRING_CONTROL=") {
-				close(ready)
-				break
-			}
-		}
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("gnome-keyring-daemon did not start")
-	}
-	// The login keyring is written shortly after start-up.
-	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(dataDir, "keyrings", "login.keyring")); return err == nil })
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	stopped := false
 	stop = func() {
 		if !stopped {
 			stopped = true
 			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			<-exited
 		}
 	}
 	t.Cleanup(stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for !ownsSecrets(bus) {
+		select {
+		case <-exited:
+			t.Fatal("gnome-keyring-daemon exited before it owned org.freedesktop.secrets")
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("gnome-keyring-daemon did not take org.freedesktop.secrets within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The login keyring is written shortly after start-up.
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(dataDir, "keyrings", "login.keyring")); return err == nil })
 	return stop
+}
+
+// ownsSecrets asks bus whether anyone owns org.freedesktop.secrets.
+func ownsSecrets(bus string) bool {
+	out, err := exec.Command("dbus-send", "--bus="+bus, "--print-reply", "--dest=org.freedesktop.DBus", "/",
+		"org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets").Output()
+	return err == nil && strings.Contains(string(out), "boolean true")
+}
+
+func withoutVar(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func waitFor(t testing.TB, ok func() bool) {
