@@ -11,6 +11,12 @@ import (
 // live server's (sk_ + token_urlsafe(32), 43 characters), as SPEC.md fixes.
 var keyPattern = regexp.MustCompile(`^sk_[A-Za-z0-9_-]{32,128}$`)
 
+var profilePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// validProfileName: 1 to 64 letters, digits, '.', '_' or '-', starting
+// with a letter or digit.
+func validProfileName(s string) bool { return profilePattern.MatchString(s) }
+
 // ErrBadKey is wrapped by every key-format error, so callers map it to a
 // usage-class exit without inspecting text.
 var ErrBadKey = errors.New("malformed API key")
@@ -40,10 +46,14 @@ func ParseKey(s string) (string, error) {
 func ValidKey(s string) bool { return keyPattern.MatchString(s) }
 
 // prefix is the most of a key any message may show.
-func prefix(k string) string {
+func prefix(k string) string { return printable(k, 7) }
+
+// printable is at most n bytes of s with anything but printable ASCII
+// shown as '?', for quoting a caller's input in a message.
+func printable(s string, n int) string {
 	var b strings.Builder
-	for i, r := range k {
-		if i >= 7 {
+	for i, r := range s {
+		if i >= n {
 			break
 		}
 		if r < 0x20 || r == 0x7f || r > 0x7e {

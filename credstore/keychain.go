@@ -67,26 +67,58 @@ func (e *KeychainError) Error() string {
 
 func (e *KeychainError) Is(target error) bool { return target == ErrKeychain }
 
-// Backend is the raw keychain: go-keyring in production, an in-memory map in
-// pure unit tests.
-type Backend interface {
+// Detail is the failure without the leading "the keychain is …", for a
+// line that already says it is the keychain's state.
+func (e *KeychainError) Detail() string {
+	s := e.Reason
+	if e.Fault == FaultLocked {
+		s = "locked"
+		if e.Reason != "" {
+			s += " (" + e.Reason + ")"
+		}
+	}
+	if s == "" {
+		s = "no Secret Service answers"
+	}
+	if e.Fix != "" {
+		s += "; " + e.Fix
+	}
+	return s
+}
+
+// KeychainState words the keychain's health in one voice for /v1/health,
+// status and doctor: "ok", or "unavailable: " and why, with the fix.
+func KeychainState(err error) string {
+	var ke *KeychainError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ke):
+		return "unavailable: " + ke.Detail()
+	}
+	return "unavailable: " + err.Error()
+}
+
+// Keyring is the raw keychain API: go-keyring in production, an in-memory
+// map in pure unit tests.
+type Keyring interface {
 	Get(service, user string) (string, error)
 	Set(service, user, password string) error
 	Delete(service, user string) error
 }
 
-// OSBackend is the operating system's keychain through go-keyring.
-type OSBackend struct{}
+// OSKeyring is the operating system's keychain through go-keyring.
+type OSKeyring struct{}
 
-func (OSBackend) Get(s, u string) (string, error) { return keyring.Get(s, u) }
-func (OSBackend) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
-func (OSBackend) Delete(s, u string) error        { return keyring.Delete(s, u) }
+func (OSKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
+func (OSKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
+func (OSKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
 
 // Keychain holds keys per profile in the OS keychain, one item per profile.
 // Every call is bounded by Timeout and calls are serialised, so a hung
 // Secret Service costs at most one stuck goroutine, never a pile of them.
 type Keychain struct {
-	backend Backend
+	backend Keyring
 	service string
 	timeout time.Duration
 	// allowPrompt lets a locked collection raise the desktop's unlock prompt
@@ -121,14 +153,14 @@ func WithService(name string) KeychainOption {
 // WithUnlockPrompt lets calls wait for the user to answer an unlock prompt.
 func WithUnlockPrompt() KeychainOption { return func(k *Keychain) { k.allowPrompt = true } }
 
-// WithBackend replaces go-keyring (pure unit tests).
-func WithBackend(b Backend) KeychainOption {
+// WithKeyring replaces go-keyring (pure unit tests).
+func WithKeyring(b Keyring) KeychainOption {
 	return func(k *Keychain) { k.backend = b; k.probe = func(context.Context, bool) error { return nil } }
 }
 
 // NewKeychain returns the OS keychain with its safety bounds.
 func NewKeychain(opts ...KeychainOption) *Keychain {
-	k := &Keychain{backend: OSBackend{}, service: Service, timeout: DefaultKeychainTimeout, probe: probeKeychain, sem: make(chan struct{}, 1)}
+	k := &Keychain{backend: OSKeyring{}, service: Service, timeout: DefaultKeychainTimeout, probe: probeKeychain, sem: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(k)
 	}

@@ -5,15 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
+	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
 // MigrationOutcome says what one migration of config.json did.
@@ -42,6 +41,7 @@ const (
 	ProblemStore      MigrationProblem = "store"       // storing or recording the key failed otherwise
 	ProblemWrite      MigrationProblem = "write"       // the key is stored but config.json could not be rewritten
 	ProblemBusy       MigrationProblem = "busy"        // config.json kept changing while it was being rewritten
+	ProblemUntrusted  MigrationProblem = "untrusted"   // owned by another user or writable by others (SPEC's trust rules)
 )
 
 // Transient reports whether trying again later can succeed without anyone
@@ -73,6 +73,9 @@ type MigrationResult struct {
 	// never a key.
 	Problem MigrationProblem `json:"problem,omitempty"`
 	Reason  string           `json:"reason,omitempty"`
+	// APIURL is config.json's api_url, when it names one (for the wording
+	// of where to revoke a replaced key).
+	APIURL string `json:"api_url,omitempty"`
 	// Warning is something the user should act on although the key moved:
 	// other hard links to the old file still hold it.
 	Warning string `json:"warning,omitempty"`
@@ -84,13 +87,27 @@ func (r MigrationResult) String() string {
 	case Migrated:
 		s := fmt.Sprintf("moved %s from %s into the keychain for profile %q", r.KeyHint, r.Path, r.Profile)
 		if r.PreviousKeyHint != "" {
-			s += fmt.Sprintf(", replacing %s (revoke it at torale.ai → Settings → API Keys if nothing uses it)", r.PreviousKeyHint)
+			s += fmt.Sprintf(", replacing %s (revoke it in the Torale dashboard if nothing uses it)", r.PreviousKeyHint)
 		}
 		return s
 	case NothingToMigrate:
 		return "nothing to move: " + r.Reason
 	}
-	return fmt.Sprintf("left the plaintext key in %s: %s", r.Path, r.Reason)
+	if r.Problem.Read() {
+		return fmt.Sprintf("left the plaintext key in %s: %s", r.Path, r.Reason)
+	}
+	return fmt.Sprintf("read nothing from %s: %s", r.Path, r.Reason)
+}
+
+// Read reports whether config.json was read before the problem arose, so
+// it is known to hold a key; false for a file never opened (untrusted, not
+// a regular file, too large, unreadable).
+func (p MigrationProblem) Read() bool {
+	switch p {
+	case ProblemUntrusted, ProblemNotRegular, ProblemTooLarge, ProblemUnreadable:
+		return false
+	}
+	return true
 }
 
 // MigrationError is returned with a LeftInPlace result. It wraps the cause,
@@ -116,7 +133,7 @@ var errChanged = errors.New("config.json changed while it was being rewritten")
 // at least one place whatever instant the process dies: read and validate,
 // store in the keychain and read it back, rewrite the file atomically
 // without api_key (keeping every other byte), then record the metadata as
-// Put does (source "config", config.json's api_url remembered). If the file
+// Put does (source "config"; never the profile's URL). If the file
 // changed between the read and the rename, nothing is overwritten and the
 // migration starts over.
 //
@@ -127,10 +144,12 @@ var errChanged = errors.New("config.json changed while it was being rewritten")
 // stored, rewrite failed: the key is in both places); (Migrated, error)
 // when only recording the metadata failed.
 func (s *Store) MigrateConfig(ctx context.Context) (MigrationResult, error) {
-	res := MigrationResult{Path: s.ConfigPath, Profile: s.configProfile()}
+	res := MigrationResult{Path: s.ConfigPath, Profile: s.ConfigOwner()}
 	if s.ConfigPath == "" {
 		return res, errors.New("no config.json path configured")
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -146,15 +165,22 @@ func (s *Store) MigrateConfig(ctx context.Context) (MigrationResult, error) {
 }
 
 func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (MigrationResult, error) {
-	snap, r, err := readConfigSnapshot(res)
-	if snap == nil {
-		return r, err
-	}
-	res = r
-	c, perr := toraleconfig.Parse(snap.raw)
+	snap, err := toraleconfig.Load(res.Path)
+	res.Target = snap.Target
 	switch {
-	case perr != nil:
-		return left(res, ProblemMalformed, perr.Error()+"; fix the file, then run torale-cred import", perr)
+	case err != nil && !errors.Is(err, toraleconfig.ErrMalformed):
+		return notRead(res, err)
+	case !snap.Exists:
+		res.Outcome, res.Reason = NothingToMigrate, res.Path+" does not exist"
+		return res, nil
+	case snap.Empty():
+		res.Outcome, res.Reason = NothingToMigrate, res.Path+" is empty"
+		return res, nil
+	case err != nil:
+		return left(res, ProblemMalformed, err.Error()+"; fix the file, then run torale-cred import", err)
+	}
+	c := snap.Config
+	switch {
 	case !c.HasKey:
 		res.Outcome, res.Reason = NothingToMigrate, res.Path+" holds no api_key"
 		return res, nil
@@ -169,7 +195,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		detail := strings.TrimPrefix(kerr.Error(), ErrBadKey.Error()+": ")
 		return left(res, ProblemBadKey, "its api_key is not a well-formed Torale key: "+detail+"; fix it, or store the right key with torale-cred login", kerr)
 	}
-	stripped, err := toraleconfig.WithoutKey(snap.raw)
+	stripped, err := toraleconfig.WithoutKey(snap.Raw)
 	if err != nil {
 		return left(res, ProblemMalformed, err.Error(), err)
 	}
@@ -177,12 +203,10 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		return left(res, ProblemMalformed, "removing api_key would not leave a clean file", err)
 	}
 
+	// A migration never sets the profile's URL: config.json's api_url
+	// stays config.json's (SPEC's URL order).
 	opts := PutOptions{Source: SourceConfig}
-	if c.APIURL != "" {
-		u := c.APIURL
-		opts.APIURL = &u
-	}
-	res.KeyHint = Hint(c.APIKey)
+	res.KeyHint, res.APIURL = Hint(c.APIKey), c.APIURL
 	old, err := s.putKeychain(ctx, res.Profile, c.APIKey)
 	if err != nil {
 		if errors.Is(err, ErrKeychain) {
@@ -195,11 +219,11 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// metadata comes last, so it does not lengthen the time the key sits
 	// on disk; it is recorded whatever became of the rewrite, since the
 	// keychain changed either way.
-	perm := snap.info.Mode().Perm() & 0o600
+	perm := snap.Info.Mode().Perm() & 0o600
 	if perm&0o400 == 0 {
 		perm = 0o600
 	}
-	werr := atomicfile.WriteIf(res.Target, stripped, perm, func() error { return snap.unchanged(res.Path, res.Target) })
+	werr := atomicfile.WriteIf(res.Target, stripped, perm, func() error { return unchanged(snap) })
 	merr := s.recordPut(res.Profile, c.APIKey, old, opts)
 	switch {
 	case errors.Is(werr, errChanged):
@@ -208,7 +232,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		return left(res, ProblemWrite, "the key is now in the keychain too, but rewriting the file failed: "+werr.Error(), werr)
 	}
 	res.Outcome = Migrated
-	if n := hardLinks(snap.info); n > 1 {
+	if n := hardLinks(snap.Info); n > 1 {
 		res.Warning = fmt.Sprintf("%s had %d other hard links, which still hold the key; delete them", res.Target, n-1)
 		if n == 2 {
 			res.Warning = res.Target + " had another hard link, which still holds the key; delete it"
@@ -231,108 +255,40 @@ func left(res MigrationResult, p MigrationProblem, reason string, cause error) (
 	return res, &MigrationError{Result: res, Err: cause}
 }
 
-// configSnapshot is config.json as it was read, to tell later whether it
-// changed.
-type configSnapshot struct {
-	raw  []byte
-	info fs.FileInfo
-}
-
-// readConfigSnapshot resolves res.Path and reads it. A nil snapshot comes
-// with the final result (nothing to do, or left in place).
-func readConfigSnapshot(res MigrationResult) (*configSnapshot, MigrationResult, error) {
-	res.Target = res.Path
-	li, err := os.Lstat(res.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		res.Outcome, res.Reason = NothingToMigrate, res.Path+" does not exist"
-		return nil, res, nil
+// notRead is the result for a config.json that was not read at all
+// (untrusted, not a regular file, too large, unreadable): whether it holds
+// a key is unknown, so the sentence says what the file is instead.
+func notRead(res MigrationResult, err error) (MigrationResult, error) {
+	p := ProblemUnreadable
+	reason := "it cannot be read: " + err.Error()
+	switch {
+	case errors.Is(err, trust.ErrUntrusted):
+		p, reason = ProblemUntrusted, strings.TrimPrefix(err.Error(), trust.ErrUntrusted.Error()+": ")
+	case errors.Is(err, toraleconfig.ErrNotRegular):
+		p, reason = ProblemNotRegular, strings.TrimPrefix(err.Error(), toraleconfig.ErrNotRegular.Error()+": ")
+	case errors.Is(err, toraleconfig.ErrTooLarge):
+		p, reason = ProblemTooLarge, strings.TrimPrefix(err.Error(), toraleconfig.ErrTooLarge.Error()+": ")
+	case errors.Is(err, fs.ErrPermission):
+		reason = "it cannot be read (permission denied); make it readable (chmod 600), then run torale-cred import"
 	}
-	if err != nil {
-		r, err := unreadable(res, err)
-		return nil, r, err
-	}
-	if li.Mode()&fs.ModeSymlink != 0 {
-		t, err := filepath.EvalSymlinks(res.Path)
-		if errors.Is(err, fs.ErrNotExist) {
-			res.Outcome, res.Reason = NothingToMigrate, res.Path+" is a symlink to a file that does not exist"
-			return nil, res, nil
-		}
-		if err != nil {
-			r, err := unreadable(res, err)
-			return nil, r, err
-		}
-		res.Target = t
-	}
-	if fi, err := os.Stat(res.Target); err == nil && !fi.Mode().IsRegular() {
-		r, err := notRegular(res, fi)
-		return nil, r, err
-	}
-	// O_NONBLOCK: a FIFO swapped in after the Stat must not hang the open.
-	f, err := os.OpenFile(res.Target, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		res.Outcome, res.Reason = NothingToMigrate, res.Path+" does not exist"
-		return nil, res, nil
-	}
-	if err != nil {
-		r, err := unreadable(res, err)
-		return nil, r, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		r, err := unreadable(res, err)
-		return nil, r, err
-	}
-	if !info.Mode().IsRegular() {
-		r, err := notRegular(res, info)
-		return nil, r, err
-	}
-	if info.Size() > toraleconfig.MaxSize {
-		r, err := left(res, ProblemTooLarge, fmt.Sprintf("it is %d bytes, larger than the %d a Torale config can be; it is left alone", info.Size(), toraleconfig.MaxSize), toraleconfig.ErrMalformed)
-		return nil, r, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, toraleconfig.MaxSize+1))
-	if err != nil {
-		r, err := unreadable(res, err)
-		return nil, r, err
-	}
-	if len(raw) > toraleconfig.MaxSize {
-		r, err := left(res, ProblemTooLarge, fmt.Sprintf("it is larger than the %d bytes a Torale config can be; it is left alone", toraleconfig.MaxSize), toraleconfig.ErrMalformed)
-		return nil, r, err
-	}
-	return &configSnapshot{raw: raw, info: info}, res, nil
-}
-
-func unreadable(res MigrationResult, err error) (MigrationResult, error) {
-	if errors.Is(err, fs.ErrPermission) {
-		return left(res, ProblemUnreadable, "it cannot be read (permission denied); make it readable (chmod 600), then run torale-cred import", err)
-	}
-	return left(res, ProblemUnreadable, "it cannot be read: "+err.Error(), err)
-}
-
-func notRegular(res MigrationResult, fi fs.FileInfo) (MigrationResult, error) {
-	what := "not a regular file"
-	if fi.IsDir() {
-		what = "a directory, not a file"
-	}
-	return left(res, ProblemNotRegular, "it is "+what+"; it is left alone", fmt.Errorf("%w: %s is %s", toraleconfig.ErrMalformed, res.Target, what))
+	return left(res, p, reason, err)
 }
 
 // unchanged is the last look before the rename: the link still points at
 // the same target, which is still the file read, with the same bytes.
-func (c *configSnapshot) unchanged(path, target string) error {
-	if path != target {
-		if t, err := filepath.EvalSymlinks(path); err != nil || t != target {
+func unchanged(snap toraleconfig.Snapshot) error {
+	if snap.Path != snap.Target {
+		if t, err := filepath.EvalSymlinks(snap.Path); err != nil || t != snap.Target {
 			return errChanged
 		}
 	}
-	fi, err := os.Lstat(target)
-	if err != nil || !os.SameFile(fi, c.info) || fi.Size() != c.info.Size() ||
-		!fi.ModTime().Equal(c.info.ModTime()) || fi.Mode() != c.info.Mode() {
+	fi, err := os.Lstat(snap.Target)
+	if err != nil || !os.SameFile(fi, snap.Info) || fi.Size() != snap.Info.Size() ||
+		!fi.ModTime().Equal(snap.Info.ModTime()) || fi.Mode() != snap.Info.Mode() {
 		return errChanged
 	}
-	raw, err := os.ReadFile(target)
-	if err != nil || !bytes.Equal(raw, c.raw) {
+	raw, err := os.ReadFile(snap.Target)
+	if err != nil || !bytes.Equal(raw, snap.Raw) {
 		return errChanged
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
+	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
 // Sources of a stored key, as state.json records them.
@@ -33,7 +34,7 @@ const maxStateSize = 1 << 20
 // Profile is the non-secret metadata of one profile's key.
 type Profile struct {
 	KeyHint        string     `json:"key_hint"`
-	StoredAt       time.Time  `json:"stored_at"`
+	StoredAt       time.Time  `json:"stored_at,omitzero"`
 	CreatedAt      *time.Time `json:"created_at"`
 	KeyID          *string    `json:"key_id"`
 	APIURL         *string    `json:"api_url"`
@@ -57,6 +58,17 @@ func (p Profile) AgeFrom() time.Time {
 type State struct {
 	Version  int                 `json:"version"`
 	Profiles map[string]*Profile `json:"profiles"`
+	// ConfigProfile is the profile config.json's key belongs to when it is
+	// not "default" (daemon --profile, import --profile).
+	ConfigProfile string `json:"config_profile,omitempty"`
+}
+
+// ConfigOwner is the profile config.json's key belongs to.
+func (s *State) ConfigOwner() string {
+	if s.ConfigProfile == "" || CheckProfile(s.ConfigProfile) != nil {
+		return DefaultProfile
+	}
+	return s.ConfigProfile
 }
 
 // Names lists the profiles in order.
@@ -78,8 +90,17 @@ type StateFile struct {
 // Path is the file's location.
 func (f StateFile) Path() string { return filepath.Join(f.Dir, "state.json") }
 
-// Load reads the metadata; a missing file is an empty state.
+// Load reads the metadata; a missing file is an empty state. The directory
+// and the file must pass the trust rules, or nothing is read.
 func (f StateFile) Load() (*State, error) {
+	if err := trust.Dir(f.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the metadata directory: %w", err)
+	}
+	if fi, err := os.Lstat(f.Path()); err == nil {
+		if err := trust.Info(f.Path(), fi); err != nil {
+			return nil, fmt.Errorf("the metadata file: %w", err)
+		}
+	}
 	b, err := readLimited(f.Path(), maxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &State{Version: stateVersion, Profiles: map[string]*Profile{}}, nil
@@ -105,8 +126,14 @@ func ParseState(b []byte) (*State, error) {
 		s.Profiles = map[string]*Profile{}
 	}
 	for n, p := range s.Profiles {
-		if p == nil {
+		switch {
+		case p == nil:
 			delete(s.Profiles, n)
+		case p.Source == SourceConfig && p.APIURL != nil:
+			// Written by a migration before migrations stopped setting the
+			// profile's URL: config.json's api_url stays config.json's, and
+			// once it names none, no answer may name this one.
+			p.APIURL = nil
 		}
 	}
 	return &s, nil

@@ -1,6 +1,7 @@
 // Package credstore is where Torale keys live and how a key is chosen: the
 // OS keychain (one item per profile, service "torale"), the non-secret
-// metadata beside it, and the flag > environment > stored resolver. It never
+// metadata beside it, config.json read through its one safe reader, and the
+// flag > environment > stored resolver, all behind one Backend. It never
 // listens on a socket and never writes a key anywhere but the keychain.
 package credstore
 
@@ -8,7 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"sync"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -17,32 +18,88 @@ import (
 // DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
 const DefaultProfile = "default"
 
-var profilePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // ErrBadProfile is wrapped when a profile name is not acceptable.
 var ErrBadProfile = errors.New("invalid profile name")
 
 // CheckProfile refuses names that could not be a keychain account or a
 // git username: 1 to 64 letters, digits, '.', '_' or '-'.
 func CheckProfile(name string) error {
-	if !profilePattern.MatchString(name) {
-		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, name)
+	if !validProfileName(name) {
+		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, printable(name, 70))
 	}
 	return nil
 }
 
-// Store is the keychain together with its metadata and the plaintext
-// config.json it may fall back to (read only).
+// ProfileOf is the selected profile: the flag, else TORALE_PROFILE, else
+// "default", checked. Every door chooses its profile here.
+func ProfileOf(flag string, env Env) (string, error) {
+	p := flag
+	if p == "" {
+		p = env.Profile
+	}
+	if p == "" {
+		p = DefaultProfile
+	}
+	return p, CheckProfile(p)
+}
+
+// KeyStore is the keychain as the Store uses it: *Keychain, or the daemon's
+// cache in front of one.
+type KeyStore interface {
+	Get(ctx context.Context, profile string) (string, error)
+	Set(ctx context.Context, profile, key string) error
+	Delete(ctx context.Context, profile string) error
+	Ping(ctx context.Context) error
+}
+
+// Files is how the Store sees config.json and state.json: DiskFiles reads
+// them on every call; the daemon keeps them in memory and reloads them when
+// its watcher says they changed.
+type Files interface {
+	// Config is config.json through toraleconfig.Load.
+	Config() (toraleconfig.Snapshot, error)
+	// State is state.json.
+	State() (*State, error)
+	// Reload is called after the Store wrote either file.
+	Reload()
+}
+
+// DiskFiles reads config.json and state.json afresh on every call.
+type DiskFiles struct {
+	ConfigPath string
+	StateFile  StateFile
+}
+
+func (d DiskFiles) Config() (toraleconfig.Snapshot, error) {
+	if d.ConfigPath == "" {
+		return toraleconfig.Snapshot{}, nil
+	}
+	return toraleconfig.Load(d.ConfigPath)
+}
+func (d DiskFiles) State() (*State, error) { return d.StateFile.Load() }
+func (DiskFiles) Reload()                  {}
+
+// Store is the local Backend: the keychain, its metadata and the plaintext
+// config.json it may fall back to (read only; MigrateConfig moves a key out).
 type Store struct {
-	Keychain *Keychain
-	State    StateFile
+	Keychain KeyStore
+	// StateFile is state.json, written by Put, Delete and migrations.
+	StateFile StateFile
 	// ConfigPath is the official tools' config.json.
 	ConfigPath string
-	// ConfigProfile is the profile config.json's key belongs to.
-	ConfigProfile string
+	// Files is how both are read (nil: DiskFiles over the two paths).
+	Files Files
+	// Period is the rotation period (0: DefaultRotationPeriod).
+	Period time.Duration
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+
+	// writeMu makes the Store one writer: a Put racing a migration must not
+	// read back the other's key and call it an outage.
+	writeMu sync.Mutex
 }
+
+var _ Backend = (*Store)(nil)
 
 func (s *Store) now() time.Time {
 	if s.Now != nil {
@@ -51,70 +108,210 @@ func (s *Store) now() time.Time {
 	return time.Now().UTC()
 }
 
-// StoredKey implements Tiers.
-func (s *Store) StoredKey(ctx context.Context, profile string) (string, error) {
-	return s.Keychain.Get(ctx, profile)
+func (s *Store) files() Files {
+	if s.Files != nil {
+		return s.Files
+	}
+	return DiskFiles{ConfigPath: s.ConfigPath, StateFile: s.StateFile}
 }
 
-// Plaintext implements Tiers: config.json when it belongs to profile and
-// can be read; a malformed or missing file contributes nothing.
-func (s *Store) Plaintext(profile string) toraleconfig.Config {
-	if s.ConfigPath == "" || profile != s.configProfile() {
-		return toraleconfig.Config{}
-	}
-	c, _, err := toraleconfig.Read(s.ConfigPath)
+// ConfigOwner is the one rule for which profile config.json's key belongs
+// to: the profile recorded by `daemon --profile` or `import --profile`
+// (state.json's config_profile), else "default".
+func (s *Store) ConfigOwner() string {
+	st, err := s.files().State()
 	if err != nil {
-		return toraleconfig.Config{}
-	}
-	return c
-}
-
-func (s *Store) configProfile() string {
-	if s.ConfigProfile == "" {
 		return DefaultProfile
 	}
-	return s.ConfigProfile
+	return st.ConfigOwner()
 }
 
-// ProfileURL implements Tiers.
-func (s *Store) ProfileURL(profile string) string {
-	st, err := s.State.Load()
-	if err != nil {
-		return ""
+// SetConfigOwner records profile as config.json's owner (daemon --profile,
+// import --profile).
+func (s *Store) SetConfigOwner(profile string) error {
+	if err := CheckProfile(profile); err != nil {
+		return err
 	}
-	if p := st.Profiles[profile]; p != nil && p.APIURL != nil {
-		return *p.APIURL
+	if s.ConfigOwner() == profile {
+		return nil
+	}
+	err := s.StateFile.Update(func(st *State) error {
+		st.ConfigProfile = profile
+		if profile == DefaultProfile {
+			st.ConfigProfile = ""
+		}
+		return nil
+	})
+	s.files().Reload()
+	return err
+}
+
+// view is one look-up's consistent reading of the files: each is read at
+// most once, and only if the look-up gets that far.
+type view struct {
+	s     *Store
+	cfg   *toraleconfig.Config
+	st    *State
+	stErr error
+	read  bool
+}
+
+func (v *view) state() (*State, error) {
+	if !v.read {
+		v.st, v.stErr = v.s.files().State()
+		v.read = true
+	}
+	return v.st, v.stErr
+}
+
+func (v *view) storedKey(ctx context.Context, profile string) (string, error) {
+	return v.s.Keychain.Get(ctx, profile)
+}
+
+func (v *view) plaintext(profile string) toraleconfig.Config {
+	if v.cfg == nil {
+		var c toraleconfig.Config
+		st, _ := v.state()
+		if st != nil && profile == st.ConfigOwner() {
+			if snap, err := v.s.files().Config(); err == nil {
+				c = snap.Config
+			}
+		}
+		v.cfg = &c
+	}
+	return *v.cfg
+}
+
+func (v *view) profileURL(profile string) string {
+	if st, _ := v.state(); st != nil {
+		if p := st.Profiles[profile]; p != nil && p.APIURL != nil {
+			return *p.APIURL
+		}
 	}
 	return ""
 }
 
-// PutOptions describe where a key came from.
-type PutOptions struct {
-	Source    string
-	CreatedAt *time.Time // from the server, when known
-	KeyID     *string
-	APIURL    *string // remembered for the git helper and the URL order
+func (v *view) rotation(profile string, period time.Duration) *Rotation {
+	st, _ := v.state()
+	if st == nil || st.Profiles[profile] == nil {
+		return nil
+	}
+	r := RotationOf(*st.Profiles[profile], period, v.s.now())
+	return &r
 }
 
-// Put stores key for profile, reads it back to be sure the keychain holds
-// it, then records the metadata. A key that differs from the stored one
-// restarts the rotation clock and remembers the old key's hint.
-func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) error {
+func (s *Store) period(seconds int64) time.Duration {
+	switch {
+	case seconds > 0:
+		return time.Duration(seconds) * time.Second
+	case s.Period > 0:
+		return s.Period
+	}
+	return DefaultRotationPeriod
+}
+
+// Resolve implements Backend.
+func (s *Store) Resolve(ctx context.Context, req Request) (Resolution, error) {
+	p, err := ProfileOf(req.Profile, req.Env)
+	if err != nil {
+		return Resolution{}, err
+	}
+	req.Profile = p
+	v := &view{s: s}
+	r, err := resolve(ctx, req, v)
+	if err != nil {
+		return r, err
+	}
+	r.Rotation = v.rotation(p, s.period(req.RotateAfterSeconds))
+	return r, nil
+}
+
+// Stored implements Backend: the keychain tier alone, with the URL the
+// stored tiers name.
+func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) {
+	if err := CheckProfile(profile); err != nil {
+		return Resolution{}, err
+	}
+	v := &view{s: s}
+	r := Resolution{Profile: profile}
+	var err error
+	if r.URL, r.URLSource, err = resolveURL(Request{Profile: profile}, v); err != nil {
+		return r, err
+	}
+	key, err := s.Keychain.Get(ctx, profile)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return r, &NoKeyError{Profile: profile}
+	case err != nil:
+		return r, err
+	}
+	r.Key, r.KeySource = key, FromKeychain
+	r.Rotation = v.rotation(profile, s.period(0))
+	return r, nil
+}
+
+// List implements Backend.
+func (s *Store) List(context.Context) ([]ProfileInfo, error) {
+	st, err := s.files().State()
+	if err != nil {
+		return nil, err
+	}
+	now, period := s.now(), s.period(0)
+	out := make([]ProfileInfo, 0, len(st.Profiles))
+	for _, n := range st.Names() {
+		p := *st.Profiles[n]
+		r := RotationOf(p, period, now)
+		out = append(out, ProfileInfo{Name: n, Profile: p, Rotation: &r})
+	}
+	return out, nil
+}
+
+// Put implements Backend: it stores key, reads it back to be sure the
+// keychain holds it, then records the metadata. A key that differs from
+// the stored one restarts the rotation clock and remembers the old key's
+// hint.
+func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (ProfileInfo, error) {
+	if o.APIURL != nil && *o.APIURL != "" {
+		if err := CheckURL(*o.APIURL, "--api-url"); err != nil {
+			return ProfileInfo{}, err
+		}
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	old, err := s.putKeychain(ctx, profile, key)
 	if err != nil {
-		return err
+		return ProfileInfo{}, err
 	}
-	return s.recordPut(profile, key, old, o)
+	if err := s.recordPut(profile, key, old, o); err != nil {
+		return ProfileInfo{}, err
+	}
+	return s.info(profile), nil
 }
 
-// putKeychain is Put's first half: store and read back. It returns the key
-// the keychain held before ("" for none).
+func (s *Store) info(profile string) ProfileInfo {
+	st, err := s.files().State()
+	if err != nil || st.Profiles[profile] == nil {
+		return ProfileInfo{Name: profile}
+	}
+	p := *st.Profiles[profile]
+	r := RotationOf(p, s.period(0), s.now())
+	return ProfileInfo{Name: profile, Profile: p, Rotation: &r}
+}
+
+// errRaced: the read-back found another program's key, not an outage.
+var errRaced = errors.New("another program changed this profile's key while torale-cred stored it; run the command again")
+
+// putKeychain stores and reads back; the caller holds writeMu. It returns
+// the key the keychain held before ("" for none).
 func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, error) {
 	if err := CheckProfile(profile); err != nil {
 		return "", err
 	}
 	if !ValidKey(key) {
 		_, err := ParseKey(key)
+		if err == nil {
+			err = fmt.Errorf("%w: it has white space around it", ErrBadKey)
+		}
 		return "", err
 	}
 	old, err := s.Keychain.Get(ctx, profile)
@@ -129,14 +326,15 @@ func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, e
 		return "", fmt.Errorf("reading the key back after storing it: %w", err)
 	}
 	if back != key {
-		return "", &KeychainError{Fault: FaultUnavailable, Reason: "the keychain returned a different key after storing it"}
+		return "", errRaced
 	}
 	return old, nil
 }
 
-// recordPut is Put's second half: the metadata of key, which replaced old.
+// recordPut is the metadata of key, which replaced old.
 func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
-	return s.State.Update(func(st *State) error {
+	defer s.files().Reload()
+	return s.StateFile.Update(func(st *State) error {
 		p := st.Profiles[profile]
 		changed := p == nil || old != key
 		if p == nil {
@@ -152,6 +350,9 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 			p.CreatedAt, p.KeyID = o.CreatedAt, o.KeyID
 			p.LastRemindedAt = nil
 			p.Source = o.Source
+			if p.Source == "" {
+				p.Source = SourceLogin
+			}
 		} else {
 			if o.CreatedAt != nil {
 				p.CreatedAt = o.CreatedAt
@@ -162,31 +363,44 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 		}
 		if o.APIURL != nil {
 			p.APIURL = o.APIURL
+			if *o.APIURL == "" {
+				p.APIURL = nil
+			}
 		}
 		return nil
 	})
 }
 
-// Delete removes profile's key and metadata. ErrNotFound when the keychain
-// held no key (the metadata is dropped all the same).
+// Delete implements Backend: it removes profile's key and metadata;
+// ErrNotFound (a *NoKeyError) when the keychain held no key (the metadata
+// is dropped all the same).
 func (s *Store) Delete(ctx context.Context, profile string) error {
 	if err := CheckProfile(profile); err != nil {
 		return err
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	kerr := s.Keychain.Delete(ctx, profile)
 	if kerr != nil && !errors.Is(kerr, ErrNotFound) {
 		return kerr
 	}
-	if err := s.State.Update(func(st *State) error { delete(st.Profiles, profile); return nil }); err != nil {
+	err := s.StateFile.Update(func(st *State) error { delete(st.Profiles, profile); return nil })
+	s.files().Reload()
+	if err != nil {
 		return err
 	}
-	return kerr
+	if kerr != nil {
+		return &NoKeyError{Profile: profile}
+	}
+	return nil
 }
 
-// Metadata returns the metadata of every profile.
-func (s *Store) Metadata() (*State, error) { return s.State.Load() }
+// Health implements Backend.
+func (s *Store) Health(ctx context.Context) error { return s.Keychain.Ping(ctx) }
 
-// Resolve runs the resolver against this store.
-func (s *Store) Resolve(ctx context.Context, req Request) (Resolution, error) {
-	return Resolve(ctx, req, s)
+// UpdateState applies fn to state.json (the reminder's bookkeeping,
+// created_at look-ups) and refreshes what the Store sees.
+func (s *Store) UpdateState(fn func(*State) error) error {
+	defer s.files().Reload()
+	return s.StateFile.Update(fn)
 }

@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,102 +27,121 @@ const DefaultShutdownTimeout = 5 * time.Second
 
 // Config is what the daemon runs with.
 type Config struct {
-	// Store is the keychain, metadata and config.json (its ConfigProfile is
-	// the profile a plaintext key in config.json belongs to).
-	Store *credstore.Store
+	// Keychain is the OS keychain (credstore.NewKeychain).
+	Keychain *credstore.Keychain
+	// ConfigPath is the watched config.json; StateDir holds state.json.
+	ConfigPath string
+	StateDir   string
+	// Profile is the daemon's profile: config.json's key belongs to it
+	// (recorded in state.json, so every door agrees).
+	Profile string
+	// Migrate: move plaintext keys out of config.json as they appear
+	// (false: daemon --no-watch; config.json is still watched for changes).
+	Migrate bool
+	// RotationPeriod is how long a key lives before it is due (0: 90 days).
+	RotationPeriod time.Duration
 	// Socket is where to listen unless systemd passes a socket (LISTEN_FDS).
 	Socket string
 	// Logger receives the daemon's logs (NewLogger picks the journal under
 	// systemd); nil logs nowhere.
 	Logger *slog.Logger
-	// RotationPeriod is how long a key lives before it is due (0: 90 days).
-	RotationPeriod time.Duration
 	// Version is reported by /v1/health.
 	Version string
-	// Background jobs run beside the server until shutdown (the config.json
-	// watcher, the rotation reminder). A job's error is logged; it does not
-	// stop the daemon: look-ups keep being answered.
-	Background []func(ctx context.Context) error
-
 	// CacheTTL bounds the age of a keychain read served (default 1 min).
 	CacheTTL time.Duration
-	// FilePoll is how often config.json and state.json are stat'ed (1 s).
-	FilePoll time.Duration
-	// ShutdownTimeout bounds a graceful stop (default 5 s).
-	ShutdownTimeout time.Duration
 	// Server tunes the socket API (timeouts, connection cap).
 	Server ipc.Options
 	// Listener, when set, is served instead of listening (tests).
 	Listener net.Listener
 	// NoHarden skips the process hardening (in-process tests only).
 	NoHarden bool
-	// MaxProcs is the GOMAXPROCS the daemon runs with: 0 means 1 unless
-	// $GOMAXPROCS says otherwise (one P answers look-ups with fewer
-	// hand-offs between threads: lower latency, the same throughput);
-	// negative leaves it alone.
-	MaxProcs int
-	// GCPercent is the daemon's GOGC: 0 means 50 unless $GOGC says
-	// otherwise (the live heap is tiny; collecting sooner keeps resident
-	// memory about 2 MiB lower at the same throughput); negative leaves it.
-	GCPercent int
 }
 
 // Daemon is one run of the service.
 type Daemon struct {
-	cfg   Config
-	log   *slog.Logger
-	cache *Cache
+	cfg        Config
+	log        *slog.Logger
+	store      *credstore.Store
+	keys       *keyCache
+	files      *fileCache
+	health     *health
+	background []func(ctx context.Context) error
 }
 
-// New prepares a daemon; Run starts it. Between the two, the Daemon's
-// Invalidate methods may be captured by Background jobs.
+// New prepares a daemon; Run starts it. Between the two, Go adds
+// background jobs, which may use Store.
 func New(cfg Config) (*Daemon, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("daemon: no store")
+	if cfg.Keychain == nil {
+		return nil, errors.New("daemon: no keychain")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	if cfg.Profile == "" {
+		cfg.Profile = credstore.DefaultProfile
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger}
-	d.cache = NewCache(cfg.Store, cfg.RotationPeriod, cfg.CacheTTL, cfg.Logger)
+	d.health = newHealth(cfg.Keychain, time.Now, cfg.Logger)
+	d.keys = newKeyCache(cfg.Keychain, cfg.CacheTTL, time.Now, d.health)
+	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
+	d.files = newFileCache(disk)
+	d.store = &credstore.Store{Keychain: d.keys, StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
+		Files: d.files, Period: cfg.RotationPeriod}
+	if err := d.store.SetConfigOwner(cfg.Profile); err != nil {
+		d.log.Warn("cannot record the daemon's profile as config.json's owner", "profile", cfg.Profile, "err", err)
+	}
 	return d, nil
 }
 
-// Go adds a background job; call it before Run.
+// Go adds a background job; call it before Run. A job's error is logged;
+// it does not stop the daemon: look-ups keep being answered.
 func (d *Daemon) Go(job func(ctx context.Context) error) {
-	d.cfg.Background = append(d.cfg.Background, job)
+	d.background = append(d.background, job)
 }
 
-// Run is New followed by (*Daemon).Run.
-func Run(ctx context.Context, cfg Config) error {
-	d, err := New(cfg)
-	if err != nil {
-		return err
+// Store is the Backend the socket serves: the keychain behind the daemon's
+// key cache, and the files as its watchers last saw them.
+func (d *Daemon) Store() *credstore.Store { return d.store }
+
+// filesChanged is the watchers' word that config.json or state.json
+// changed: both are read again, and config.json's profile's key is read
+// afresh (a migration just wrote it).
+func (d *Daemon) filesChanged() {
+	d.files.Reload()
+	d.keys.forget(d.store.ConfigOwner())
+}
+
+// watchers are the config.json watcher (which also migrates, unless
+// --no-watch) and the state.json watcher, both feeding filesChanged.
+func (d *Daemon) watchers() []func(ctx context.Context) error {
+	migrate := d.store.MigrateConfig
+	if !d.cfg.Migrate {
+		migrate = nothingToMigrate
 	}
-	return d.Run(ctx)
+	kick := make(chan struct{}, 1)
+	d.health.onUp(func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	var jobs []func(ctx context.Context) error
+	if d.cfg.ConfigPath != "" {
+		jobs = append(jobs, (&Watcher{Path: d.cfg.ConfigPath, Migrate: migrate, Logger: d.log, OnChange: d.filesChanged, Kick: kick}).Run)
+	}
+	if d.cfg.StateDir != "" {
+		state := d.store.StateFile.Path()
+		jobs = append(jobs, (&Watcher{Path: state, Migrate: nothingToMigrate, Logger: slog.New(slog.DiscardHandler), OnChange: d.filesChanged, Quiet: true}).Run)
+	}
+	return jobs
 }
 
-// Backend is the cache the socket API serves; writes through it (Put,
-// Delete) keep it current.
-func (d *Daemon) Backend() *Cache { return d.cache }
-
-// Invalidate drops profile's cached key (after a keychain write the daemon
-// did not make itself).
-func (d *Daemon) Invalidate(profile string) { d.cache.Invalidate(profile) }
-
-// InvalidateConfig re-reads config.json and state.json and drops the
-// config profile's cached key: the watcher calls it after each change or
-// migration.
-func (d *Daemon) InvalidateConfig() { d.cache.InvalidateConfig() }
-
-// InvalidateAll drops everything cached.
-func (d *Daemon) InvalidateAll() { d.cache.InvalidateAll() }
+func nothingToMigrate(context.Context) (credstore.MigrationResult, error) {
+	return credstore.MigrationResult{Outcome: credstore.NothingToMigrate}, nil
+}
 
 // Run serves until ctx ends (SIGTERM/SIGINT), then stops gracefully:
-// stop accepting, finish requests in flight within ShutdownTimeout, stop
+// stop accepting, finish requests in flight within DefaultShutdownTimeout, stop
 // the background jobs, remove the socket it created (never an inherited
 // one). Keychain trouble never ends it.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -132,18 +149,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		for _, err := range harden() {
 			d.log.Warn("process hardening incomplete", "err", err)
 		}
-	}
-	switch {
-	case d.cfg.MaxProcs > 0:
-		runtime.GOMAXPROCS(d.cfg.MaxProcs)
-	case d.cfg.MaxProcs == 0 && os.Getenv("GOMAXPROCS") == "":
-		runtime.GOMAXPROCS(1)
-	}
-	switch {
-	case d.cfg.GCPercent > 0:
-		debug.SetGCPercent(d.cfg.GCPercent)
-	case d.cfg.GCPercent == 0 && os.Getenv("GOGC") == "":
-		debug.SetGCPercent(50)
 	}
 	l, inherited, err := d.listen()
 	if err != nil {
@@ -153,26 +158,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	so := d.cfg.Server
 	so.Logger, so.Version = d.log, d.cfg.Version
-	if min := d.cfg.Store.Keychain.Timeout() + 5*time.Second; so.WriteTimeout < min {
+	so.Watching = d.cfg.Migrate
+	if min := d.cfg.Keychain.Timeout() + 5*time.Second; so.WriteTimeout < min {
 		so.WriteTimeout = max(min, 15*time.Second)
 	}
-	srv := ipc.NewServer(d.cache, so)
-	d.cache.onHealth = func(err error) {
+	srv := ipc.NewServer(d.store, so)
+	d.health.onChange(func(err error) {
 		if err != nil {
 			sdNotify("STATUS=serving on " + addr + "; keychain unavailable: " + err.Error())
 		} else {
 			sdNotify("STATUS=serving on " + addr)
 		}
-	}
+	})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
-	wg.Go(func() { d.cache.Refresh(bg, d.cfg.FilePoll) })
-	wg.Go(func() { d.cache.Warm(bg) })
-	for i, job := range d.cfg.Background {
+	wg.Go(func() { d.keys.warm(bg, d.profiles()) })
+	for i, job := range append(d.watchers(), d.background...) {
 		wg.Go(func() {
 			defer func() {
 				if p := recover(); p != nil {
@@ -188,7 +193,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { d.watchdog(bg, addr, iv) })
 	}
 
-	d.log.Info("serving", "socket", addr, "socket_activated", inherited, "version", d.cfg.Version, "pid", os.Getpid())
+	d.log.Info("serving", "socket", addr, "socket_activated", inherited, "version", d.cfg.Version, "pid", os.Getpid(),
+		"watching", d.cfg.ConfigPath, "moving_plaintext_keys", d.cfg.Migrate, "profile", d.cfg.Profile)
 	sdNotify("READY=1\nSTATUS=serving on " + addr + "\nMAINPID=" + fmt.Sprint(os.Getpid()))
 
 	var runErr error
@@ -199,7 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Error("server stopped", "err", runErr)
 	}
 	sdNotify("STOPPING=1\nSTATUS=stopping")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		d.log.Warn("requests still in flight at shutdown were cut off", "err", err)
@@ -215,6 +221,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	_ = l.Close() // an ipc.Listen socket removes itself; an inherited one stays
 	d.log.Info("stopped")
 	return runErr
+}
+
+// profiles are the ones worth warming: config.json's owner and every
+// profile with metadata.
+func (d *Daemon) profiles() []string {
+	names := []string{d.store.ConfigOwner()}
+	if st, err := d.files.State(); err == nil {
+		for _, n := range st.Names() {
+			if n != names[0] {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // listen takes systemd's socket when LISTEN_FDS is set (asking once: the

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -51,9 +52,6 @@ type Reminder struct {
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
 
-	// Env is the daemon's Torale environment, for the URL order of the
-	// created_at look-up (TORALE_API_URL, dev mode).
-	Env credstore.Env
 	// Offline turns off the created_at look-up: the age then counts from
 	// stored_at until something else records created_at.
 	Offline bool
@@ -97,7 +95,7 @@ func (r *Reminder) Run(ctx context.Context) error {
 func (r *Reminder) Check(ctx context.Context) time.Time {
 	now := r.now()
 	next := now.Add(r.maxSleep())
-	st, err := r.Store.State.Load()
+	st, err := r.Store.StateFile.Load()
 	if err != nil {
 		r.logger().Warn("rotation reminders: cannot read the metadata", "err", err)
 		return next
@@ -107,7 +105,7 @@ func (r *Reminder) Check(ctx context.Context) time.Time {
 			return next
 		}
 		p := *st.Profiles[name]
-		if p.CreatedAt == nil && !r.Offline {
+		if p.CreatedAt == nil && !r.Offline && r.near(p, now) {
 			r.lookupCreated(ctx, name, &p, now)
 		}
 		if at := r.checkProfile(ctx, name, p, now); !at.IsZero() && at.Before(next) {
@@ -155,6 +153,9 @@ func (r *Reminder) checkProfile(ctx context.Context, name string, p credstore.Pr
 
 // remind gives one reminder through every channel and remembers it.
 func (r *Reminder) remind(ctx context.Context, name string, p credstore.Profile, from, now, due time.Time, overdue bool) {
+	if _, err := r.Store.Stored(ctx, name); errors.Is(err, credstore.ErrNotFound) {
+		return // the key is gone from the keychain: nothing to rotate
+	}
 	rot := credstore.RotationOf(p, r.period(), now)
 	title, body := Message(name, p.KeyHint, rot.AgeDays, due, now, overdue)
 	log := r.logger().With("profile", name, "key", p.KeyHint, "age_days", rot.AgeDays, "due_at", due.UTC().Format(time.RFC3339))
@@ -215,7 +216,7 @@ func (r *Reminder) record(name string, p credstore.Profile, from, at time.Time) 
 	r.reminded[name] = reminded{hint: p.KeyHint, from: from, at: at}
 	r.mu.Unlock()
 	at = at.UTC()
-	err := r.Store.State.Update(func(st *credstore.State) error {
+	err := r.Store.UpdateState(func(st *credstore.State) error {
 		q := st.Profiles[name]
 		if q == nil || q.KeyHint != p.KeyHint || !q.AgeFrom().Equal(from) {
 			return nil
@@ -228,9 +229,19 @@ func (r *Reminder) record(name string, p credstore.Profile, from, at time.Time) 
 	}
 }
 
+// near reports whether a reminder is close enough that the key's real age
+// matters: within the early notice (by stored_at) of being due. Before that
+// nobody asks the server anything.
+func (r *Reminder) near(p credstore.Profile, now time.Time) bool {
+	period := r.period()
+	return !now.Before(p.AgeFrom().Add(period - notice(period)))
+}
+
 // lookupCreated asks the server when the profile's key was created (GET
 // /auth/api-keys, matched by prefix) and records created_at and key_id.
-// Never required: any failure leaves the age counting from stored_at.
+// Never required: any failure leaves the age counting from stored_at, and
+// is logged at debug level only. The key goes only to an https URL: the
+// daemon sends it nowhere a user did not just ask for on its own.
 func (r *Reminder) lookupCreated(ctx context.Context, name string, p *credstore.Profile, now time.Time) {
 	r.mu.Lock()
 	if r.lookedUp == nil {
@@ -245,29 +256,32 @@ func (r *Reminder) lookupCreated(ctx context.Context, name string, p *credstore.
 	r.mu.Unlock()
 
 	log := r.logger().With("profile", name, "key", p.KeyHint)
-	key, err := r.Store.Keychain.Get(ctx, name)
+	stored, err := r.Store.Stored(ctx, name)
 	if err != nil {
 		log.Debug("created_at look-up: no key to ask with", "err", err)
 		return
 	}
-	if credstore.Hint(key) != p.KeyHint {
+	if credstore.Hint(stored.Key) != p.KeyHint {
 		return // the metadata is about another key; leave it alone
 	}
-	url, _ := credstore.ResolveURL(credstore.Request{Profile: name, Env: r.Env}, r.Store)
-	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	list, err := toraleapi.New(url, key).ListKeys(lctx)
-	if err != nil {
-		log.Info("created_at look-up failed; the key's age counts from when it was stored", "err", err)
+	if !credstore.SecureURL(stored.URL) {
+		log.Debug("created_at look-up skipped: the daemon sends keys only to https URLs", "url_source", stored.URLSource)
 		return
 	}
-	rec, ok := toraleapi.FindKey(list, key)
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	list, err := toraleapi.New(stored.URL, stored.Key).ListKeys(lctx)
+	if err != nil {
+		log.Debug("created_at look-up failed; the key's age counts from when it was stored", "err", err)
+		return
+	}
+	rec, ok := toraleapi.FindKey(list, stored.Key)
 	if !ok || rec.CreatedAt == nil {
-		log.Info("created_at look-up: the server lists no record for this key; its age counts from when it was stored")
+		log.Debug("created_at look-up: the server lists no record for this key; its age counts from when it was stored")
 		return
 	}
 	created := rec.CreatedAt.UTC()
-	err = r.Store.State.Update(func(st *credstore.State) error {
+	err = r.Store.UpdateState(func(st *credstore.State) error {
 		q := st.Profiles[name]
 		if q == nil || q.KeyHint != p.KeyHint || q.CreatedAt != nil {
 			return nil

@@ -27,13 +27,13 @@ func watchdogInterval(log *slog.Logger) time.Duration {
 // that the socket still answers: a wedged server stops the pings and
 // systemd restarts it.
 func (d *Daemon) watchdog(ctx context.Context, socket string, iv time.Duration) {
-	c := ipc.NewClient(socket)
+	c := ipc.NewClient(socket, 0)
 	defer c.Close()
 	t := time.NewTicker(iv / 2)
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, iv/4)
-		_, err := c.Health(cctx)
+		_, err := c.Info(cctx)
 		cancel()
 		if ctx.Err() != nil {
 			return

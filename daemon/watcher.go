@@ -48,6 +48,12 @@ type Watcher struct {
 	// OnChange, when set, is called after a key moved into the keychain or
 	// config.json changed, so caches of either can be dropped.
 	OnChange func()
+	// Kick, when set, makes the watcher look again at once (the keychain is
+	// back: a key left in place for it moves now, not after the backoff).
+	Kick <-chan struct{}
+	// Quiet: the file is not config.json (state.json): no sweeping of
+	// rewrite leftovers.
+	Quiet bool
 
 	// Timing; zero means the default.
 	Debounce     time.Duration // quiet time after an event before reading
@@ -141,7 +147,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 
 	r.ensureWatches()
-	r.sweepTemps()
+	if !w.Quiet {
+		r.sweepTemps()
+	}
 	scan()
 	repoll()
 	for {
@@ -173,6 +181,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-debounce.C:
 			scan()
 		case <-retry.C:
+			scan()
+		case <-w.Kick:
 			scan()
 		case <-settle.C:
 			scan()

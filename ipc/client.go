@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,11 +20,17 @@ import (
 )
 
 // ErrNoDaemon: nothing listens on the socket (no file, or nobody accepts).
-// Callers fall back to reading the keychain themselves.
+// Callers fall back to the local Backend.
 var ErrNoDaemon = errors.New("the torale-cred daemon is not running")
 
-// Error is an error answer from the daemon. It matches the credstore
-// sentinels with errors.Is, so callers decide exit codes as for local errors.
+// ErrDaemonStuck: the daemon accepted but did not answer in time, or cut
+// the connection (stopped, overloaded). Reading the keychain directly is
+// safe then too: the daemon answers from the same keychain.
+var ErrDaemonStuck = errors.New("the torale-cred daemon did not answer")
+
+// Error is an error answer from the daemon. It matches credstore's
+// sentinels with errors.Is, so callers decide exit codes as for local
+// errors.
 type Error struct {
 	Status  int
 	Code    string
@@ -48,20 +55,29 @@ func (e *Error) Is(target error) bool {
 		return target == credstore.ErrBadKey
 	case CodeBadProfile:
 		return target == credstore.ErrBadProfile
+	case CodeBadURL:
+		return target == credstore.ErrBadURL
+	case CodeBadRequest:
+		return target == credstore.ErrBadRequest
+	case CodeDenied:
+		return target == credstore.ErrDenied
 	}
 	return false
 }
 
-// Client talks to the daemon over its socket. It checks, before sending
-// anything, that the socket is served by this same user: a key is never
-// handed to another user's process.
+// Client is the daemon's Backend seen from another process. Before sending
+// anything it checks that the socket is served by this same user: a key is
+// never handed to, or asked of, another user's process.
 type Client struct {
 	socket string
 	hc     *http.Client
 }
 
+var _ credstore.Backend = (*Client)(nil)
+
 // NewClient is a client for the socket at path; it dials only when used.
-func NewClient(path string) *Client {
+// timeout bounds each request (0: none beyond the caller's context).
+func NewClient(path string, timeout time.Duration) *Client {
 	c := &Client{socket: path}
 	tr := &http.Transport{
 		DialContext:            c.dial,
@@ -70,7 +86,7 @@ func NewClient(path string) *Client {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 16 << 10,
 	}
-	c.hc = &http.Client{Transport: tr}
+	c.hc = &http.Client{Transport: tr, Timeout: timeout}
 	return c
 }
 
@@ -101,9 +117,11 @@ func (c *Client) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	return conn, nil
 }
 
-// send is the one way a request is made: method and path, the status
-// wanted, a body to encode (nil for none) and where to decode the answer.
-func (c *Client) send(ctx context.Context, method, path string, want int, in, out any) error {
+// send is the one way a request is made: method and path, a body to
+// encode (nil for none) and where to decode the answer. Every non-200
+// answer comes back as an *Error; a daemon that does not answer in time or
+// cuts the connection as ErrDaemonStuck.
+func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -125,17 +143,23 @@ func (c *Client) send(ctx context.Context, method, path string, want int, in, ou
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		if errors.Is(err, ErrNoDaemon) {
+		switch {
+		case errors.Is(err, ErrNoDaemon):
 			return err
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+			errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), isTimeout(err):
+			return fmt.Errorf("%w on %s (it may be stopped or overloaded)", ErrDaemonStuck, c.socket)
 		}
 		return fmt.Errorf("asking the daemon on %s: %w", c.socket, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("reading the daemon's answer: %w", err)
+		return fmt.Errorf("%w on %s: its answer was cut off", ErrDaemonStuck, c.socket)
 	}
-	if resp.StatusCode != want {
+	if resp.StatusCode != http.StatusOK {
 		var eb ErrorBody
 		if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
 			return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("the daemon answered %s", resp.Status)}
@@ -150,43 +174,59 @@ func (c *Client) send(ctx context.Context, method, path string, want int, in, ou
 	return nil
 }
 
-// Health asks GET /v1/health.
-func (c *Client) Health(ctx context.Context) (Health, error) {
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Info asks GET /v1/health.
+func (c *Client) Info(ctx context.Context) (Health, error) {
 	var h Health
-	err := c.send(ctx, http.MethodGet, "/v1/health", http.StatusOK, nil, &h)
+	err := c.send(ctx, http.MethodGet, "/v1/health", nil, &h)
 	return h, err
 }
 
-// Resolve asks POST /v1/resolve with the caller's flags and environment.
-func (c *Client) Resolve(ctx context.Context, req credstore.Request) (Resolution, error) {
-	var r Resolution
-	err := c.send(ctx, http.MethodPost, "/v1/resolve", http.StatusOK, RequestFrom(req), &r)
+// Health implements credstore.Backend: nil when the daemon's keychain is ok.
+func (c *Client) Health(ctx context.Context) error {
+	h, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if h.Keychain != "ok" {
+		return &credstore.KeychainError{Fault: credstore.FaultUnavailable, Reason: strings.TrimPrefix(h.Keychain, "unavailable: ")}
+	}
+	return nil
+}
+
+// Resolve implements credstore.Backend: POST /v1/resolve.
+func (c *Client) Resolve(ctx context.Context, req credstore.Request) (credstore.Resolution, error) {
+	var r credstore.Resolution
+	err := c.send(ctx, http.MethodPost, "/v1/resolve", req, &r)
 	return r, err
 }
 
-// Stored asks GET /v1/credentials/{profile}: the keychain tier alone.
-func (c *Client) Stored(ctx context.Context, profile string) (Resolution, error) {
-	var r Resolution
-	err := c.send(ctx, http.MethodGet, "/v1/credentials/"+url.PathEscape(profile), http.StatusOK, nil, &r)
+// Stored implements credstore.Backend: GET /v1/credentials/{profile}.
+func (c *Client) Stored(ctx context.Context, profile string) (credstore.Resolution, error) {
+	var r credstore.Resolution
+	err := c.send(ctx, http.MethodGet, "/v1/credentials/"+url.PathEscape(profile), nil, &r)
 	return r, err
 }
 
-// List asks GET /v1/credentials.
-func (c *Client) List(ctx context.Context) (CredentialList, error) {
+// List implements credstore.Backend: GET /v1/credentials.
+func (c *Client) List(ctx context.Context) ([]credstore.ProfileInfo, error) {
 	var l CredentialList
-	err := c.send(ctx, http.MethodGet, "/v1/credentials", http.StatusOK, nil, &l)
-	return l, err
+	err := c.send(ctx, http.MethodGet, "/v1/credentials", nil, &l)
+	return l.Profiles, err
 }
 
-// Put stores key for profile through the daemon.
-func (c *Client) Put(ctx context.Context, profile, key string, o credstore.PutOptions) (ProfileInfo, error) {
-	var info ProfileInfo
-	in := PutRequest{APIKey: key, Source: o.Source, CreatedAt: o.CreatedAt, KeyID: o.KeyID, APIURL: o.APIURL}
-	err := c.send(ctx, http.MethodPut, "/v1/credentials/"+url.PathEscape(profile), http.StatusOK, in, &info)
+// Put implements credstore.Backend: PUT /v1/credentials/{profile}.
+func (c *Client) Put(ctx context.Context, profile, key string, o credstore.PutOptions) (credstore.ProfileInfo, error) {
+	var info credstore.ProfileInfo
+	err := c.send(ctx, http.MethodPut, "/v1/credentials/"+url.PathEscape(profile), putBody{APIKey: key, PutOptions: o}, &info)
 	return info, err
 }
 
-// Delete removes profile's key through the daemon.
+// Delete implements credstore.Backend: DELETE /v1/credentials/{profile}.
 func (c *Client) Delete(ctx context.Context, profile string) error {
-	return c.send(ctx, http.MethodDelete, "/v1/credentials/"+url.PathEscape(profile), http.StatusOK, nil, nil)
+	return c.send(ctx, http.MethodDelete, "/v1/credentials/"+url.PathEscape(profile), nil, nil)
 }

@@ -10,54 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
 )
-
-// Answer is a Backend's resolution with the stored key's rotation status
-// (nil when the profile has no metadata).
-type Answer struct {
-	Resolution credstore.Resolution
-	Rotation   *credstore.Rotation
-}
-
-// ProfileMeta is one profile's metadata with its rotation status.
-type ProfileMeta struct {
-	Name     string
-	Profile  credstore.Profile
-	Rotation credstore.Rotation
-}
-
-// Backend is everything the server serves; the daemon supplies it. Errors
-// are told apart with errors.Is: credstore.ErrNotFound (404),
-// credstore.ErrKeychain (503), credstore.ErrBadKey / ErrBadProfile (400).
-type Backend interface {
-	// Resolve applies the resolver to the caller's request.
-	Resolve(ctx context.Context, req credstore.Request) (Answer, error)
-	// Stored is the keychain tier alone for profile.
-	Stored(ctx context.Context, profile string) (Answer, error)
-	// List is every profile's metadata, never a key.
-	List(ctx context.Context) ([]ProfileMeta, error)
-	// Put stores key for profile and returns the profile's new metadata.
-	Put(ctx context.Context, profile, key string, o credstore.PutOptions) (ProfileMeta, error)
-	// Delete removes profile's key and metadata.
-	Delete(ctx context.Context, profile string) error
-	// Health is nil when the keychain answers, else why it does not.
-	Health(ctx context.Context) error
-}
-
-// Generationer is implemented by a Backend that can say when its answers
-// may have changed: the server then keeps encoded /v1/resolve answers and
-// serves a repeated request without decoding, resolving or encoding again.
-// Generation must change whenever any answer could.
-type Generationer interface {
-	Generation() uint64
-}
 
 // Options tune a Server; the zero value is usable.
 type Options struct {
@@ -71,30 +29,26 @@ type Options struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
-	// AnswerTTL bounds how long an encoded answer is reused even when the
-	// Backend's generation has not moved (default 10 s), since rotation
-	// status moves with the clock.
-	AnswerTTL time.Duration
 	// UID is the only peer user id served (default: the process's own).
 	UID *uint32
+	// Watching is reported by /v1/health: the daemon moves plaintext keys
+	// out of config.json.
+	Watching bool
 }
 
-// Server is the socket API over a Backend.
+// Server is the socket API over any credstore.Backend: handler → Backend
+// → store, nothing cached or converted on the way.
 type Server struct {
-	b     Backend
-	gen   Generationer
+	b     credstore.Backend
 	o     Options
 	log   *slog.Logger
-	mux   *http.ServeMux
 	hs    *http.Server
 	uid   uint32
 	conns atomic.Int64
-
-	answers answerCache
 }
 
 // NewServer builds the server for b.
-func NewServer(b Backend, o Options) *Server {
+func NewServer(b credstore.Backend, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,16 +64,12 @@ func NewServer(b Backend, o Options) *Server {
 	def(&o.ReadTimeout, 10*time.Second)
 	def(&o.WriteTimeout, 15*time.Second)
 	def(&o.IdleTimeout, 2*time.Minute)
-	def(&o.AnswerTTL, 10*time.Second)
 	s := &Server{b: b, o: o, log: o.Logger, uid: uint32(os.Getuid())}
 	if o.UID != nil {
 		s.uid = *o.UID
 	}
-	s.gen, _ = b.(Generationer)
-	s.answers.ttl = o.AnswerTTL
-	s.mux = s.routes()
 	s.hs = &http.Server{
-		Handler:           s.mux,
+		Handler:           s.routes(),
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		ReadTimeout:       o.ReadTimeout,
 		WriteTimeout:      o.WriteTimeout,
@@ -131,10 +81,6 @@ func NewServer(b Backend, o Options) *Server {
 	}
 	return s
 }
-
-// Handler is the route table, without the peer check (which needs the
-// connection): for tests with httptest.
-func (s *Server) Handler() http.Handler { return s.mux }
 
 // Serve answers connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
@@ -233,7 +179,7 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc(p, guard(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", methods)
 			writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed,
-				fmt.Sprintf("%s takes %s, not %s", p, methods, sanitize(r.Method)))
+				fmt.Sprintf("%s takes %s, not %s", p, methods, sanitize(r.Method, 16)))
 		}))
 	}
 	mux.HandleFunc("/", guard(func(w http.ResponseWriter, r *http.Request) {
@@ -242,87 +188,50 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-var (
-	ctJSON = []string{"application/json"}
-	// bodyPool recycles request-body buffers across look-ups.
-	bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-)
+var ctJSON = []string{"application/json"}
 
 // errTooLarge is a body past MaxBodyBytes.
 var errTooLarge = errors.New("request body too large")
 
-// readBody reads the whole body into buf, refusing more than MaxBodyBytes
-// without allocating a limiter.
-func readBody(r *http.Request, buf []byte) ([]byte, error) {
+// readBody reads the whole body, refusing more than MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBodyBytes {
-		return buf, errTooLarge
+		return nil, errTooLarge
 	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 512)
-		}
-		n, err := r.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > MaxBodyBytes {
-			return buf, errTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errTooLarge
 	}
+	return b, err
 }
 
-// resolve is the hot path: a repeated request is answered from the
-// encoded-answer cache without decoding, resolving or encoding.
+// resolve is POST /v1/resolve: the caller's own flags and environment.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
-	bp := bodyPool.Get().(*[]byte)
-	body, err := readBody(r, (*bp)[:0])
-	defer func() {
-		if cap(body) <= 64<<10 {
-			*bp = body[:0]
-			bodyPool.Put(bp)
-		}
-	}()
+	body, err := readBody(w, r)
 	if err != nil {
 		s.bodyError(w, err)
 		return
 	}
-	var gen uint64
-	now := time.Now()
-	if s.gen != nil {
-		gen = s.gen.Generation()
-		if a, ok := s.answers.get(body, gen, now); ok {
-			writeRaw(w, a.status, a.body)
-			return
-		}
-	}
-	req, err := DecodeResolveRequest(body)
+	var req credstore.Request
+	err = decodeStrict(body, &req)
+	clear(body)
 	if err != nil {
-		s.fail(w, "", err)
+		s.fail(w, err)
 		return
 	}
-	a, err := s.b.Resolve(r.Context(), req)
-	var status int
-	var out []byte
+	res, err := s.b.Resolve(r.Context(), req)
 	if err != nil {
-		status, out = s.errorBytes(req.Profile, err)
-	} else {
-		status = http.StatusOK
-		out = mustJSON(answerOf(a.Resolution, a.Rotation))
+		s.fail(w, err)
+		return
 	}
-	if s.gen != nil && (status == http.StatusOK || status == http.StatusNotFound) {
-		s.answers.put(body, gen, now, cachedAnswer{status, out})
-	}
-	writeRaw(w, status, out)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	h := Health{Status: "ok", Version: s.o.Version, Keychain: "ok"}
+	h := Health{Status: "ok", Version: s.o.Version, Keychain: "ok", Watching: s.o.Watching, PID: os.Getpid()}
 	if err := s.b.Health(r.Context()); err != nil {
-		h.Keychain = "unavailable: " + err.Error()
+		h.Keychain = credstore.KeychainState(err)
 	}
 	writeJSON(w, http.StatusOK, h)
 }
@@ -330,19 +239,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	ps, err := s.b.List(r.Context())
 	if err != nil {
-		s.fail(w, "", err)
+		s.fail(w, err)
 		return
 	}
-	out := CredentialList{Profiles: make([]ProfileInfo, 0, len(ps))}
-	for _, p := range ps {
-		out.Profiles = append(out.Profiles, infoOf(p))
+	if ps == nil {
+		ps = []credstore.ProfileInfo{}
 	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func infoOf(p ProfileMeta) ProfileInfo {
-	rot := Rotation{AgeDays: p.Rotation.AgeDays, DueAt: p.Rotation.DueAt, Due: p.Rotation.Due}
-	return ProfileInfo{Name: p.Name, Profile: p.Profile, Rotation: &rot}
+	writeJSON(w, http.StatusOK, CredentialList{Profiles: ps})
 }
 
 func pathProfile(r *http.Request) (string, error) {
@@ -353,50 +256,67 @@ func pathProfile(r *http.Request) (string, error) {
 func (s *Server) stored(w http.ResponseWriter, r *http.Request) {
 	p, err := pathProfile(r)
 	if err != nil {
-		s.fail(w, "", err)
+		s.fail(w, err)
 		return
 	}
-	a, err := s.b.Stored(r.Context(), p)
+	res, err := s.b.Stored(r.Context(), p)
 	if err != nil {
-		s.fail(w, p, err)
+		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, answerOf(a.Resolution, a.Rotation))
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 	p, err := pathProfile(r)
 	if err != nil {
-		s.fail(w, "", err)
+		s.fail(w, err)
 		return
 	}
-	body, err := readBody(r, nil)
+	body, err := readBody(w, r)
 	if err != nil {
 		s.bodyError(w, err)
 		return
 	}
-	opts, key, err := DecodePutRequest(body)
+	var pb putBody
+	err = decodeStrict(body, &pb)
 	clear(body)
+	switch {
+	case err != nil:
+	case pb.APIKey == "":
+		err = fmt.Errorf("%w: the body needs \"api_key\"", credstore.ErrBadRequest)
+	default:
+		err = checkSource(pb.Source)
+	}
 	if err != nil {
-		s.fail(w, p, err)
+		s.fail(w, err)
 		return
 	}
-	meta, err := s.b.Put(r.Context(), p, key, opts)
+	info, err := s.b.Put(r.Context(), p, pb.APIKey, pb.PutOptions)
 	if err != nil {
-		s.fail(w, p, err)
+		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, infoOf(meta))
+	writeJSON(w, http.StatusOK, info)
+}
+
+// checkSource: a PUT may say where its key came from, among SPEC's words.
+func checkSource(src string) error {
+	switch src {
+	case "", credstore.SourceLogin, credstore.SourceConfig, credstore.SourceGit, credstore.SourceRotate:
+		return nil
+	}
+	return fmt.Errorf("%w: \"source\" must be login, config, git or rotate", credstore.ErrBadRequest)
 }
 
 func (s *Server) del(w http.ResponseWriter, r *http.Request) {
 	p, err := pathProfile(r)
 	if err != nil {
-		s.fail(w, "", err)
+		s.fail(w, err)
 		return
 	}
 	if err := s.b.Delete(r.Context(), p); err != nil {
-		s.fail(w, p, err)
+		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, Deleted{Profile: p, Deleted: true})
@@ -410,38 +330,32 @@ func (s *Server) bodyError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
 }
 
-func (s *Server) fail(w http.ResponseWriter, profile string, err error) {
-	status, b := s.errorBytes(profile, err)
-	writeRaw(w, status, b)
-}
-
-// errorBytes maps an error onto its status and encoded body, in one place.
-func (s *Server) errorBytes(profile string, err error) (int, []byte) {
-	status, code, msg := http.StatusInternalServerError, CodeInternal, err.Error()
+// fail answers err with its status and code, decided in one place; the
+// message is the error's own sentence (credstore words "no key" and every
+// other failure without quoting input).
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, CodeInternal
+	msg := err.Error()
 	switch {
 	case errors.Is(err, credstore.ErrBadProfile):
 		status, code = http.StatusBadRequest, CodeBadProfile
 	case errors.Is(err, credstore.ErrBadKey):
 		status, code = http.StatusBadRequest, CodeBadKey
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, credstore.ErrBadURL):
+		status, code = http.StatusBadRequest, CodeBadURL
+	case errors.Is(err, credstore.ErrBadRequest):
 		status, code = http.StatusBadRequest, CodeBadRequest
-		msg = strings.TrimPrefix(msg, errBadRequest.Error()+": ")
+		msg = strings.TrimPrefix(msg, credstore.ErrBadRequest.Error()+": ")
 	case errors.Is(err, credstore.ErrKeychain):
 		status, code = http.StatusServiceUnavailable, CodeKeychain
+	case errors.Is(err, credstore.ErrDenied):
+		status, code = http.StatusForbidden, CodeDenied
 	case errors.Is(err, credstore.ErrNotFound):
 		status, code = http.StatusNotFound, CodeNotFound
-		if profile != "" {
-			msg = NotFoundMessage(profile)
-		}
 	default:
 		s.log.Error("request failed", "err", err)
 	}
-	return status, mustJSON(ErrorBody{Error: code, Message: msg})
-}
-
-// NotFoundMessage is the sentence for "no key", worded as the CLI words it.
-func NotFoundMessage(profile string) string {
-	return fmt.Sprintf("No API key configured for profile %q; run: torale-cred login --profile %s", profile, profile)
+	writeError(w, status, code, msg)
 }
 
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
@@ -465,10 +379,10 @@ func mustJSON(v any) []byte {
 	return append(b, '\n')
 }
 
-// sanitize keeps a method name printable and short for a message.
-func sanitize(s string) string {
-	if len(s) > 16 {
-		s = s[:16]
+// sanitize keeps a caller's word printable and short for a message.
+func sanitize(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
 	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x21 || r > 0x7e {
@@ -476,49 +390,4 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// answerCache keeps encoded /v1/resolve answers for the Backend's current
-// generation, keyed by the exact request body.
-type answerCache struct {
-	ttl  time.Duration
-	mu   sync.RWMutex
-	gen  uint64
-	born time.Time
-	m    map[string]cachedAnswer
-}
-
-type cachedAnswer struct {
-	status int
-	body   []byte
-}
-
-const (
-	maxCachedAnswers = 1024
-	maxCachedBody    = 1024
-)
-
-func (c *answerCache) get(body []byte, gen uint64, now time.Time) (cachedAnswer, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.m == nil || c.gen != gen || now.Sub(c.born) > c.ttl {
-		return cachedAnswer{}, false
-	}
-	a, ok := c.m[string(body)]
-	return a, ok
-}
-
-func (c *answerCache) put(body []byte, gen uint64, now time.Time, a cachedAnswer) {
-	if len(body) > maxCachedBody {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || c.gen != gen || now.Sub(c.born) > c.ttl || len(c.m) >= maxCachedAnswers {
-		if c.m != nil && c.gen > gen {
-			return // an answer computed before the latest change
-		}
-		c.m, c.gen, c.born = make(map[string]cachedAnswer, 16), gen, now
-	}
-	c.m[string(body)] = a
 }

@@ -37,15 +37,10 @@ can read it; 'torale-cred exec' gives it to one command only.`,
 			if err != nil {
 				return err
 			}
-			profile, err := f.profile()
+			r, err := f.lookup(cmd.Context(), apiKey)
 			if err != nil {
 				return err
 			}
-			r, _, err := f.Resolve(cmd.Context(), f.request(profile, apiKey, ""))
-			if err != nil {
-				return resolveErr(profile, err)
-			}
-			f.warnIfRotationDue(r)
 			if asJSON {
 				vars := map[string]string{"TORALE_API_URL": r.URL}
 				if r.Key != "" {
@@ -54,7 +49,7 @@ can read it; 'torale-cred exec' gives it to one command only.`,
 				return writeJSON(f.IO.Out, vars)
 			}
 			if f.IO.StdoutTTY {
-				f.printf("torale-cred: these lines change nothing by themselves; run: %s\n", evalHint(sh))
+				f.say("%s: these lines change nothing by themselves; run: %s", prog, evalHint(sh))
 			}
 			_, err = fmt.Fprint(f.IO.Out, envLines(sh, r.Key, r.URL))
 			return err

@@ -26,11 +26,20 @@ func usageErrorf(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
 }
 
-// ExitCodeError carries a child's exit code through `exec`; nothing more is
-// printed for it.
+// ExitCodeError carries an exit code whose reason is already on the screen:
+// a child's status through `exec`, or a failure a command reported itself
+// (status). Nothing more is printed for it.
 type ExitCodeError struct{ Code int }
 
 func (e *ExitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// reported is err's exit code for an error the command already printed.
+func reported(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ExitCodeError{Code: exitCode(err)}
+}
 
 // exitCode decides the process's exit status from an error, in one place.
 func exitCode(err error) int {

@@ -33,7 +33,11 @@ exit status (128+N when signal N ended it, 127 when the command is not found,
 with TORALE_API_KEY unset.`,
 		Example: `  torale-cred exec -- torale task list
   torale-cred exec --profile work -- python3 sync.py
-  torale-cred exec -- sh -c 'curl -H "Authorization: Bearer $TORALE_API_KEY" "$TORALE_API_URL/auth/me"'`,
+  torale-cred exec -- sh -c 'printf "Authorization: Bearer %s\n" "$TORALE_API_KEY" | curl -H @- "$TORALE_API_URL/auth/me"'
+
+(In the curl example the key goes to curl on its standard input: printf is
+the shell's built-in, so the key never appears in a command line, which
+every user can read in /proc/*/cmdline.)`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("exec needs a command to run: torale-cred exec -- COMMAND [ARG...]")
@@ -50,15 +54,10 @@ with TORALE_API_KEY unset.`,
 }
 
 func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error {
-	profile, err := f.profile()
+	r, err := f.lookup(cmd.Context(), apiKey)
 	if err != nil {
 		return err
 	}
-	r, _, err := f.Resolve(cmd.Context(), f.request(profile, apiKey, ""))
-	if err != nil {
-		return resolveErr(profile, err)
-	}
-	f.warnIfRotationDue(r)
 
 	path, err := exec.LookPath(args[0])
 	if err != nil {
@@ -131,12 +130,12 @@ func commandError(f *Factory, name string, err error) error {
 	case errors.Is(err, exec.ErrDot):
 		return &notFoundError{name: name, err: err, hint: fmt.Sprintf("it is found only in the current directory through PATH; run it as ./%s", name)}
 	case errors.Is(err, fs.ErrPermission):
-		f.printf("torale-cred: %s: permission denied; check that it is an executable file\n", name)
+		f.say("%s: %s: permission denied; check that it is an executable file", prog, name)
 		return &ExitCodeError{Code: 126}
 	case errors.As(err, &ee):
 		return &notFoundError{name: name, err: err, hint: "command not found; check its name and your PATH"}
 	}
-	f.printf("torale-cred: %s: cannot run it (%v)\n", name, err)
+	f.say("%s: %s: cannot run it (%v)", prog, name, err)
 	return &ExitCodeError{Code: 126}
 }
 

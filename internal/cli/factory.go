@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
@@ -9,7 +9,8 @@ import (
 )
 
 // Factory hands commands their dependencies lazily: a command that never
-// touches the keychain never opens D-Bus.
+// touches the keychain never opens D-Bus, and one that never looks a key
+// up never dials the daemon.
 type Factory struct {
 	IO     *IOStreams
 	Getenv func(string) string
@@ -18,12 +19,13 @@ type Factory struct {
 	KeychainTimeout time.Duration
 	ConfigPath      string
 	SocketPath      string
-	// RotateAfter is --rotate-after (rotate.go).
+	// RotateAfter is --rotate-after (period.go).
 	RotateAfter rotateAfter
 	// Now is the clock (tests replace it).
 	Now func() time.Time
 
-	store *credstore.Store
+	store   *credstore.Store
+	backend *backend
 }
 
 // NewFactory builds a factory over the process environment.
@@ -31,19 +33,48 @@ func NewFactory(io *IOStreams, getenv func(string) string) *Factory {
 	return &Factory{IO: io, Getenv: getenv, Now: time.Now}
 }
 
+// env is the caller's Torale environment with its own paths filled in as
+// this process sees them (absolute), so a daemon with other paths answers
+// as this process would on its own.
+func (f *Factory) env() credstore.Env {
+	e := credstore.EnvFrom(f.Getenv)
+	if p, err := f.configPath(); err == nil {
+		e.Config = absPath(p)
+	}
+	if d, err := paths.StateDir(f.Getenv); err == nil {
+		e.StateDir = absPath(d)
+	}
+	return e
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 // profile is the selected profile: --profile, TORALE_PROFILE, "default".
 func (f *Factory) profile() (string, error) {
-	p := f.Profile
-	if p == "" {
-		p = f.Getenv("TORALE_PROFILE")
+	return credstore.ProfileOf(f.Profile, credstore.EnvFrom(f.Getenv))
+}
+
+// profileChosen: the user named a profile (flag or TORALE_PROFILE).
+func (f *Factory) profileChosen() bool {
+	return f.Profile != "" || f.Getenv("TORALE_PROFILE") != ""
+}
+
+// request is the look-up this process would make: --api-key / --api-url
+// (when the command has them), its environment, its paths and its
+// rotation period.
+func (f *Factory) request(profile, flagKey, flagURL string) credstore.Request {
+	req := credstore.Request{Profile: profile, FlagKey: flagKey, FlagURL: flagURL, Env: f.env()}
+	if f.RotateAfter.set {
+		req.RotateAfterSeconds = int64(f.RotateAfter.d / time.Second)
+	} else if d, err := f.rotationPeriod(); err == nil && d != credstore.DefaultRotationPeriod {
+		req.RotateAfterSeconds = int64(d / time.Second)
 	}
-	if p == "" {
-		p = credstore.DefaultProfile
-	}
-	if err := credstore.CheckProfile(p); err != nil {
-		return "", err
-	}
-	return p, nil
+	return req
 }
 
 // keychainService lets tests and side-by-side installs use their own
@@ -85,12 +116,28 @@ func (f *Factory) socketPath() (string, error) {
 	return paths.Socket(f.Getenv)
 }
 
-// Store opens the keychain-backed store (once).
+// keychain opens the OS keychain with this process's bounds.
+func (f *Factory) keychain() (*credstore.Keychain, error) {
+	d, err := f.timeout()
+	if err != nil {
+		return nil, err
+	}
+	opts := []credstore.KeychainOption{credstore.WithTimeout(d), credstore.WithService(f.keychainService())}
+	if d > credstore.DefaultKeychainTimeout && f.IO.StdinTTY {
+		// A user who raised the timeout at a terminal can answer an unlock prompt.
+		opts = append(opts, credstore.WithUnlockPrompt())
+	}
+	return credstore.NewKeychain(opts...), nil
+}
+
+// Store is the local Backend over the keychain and this process's files
+// (once). Commands use Backend; Store is for what only this process can
+// do itself (import's migration, the daemon's own store).
 func (f *Factory) Store() (*credstore.Store, error) {
 	if f.store != nil {
 		return f.store, nil
 	}
-	d, err := f.timeout()
+	kc, err := f.keychain()
 	if err != nil {
 		return nil, err
 	}
@@ -102,31 +149,10 @@ func (f *Factory) Store() (*credstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []credstore.KeychainOption{credstore.WithTimeout(d), credstore.WithService(f.keychainService())}
-	if d > credstore.DefaultKeychainTimeout && f.IO.StdinTTY {
-		// A user who raised the timeout at a terminal can answer an unlock prompt.
-		opts = append(opts, credstore.WithUnlockPrompt())
+	period, err := f.rotationPeriod()
+	if err != nil {
+		return nil, err
 	}
-	f.store = &credstore.Store{
-		Keychain:      credstore.NewKeychain(opts...),
-		State:         credstore.StateFile{Dir: stateDir},
-		ConfigPath:    cfg,
-		ConfigProfile: f.configProfile(),
-		Now:           f.Now,
-	}
+	f.store = &credstore.Store{Keychain: kc, StateFile: credstore.StateFile{Dir: stateDir}, ConfigPath: cfg, Period: period, Now: f.Now}
 	return f.store, nil
-}
-
-// configProfile is the profile a plaintext key in config.json belongs to:
-// the daemon's, which is "default" unless it runs with --profile.
-func (f *Factory) configProfile() string {
-	if p := f.Getenv("TORALE_CRED_CONFIG_PROFILE"); p != "" {
-		return p
-	}
-	return credstore.DefaultProfile
-}
-
-// printf writes a message for people to stderr.
-func (f *Factory) printf(format string, a ...any) {
-	fmt.Fprintf(f.IO.ErrOut, format, a...)
 }

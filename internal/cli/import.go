@@ -21,8 +21,10 @@ The key is removed from the file only after the keychain holds it. A file
 that cannot be read safely (not valid JSON, a byte-order mark, a malformed
 key, too large) is left exactly as it is.
 
-The key goes to the profile given with --profile or TORALE_PROFILE, else to
-the daemon's profile ("default").
+The key goes to the profile config.json belongs to: the one the daemon runs
+with ("default" unless 'daemon --profile'). Naming a profile here (--profile
+or TORALE_PROFILE) makes it config.json's profile from now on, for every
+command and the daemon alike.
 
 Exits 0 when the key moved or there was nothing to move, 1 when the key was
 left in the file (the message says why), 4 when the keychain is unavailable.`,
@@ -33,28 +35,31 @@ left in the file (the message says why), 4 when the keychain is unavailable.`,
 			if err != nil {
 				return err
 			}
-			s := *st
-			if cmd.Flags().Changed("profile") || f.Getenv("TORALE_PROFILE") != "" {
-				if s.ConfigProfile, err = f.profile(); err != nil {
+			if f.profileChosen() {
+				p, err := f.profile()
+				if err != nil {
+					return err
+				}
+				if err := st.SetConfigOwner(p); err != nil {
 					return err
 				}
 			}
-			res, err := s.MigrateConfig(cmd.Context())
+			res, err := st.MigrateConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if res.Outcome == credstore.Migrated {
 				replaced := ""
 				if res.PreviousKeyHint != "" {
-					replaced = fmt.Sprintf(" (it replaced %s: revoke that key at torale.ai → Settings → API Keys if nothing uses it)", res.PreviousKeyHint)
+					replaced = fmt.Sprintf(" (it replaced %s: revoke that key at %s if nothing uses it)", res.PreviousKeyHint, dashboardKeysFor(res.APIURL))
 				}
-				f.printf("Moved %s from %s into the keychain for profile %q%s; the file no longer holds it.\n", res.KeyHint, res.Path, res.Profile, replaced)
+				f.say("Moved %s from %s into the keychain for profile %q%s; the file no longer holds it.", res.KeyHint, res.Path, res.Profile, replaced)
 				if res.Warning != "" {
-					f.printf("Warning: %s.\n", res.Warning)
+					f.warn("%s", res.Warning)
 				}
 				return nil
 			}
-			f.printf("Nothing to import: %s.\n", res.Reason)
+			f.say("Nothing to import: %s.", res.Reason)
 			return nil
 		},
 	}

@@ -9,42 +9,38 @@ import (
 	"github.com/torale-ai/torale-cred/credstore"
 )
 
-type listEntry struct {
-	Name string `json:"profile"`
-	credstore.Profile
-}
-
 func newListCmd(f *Factory) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List profiles and their metadata (never keys)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			st, err := f.Store()
+		Long: `Lists every profile with its key's hint (sk_... and the last 5 characters),
+where the key came from, when it was stored and when rotation is due.
+--json prints the same fields as GET /v1/credentials (README: JSON output).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			infos, err := f.Backend().List(cmd.Context())
 			if err != nil {
 				return err
 			}
-			meta, err := st.Metadata()
-			if err != nil {
-				return err
-			}
-			entries := []listEntry{}
-			for _, n := range meta.Names() {
-				entries = append(entries, listEntry{n, *meta.Profiles[n]})
+			if infos == nil {
+				infos = []credstore.ProfileInfo{}
 			}
 			if asJSON {
-				return writeJSON(f.IO.Out, entries)
+				return writeJSON(f.IO.Out, infos)
 			}
-			if len(entries) == 0 {
-				f.printf("No profiles yet; run: torale-cred login\n")
+			if len(infos) == 0 {
+				f.say("No profiles yet; run: torale-cred login")
 				return nil
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tKEY\tSOURCE\tSTORED\tROTATE BY")
-			for _, e := range entries {
-				rot := credstore.RotationOf(e.Profile, f.rotationPeriod(), f.Now())
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.KeyHint, e.Source, e.StoredAt.Format("2006-01-02"), rot.DueAt.Format("2006-01-02"))
+			for _, e := range infos {
+				due := ""
+				if e.Rotation != nil {
+					due = e.Rotation.DueAt.Format("2006-01-02")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.KeyHint, e.Source, e.StoredAt.Format("2006-01-02"), due)
 			}
 			return tw.Flush()
 		},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -36,7 +37,7 @@ never appears in shell history or the process list.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLogin(cmd, f, o) },
 	}
 	cmd.Flags().BoolVar(&o.verify, "verify", false, "check the key with GET /auth/me before storing it")
-	cmd.Flags().StringVar(&o.apiURL, "api-url", "", "remember this Torale API URL for the profile (self-hosted servers)")
+	cmd.Flags().StringVar(&o.apiURL, "api-url", "", "the Torale API URL for this profile (self-hosted servers); used after config.json's api_url and before https://api.torale.ai")
 	return cmd
 }
 
@@ -49,29 +50,46 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := f.Store()
-	if err != nil {
-		return err
-	}
 	opts := credstore.PutOptions{Source: credstore.SourceLogin}
 	if o.apiURL != "" {
+		if err := credstore.CheckURL(o.apiURL, "--api-url"); err != nil {
+			return usageErrorf("%s", err)
+		}
 		opts.APIURL = &o.apiURL
+	}
+	be := f.Backend()
+	ctx := cmd.Context()
+	// What the profile holds now, to say when login replaces another key.
+	before, berr := be.Stored(ctx, profile)
+	if berr != nil && !errors.Is(berr, credstore.ErrNotFound) {
+		return berr
 	}
 	if o.verify {
 		url := o.apiURL
 		if url == "" {
-			url, _ = credstore.ResolveURL(f.request(profile, "", ""), st)
+			url = before.URL
+			if url == "" {
+				url = credstore.DefaultAPIURL
+			}
 		}
-		who, err := verifyKey(cmd.Context(), f, url, key)
+		who, err := verifyKey(ctx, url, key)
 		if err != nil {
 			return err
 		}
-		f.printf("Key is valid: authenticated as %s.\n", who)
+		f.say("Key is valid: authenticated as %s.", who)
 	}
-	if err := f.storePut(cmd.Context(), profile, key, opts); err != nil {
+	if _, err := be.Put(ctx, profile, key, opts); err != nil {
 		return err
 	}
-	f.printf("Stored %s for profile %q in the keychain.\n", credstore.Hint(key), profile)
+	switch {
+	case before.Key == key:
+		f.say("Profile %q already holds %s; nothing changed.", profile, credstore.Hint(key))
+	case before.Key != "":
+		f.say("Stored %s for profile %q in the keychain, replacing %s (revoke that key at %s if nothing uses it).",
+			credstore.Hint(key), profile, credstore.Hint(before.Key), dashboardKeysFor(before.URL))
+	default:
+		f.say("Stored %s for profile %q in the keychain.", credstore.Hint(key), profile)
+	}
 	return nil
 }
 
@@ -79,9 +97,9 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 func readKey(f *Factory) (string, error) {
 	var raw string
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
-		f.printf("Paste your Torale API key (input is hidden): ")
+		fmt.Fprint(f.IO.ErrOut, "Paste your Torale API key (input is hidden): ")
 		b, err := f.IO.ReadSecret()
-		f.printf("\n")
+		fmt.Fprintln(f.IO.ErrOut)
 		if err != nil {
 			return "", fmt.Errorf("reading the key from the terminal: %w", err)
 		}

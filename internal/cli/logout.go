@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
-
-	"github.com/torale-ai/torale-cred/credstore"
 )
 
 func newLogoutCmd(f *Factory) *cobra.Command {
@@ -13,8 +9,8 @@ func newLogoutCmd(f *Factory) *cobra.Command {
 		Use:   "logout",
 		Short: "Remove the profile's key from the keychain",
 		Long: `Removes the profile's key from the keychain and forgets its metadata.
-The key stays valid on the server: revoke it at torale.ai → Settings → API Keys
-if it should stop working.`,
+The key stays valid on the server: revoke it in your Torale dashboard (API
+Keys) if it should stop working.`,
 		Example: "  torale-cred logout --profile work",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -22,14 +18,10 @@ if it should stop working.`,
 			if err != nil {
 				return err
 			}
-			err = f.storeDelete(cmd.Context(), profile)
-			if errors.Is(err, credstore.ErrNotFound) {
-				return noKeyError(profile)
-			}
-			if err != nil {
+			if err := f.Backend().Delete(cmd.Context(), profile); err != nil {
 				return err
 			}
-			f.printf("Removed the key for profile %q from the keychain.\n", profile)
+			f.say("Removed the key for profile %q from the keychain.", profile)
 			return nil
 		},
 	}

@@ -16,135 +16,186 @@ const (
 	ViaKeychain = "keychain" // the daemon is not running; the CLI read the keychain itself
 )
 
-// request is the look-up this process would make: --api-key / --api-url
-// flags (when the command has them) and the process environment.
-func (f *Factory) request(profile, flagKey, flagURL string) credstore.Request {
-	return credstore.Request{Profile: profile, FlagKey: flagKey, FlagURL: flagURL, Env: credstore.EnvFrom(f.Getenv)}
+// backend is the one Backend every command and the git helper use. It is
+// chosen once per process: the daemon's client while the daemon answers
+// (and TORALE_CRED_NO_DAEMON is not 1), else the local Store. Both apply the
+// same resolver to the same request, and the request carries this
+// process's own paths, which a daemon serving other paths reads instead of
+// its own: the answer does not depend on who gives it.
+//
+// A daemon that does not answer (stopped, wedged, overloaded) is left for
+// the keychain for a read, with one warning; a write is refused with the
+// fix instead, since a stopped daemon would go on serving the old key.
+type backend struct {
+	f      *Factory
+	client *ipc.Client // nil once the local store is chosen
+	local  credstore.Backend
+	warned bool
 }
 
-// daemonClient is a client for the daemon's socket, or nil when
-// TORALE_CRED_NO_DAEMON=1 says to read the keychain directly.
-func (f *Factory) daemonClient() *ipc.Client {
-	if f.Getenv("TORALE_CRED_NO_DAEMON") == "1" {
-		return nil
-	}
-	sock, err := f.socketPath()
-	if err != nil {
-		return nil
-	}
-	return ipc.NewClient(sock)
-}
+var _ credstore.Backend = (*backend)(nil)
 
-// daemonContext bounds a daemon request: the daemon itself may wait on the
-// keychain for the keychain timeout.
-func (f *Factory) daemonContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, err := f.timeout()
-	if err != nil {
-		d = credstore.DefaultKeychainTimeout
+// Backend returns the process's Backend (once).
+func (f *Factory) Backend() *backend {
+	if f.backend != nil {
+		return f.backend
 	}
-	return context.WithTimeout(ctx, d+5*time.Second)
-}
-
-// Resolve answers a look-up, asking the daemon when it runs and reading the
-// keychain directly when it does not; the answer is the same either way.
-// When the daemon answers "no key" or "keychain unavailable", the URL is
-// worked out locally (it touches no keychain) so callers see the same
-// Resolution as from a local look-up.
-func (f *Factory) Resolve(ctx context.Context, req credstore.Request) (credstore.Resolution, string, error) {
-	// A flag or environment key wins without the stored tiers: no socket
-	// round trip, no keychain, the same answer.
-	local := req.FlagKey != "" || req.Env.APIKey != ""
-	if c := f.daemonClient(); c != nil && !local {
-		defer c.Close()
-		dctx, cancel := f.daemonContext(ctx)
-		ans, err := c.Resolve(dctx, req)
-		cancel()
-		var ie *ipc.Error
-		switch {
-		case err == nil:
-			return ans.Resolution(), ViaDaemon, nil
-		case errors.As(err, &ie) && (errors.Is(err, credstore.ErrNotFound) || errors.Is(err, credstore.ErrKeychain)):
-			r := credstore.Resolution{Profile: req.Profile, KeySource: credstore.FromNone, NoAuth: req.Env.NoAuth == "1"}
-			if st, serr := f.Store(); serr == nil {
-				r.URL, r.URLSource = credstore.ResolveURL(req, st)
+	b := &backend{f: f}
+	if f.Getenv("TORALE_CRED_NO_DAEMON") != "1" {
+		if sock, err := f.socketPath(); err == nil {
+			d, _ := f.timeout()
+			if d <= 0 {
+				d = credstore.DefaultKeychainTimeout
 			}
-			return r, ViaDaemon, err
-		case errors.As(err, &ie):
-			return credstore.Resolution{Profile: req.Profile}, ViaDaemon, err
-		case !errors.Is(err, ipc.ErrNoDaemon) && !errors.Is(err, context.DeadlineExceeded):
-			// Not the daemon's answer (refused peer, torn connection):
-			// say so, then read the keychain, which gives the same answer.
-			f.printf("torale-cred: warning: %v; reading the keychain directly\n", err)
+			// The daemon itself may wait on the keychain for its timeout.
+			b.client = ipc.NewClient(sock, d+2*time.Second)
 		}
 	}
-	st, err := f.Store()
-	if err != nil {
-		return credstore.Resolution{}, "", err
-	}
-	r, err := st.Resolve(ctx, req)
-	return r, ViaKeychain, err
+	f.backend = b
+	return b
 }
 
-// storePut stores a key, through the daemon when it runs so its cache
-// cannot serve the old key, else straight into the keychain.
-func (f *Factory) storePut(ctx context.Context, profile, key string, o credstore.PutOptions) error {
-	if c := f.daemonClient(); c != nil {
-		defer c.Close()
-		dctx, cancel := f.daemonContext(ctx)
-		_, err := c.Put(dctx, profile, key, o)
-		cancel()
-		if !errors.Is(err, ipc.ErrNoDaemon) {
+// Via says who answers: the daemon, or this process from the keychain.
+func (b *backend) Via() string {
+	if b.client != nil {
+		return ViaDaemon
+	}
+	return ViaKeychain
+}
+
+func (b *backend) localStore() (credstore.Backend, error) {
+	if b.local == nil {
+		st, err := b.f.Store()
+		if err != nil {
+			return nil, err
+		}
+		b.local = st
+	}
+	return b.local, nil
+}
+
+// call runs op against the daemon while it answers, else locally.
+func (b *backend) call(write bool, op func(credstore.Backend) error) error {
+	if b.client != nil {
+		err := op(b.client)
+		switch {
+		case errors.Is(err, ipc.ErrNoDaemon):
+			b.client.Close()
+			b.client = nil
+		case errors.Is(err, ipc.ErrDaemonStuck) && write:
+			return fmt.Errorf("%w; nothing was changed. %s", err, msgDaemonStuckFix)
+		case errors.Is(err, ipc.ErrDaemonStuck):
+			if !b.warned {
+				b.warned = true
+				b.f.warn("%v; reading the keychain directly", err)
+			}
+			b.client.Close()
+			b.client = nil
+		default:
 			return err
 		}
 	}
-	st, err := f.Store()
+	l, err := b.localStore()
 	if err != nil {
 		return err
 	}
-	return st.Put(ctx, profile, key, o)
+	return op(l)
 }
 
-// storeDelete removes a key, through the daemon when it runs.
-func (f *Factory) storeDelete(ctx context.Context, profile string) error {
-	if c := f.daemonClient(); c != nil {
-		defer c.Close()
-		dctx, cancel := f.daemonContext(ctx)
-		err := c.Delete(dctx, profile)
-		cancel()
-		if !errors.Is(err, ipc.ErrNoDaemon) {
-			return err
+func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credstore.Resolution, err error) {
+	// A flag or environment key wins without the stored tiers: no socket
+	// round trip and no keychain, the same answer, from the local resolver.
+	if req.FlagKey != "" || req.Env.APIKey != "" {
+		l, lerr := b.localStore()
+		if lerr != nil {
+			return r, lerr
 		}
+		return l.Resolve(ctx, req)
 	}
-	st, err := f.Store()
-	if err != nil {
-		return err
-	}
-	return st.Delete(ctx, profile)
+	err = b.call(false, func(be credstore.Backend) (e error) { r, e = be.Resolve(ctx, req); return })
+	return r, err
 }
 
-// daemonState says whether the daemon answers on its socket, and how.
-func (f *Factory) daemonState(ctx context.Context) string {
+func (b *backend) Stored(ctx context.Context, profile string) (r credstore.Resolution, err error) {
+	err = b.call(false, func(be credstore.Backend) (e error) { r, e = be.Stored(ctx, profile); return })
+	return r, err
+}
+
+func (b *backend) List(ctx context.Context) (l []credstore.ProfileInfo, err error) {
+	err = b.call(false, func(be credstore.Backend) (e error) { l, e = be.List(ctx); return })
+	return l, err
+}
+
+func (b *backend) Put(ctx context.Context, profile, key string, o credstore.PutOptions) (i credstore.ProfileInfo, err error) {
+	err = b.call(true, func(be credstore.Backend) (e error) { i, e = be.Put(ctx, profile, key, o); return })
+	return i, err
+}
+
+func (b *backend) Delete(ctx context.Context, profile string) error {
+	return b.call(true, func(be credstore.Backend) error { return be.Delete(ctx, profile) })
+}
+
+func (b *backend) Health(ctx context.Context) error {
+	return b.call(false, func(be credstore.Backend) error { return be.Health(ctx) })
+}
+
+// daemonInfo is what status and doctor say of the daemon.
+type daemonInfo struct {
+	Running bool   `json:"running"`
+	Socket  string `json:"socket"`
+	Version string `json:"version,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	// Watching: it moves plaintext keys out of config.json (not --no-watch).
+	Watching bool `json:"watching"`
+	// State is one clause for people: "running", "not running", "not asked …".
+	State string `json:"state"`
+}
+
+// daemon asks the daemon's health, bounded by a short timeout.
+func (f *Factory) daemon(ctx context.Context) daemonInfo {
 	sock, err := f.socketPath()
 	if err != nil {
-		return "unknown: " + err.Error()
+		return daemonInfo{State: "unknown: " + err.Error()}
 	}
+	di := daemonInfo{Socket: sock}
 	if f.Getenv("TORALE_CRED_NO_DAEMON") == "1" {
-		return "not asked (TORALE_CRED_NO_DAEMON=1)"
+		di.State = "not asked (TORALE_CRED_NO_DAEMON=1)"
+		return di
 	}
-	c := ipc.NewClient(sock)
+	c := ipc.NewClient(sock, 2*time.Second)
 	defer c.Close()
-	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	h, err := c.Health(hctx)
+	h, err := c.Info(ctx)
 	switch {
 	case errors.Is(err, ipc.ErrNoDaemon):
-		return "not running (no answer on " + sock + ")"
+		di.State = "not running (no answer on " + sock + ")"
+		return di
 	case err != nil:
-		return fmt.Sprintf("not answering on %s: %v", sock, err)
+		di.State = fmt.Sprintf("not answering on %s: %v", sock, err)
+		return di
 	}
-	s := "running on " + sock + " (version " + h.Version + ")"
-	if h.Keychain != "ok" {
-		s += "; its keychain is " + h.Keychain
+	di.Running, di.Version, di.PID, di.Watching = true, h.Version, h.PID, h.Watching
+	di.State = fmt.Sprintf("running on %s (version %s, pid %d)", sock, h.Version, h.PID)
+	if !h.Watching {
+		di.State += "; not moving plaintext keys (--no-watch)"
 	}
-	return s
+	return di
+}
+
+// lookup is the look-up of token, exec and env: the selected profile, the
+// process's flag and environment, through the Backend. A keychain failure
+// that config.json covered and a due rotation are each said once.
+func (f *Factory) lookup(ctx context.Context, flagKey string) (credstore.Resolution, error) {
+	profile, err := f.profile()
+	if err != nil {
+		return credstore.Resolution{}, err
+	}
+	r, err := f.Backend().Resolve(ctx, f.request(profile, flagKey, ""))
+	if err != nil {
+		return r, err
+	}
+	if r.KeychainProblem != "" {
+		f.warn("using the plaintext key in config.json, because %s", r.KeychainProblem)
+	}
+	f.warnIfRotationDue(r)
+	return r, nil
 }

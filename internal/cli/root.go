@@ -6,14 +6,12 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/torale-ai/torale-cred/credstore"
 )
 
 // Main runs torale-cred with the process's arguments and returns its exit code.
@@ -25,20 +23,64 @@ func Main() int {
 
 // Run is Main with its inputs passed in, for tests.
 func Run(ctx context.Context, args []string, io *IOStreams, getenv func(string) string) int {
+	if keyArgument(args) {
+		err := usageErrorf("%s", msgKeyAsArgument)
+		printError(io, "", err)
+		return exitCode(err)
+	}
 	f := NewFactory(io, getenv)
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if f.backend != nil && f.backend.client != nil {
+		f.backend.client.Close()
+	}
 	if err != nil {
+		err = cobraUsage(err)
 		var ec *ExitCodeError
 		if !errors.As(err, &ec) {
-			printError(io, err)
+			path := ""
+			if cmd != nil {
+				path = cmd.CommandPath()
+			}
+			printError(io, path, err)
 		}
 	}
 	return exitCode(err)
+}
+
+// keyArgument reports whether a positional argument (before "--", and not
+// the value of --api-key) looks like a key: refused before anything runs,
+// and never echoed.
+func keyArgument(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case i > 0 && args[i-1] == "--api-key":
+		case strings.HasPrefix(a, "sk_") && len(a) >= 3+16:
+			return true
+		}
+	}
+	return false
+}
+
+// cobraUsage marks cobra's own parsing errors (unknown command, wrong
+// number of arguments) as usage errors, exit 2, as flag errors already are.
+func cobraUsage(err error) error {
+	if errors.Is(err, errUsage) {
+		return err
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "accepts ", "requires at least ", "requires at most ", "invalid argument ", "unknown flag", "unknown shorthand flag"} {
+		if strings.HasPrefix(msg, p) {
+			return usageErrorf("%s", msg)
+		}
+	}
+	return err
 }
 
 func newRootCmd(f *Factory) *cobra.Command {
@@ -54,7 +96,7 @@ with 'torale-cred service install') to move plaintext keys out of
 config.json as soon as they appear and to answer other tools over a socket.`,
 		Example: `  torale-cred login                 # paste a key; stored in the keychain
   torale-cred status                # which key, how old, when to rotate
-  curl -H "Authorization: Bearer $(torale-cred token)" https://api.torale.ai/auth/me
+  printf 'Authorization: Bearer %s\n' "$(torale-cred token)" | curl -H @- https://api.torale.ai/auth/me
   torale-cred exec -- torale task list`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
@@ -76,36 +118,4 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 		newDaemonCmd(f), newServiceCmd(f), newVersionCmd(f),
 	)
 	return root
-}
-
-// printError writes err as one sentence with the program prefix.
-func printError(io *IOStreams, err error) {
-	msg := err.Error()
-	if errors.Is(err, errUsage) {
-		msg = msg[len(errUsage.Error())+2:]
-		fmt.Fprintf(io.ErrOut, "torale-cred: %s\nRun 'torale-cred --help' for usage.\n", msg)
-		return
-	}
-	fmt.Fprintf(io.ErrOut, "torale-cred: %s\n", msg)
-}
-
-// noKeyError is ErrNotFound with the profile and the command that fixes it.
-func noKeyError(profile string) error { return &noKeyErr{profile} }
-
-// noKeyErr words ErrNotFound as the official CLI does ("No API key
-// configured") with the command that fixes it.
-type noKeyErr struct{ profile string }
-
-func (e *noKeyErr) Error() string {
-	return fmt.Sprintf("No API key configured for profile %q; run: torale-cred login --profile %s", e.profile, e.profile)
-}
-
-func (e *noKeyErr) Unwrap() error { return credstore.ErrNotFound }
-
-// resolveErr words a resolver error for the profile.
-func resolveErr(profile string, err error) error {
-	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
-		return noKeyError(profile)
-	}
-	return err
 }

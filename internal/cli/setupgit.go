@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/torale-ai/torale-cred/internal/gitcred"
 )
 
 // gitHelperName is what credential.<url>.helper holds: git runs
@@ -53,15 +52,15 @@ git honours GIT_CONFIG_GLOBAL, so the file changed is the one git would use.`,
 }
 
 func runSetupGit(ctx context.Context, f *Factory) error {
-	st, err := f.Store()
+	h, err := NewGitHelper(f.IO, f.Getenv, f.Profile)
 	if err != nil {
 		return err
 	}
-	meta, err := st.Metadata()
+	h.Chosen = false // every profile's hosts, whichever is selected
+	urls, err := h.KnownURLs(ctx)
 	if err != nil {
 		return err
 	}
-	urls := gitcred.KnownURLs(meta, st.Plaintext(f.configProfile()).APIURL, false)
 	for _, u := range urls {
 		key := "credential." + u + ".helper"
 		vals, err := gitConfigGetAll(ctx, key)

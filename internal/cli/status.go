@@ -4,32 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
+	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
-// profileStatus is one profile's line of `status`; never a key.
+// profileStatus is one profile in `status`: its metadata under the same
+// names as `list --json` and GET /v1/credentials, and the look-up's answer
+// under the names of /v1/resolve. Never a key.
 type profileStatus struct {
-	Profile       string     `json:"profile"`
-	KeyHint       string     `json:"key_hint,omitempty"`
-	KeySource     string     `json:"key_source"`
-	APIURL        string     `json:"api_url"`
-	APIURLSource  string     `json:"api_url_source"`
-	StoredSource  string     `json:"stored_source,omitempty"`
-	StoredAt      *time.Time `json:"stored_at,omitempty"`
-	AgeDays       *int       `json:"age_days,omitempty"`
-	RotationDueAt *time.Time `json:"rotation_due_at,omitempty"`
-	RotationDue   bool       `json:"rotation_due"`
-	User          string     `json:"user,omitempty"`
-	VerifyError   string     `json:"verify_error,omitempty"`
-	Error         string     `json:"error,omitempty"`
-	err           error
+	credstore.ProfileInfo
+	APIKeySource string `json:"api_key_source"`
+	APIURL       string `json:"api_url,omitempty"` // the resolved URL (shadows the profile's own api_url tier)
+	APIURLSource string `json:"api_url_source,omitempty"`
+	// Gone: the metadata names a key the keychain no longer holds.
+	Gone        bool   `json:"gone,omitempty"`
+	User        string `json:"user,omitempty"`
+	VerifyError string `json:"verify_error,omitempty"`
+	Warning     string `json:"warning,omitempty"`
+	Error       string `json:"error,omitempty"`
+	err         error
+}
+
+// keychainStatus is the keychain's state: "ok" or "unavailable", and why.
+type keychainStatus struct {
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type configStatus struct {
@@ -42,8 +46,8 @@ type configStatus struct {
 
 type statusReport struct {
 	Profiles []profileStatus `json:"profiles"`
-	Keychain string          `json:"keychain"`
-	Daemon   string          `json:"daemon"`
+	Keychain keychainStatus  `json:"keychain"`
+	Daemon   daemonInfo      `json:"daemon"`
 	Via      string          `json:"via"`
 	Config   configStatus    `json:"config"`
 }
@@ -59,73 +63,85 @@ whether the keychain and the daemon answer and whether ~/.torale/config.json
 still holds a plaintext key. Never prints a key.
 
 Exits 0 when the profile has a key, 3 when it has none, 4 when the keychain
-cannot be read.`,
+cannot be read; with --verify, 1 when the server refuses the key or cannot
+be reached.`,
 		Example: "  torale-cred status\n  torale-cred status --json --verify",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStatus(cmd.Context(), cmd.Flags().Changed("profile") || f.Getenv("TORALE_PROFILE") != "", f, asJSON, verify)
+			return runStatus(cmd.Context(), f, asJSON, verify)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON (README: JSON output)")
 	cmd.Flags().BoolVar(&verify, "verify", false, "ask the Torale API (GET /auth/me) whether each key works")
 	return cmd
 }
 
-func runStatus(ctx context.Context, onlySelected bool, f *Factory, asJSON, verify bool) error {
+func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 	selected, err := f.profile()
 	if err != nil {
 		return err
 	}
-	st, err := f.Store()
+	cfgPath, err := f.configPath()
 	if err != nil {
 		return err
 	}
-	rep := statusReport{Keychain: "ok", Daemon: f.daemonState(ctx)}
-	if err := st.Keychain.Ping(ctx); err != nil {
-		rep.Keychain = "unavailable: " + err.Error()
+	be := f.Backend()
+	rep := statusReport{Daemon: f.daemon(ctx), Config: inspectConfig(cfgPath), Keychain: keychainStatus{State: "ok"}}
+	// One keychain check bounds the whole command: a hung keychain costs one
+	// timeout, not one per profile.
+	kerr := be.Health(ctx)
+	if kerr != nil {
+		rep.Keychain = keychainStatus{State: "unavailable", Reason: keychainReason(kerr)}
 	}
-	rep.Config = inspectConfig(st.ConfigPath)
-	meta, err := st.Metadata()
+	rep.Via = be.Via()
+	infos, err := be.List(ctx)
 	if err != nil {
 		return err
 	}
+	byName := map[string]credstore.ProfileInfo{}
 	names := []string{selected}
-	if !onlySelected {
-		for _, n := range meta.Names() {
-			if n != selected {
-				names = append(names, n)
-			}
+	for _, in := range infos {
+		byName[in.Name] = in
+		if !f.profileChosen() && in.Name != selected {
+			names = append(names, in.Name)
 		}
 	}
-	now := f.Now().UTC()
+	envKey := f.Getenv("TORALE_API_KEY")
 	var selErr error
 	for _, name := range names {
-		ps := profileStatus{Profile: name}
-		r, via, err := f.Resolve(ctx, f.request(name, "", ""))
-		rep.Via = via
-		ps.APIURL, ps.APIURLSource, ps.KeySource = r.URL, r.URLSource, r.KeySource
-		if r.Key != "" {
-			ps.KeyHint = credstore.Hint(r.Key)
+		ps := profileStatus{ProfileInfo: byName[name]}
+		ps.Name = name
+		if envKey != "" && !credstore.ValidKey(envKey) {
+			ps.Warning = "TORALE_API_KEY does not look like a Torale key (sk_ and 32 to 128 letters, digits, - or _); it is used as it is, as the SDK would"
 		}
-		if err != nil {
-			ps.err = resolveErr(name, err)
+		if kerr != nil && envKey == "" {
+			ps.APIKeySource = "unknown"
+			ps.err = kerr
+		} else {
+			r, err := be.Resolve(ctx, f.request(name, "", ""))
+			ps.APIKeySource, ps.APIURL, ps.APIURLSource = r.KeySource, r.URL, r.URLSource
+			if r.Key != "" {
+				ps.KeyHint = credstore.Hint(r.Key)
+			}
+			ps.err = err
+			if !ps.ProfileInfo.StoredAt.IsZero() && r.KeySource != credstore.FromKeychain && kerr == nil {
+				if _, serr := be.Stored(ctx, name); errors.Is(serr, credstore.ErrNotFound) {
+					ps.Gone = true
+				}
+			}
+			if verify && r.Key != "" {
+				who, verr := verifyKey(ctx, r.URL, r.Key)
+				ps.User = who
+				if verr != nil {
+					ps.VerifyError = verr.Error()
+					if ps.err == nil {
+						ps.err = verr
+					}
+				}
+			}
+		}
+		if ps.err != nil && !errors.Is(ps.err, credstore.ErrKeychain) {
 			ps.Error = ps.err.Error()
-		}
-		if p := meta.Profiles[name]; p != nil {
-			rot := credstore.RotationOf(*p, f.rotationPeriod(), now)
-			stored := p.StoredAt
-			ps.StoredSource, ps.StoredAt = p.Source, &stored
-			ps.AgeDays, ps.RotationDueAt, ps.RotationDue = &rot.AgeDays, &rot.DueAt, rot.Due
-			if ps.KeyHint == "" {
-				ps.KeyHint = p.KeyHint
-			}
-		}
-		if verify && r.Key != "" {
-			who, verr := verifyKey(ctx, f, r.URL, r.Key)
-			ps.User = who
-			if verr != nil {
-				ps.VerifyError = verr.Error()
-			}
 		}
 		if name == selected {
 			selErr = ps.err
@@ -137,42 +153,40 @@ func runStatus(ctx context.Context, onlySelected bool, f *Factory, asJSON, verif
 			return err
 		}
 	} else {
-		printStatus(f, rep, now)
+		printStatus(f, rep, f.Now().UTC())
 	}
-	if selErr != nil {
-		return &quietError{selErr}
-	}
-	return nil
+	return reported(selErr)
 }
 
-// quietError sets the exit code for an error the command already reported.
-type quietError struct{ error }
+// keychainReason is a keychain failure without its "the keychain is …"
+// lead, since the line already names the keychain.
+func keychainReason(err error) string {
+	var ke *credstore.KeychainError
+	if errors.As(err, &ke) {
+		return ke.Detail()
+	}
+	return err.Error()
+}
 
-func (q *quietError) Unwrap() error { return q.error }
-
+// inspectConfig reports config.json through its one reader, Load.
 func inspectConfig(path string) configStatus {
 	cs := configStatus{Path: path}
-	c, _, err := toraleconfig.Read(path)
+	snap, err := toraleconfig.Load(path)
+	cs.Exists = snap.Exists
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, trust.ErrUntrusted):
+		cs.Exists = true
+		cs.Problem = err.Error()
 		return cs
 	case err != nil:
 		cs.Exists = true
-		if errors.Is(err, fs.ErrPermission) {
-			cs.Problem = "cannot be read (permission denied); a plaintext key in it cannot be moved"
-		} else {
-			cs.Problem = err.Error() + "; a plaintext key in it cannot be moved until it is fixed"
-		}
-		if _, serr := os.Stat(path); serr == nil {
-			cs.PlaintextKey = false
-		}
+		cs.Problem = err.Error() + "; a plaintext key in it cannot be moved until it is fixed"
 		return cs
 	}
-	cs.Exists = true
-	cs.PlaintextKey = c.APIKey != ""
+	cs.PlaintextKey = snap.Config.APIKey != ""
 	if cs.PlaintextKey {
-		cs.KeyHint = credstore.Hint(c.APIKey)
-		if _, perr := credstore.ParseKey(c.APIKey); perr != nil {
+		cs.KeyHint = credstore.Hint(snap.Config.APIKey)
+		if !credstore.ValidKey(snap.Config.APIKey) {
 			cs.Problem = "its api_key is not a well-formed Torale key, so it is left in place"
 		}
 	}
@@ -182,36 +196,49 @@ func inspectConfig(path string) configStatus {
 func printStatus(f *Factory, rep statusReport, now time.Time) {
 	w := f.IO.Out
 	for _, p := range rep.Profiles {
-		fmt.Fprintf(w, "Profile %s\n", p.Profile)
+		fmt.Fprintf(w, "Profile %s\n", p.Name)
 		switch {
-		case p.KeyHint != "" && p.KeySource != credstore.FromNone:
-			fmt.Fprintf(w, "  key:       %s (from %s)\n", p.KeyHint, describeSource(p.KeySource))
+		case p.APIKeySource == "unknown":
+			fmt.Fprintf(w, "  key:       unknown: the keychain cannot be read (see Keychain below)\n")
+		case p.KeyHint != "" && p.APIKeySource != credstore.FromNone && p.APIKeySource != "":
+			fmt.Fprintf(w, "  key:       %s (from %s)\n", p.KeyHint, describeSource(p.APIKeySource))
+		case p.Gone || (p.Error != "" && !p.StoredAt.IsZero()):
+			fmt.Fprintf(w, "  key:       gone: the keychain no longer holds %s; run: torale-cred login --profile %s\n", p.ProfileInfo.KeyHint, p.Name)
 		case p.Error != "":
 			fmt.Fprintf(w, "  key:       none: %s\n", p.Error)
 		default:
 			fmt.Fprintf(w, "  key:       none\n")
 		}
-		if p.StoredAt != nil {
-			fmt.Fprintf(w, "  stored:    %s by %s, %d days ago\n", p.StoredAt.Format("2006-01-02"), p.StoredSource, *p.AgeDays)
-			days := int(p.RotationDueAt.Sub(now).Hours() / 24)
-			if p.RotationDue {
-				fmt.Fprintf(w, "  rotate:    due since %s; run: torale-cred rotate --profile %s\n", p.RotationDueAt.Format("2006-01-02"), p.Profile)
+		if p.Warning != "" {
+			fmt.Fprintf(w, "  warning:   %s\n", p.Warning)
+		}
+		if !p.StoredAt.IsZero() && !p.Gone && p.Rotation != nil && p.APIKeySource != credstore.FromNone {
+			fmt.Fprintf(w, "  stored:    %s by %s, %d days ago\n", p.StoredAt.Format("2006-01-02"), p.Source, p.Rotation.AgeDays)
+			days := int(p.Rotation.DueAt.Sub(now).Hours() / 24)
+			if p.Rotation.Due {
+				fmt.Fprintf(w, "  rotate:    due since %s; run: torale-cred rotate --profile %s\n", p.Rotation.DueAt.Format("2006-01-02"), p.Name)
 			} else {
-				fmt.Fprintf(w, "  rotate:    by %s (in %d days)\n", p.RotationDueAt.Format("2006-01-02"), days)
+				fmt.Fprintf(w, "  rotate:    by %s (in %d days)\n", p.Rotation.DueAt.Format("2006-01-02"), days)
 			}
 		}
-		fmt.Fprintf(w, "  api url:   %s (%s)\n", p.APIURL, p.APIURLSource)
+		if p.APIURL != "" {
+			fmt.Fprintf(w, "  api url:   %s (%s)\n", p.APIURL, p.APIURLSource)
+		}
 		if p.User != "" {
 			fmt.Fprintf(w, "  verified:  ✓ Authenticated as %s\n", p.User)
 		} else if p.VerifyError != "" {
 			fmt.Fprintf(w, "  verified:  ✗ %s\n", p.VerifyError)
 		}
 	}
-	fmt.Fprintf(w, "Keychain:    %s\n", rep.Keychain)
-	fmt.Fprintf(w, "Daemon:      %s\n", rep.Daemon)
+	if rep.Keychain.Reason != "" {
+		fmt.Fprintf(w, "Keychain:    %s: %s\n", rep.Keychain.State, rep.Keychain.Reason)
+	} else {
+		fmt.Fprintf(w, "Keychain:    %s\n", rep.Keychain.State)
+	}
+	fmt.Fprintf(w, "Daemon:      %s\n", rep.Daemon.State)
 	switch {
 	case rep.Config.Problem != "":
-		fmt.Fprintf(w, "config.json: %s %s\n", rep.Config.Path, rep.Config.Problem)
+		fmt.Fprintf(w, "config.json: %s: %s\n", rep.Config.Path, rep.Config.Problem)
 	case rep.Config.PlaintextKey:
 		fmt.Fprintf(w, "config.json: %s still holds plaintext key %s; run: torale-cred import\n", rep.Config.Path, rep.Config.KeyHint)
 	case rep.Config.Exists:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
 )
 
 func newTokenCmd(f *Factory) *cobra.Command {
@@ -14,25 +16,22 @@ func newTokenCmd(f *Factory) *cobra.Command {
 		Long: `Prints the key Torale's rule picks: --api-key, then TORALE_API_KEY, then the
 key stored for the profile. Standard output holds the key and nothing else,
 so it can be captured: $(torale-cred token). Exits 3 when there is no key.`,
-		Example: `  curl -H "Authorization: Bearer $(torale-cred token)" https://api.torale.ai/auth/me`,
+		Example: `  printf 'Authorization: Bearer %s\n' "$(torale-cred token)" | curl -H @- https://api.torale.ai/auth/me
+
+(printf is the shell's built-in and curl reads the header from standard
+input, so the key never appears in a command line, which every user can
+read in /proc/*/cmdline.)`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			profile, err := f.profile()
+			r, err := f.lookup(cmd.Context(), apiKey)
 			if err != nil {
 				return err
-			}
-			r, _, err := f.Resolve(cmd.Context(), f.request(profile, apiKey, ""))
-			if err != nil {
-				return resolveErr(profile, err)
 			}
 			if r.Key == "" { // TORALE_NOAUTH=1 and no key: nothing to print
-				return noKeyError(profile)
+				return &credstore.NoKeyError{Profile: r.Profile}
 			}
-			if _, err := fmt.Fprintln(f.IO.Out, r.Key); err != nil {
-				return err
-			}
-			f.warnIfRotationDue(r)
-			return nil
+			_, err = fmt.Fprintln(f.IO.Out, r.Key)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&apiKey, "api-key", "", "a key that takes precedence over everything else (as the official CLI's flag)")

@@ -9,10 +9,10 @@ import (
 )
 
 // verifyKey asks GET /auth/me who the key belongs to.
-func verifyKey(ctx context.Context, _ *Factory, apiURL, key string) (string, error) {
+func verifyKey(ctx context.Context, apiURL, key string) (string, error) {
 	u, err := toraleapi.New(apiURL, key).Me(ctx)
 	if errors.Is(err, toraleapi.ErrUnauthorized) {
-		return "", fmt.Errorf("the Torale API at %s refused the key (401 Invalid API key); generate a new one at torale.ai → Settings → API Keys", apiURL)
+		return "", fmt.Errorf("the Torale API at %s refused the key (401 Invalid API key); generate a new one at %s", apiURL, dashboardKeysFor(apiURL))
 	}
 	if err != nil {
 		return "", err

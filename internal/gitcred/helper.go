@@ -11,35 +11,25 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
-
-// Keys is the key store as the helper needs it. *credstore.Store satisfies
-// it; the CLI passes one that goes through the daemon when it runs.
-type Keys interface {
-	// Resolve applies flag > environment > stored for one profile.
-	Resolve(ctx context.Context, req credstore.Request) (credstore.Resolution, error)
-	// StoredKey is the keychain's key alone (ErrNotFound, ErrKeychain).
-	StoredKey(ctx context.Context, profile string) (string, error)
-	Put(ctx context.Context, profile, key string, o credstore.PutOptions) error
-	Delete(ctx context.Context, profile string) error
-	// Metadata is state.json: the profiles and their api_url.
-	Metadata() (*credstore.State, error)
-	// Plaintext is config.json as seen for profile (its api_url).
-	Plaintext(profile string) toraleconfig.Config
-}
 
 // Helper answers git's get, store and erase for the Torale API hosts the
 // user has configured, and stays silent for every other host so git asks
-// its next helper.
+// its next helper. Every look-up and change goes through Keys, the same
+// Backend the CLI uses (the daemon's client while it runs).
+//
+// Which hosts a profile's key may go to is the resolver's own answer: the
+// URL that profile resolves to with git's environment. A plain-http host
+// is answered only when the user named that URL (flag, environment,
+// config.json or login --api-url), never for dev mode's localhost alone.
 type Helper struct {
-	Keys Keys
+	Keys credstore.Backend
 	// Profile is the selected profile: --profile, TORALE_PROFILE, "default".
 	Profile string
-	// ConfigProfile is the profile config.json's key and api_url belong to.
-	ConfigProfile string
-	// Env is git's Torale environment: TORALE_API_KEY beats the stored key,
-	// TORALE_DEV=1 / TORALE_NOAUTH=1 add http://localhost:8000.
+	// Chosen: the profile was named (--profile or TORALE_PROFILE), so no
+	// other profile answers when git sends no username.
+	Chosen bool
+	// Env is git's Torale environment and paths, as the CLI sends them.
 	Env credstore.Env
 	// Stderr receives a sentence when a store or erase is declined.
 	Stderr io.Writer
@@ -84,111 +74,117 @@ func requestTarget(c Credential) (target, bool) {
 	return newTarget(c.Protocol, c.Host)
 }
 
-// KnownURLs lists the Torale API URLs the helper answers for, as
-// "scheme://host[:port]": https://api.torale.ai, every profile's api_url,
-// config.json's api_url, and http://localhost:8000 when dev is true. Each
-// appears once, in that order.
-func KnownURLs(meta *credstore.State, configURL string, dev bool) []string {
-	var out []string
-	add := func(raw string) {
-		if t, ok := targetOfURL(raw); ok && !slices.Contains(out, t.String()) {
-			out = append(out, t.String())
-		}
-	}
-	add(credstore.DefaultAPIURL)
-	if meta != nil {
-		for _, n := range meta.Names() {
-			if p := meta.Profiles[n]; p.APIURL != nil {
-				add(*p.APIURL)
-			}
-		}
-	}
-	add(configURL)
-	if dev {
-		add(credstore.DevAPIURL)
-	}
-	return out
-}
-
-// profileTargets are the hosts a profile's key may be sent to: its api_url
-// (remembered, or config.json's for the profile config.json belongs to),
-// else api.torale.ai; and localhost:8000 in dev mode, as Torale's SDK does.
-func (h *Helper) profileTargets(profile string, meta *credstore.State) []target {
-	var ts []target
-	add := func(raw string) {
-		if t, ok := targetOfURL(raw); ok {
-			ts = append(ts, t)
-		}
-	}
-	if p := meta.Profiles[profile]; p != nil && p.APIURL != nil {
-		add(*p.APIURL)
-	}
-	if profile == h.ConfigProfile {
-		add(h.Keys.Plaintext(profile).APIURL)
-	}
-	if len(ts) == 0 {
-		add(credstore.DefaultAPIURL)
-	}
-	if h.Env.DevMode() {
-		add(credstore.DevAPIURL)
-	}
-	return ts
-}
-
-// scope is a parsed request that names a known host, with the metadata
-// read to decide it.
+// scope is a request for a host one of the user's profiles may send its
+// key to, with the profiles that may.
 type scope struct {
-	target target
-	meta   *credstore.State
+	target   target
+	profiles []string // in the order they are tried
+}
+
+// resolveFor is profile's look-up with git's environment.
+func (h *Helper) resolveFor(ctx context.Context, profile string) (credstore.Resolution, error) {
+	return h.Keys.Resolve(ctx, credstore.Request{Profile: profile, Env: h.Env})
+}
+
+// allowed reports whether profile's key may go to t: t is the host of the
+// URL profile resolves to, and plain http only when the user named it.
+func allowed(r credstore.Resolution, t target) bool {
+	u, ok := targetOfURL(r.URL)
+	if !ok || u != t {
+		return false
+	}
+	return t.scheme == "https" || r.URLSource != credstore.FromDev && r.URLSource != credstore.FromDefault
 }
 
 // known returns the request's scope, or false when git asked about a host
-// this helper does not answer for (or told it to quit).
-func (h *Helper) known(c Credential) (scope, bool, error) {
+// no profile may send its key to (or told the helper to quit).
+func (h *Helper) known(ctx context.Context, c Credential) (scope, bool, error) {
 	t, ok := requestTarget(c)
 	if !ok || c.Quit {
 		return scope{}, false, nil
 	}
-	cfgURL := ""
-	if h.ConfigProfile != "" {
-		cfgURL = h.Keys.Plaintext(h.ConfigProfile).APIURL
-	}
-	meta, err := h.Keys.Metadata()
+	infos, err := h.Keys.List(ctx)
 	if err != nil {
 		// Without the metadata a self-hosted host cannot be recognised.
-		// Complain only about hosts that are surely Torale's, so a broken
-		// state.json does not put an error on every git fetch elsewhere.
-		if slices.Contains(KnownURLs(nil, cfgURL, h.Env.DevMode()), t.String()) {
+		// Complain only about Torale's own host, so a broken state.json
+		// does not put an error on every git fetch elsewhere.
+		if d, _ := targetOfURL(credstore.DefaultAPIURL); d == t {
 			return scope{}, false, err
 		}
 		return scope{}, false, nil
 	}
-	if !slices.Contains(KnownURLs(meta, cfgURL, h.Env.DevMode()), t.String()) {
-		return scope{}, false, nil
+	var s scope
+	s.target = t
+	for _, p := range h.candidates(c.Username, infos) {
+		r, err := h.Keys.Resolve(ctx, credstore.Request{Profile: p, Env: h.Env, URLOnly: true})
+		if errors.Is(err, credstore.ErrBadURL) {
+			continue // a broken URL tier names no host
+		}
+		if allowed(r, t) {
+			s.profiles = append(s.profiles, p)
+		}
 	}
-	return scope{t, meta}, true, nil
+	return s, len(s.profiles) > 0, nil
 }
 
-// matches reports whether profile's key may go to the request's host.
-func (h *Helper) matches(s scope, profile string) bool {
-	return slices.Contains(h.profileTargets(profile, s.meta), s.target)
+// KnownURLs lists, as "scheme://host[:port]", every host some profile may
+// send its key to (what setup-git configures git for): always
+// https://api.torale.ai, then each profile's own, once each.
+func (h *Helper) KnownURLs(ctx context.Context) ([]string, error) {
+	out := []string{}
+	add := func(t target) {
+		if !slices.Contains(out, t.String()) {
+			out = append(out, t.String())
+		}
+	}
+	if t, ok := targetOfURL(credstore.DefaultAPIURL); ok {
+		add(t)
+	}
+	infos, err := h.Keys.List(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, p := range h.candidates("", infos) {
+		r, err := h.Keys.Resolve(ctx, credstore.Request{Profile: p, Env: h.Env, URLOnly: true})
+		if err != nil {
+			continue
+		}
+		if t, ok := targetOfURL(r.URL); ok && allowed(r, t) {
+			add(t)
+		}
+	}
+	return out, nil
+}
+
+// candidates are the profiles that may answer, in order: the username when
+// it names a profile; else the selected profile, and, unless the user chose
+// it (--profile, TORALE_PROFILE), every other profile in name order.
+func (h *Helper) candidates(username string, infos []credstore.ProfileInfo) []string {
+	if username != "" && credstore.CheckProfile(username) == nil {
+		return []string{username}
+	}
+	out := []string{h.Profile}
+	if h.Chosen {
+		return out
+	}
+	for _, in := range infos {
+		if in.Name != h.Profile {
+			out = append(out, in.Name)
+		}
+	}
+	return out
 }
 
 // Get answers a "get": username=<profile> and password=<key> for a known
-// host, chosen by flag > environment > stored. The profile is the request's
-// username when it names one, else the selected profile, else any other
-// profile of that host (in name order) that has a key. ok is false when
-// there is nothing to say; err only when the keychain or metadata failed.
+// host, chosen by flag > environment > stored. ok is false when there is
+// nothing to say; err only when the keychain or metadata failed.
 func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok bool, err error) {
-	s, ok, err := h.known(c)
+	s, ok, err := h.known(ctx, c)
 	if !ok || err != nil {
 		return Credential{}, false, err
 	}
-	for _, p := range h.candidates(c.Username, s.meta) {
-		if !h.matches(s, p) {
-			continue
-		}
-		r, err := h.Keys.Resolve(ctx, credstore.Request{Profile: p, Env: h.Env})
+	for _, p := range s.profiles {
+		r, err := h.resolveFor(ctx, p)
 		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
 			continue
 		}
@@ -198,40 +194,9 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 		if r.Key == "" { // TORALE_NOAUTH=1 and no key anywhere
 			continue
 		}
-		if r.KeySource == credstore.FromEnv && h.Env.APIURL != "" {
-			// TORALE_API_KEY came with TORALE_API_URL: it belongs to that
-			// server and to no other, whichever profile asks.
-			if t, ok := targetOfURL(h.Env.APIURL); !ok || t != s.target {
-				return Credential{}, false, nil
-			}
-		}
 		return Credential{Username: p, Password: r.Key}, true, nil
 	}
 	return Credential{}, false, nil
-}
-
-// candidates are the profiles to try for a get, in order.
-func (h *Helper) candidates(username string, meta *credstore.State) []string {
-	if h.namesProfile(username, meta) {
-		return []string{username}
-	}
-	out := []string{h.Profile}
-	for _, n := range meta.Names() {
-		if n != h.Profile {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// namesProfile: username is a profile this user has (metadata, the
-// selected one, or config.json's).
-func (h *Helper) namesProfile(username string, meta *credstore.State) bool {
-	if username == "" || credstore.CheckProfile(username) != nil {
-		return false
-	}
-	_, inMeta := meta.Profiles[username]
-	return inMeta || username == h.Profile || username == h.ConfigProfile
 }
 
 // profileFor is the profile a store or erase acts on: the username when it
@@ -252,7 +217,7 @@ func (h *Helper) profileFor(username string) (string, bool) {
 // profile's hosts. Approving the key Get just answered changes nothing, so
 // a key from TORALE_API_KEY is never written to the keychain this way.
 func (h *Helper) Store(ctx context.Context, c Credential) error {
-	s, ok, err := h.known(c)
+	s, ok, err := h.known(ctx, c)
 	if !ok || err != nil {
 		return err
 	}
@@ -265,33 +230,35 @@ func (h *Helper) Store(ctx context.Context, c Credential) error {
 		h.notef("not storing the password for %s: it is not a Torale API key (sk_ followed by 32 to 128 letters, digits, - or _)", s.target)
 		return nil
 	}
-	if !h.matches(s, profile) {
+	if !slices.Contains(s.profiles, profile) {
 		h.notef("not storing a key for %s in profile %q: that profile's API URL is another server", s.target, profile)
 		return nil
 	}
-	r, err := h.Keys.Resolve(ctx, credstore.Request{Profile: profile, Env: h.Env})
+	r, err := h.resolveFor(ctx, profile)
 	if err != nil && !(errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain)) {
 		return err
 	}
 	if r.Key == c.Password {
 		return nil
 	}
-	return h.Keys.Put(ctx, profile, c.Password, credstore.PutOptions{Source: credstore.SourceGit})
+	_, err = h.Keys.Put(ctx, profile, c.Password, credstore.PutOptions{Source: credstore.SourceGit})
+	return err
 }
 
 // Erase answers an "erase" (git credential reject): it removes the
 // profile's key only when the password given is exactly the stored key, so
 // a stale or wrong key never wipes a good one.
 func (h *Helper) Erase(ctx context.Context, c Credential) error {
-	s, ok, err := h.known(c)
+	s, ok, err := h.known(ctx, c)
 	if !ok || err != nil || c.Password == "" {
 		return err
 	}
 	profile, ok := h.profileFor(c.Username)
-	if !ok || !h.matches(s, profile) {
+	if !ok || !slices.Contains(s.profiles, profile) {
 		return nil
 	}
-	stored, err := h.Keys.StoredKey(ctx, profile)
+	r, err := h.Keys.Stored(ctx, profile)
+	stored := r.Key
 	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/version"
 )
 
 // Exit codes, the same as torale-cred's (SPEC.md).
@@ -20,9 +21,14 @@ const (
 
 const usage = `usage: git-credential-torale [--profile NAME] get|store|erase
 
-git runs this helper; set it up with:
-  git config --global credential.helper torale     (every host; it answers only Torale's)
-  torale-cred setup-git                            (only the Torale hosts)`
+git runs this helper to fetch Torale API keys from the OS keychain. The safe
+set-up is scoped to Torale's own hosts:
+  torale-cred setup-git
+A global helper (git config --global credential.helper torale) is asked about
+every host; it answers only the hosts of your Torale API URLs, and a plain
+http:// host only when you named that URL yourself (--api-url, TORALE_API_URL,
+config.json, login --api-url), but setup-git keeps it out of every other
+host's way.`
 
 // NewHelper builds the helper for the --profile given ("" when none).
 type NewHelper func(profileFlag string) (*Helper, error)
@@ -34,7 +40,14 @@ type NewHelper func(profileFlag string) (*Helper, error)
 // a key) and exit 1, or 4 when the keychain cannot be used.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, newHelper NewHelper) int {
 	profile, op, err := parseArgs(args)
-	if err != nil {
+	switch {
+	case errors.Is(err, errHelp):
+		fmt.Fprintln(stdout, usage)
+		return exitOK
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(stdout, "git-credential-torale "+version.String())
+		return exitOK
+	case err != nil:
 		fmt.Fprintf(stderr, "git-credential-torale: %s\n%s\n", err, usage)
 		return exitUsage
 	}
@@ -77,6 +90,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitOK
 }
 
+var (
+	errHelp    = errors.New("help")
+	errVersion = errors.New("version")
+)
+
 // parseArgs reads [--profile NAME | --profile=NAME] OPERATION: git appends
 // the operation to whatever credential.helper holds.
 func parseArgs(args []string) (profile, op string, err error) {
@@ -92,7 +110,9 @@ func parseArgs(args []string) (profile, op string, err error) {
 		case strings.HasPrefix(a, "--profile="):
 			profile = strings.TrimPrefix(a, "--profile=")
 		case a == "-h" || a == "--help":
-			return "", "", errors.New("git runs this program; it is not meant to be run by hand")
+			return "", "", errHelp
+		case a == "--version":
+			return "", "", errVersion
 		case strings.HasPrefix(a, "-"):
 			return "", "", fmt.Errorf("unknown option %q", a)
 		case op != "":

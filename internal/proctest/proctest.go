@@ -94,7 +94,7 @@ func (w *World) Env() []string {
 func (w *World) Store() *credstore.Store {
 	return &credstore.Store{
 		Keychain:   credstore.NewKeychain(credstore.WithService(w.Service)),
-		State:      credstore.StateFile{Dir: w.State},
+		StateFile:  credstore.StateFile{Dir: w.State},
 		ConfigPath: w.Config,
 	}
 }
@@ -198,12 +198,12 @@ func (w *World) Daemon(t testing.TB, env []string, args ...string) *Proc {
 // health check, failing t then, or at once if p (when not nil) exited.
 func WaitHealthy(t testing.TB, sock string, p *Proc) {
 	t.Helper()
-	c := ipc.NewClient(sock)
+	c := ipc.NewClient(sock, 0)
 	defer c.Close()
 	deadline := time.Now().Add(healthWait)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Health(ctx)
+		_, err := c.Info(ctx)
 		cancel()
 		if err == nil {
 			return

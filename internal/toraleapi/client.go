@@ -209,3 +209,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return d
 }
+
+// DashboardFor is where a person manages keys by hand for the server at
+// apiURL: torale.ai's dashboard only for Torale's own API, never for a
+// self-hosted one.
+func DashboardFor(apiURL string) string {
+	if apiURL == "" || apiURL == "https://api.torale.ai" || strings.HasPrefix(apiURL, "https://api.torale.ai/") {
+		return "torale.ai → Settings → API Keys"
+	}
+	return "the API Keys page of your Torale server (" + apiURL + ")"
+}

@@ -1,6 +1,7 @@
 // Package toraleconfig reads the official Torale CLI's plaintext
 // ~/.torale/config.json and removes the api_key field from it, leaving every
-// other byte as it was. It never writes the file itself.
+// other byte as it was. Load is the one reader of the file: every other
+// package reads it through Load. It never writes the file itself.
 package toraleconfig
 
 import (
@@ -9,15 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
-// MaxSize is the largest config.json read; a bigger one is left alone.
-const MaxSize = 1 << 20
+// MaxSize is the largest config.json read (SPEC: 64 KiB); a bigger one is
+// left alone.
+const MaxSize = 64 << 10
 
 // ErrMalformed is wrapped by every reason the file cannot be understood.
 var ErrMalformed = errors.New("config.json cannot be read safely")
@@ -93,32 +94,6 @@ func syntaxReason(err error) string {
 		return "it ends early"
 	}
 	return "unexpected content"
-}
-
-// Read reads and parses the file at path, following a symlink. The raw
-// bytes come back too, so a rewrite can start from exactly what was read.
-func Read(path string) (Config, []byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Config{}, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return Config{}, nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return Config{}, nil, fmt.Errorf("%w: %s is not a regular file", ErrMalformed, path)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return Config{}, nil, err
-	}
-	if len(raw) > MaxSize {
-		return Config{}, nil, fmt.Errorf("%w: it is larger than %d bytes", ErrMalformed, MaxSize)
-	}
-	c, err := Parse(raw)
-	return c, raw, err
 }
 
 // WithoutKey returns raw with the api_key field removed and every other

@@ -178,7 +178,7 @@ func (r *runner) startup(ctx context.Context, w *world, key string) error {
 				_ = p.stop()
 				return err
 			}
-			c := ipc.NewClient(w.sock)
+			c := ipc.NewClient(w.sock, 0)
 			now := time.Now()
 			_, err := c.Put(ctx, credstore.DefaultProfile, key, credstore.PutOptions{Source: credstore.SourceLogin, CreatedAt: &now})
 			c.Close()
@@ -242,14 +242,14 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 		return err
 	}
 	// The answer is right before anything is timed.
-	c := ipc.NewClient(w.sock)
+	c := ipc.NewClient(w.sock, 0)
 	ans, err := c.Resolve(ctx, credstore.Request{Profile: credstore.DefaultProfile})
 	c.Close()
 	if err != nil {
 		return fmt.Errorf("first look-up: %w", err)
 	}
-	if ans.APIKey != key || ans.APIKeySource != credstore.FromKeychain {
-		return fmt.Errorf("first look-up answered source %q and another key", ans.APIKeySource)
+	if ans.Key != key || ans.KeySource != credstore.FromKeychain {
+		return fmt.Errorf("first look-up answered source %q and another key", ans.KeySource)
 	}
 	time.Sleep(time.Second)
 	r.res.rssIdle, _ = sockbench.RSS(p.pid())

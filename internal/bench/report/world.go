@@ -150,12 +150,12 @@ func (p *proc) stop() error {
 
 // waitHealthy waits until the daemon answers /v1/health.
 func waitHealthy(ctx context.Context, p *proc, sock string) error {
-	c := ipc.NewClient(sock)
+	c := ipc.NewClient(sock, 0)
 	defer c.Close()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		hctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := c.Health(hctx)
+		_, err := c.Info(hctx)
 		cancel()
 		if err == nil {
 			return nil

@@ -1,0 +1,34 @@
+package credstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors beside ErrNotFound and ErrKeychain (keychain.go),
+// ErrBadKey (key.go) and ErrBadProfile (store.go). Callers decide exit
+// codes and HTTP statuses with errors.Is, never by reading text.
+var (
+	// ErrBadURL: a URL tier holds a value that must not be passed on.
+	ErrBadURL = errors.New("invalid API URL")
+	// ErrBadRequest: a request that cannot be understood (wire decoding).
+	ErrBadRequest = errors.New("bad request")
+	// ErrDenied: a policy refused to hand the key to this caller.
+	ErrDenied = errors.New("denied")
+)
+
+func badRequestf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
+}
+
+// NoKeyMessage is the one sentence for "no key", worded as the official
+// CLI words it ("No API key configured"), with the command that fixes it.
+func NoKeyMessage(profile string) string {
+	return fmt.Sprintf("No API key configured for profile %q; run: torale-cred login --profile %s", profile, profile)
+}
+
+// NoKeyError is ErrNotFound for profile, worded by NoKeyMessage.
+type NoKeyError struct{ Profile string }
+
+func (e *NoKeyError) Error() string { return NoKeyMessage(e.Profile) }
+func (e *NoKeyError) Unwrap() error { return ErrNotFound }

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package trust
+
+import "io/fs"
+
+// Windows keeps a profile's files private through ACLs, which these mode
+// bits do not describe: nothing to check here.
+func owner(fs.FileInfo) (int, bool)     { return 0, false }
+func writableByOthers(fs.FileInfo) bool { return false }
