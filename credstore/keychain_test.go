@@ -25,7 +25,7 @@ func (h hangingBackend) Delete(string, string) error        { <-h.release; retur
 func TestKeychainTimeoutIsBoundedAndDistinct(t *testing.T) {
 	h := hangingBackend{release: make(chan struct{})}
 	defer close(h.release)
-	k := NewKeychain(WithBackend(h), WithTimeout(50*time.Millisecond))
+	k := NewKeychain(WithKeyring(h), WithTimeout(50*time.Millisecond))
 	start := time.Now()
 	_, err := k.Get(context.Background(), "default")
 	if d := time.Since(start); d > 500*time.Millisecond {
@@ -42,7 +42,7 @@ func TestKeychainTimeoutIsBoundedAndDistinct(t *testing.T) {
 
 func TestKeychainHungCallsDoNotPileUp(t *testing.T) {
 	h := hangingBackend{release: make(chan struct{})}
-	k := NewKeychain(WithBackend(h), WithTimeout(20*time.Millisecond))
+	k := NewKeychain(WithKeyring(h), WithTimeout(20*time.Millisecond))
 	before := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for range 50 {
@@ -93,33 +93,33 @@ var errNotFoundLike = keyringErrNotFound()
 func TestStorePutKeepsOldHintAndResetsClock(t *testing.T) {
 	b := &mapBackend{m: map[string]string{}}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := &Store{Keychain: NewKeychain(WithBackend(b)), State: StateFile{Dir: t.TempDir()}, Now: func() time.Time { return now }}
+	s := &Store{Keychain: NewKeychain(WithKeyring(b)), StateFile: StateFile{Dir: t.TempDir()}, Now: func() time.Time { return now }}
 	ctx := context.Background()
 	k1, k2 := "sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa11111", "sk_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb22222"
-	if err := s.Put(ctx, "default", k1, PutOptions{Source: SourceLogin}); err != nil {
+	if _, err := s.Put(ctx, "default", k1, PutOptions{Source: SourceLogin}); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(48 * time.Hour)
-	if err := s.Put(ctx, "default", k1, PutOptions{Source: SourceConfig}); err != nil {
+	if _, err := s.Put(ctx, "default", k1, PutOptions{Source: SourceConfig}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := s.Metadata()
+	st, _ := s.StateFile.Load()
 	if p := st.Profiles["default"]; !p.StoredAt.Equal(now.Add(-48*time.Hour)) || p.Source != SourceLogin {
 		t.Fatalf("the same key again must not restart the clock: %+v", p)
 	}
-	if err := s.Put(ctx, "default", k2, PutOptions{Source: SourceConfig}); err != nil {
+	if _, err := s.Put(ctx, "default", k2, PutOptions{Source: SourceConfig}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ = s.Metadata()
+	st, _ = s.StateFile.Load()
 	p := st.Profiles["default"]
 	if !p.StoredAt.Equal(now) || p.Source != SourceConfig || p.KeyHint != "sk_...22222" || p.PreviousKeyHint != "sk_...11111" {
 		t.Fatalf("metadata after a new key: %+v", p)
 	}
-	b2, _ := os.ReadFile(s.State.Path())
+	b2, _ := os.ReadFile(s.StateFile.Path())
 	if strings.Contains(string(b2), k1) || strings.Contains(string(b2), k2) {
 		t.Fatal("state.json holds a key")
 	}
-	if err := s.Put(ctx, "default", "sk_short", PutOptions{}); !errors.Is(err, ErrBadKey) {
+	if _, err := s.Put(ctx, "default", "sk_short", PutOptions{}); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("bad key: %v", err)
 	}
 	if err := s.Delete(ctx, "default"); err != nil {
@@ -134,7 +134,7 @@ func TestStorePutKeepsOldHintAndResetsClock(t *testing.T) {
 
 func realStore(t *testing.T) *Store {
 	testkeyring.Require(t)
-	return &Store{Keychain: NewKeychain(WithService(testkeyring.Service())), State: StateFile{Dir: t.TempDir()}}
+	return &Store{Keychain: NewKeychain(WithService(testkeyring.Service())), StateFile: StateFile{Dir: t.TempDir()}}
 }
 
 func TestRealKeychainRoundTripOneItem(t *testing.T) {
@@ -145,7 +145,7 @@ func TestRealKeychainRoundTripOneItem(t *testing.T) {
 	}
 	k1, k2 := "sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa11111", "sk_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb22222"
 	for _, k := range []string{k1, k2} {
-		if err := s.Put(ctx, "default", k, PutOptions{Source: SourceLogin}); err != nil {
+		if _, err := s.Put(ctx, "default", k, PutOptions{Source: SourceLogin}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +154,7 @@ func TestRealKeychainRoundTripOneItem(t *testing.T) {
 		t.Fatalf("Get = %q, %v", Hint(got), err)
 	}
 	// One item per profile, never a second copy.
-	out, err := exec.Command("secret-tool", "search", "--all", "service", s.Keychain.service, "username", "default").CombinedOutput()
+	out, err := exec.Command("secret-tool", "search", "--all", "service", s.Keychain.(*Keychain).service, "username", "default").CombinedOutput()
 	if err != nil {
 		t.Fatalf("secret-tool: %v %s", err, out)
 	}

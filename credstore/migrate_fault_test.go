@@ -37,7 +37,7 @@ func TestMigrateFaultChild(t *testing.T) {
 	}
 	s := &Store{
 		Keychain:   NewKeychain(WithService(os.Getenv(faultServiceEnv))),
-		State:      StateFile{Dir: os.Getenv(faultStateEnv)},
+		StateFile: StateFile{Dir: os.Getenv(faultStateEnv)},
 		ConfigPath: cfg,
 	}
 	fmt.Println("ready")
@@ -70,7 +70,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "config.json")
 	service := testkeyring.Service()
-	store := &Store{Keychain: NewKeychain(WithService(service)), State: StateFile{Dir: filepath.Join(home, "state")}, ConfigPath: cfg}
+	store := &Store{Keychain: NewKeychain(WithService(service)), StateFile: StateFile{Dir: filepath.Join(home, "state")}, ConfigPath: cfg}
 	t.Cleanup(func() { _ = store.Keychain.Delete(context.Background(), DefaultProfile) })
 
 	type child struct {
@@ -88,7 +88,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 	start := func() child {
 		t.Helper()
 		cmd := exec.Command(exe, "-test.run=^TestMigrateFaultChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), faultConfigEnv+"="+cfg, faultServiceEnv+"="+service, faultStateEnv+"="+store.State.Dir)
+		cmd.Env = append(os.Environ(), faultConfigEnv+"="+cfg, faultServiceEnv+"="+service, faultStateEnv+"="+store.StateFile.Dir)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -174,7 +174,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 		default:
 			t.Fatalf("round %d: key lost: file has key %v, keychain holds %s (err %v)", i, conf.HasKey, Hint(stored), kerr)
 		}
-		if _, err := store.State.Load(); err != nil {
+		if _, err := store.StateFile.Load(); err != nil {
 			t.Fatalf("round %d: state.json torn: %v", i, err)
 		}
 		ents, _ := os.ReadDir(dir)

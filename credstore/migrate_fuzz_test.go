@@ -37,7 +37,7 @@ func FuzzMigrateConfig(f *testing.F) {
 			t.Fatal(err)
 		}
 		be := &mapBackend{m: map[string]string{}}
-		s := &Store{Keychain: NewKeychain(WithBackend(be)), State: StateFile{Dir: filepath.Join(dir, "state")}, ConfigPath: path}
+		s := &Store{Keychain: NewKeychain(WithKeyring(be)), StateFile: StateFile{Dir: filepath.Join(dir, "state")}, ConfigPath: path}
 		res, err := s.MigrateConfig(context.Background())
 		after, rerr := os.ReadFile(path)
 		if rerr != nil {

@@ -42,7 +42,7 @@ func newMigrationFixture(t *testing.T) *migrationFixture {
 	f := &migrationFixture{t: t, dir: dir, path: filepath.Join(dir, "config.json")}
 	f.store = &Store{
 		Keychain:   NewKeychain(WithService(testkeyring.Service())),
-		State:      StateFile{Dir: filepath.Join(home, "state")},
+		StateFile: StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
 	t.Cleanup(func() { _ = f.store.Keychain.Delete(context.Background(), DefaultProfile) })
@@ -80,7 +80,7 @@ func (f *migrationFixture) wantNothingStored() {
 
 func (f *migrationFixture) profile() *Profile {
 	f.t.Helper()
-	st, err := f.store.State.Load()
+	st, err := f.store.StateFile.Load()
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -129,8 +129,8 @@ func TestMigrateMovesKeyKeepingEverythingElse(t *testing.T) {
 			if p == nil || p.Source != SourceConfig || p.KeyHint != Hint(migKey) {
 				t.Fatalf("metadata = %+v", p)
 			}
-			if c, _ := toraleconfig.Parse([]byte(tt.in)); c.APIURL != "" && (p.APIURL == nil || *p.APIURL != c.APIURL) {
-				t.Errorf("api_url not remembered: %v", p.APIURL)
+			if p.APIURL != nil {
+				t.Errorf("a migration set the profile's URL (%q): config.json's api_url stays config.json's", *p.APIURL)
 			}
 			// Running again finds nothing to do and changes nothing.
 			res, err = f.store.MigrateConfig(context.Background())
@@ -141,7 +141,7 @@ func TestMigrateMovesKeyKeepingEverythingElse(t *testing.T) {
 			if !bytes.Equal(again, got) {
 				t.Error("a second run changed the file")
 			}
-			state, _ := os.ReadFile(f.store.State.Path())
+			state, _ := os.ReadFile(f.store.StateFile.Path())
 			if bytes.Contains(state, []byte(migKey)) {
 				t.Error("state.json holds the key")
 			}
@@ -159,7 +159,7 @@ func TestMigrateNeverLosesData(t *testing.T) {
 		reason  string
 	}{
 		{"half-written", `{"api_key": "` + migKey + `", "api_u`, 0o600, ProblemMalformed, "half-written"},
-		{"truncated to nothing", ``, 0o600, ProblemMalformed, "not valid JSON"},
+		{"truncated mid-value", `{"api_key": "sk_`, 0o600, ProblemMalformed, "not valid JSON"},
 		{"BOM", "\xef\xbb\xbf" + `{"api_key": "` + migKey + `"}`, 0o600, ProblemMalformed, "byte-order mark"},
 		{"array at top level", `["` + migKey + `"]`, 0o600, ProblemMalformed, "not a JSON object"},
 		{"string at top level", `"` + migKey + `"`, 0o600, ProblemMalformed, "not a JSON object"},
@@ -191,7 +191,7 @@ func TestMigrateNeverLosesData(t *testing.T) {
 				t.Error("the file was changed")
 			}
 			f.wantNothingStored()
-			if _, err := os.Stat(f.store.State.Path()); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(f.store.StateFile.Path()); !errors.Is(err, fs.ErrNotExist) {
 				t.Error("metadata was written for a key left in place")
 			}
 			checkNoStrays(t, f.dir, "config.json")
@@ -213,8 +213,14 @@ func checkLeftInPlace(t *testing.T, res MigrationResult, err error, problem Migr
 			t.Errorf("error %q shows the key", err)
 		}
 	}
-	if !strings.HasPrefix(err.Error(), "left the plaintext key in ") {
-		t.Errorf("error %q is not one sentence about the file", err)
+	// A file that was read is known to hold a key; one never opened (a
+	// directory, a device, untrusted) is described as what it is instead.
+	lead := "left the plaintext key in "
+	if !problem.Read() {
+		lead = "read nothing from "
+	}
+	if !strings.HasPrefix(err.Error(), lead) {
+		t.Errorf("error %q is not one sentence about the file (want it to start %q)", err, lead)
 	}
 }
 
@@ -331,11 +337,59 @@ func TestMigrateDeletedFileKeepsStoredKey(t *testing.T) {
 	f.wantStored(migKey)
 }
 
+// An empty config.json (the official CLI about to write it, or cleared)
+// holds no key: nothing to move, nothing reported as malformed.
+func TestMigrateEmptyFileHoldsNoKey(t *testing.T) {
+	for _, content := range []string{"", "\n  \n"} {
+		f := newMigrationFixture(t)
+		f.write(content, 0o600)
+		res, err := f.store.MigrateConfig(context.Background())
+		if err != nil || res.Outcome != NothingToMigrate || !strings.Contains(res.Reason, "is empty") {
+			t.Fatalf("MigrateConfig(%q) = %+v, %v", content, res, err)
+		}
+		f.wantNothingStored()
+	}
+}
+
+// SPEC's trust rules: a config.json writable by others, or in a directory
+// writable by others, or owned by another user, is not read at all.
+func TestMigrateRefusesUntrustedFiles(t *testing.T) {
+	t.Run("file writable by others", func(t *testing.T) {
+		f := newMigrationFixture(t)
+		f.write(pretty(`"api_key": "`+migKey+`"`), 0o666)
+		res, err := f.store.MigrateConfig(context.Background())
+		checkLeftInPlace(t, res, err, ProblemUntrusted, "writable by others")
+		f.wantNothingStored()
+	})
+	t.Run("directory writable by group", func(t *testing.T) {
+		f := newMigrationFixture(t)
+		f.write(pretty(`"api_key": "`+migKey+`"`), 0o600)
+		if err := os.Chmod(f.dir, 0o775); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.store.MigrateConfig(context.Background())
+		checkLeftInPlace(t, res, err, ProblemUntrusted, "writable by others")
+		f.wantNothingStored()
+	})
+	t.Run("file owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give a file to another user")
+		}
+		f := newMigrationFixture(t)
+		f.write(pretty(`"api_key": "`+migKey+`"`), 0o600)
+		if err := os.Chown(f.path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.store.MigrateConfig(context.Background())
+		checkLeftInPlace(t, res, err, ProblemUntrusted, "owned by user id 65534")
+		f.wantNothingStored()
+	})
+}
+
 func TestMigrateModes(t *testing.T) {
 	tests := []struct{ in, want os.FileMode }{
 		{0o600, 0o600},
 		{0o644, 0o600}, // it held a key: never wider than 0600
-		{0o666, 0o600},
 		{0o755, 0o600},
 		{0o400, 0o400}, // narrower modes are kept
 		{0o640, 0o600},
@@ -416,7 +470,7 @@ func TestMigrateReplacingKeyResetsClock(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.store.Now = func() time.Time { return clock }
 	created := clock.Add(-24 * time.Hour)
-	if err := f.store.Put(context.Background(), DefaultProfile, migKey, PutOptions{Source: SourceLogin, CreatedAt: &created}); err != nil {
+	if _, err := f.store.Put(context.Background(), DefaultProfile, migKey, PutOptions{Source: SourceLogin, CreatedAt: &created}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -477,24 +531,24 @@ func TestMigrateKeychainUnavailable(t *testing.T) {
 func TestMigrateStartsOverWhenFileChanges(t *testing.T) {
 	f := newMigrationFixture(t)
 	f.write(pretty(`"api_key": "`+migKey+`"`), 0o600)
-	snap, res, err := readConfigSnapshot(MigrationResult{Path: f.path})
-	if snap == nil || err != nil {
-		t.Fatalf("read: %+v %v", res, err)
+	snap, err := toraleconfig.Load(f.path)
+	if !snap.Exists || err != nil {
+		t.Fatalf("read: %+v %v", snap, err)
 	}
-	if err := snap.unchanged(f.path, res.Target); err != nil {
+	if err := unchanged(snap); err != nil {
 		t.Fatalf("unchanged file reported changed: %v", err)
 	}
 	// Same size, new content (another key of equal length).
 	other := strings.Replace(migKey, "MIGRATE", "ETARGIM", 1)
 	f.write(pretty(`"api_key": "`+other+`"`), 0o600)
-	if err := snap.unchanged(f.path, res.Target); !errors.Is(err, errChanged) {
+	if err := unchanged(snap); !errors.Is(err, errChanged) {
 		t.Fatalf("changed content not seen: %v", err)
 	}
 	// Replaced by rename with the same bytes: another inode.
 	tmp := f.path + ".new"
-	_ = os.WriteFile(tmp, snap.raw, 0o600)
+	_ = os.WriteFile(tmp, snap.Raw, 0o600)
 	_ = os.Rename(tmp, f.path)
-	if err := snap.unchanged(f.path, res.Target); !errors.Is(err, errChanged) {
+	if err := unchanged(snap); !errors.Is(err, errChanged) {
 		t.Fatalf("replaced file not seen: %v", err)
 	}
 

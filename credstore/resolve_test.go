@@ -3,21 +3,22 @@ package credstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
-// tiers is a table-driven stand-in for the stored tiers.
-type tiers struct {
-	stored     string
-	storedErr  error
-	plain      toraleconfig.Config
-	profileURL string
-	asked      *int
+// fakeTiers is a table-driven stand-in for the stored tiers.
+type fakeTiers struct {
+	stored    string
+	storedErr error
+	plain     toraleconfig.Config
+	purl      string
+	asked     *int
 }
 
-func (t tiers) StoredKey(context.Context, string) (string, error) {
+func (t fakeTiers) storedKey(context.Context, string) (string, error) {
 	if t.asked != nil {
 		*t.asked++
 	}
@@ -29,8 +30,8 @@ func (t tiers) StoredKey(context.Context, string) (string, error) {
 	}
 	return t.stored, nil
 }
-func (t tiers) Plaintext(string) toraleconfig.Config { return t.plain }
-func (t tiers) ProfileURL(string) string             { return t.profileURL }
+func (t fakeTiers) plaintext(string) toraleconfig.Config { return t.plain }
+func (t fakeTiers) profileURL(string) string             { return t.purl }
 
 const (
 	flagKey   = "sk_FLAGflagFLAGflagFLAGflagFLAGflag99"
@@ -44,30 +45,30 @@ func TestResolveKeyOrder(t *testing.T) {
 	tests := []struct {
 		name       string
 		req        Request
-		t          tiers
+		t          fakeTiers
 		wantKey    string
 		wantSource string
 		wantErr    error
 		wantAsked  int
 	}{
-		{"flag beats everything", Request{FlagKey: flagKey, Env: Env{APIKey: envKey}}, tiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, flagKey, FromFlag, nil, 0},
-		{"env beats stored", Request{Env: Env{APIKey: envKey}}, tiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, envKey, FromEnv, nil, 0},
-		{"keychain beats config", Request{}, tiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, storedKey, FromKeychain, nil, 1},
-		{"config last", Request{}, tiers{plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
-		{"none", Request{}, tiers{}, "", FromNone, ErrNotFound, 1},
-		{"none with noauth is fine", Request{Env: Env{NoAuth: "1"}}, tiers{}, "", FromNone, nil, 1},
-		{"noauth=true is not noauth", Request{Env: Env{NoAuth: "true"}}, tiers{}, "", FromNone, ErrNotFound, 1},
-		{"noauth still uses a key", Request{Env: Env{NoAuth: "1"}}, tiers{stored: storedKey}, storedKey, FromKeychain, nil, 1},
-		{"keychain failure is not no-key", Request{}, tiers{storedErr: locked}, "", FromNone, ErrKeychain, 1},
-		{"keychain failure falls to config", Request{}, tiers{storedErr: locked, plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
-		{"keychain failure with noauth", Request{Env: Env{NoAuth: "1"}}, tiers{storedErr: locked}, "", FromNone, nil, 1},
-		{"env key with keychain down never asks it", Request{Env: Env{APIKey: envKey}}, tiers{storedErr: locked}, envKey, FromEnv, nil, 0},
+		{"flag beats everything", Request{FlagKey: flagKey, Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, flagKey, FromFlag, nil, 0},
+		{"env beats stored", Request{Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, envKey, FromEnv, nil, 0},
+		{"keychain beats config", Request{}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, storedKey, FromKeychain, nil, 1},
+		{"config last", Request{}, fakeTiers{plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
+		{"none", Request{}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
+		{"none with noauth is fine", Request{Env: Env{NoAuth: "1"}}, fakeTiers{}, "", FromNone, nil, 1},
+		{"noauth=true is not noauth", Request{Env: Env{NoAuth: "true"}}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
+		{"noauth still uses a key", Request{Env: Env{NoAuth: "1"}}, fakeTiers{stored: storedKey}, storedKey, FromKeychain, nil, 1},
+		{"keychain failure is not no-key", Request{}, fakeTiers{storedErr: locked}, "", FromNone, ErrKeychain, 1},
+		{"keychain failure falls to config", Request{}, fakeTiers{storedErr: locked, plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
+		{"keychain failure with noauth", Request{Env: Env{NoAuth: "1"}}, fakeTiers{storedErr: locked}, "", FromNone, nil, 1},
+		{"env key with keychain down never asks it", Request{Env: Env{APIKey: envKey}}, fakeTiers{storedErr: locked}, envKey, FromEnv, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			asked := 0
 			tt.t.asked = &asked
-			r, err := Resolve(context.Background(), tt.req, tt.t)
+			r, err := resolve(context.Background(), tt.req, tt.t)
 			if r.Key != tt.wantKey || r.KeySource != tt.wantSource {
 				t.Errorf("got key %q from %q, want %q from %q", Hint(r.Key), r.KeySource, Hint(tt.wantKey), tt.wantSource)
 			}
@@ -92,34 +93,73 @@ func TestResolveURLOrder(t *testing.T) {
 	tests := []struct {
 		name       string
 		req        Request
-		t          tiers
+		t          fakeTiers
 		want, from string
 	}{
-		{"flag first", Request{FlagURL: "https://flag.example", Env: Env{APIURL: "https://env.example", Dev: "1"}}, tiers{plain: cfg}, "https://flag.example", FromFlag},
-		{"env beats dev", Request{Env: Env{APIURL: "https://env.example", Dev: "1"}}, tiers{plain: cfg}, "https://env.example", FromEnv},
-		{"TORALE_DEV=1 beats config", Request{Env: Env{Dev: "1"}}, tiers{plain: cfg}, DevAPIURL, FromDev},
-		{"TORALE_NOAUTH=1 beats config", Request{Env: Env{NoAuth: "1"}}, tiers{plain: cfg}, DevAPIURL, FromDev},
-		{"TORALE_DEV=true is not dev", Request{Env: Env{Dev: "true"}}, tiers{plain: cfg}, "https://config.example", FromConfig},
-		{"TORALE_NOAUTH=yes is not dev", Request{Env: Env{NoAuth: "yes"}}, tiers{}, DefaultAPIURL, FromDefault},
-		{"config api_url", Request{}, tiers{plain: cfg}, "https://config.example", FromConfig},
-		{"profile's remembered url", Request{}, tiers{profileURL: "https://self.example"}, "https://self.example", FromProfile},
-		{"config beats profile url", Request{}, tiers{plain: cfg, profileURL: "https://self.example"}, "https://config.example", FromConfig},
-		{"default", Request{}, tiers{}, DefaultAPIURL, FromDefault},
+		{"flag first", Request{FlagURL: "https://flag.example", Env: Env{APIURL: "https://env.example", Dev: "1"}}, fakeTiers{plain: cfg}, "https://flag.example", FromFlag},
+		{"env beats dev", Request{Env: Env{APIURL: "https://env.example", Dev: "1"}}, fakeTiers{plain: cfg}, "https://env.example", FromEnv},
+		{"TORALE_DEV=1 beats config", Request{Env: Env{Dev: "1"}}, fakeTiers{plain: cfg}, DevAPIURL, FromDev},
+		{"TORALE_NOAUTH=1 beats config", Request{Env: Env{NoAuth: "1"}}, fakeTiers{plain: cfg}, DevAPIURL, FromDev},
+		{"TORALE_DEV=true is not dev", Request{Env: Env{Dev: "true"}}, fakeTiers{plain: cfg}, "https://config.example", FromConfig},
+		{"TORALE_NOAUTH=yes is not dev", Request{Env: Env{NoAuth: "yes"}}, fakeTiers{}, DefaultAPIURL, FromDefault},
+		{"config api_url", Request{}, fakeTiers{plain: cfg}, "https://config.example", FromConfig},
+		{"profile's login --api-url", Request{}, fakeTiers{purl: "https://self.example"}, "https://self.example", FromProfile},
+		{"config beats profile url", Request{}, fakeTiers{plain: cfg, purl: "https://self.example"}, "https://config.example", FromConfig},
+		{"default", Request{}, fakeTiers{}, DefaultAPIURL, FromDefault},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.Env.APIKey = envKey // the URL order must not depend on the key's
-			r, err := Resolve(context.Background(), tt.req, tt.t)
+			r, err := resolve(context.Background(), tt.req, tt.t)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.URL != tt.want || r.URLSource != tt.from {
 				t.Errorf("got %s (%s), want %s (%s)", r.URL, r.URLSource, tt.want, tt.from)
 			}
-			u, from := ResolveURL(tt.req, tt.t)
-			if u != tt.want || from != tt.from {
-				t.Errorf("ResolveURL got %s (%s)", u, from)
+			tt.req.URLOnly = true
+			r, err = resolve(context.Background(), tt.req, tt.t)
+			if err != nil || r.URL != tt.want || r.URLSource != tt.from || r.Key != "" {
+				t.Errorf("URL alone: got %s (%s) key %q, %v", r.URL, r.URLSource, Hint(r.Key), err)
 			}
 		})
+	}
+}
+
+// Every URL tier is checked before use; a bad value is reported with the
+// tier it came from, never passed on (SPEC; reliability finding 8).
+func TestResolveRefusesBadURLs(t *testing.T) {
+	long := "https://example.test/" + strings.Repeat("a", MaxURLBytes)
+	tests := []struct {
+		name string
+		req  Request
+		t    fakeTiers
+		tier string
+	}{
+		{"NUL in env", Request{Env: Env{APIURL: "https://x\x00y"}}, fakeTiers{}, "TORALE_API_URL"},
+		{"too long in config", Request{}, fakeTiers{plain: toraleconfig.Config{APIURL: long}}, "config.json's api_url"},
+		{"no scheme in flag", Request{FlagURL: "api.torale.ai"}, fakeTiers{}, "--api-url"},
+		{"ftp in profile tier", Request{}, fakeTiers{purl: "ftp://x.example"}, "login --api-url"},
+		{"no host", Request{Env: Env{APIURL: "https://"}}, fakeTiers{}, "TORALE_API_URL"},
+		{"newline", Request{Env: Env{APIURL: "https://a.example\nHost: evil"}}, fakeTiers{}, "TORALE_API_URL"},
+		{"credentials in URL", Request{Env: Env{APIURL: "https://u:p@a.example"}}, fakeTiers{}, "TORALE_API_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.FlagKey = flagKey
+			r, err := resolve(context.Background(), tt.req, tt.t)
+			if !errors.Is(err, ErrBadURL) {
+				t.Fatalf("err = %v, want ErrBadURL", err)
+			}
+			if !strings.Contains(err.Error(), tt.tier) {
+				t.Errorf("error %q does not name the tier %q", err, tt.tier)
+			}
+			if r.Key != "" || len(err.Error()) > 400 || strings.ContainsRune(err.Error(), 0) {
+				t.Errorf("a bad URL leaked into the answer or the message: %q", err)
+			}
+		})
+	}
+	if err := CheckURL("http://localhost:8000", "x"); err != nil {
+		t.Errorf("http://localhost:8000 refused: %v", err)
 	}
 }

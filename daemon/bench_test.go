@@ -15,7 +15,6 @@ import (
 	"github.com/torale-ai/torale-cred/internal/bench/sockbench"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
-	"github.com/torale-ai/torale-cred/ipc"
 )
 
 // The benchmarks run the daemon and the echo floor as separate processes
@@ -30,7 +29,7 @@ func benchDaemon(b *testing.B) (*proctest.World, *proctest.Proc) {
 	testkeyring.Require(b)
 	w := proctest.NewWorld(b)
 	p := w.Daemon(b, nil)
-	c := ipc.NewClient(w.Sock)
+	c := newClient(w.Sock)
 	defer c.Close()
 	if _, err := c.Put(b.Context(), "default", keyStored, credstore.PutOptions{}); err != nil {
 		b.Fatal(err)

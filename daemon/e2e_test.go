@@ -36,7 +36,7 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 	// --no-watch keeps the plaintext tier in place: the watcher would move
 	// it into the keychain (its own tests cover that).
 	w.Daemon(t, nil, "--no-watch")
-	c := ipc.NewClient(w.Sock)
+	c := newClient(w.Sock)
 	defer c.Close()
 	ctx := t.Context()
 
@@ -108,11 +108,16 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 			if err != nil || lerr != nil {
 				return fmt.Errorf("daemon err %v, local err %v", err, lerr)
 			}
-			want := credstore.Resolution{Profile: r.req.Profile, Key: r.key, KeySource: r.keySrc, URL: r.url, URLSource: r.urlSrc, NoAuth: r.noauth}
-			if got.Resolution() != want {
-				return fmt.Errorf("daemon %+v, want %+v", got.Resolution(), want)
+			// The rotation status is the stored key's, whoever answers.
+			if !sameRotation(got.Rotation, lr.Rotation) {
+				return fmt.Errorf("rotation: daemon %+v, local %+v", got.Rotation, lr.Rotation)
 			}
-			lr.KeychainErr = nil
+			got.Rotation, lr.Rotation = nil, nil
+			want := credstore.Resolution{Profile: r.req.Profile, Key: r.key, KeySource: r.keySrc, URL: r.url, URLSource: r.urlSrc, NoAuth: r.noauth}
+			if got != want {
+				return fmt.Errorf("daemon %+v, want %+v", got, want)
+			}
+			lr.KeychainProblem = ""
 			if lr != want {
 				return fmt.Errorf("local %+v, want %+v", lr, want)
 			}
@@ -121,6 +126,13 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 		// config.json is re-read when its stat changes (within FilePoll).
 		eventually(t, r.name, check)
 	}
+}
+
+func sameRotation(a, b *credstore.Rotation) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.AgeDays == b.AgeDays && a.Due == b.Due && a.DueAt.Equal(b.DueAt)
 }
 
 // TestErrorStatusesOverTheSocket drives the daemon process with curl,
@@ -183,12 +195,12 @@ func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
 	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 400") {
 		t.Errorf("garbage answered %q", buf[:n])
 	}
-	c := ipc.NewClient(w.Sock)
+	c := newClient(w.Sock)
 	defer c.Close()
 	for range 20 {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		start := time.Now()
-		_, err := c.Health(ctx)
+		_, err := c.Info(ctx)
 		cancel()
 		if err != nil || time.Since(start) > 500*time.Millisecond {
 			t.Fatalf("health while hostile clients hold connections: %v after %s", err, time.Since(start))
@@ -299,7 +311,7 @@ func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
 	w := proctest.NewWorld(t)
 	w.Extra = append(w.Extra, "TORALE_CRED_CACHE_TTL=600ms")
 	w.Daemon(t, nil)
-	c := ipc.NewClient(w.Sock)
+	c := newClient(w.Sock)
 	defer c.Close()
 	ks := w.Store().Keychain
 	if err := ks.Set(t.Context(), "default", keyStored); err != nil {
@@ -307,7 +319,7 @@ func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
 	}
 	eventually(t, "first key", func() error {
 		r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
-		if err != nil || r.APIKey != keyStored {
+		if err != nil || r.Key != keyStored {
 			return fmt.Errorf("%+v %v", r, err)
 		}
 		return nil
@@ -317,7 +329,7 @@ func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
 	}
 	eventually(t, "changed key", func() error {
 		r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
-		if err != nil || r.APIKey != keyEnv {
+		if err != nil || r.Key != keyEnv {
 			return fmt.Errorf("%+v %v", r, err)
 		}
 		return nil

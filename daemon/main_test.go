@@ -10,6 +10,7 @@ import (
 	"github.com/torale-ai/torale-cred/internal/bench/sockbench"
 	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
+	"github.com/torale-ai/torale-cred/ipc"
 )
 
 // echoEnv makes the test binary a raw echo server on the named socket: the
@@ -65,3 +66,7 @@ func dialRaw(t *testing.T, sock string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// newClient is a daemon client whose every request is bounded, so a test
+// waiting on a stuck daemon fails instead of hanging.
+func newClient(sock string) *ipc.Client { return ipc.NewClient(sock, 10*time.Second) }

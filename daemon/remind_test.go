@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,15 +22,22 @@ import (
 
 const testKey = "sk_abc123def456ghi789jkl012mno345pqRST"
 
-// memBackend is an in-memory keychain for these pure unit tests.
+// memBackend is an in-memory keychain for these pure unit tests; err,
+// when set, is every call's answer (a keychain that cannot be reached).
 type memBackend struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu  sync.Mutex
+	m   map[string]string
+	err error
 }
+
+func (b *memBackend) fail(err error) { b.mu.Lock(); b.err = err; b.mu.Unlock() }
 
 func (b *memBackend) Get(s, u string) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.err != nil {
+		return "", b.err
+	}
 	v, ok := b.m[s+"/"+u]
 	if !ok {
 		return "", keyring.ErrNotFound
@@ -39,6 +48,9 @@ func (b *memBackend) Get(s, u string) (string, error) {
 func (b *memBackend) Set(s, u, p string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
 	b.m[s+"/"+u] = p
 	return nil
 }
@@ -46,6 +58,9 @@ func (b *memBackend) Set(s, u, p string) error {
 func (b *memBackend) Delete(s, u string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
 	delete(b.m, s+"/"+u)
 	return nil
 }
@@ -85,6 +100,7 @@ var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	store *credstore.Store
+	keys  *memBackend
 	clock *clock
 	notes *notified
 	logs  *bytes.Buffer
@@ -95,17 +111,25 @@ type fixture struct {
 // reminder (offline unless told) at t0.
 func newFixture(t *testing.T, storedAt time.Time) *fixture {
 	t.Helper()
+	return newFixtureWith(t, storedAt, testKey, credstore.PutOptions{Source: credstore.SourceLogin})
+}
+
+// newFixtureWith stores key for "default" with o at storedAt and builds a
+// reminder (offline unless told) at t0.
+func newFixtureWith(t *testing.T, storedAt time.Time, key string, o credstore.PutOptions) *fixture {
+	t.Helper()
 	c := &clock{t: storedAt}
+	mem := &memBackend{m: map[string]string{}}
 	st := &credstore.Store{
-		Keychain: credstore.NewKeychain(credstore.WithBackend(&memBackend{m: map[string]string{}})),
-		State:    credstore.StateFile{Dir: t.TempDir()},
-		Now:      c.Now,
+		Keychain:  credstore.NewKeychain(credstore.WithKeyring(mem)),
+		StateFile: credstore.StateFile{Dir: t.TempDir()},
+		Now:       c.Now,
 	}
-	if err := st.Put(context.Background(), "default", testKey, credstore.PutOptions{Source: credstore.SourceLogin}); err != nil {
+	if _, err := st.Put(context.Background(), "default", key, o); err != nil {
 		t.Fatal(err)
 	}
 	c.Set(t0)
-	f := &fixture{store: st, clock: c, notes: &notified{}, logs: &bytes.Buffer{}}
+	f := &fixture{store: st, keys: mem, clock: c, notes: &notified{}, logs: &bytes.Buffer{}}
 	f.r = f.reminder()
 	return f
 }
@@ -118,7 +142,7 @@ func (f *fixture) reminder() *Reminder {
 
 func (f *fixture) profile(t *testing.T) credstore.Profile {
 	t.Helper()
-	s, err := f.store.State.Load()
+	s, err := f.store.StateFile.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +276,7 @@ func TestClockJumps(t *testing.T) {
 func TestCreatedAtWinsOverStoredAt(t *testing.T) {
 	f := newFixture(t, t0.Add(-time.Hour)) // stored just now...
 	created := t0.Add(-95 * day)           // ...but created long ago
-	if err := f.store.State.Update(func(s *credstore.State) error {
+	if err := f.store.StateFile.Update(func(s *credstore.State) error {
 		s.Profiles["default"].CreatedAt = &created
 		return nil
 	}); err != nil {
@@ -283,7 +307,7 @@ func TestNewKeyStartsAfresh(t *testing.T) {
 	f.expect(t, 1, "91 days old")
 	other := "sk_ZYXwvu987654321zyxwvu987654321ABCDE"
 	f.store.Now = f.clock.Now
-	if err := f.store.Put(context.Background(), "default", other, credstore.PutOptions{Source: credstore.SourceRotate}); err != nil {
+	if _, err := f.store.Put(context.Background(), "default", other, credstore.PutOptions{Source: credstore.SourceRotate}); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Add(time.Hour)
@@ -311,7 +335,7 @@ func TestUnwritableStateStillOncePerDay(t *testing.T) {
 	f := newFixture(t, t0.Add(-91*day))
 	// state.json stays readable, but every update fails to take its lock
 	// (a directory where the lock file goes defeats even root).
-	lock := filepath.Join(f.store.State.Dir, "state.lock")
+	lock := filepath.Join(f.store.StateFile.Dir, "state.lock")
 	if err := os.Remove(lock); err != nil {
 		t.Fatal(err)
 	}
@@ -326,18 +350,30 @@ func TestUnwritableStateStillOncePerDay(t *testing.T) {
 	}
 }
 
+// overHTTPS serves h on a loopback https address that this process
+// trusts, as the daemon sends a key on its own only to https URLs. The
+// reminder's client uses http.DefaultTransport, which is swapped for the
+// test's (no test of this package runs in parallel).
+func overHTTPS(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewTLSServer(h)
+	old := http.DefaultTransport
+	http.DefaultTransport = ts.Client().Transport
+	t.Cleanup(func() { http.DefaultTransport = old; ts.Close() })
+	return ts
+}
+
 func TestLookupCreatedAtFromServer(t *testing.T) {
 	for _, m := range []fakeapi.Mode{fakeapi.Documented, fakeapi.Live} {
 		t.Run(m.String(), func(t *testing.T) {
 			api := fakeapi.New(t, m)
+			ts := overHTTPS(t, api.Config.Handler)
 			created := t0.Add(-92 * day)
 			key, id := api.AddKey("CLI Key", created)
-			f := newFixture(t, t0.Add(-2*day))
-			if err := f.store.Put(context.Background(), "default", key, credstore.PutOptions{Source: credstore.SourceLogin}); err != nil {
-				t.Fatal(err)
-			}
+			// Stored 84 days ago (by its own clock, an early notice would be
+			// due now), created 92 days ago: the look-up makes it overdue.
+			f := newFixtureWith(t, t0.Add(-84*day), key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL})
 			f.r.Offline = false
-			f.r.Env = credstore.Env{APIURL: api.URL}
 			f.r.Check(context.Background())
 			f.expect(t, 1, "92 days old")
 			p := f.profile(t)
@@ -356,13 +392,18 @@ func TestLookupCreatedAtFromServer(t *testing.T) {
 
 func TestLookupFailureFallsBackQuietly(t *testing.T) {
 	api := fakeapi.New(t, fakeapi.Documented)
-	f := newFixture(t, t0.Add(-10*day))
+	ts := overHTTPS(t, api.Config.Handler)
+	// Due in 5 days, so the look-up is worth making; the key is unknown
+	// to the server: 401.
+	f := newFixtureWith(t, t0.Add(-85*day), testKey, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL})
 	f.r.Offline = false
-	f.r.Env = credstore.Env{APIURL: api.URL} // the key is unknown there: 401
 	f.r.Check(context.Background())
-	f.expect(t, 0, "")
+	f.expect(t, 1, "due in 5 days") // from stored_at, as if nothing had been asked
 	if p := f.profile(t); p.CreatedAt != nil {
 		t.Fatalf("created_at = %v", p.CreatedAt)
+	}
+	if n := api.Count("GET", "/auth/api-keys"); n != 1 {
+		t.Fatalf("%d look-ups, want 1", n)
 	}
 	// Not retried every wake-up, but after LookupRetry.
 	f.clock.Add(time.Hour)
@@ -376,11 +417,131 @@ func TestLookupFailureFallsBackQuietly(t *testing.T) {
 		t.Fatalf("%d look-ups after LookupRetry, want 2", n)
 	}
 	// Unreachable server: same, no error anywhere.
-	api.Close()
+	ts.Close()
 	f.clock.Add(LookupRetry)
 	f.r.Check(context.Background())
-	if !strings.Contains(f.logs.String(), "created_at look-up failed") {
-		t.Fatalf("logs:\n%s", f.logs)
+	f.expect(t, 0, "")
+	if n := strings.Count(f.logs.String(), "created_at look-up failed"); n != 3 || !strings.Contains(f.logs.String(), "cannot reach") {
+		t.Fatalf("%d failed look-ups logged, want 3, the last unreachable:\n%s", n, f.logs)
+	}
+	if strings.Contains(f.logs.String(), "level=WARN") || strings.Contains(f.logs.String(), "level=ERROR") {
+		t.Fatalf("a failed look-up was logged above debug:\n%s", f.logs)
+	}
+}
+
+// A profile whose key is gone from the keychain (removed with another
+// tool; its metadata stayed) has nothing to rotate: no reminder, and
+// nothing recorded. A keychain that cannot answer is not "gone": the
+// reminder still comes.
+func TestNoReminderForAKeyGoneFromTheKeychain(t *testing.T) {
+	f := newFixture(t, t0.Add(-91*day))
+	if err := f.store.Keychain.Delete(context.Background(), "default"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f.r.Check(context.Background())
+		f.clock.Add(RemindEvery)
+	}
+	f.expect(t, 0, "")
+	if p := f.profile(t); p.LastRemindedAt != nil {
+		t.Fatalf("last_reminded_at = %v for a key that is gone", p.LastRemindedAt)
+	}
+	// The key back (same key, so the metadata is about it): reminded.
+	if err := f.store.Keychain.Set(context.Background(), "default", testKey); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Check(context.Background())
+	f.expect(t, 1, "94 days old")
+
+	g := newFixture(t, t0.Add(-91*day))
+	g.keys.fail(errors.New("org.freedesktop.DBus.Error.ServiceUnknown"))
+	g.r.Check(context.Background())
+	g.expect(t, 1, "91 days old")
+}
+
+// Far from any reminder the key's real age does not matter yet: the
+// server is not asked, however many times the reminder wakes. Within the
+// early notice (by stored_at) it is asked once.
+func TestCreatedAtNotLookedUpWhileFar(t *testing.T) {
+	api := fakeapi.New(t, fakeapi.Documented)
+	ts := overHTTPS(t, api.Config.Handler)
+	stored := t0.Add(-30 * day)
+	created := stored.Add(-70 * day)
+	key, _ := api.AddKey("CLI Key", created)
+	f := newFixtureWith(t, stored, key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL})
+	f.r.Offline = false
+	for f.clock.Now().Before(stored.Add(83*day - time.Hour)) {
+		f.r.Check(context.Background())
+		restarted := f.reminder() // fresh memory: no record of earlier look-ups
+		restarted.Offline = false
+		restarted.Check(context.Background())
+		f.clock.Add(12 * time.Hour)
+	}
+	if n := len(api.Requests()); n != 0 {
+		t.Fatalf("the server was asked %d times while the reminder was far off: %v", n, api.Requests())
+	}
+	f.expect(t, 0, "")
+	if p := f.profile(t); p.CreatedAt != nil {
+		t.Fatalf("created_at = %v without a look-up", p.CreatedAt)
+	}
+	// The early notice by stored_at: now it is asked, and the key turns out
+	// to be long overdue.
+	f.clock.Set(stored.Add(83 * day))
+	f.r.Check(context.Background())
+	if n := api.Count("GET", "/auth/api-keys"); n != 1 {
+		t.Fatalf("%d look-ups when the reminder came near, want 1", n)
+	}
+	f.expect(t, 1, "153 days old")
+}
+
+// The daemon's own look-up never sends a key to an http URL, whichever
+// stored tier names it (the profile's login --api-url, config.json's
+// api_url), nor to the daemon's own TORALE_API_URL (a caller's
+// environment is not the daemon's to use): the age counts from stored_at.
+func TestCreatedAtLookupNeverOverHTTP(t *testing.T) {
+	for _, tier := range []string{"profile", "config"} {
+		t.Run(tier, func(t *testing.T) {
+			var mu sync.Mutex
+			var auth []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				auth = append(auth, r.Method+" "+r.URL.Path+" Authorization="+r.Header.Get("Authorization"))
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`[]`))
+			}))
+			t.Cleanup(srv.Close)
+			t.Setenv("TORALE_API_URL", srv.URL)
+			o := credstore.PutOptions{Source: credstore.SourceLogin}
+			if tier == "profile" {
+				o.APIURL = &srv.URL
+			}
+			f := newFixtureWith(t, t0.Add(-85*day), testKey, o)
+			if tier == "config" {
+				cfg := filepath.Join(t.TempDir(), "config.json")
+				if err := os.WriteFile(cfg, []byte(`{"api_url": "`+srv.URL+`"}`), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				f.store.ConfigPath = cfg
+			}
+			if r, err := f.store.Stored(context.Background(), "default"); err != nil || r.URL != srv.URL || r.URLSource != tier {
+				t.Fatalf("harness: the stored tiers name %q (%s), %v; want %s from %s", r.URL, r.URLSource, err, srv.URL, tier)
+			}
+			f.r.Offline = false
+			f.r.Check(context.Background())
+			f.clock.Add(LookupRetry + time.Hour)
+			f.r.Check(context.Background())
+			mu.Lock()
+			got := auth
+			mu.Unlock()
+			if len(got) != 0 {
+				t.Fatalf("the daemon sent requests to an http URL: %q", got)
+			}
+			f.expect(t, 1, "due in 5 days")
+			if !strings.Contains(f.logs.String(), "only to https URLs") || strings.Contains(f.logs.String(), testKey) {
+				t.Fatalf("logs:\n%s", f.logs)
+			}
+		})
 	}
 }
 
@@ -405,7 +566,7 @@ func TestRunSleepsUntilNextMoment(t *testing.T) {
 	}
 	// The early notice was given already (this is a restart).
 	early := t0.Add(-time.Hour)
-	if err := f.store.State.Update(func(s *credstore.State) error { s.Profiles["default"].LastRemindedAt = &early; return nil }); err != nil {
+	if err := f.store.StateFile.Update(func(s *credstore.State) error { s.Profiles["default"].LastRemindedAt = &early; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -441,10 +602,10 @@ func TestRunSleepsUntilNextMoment(t *testing.T) {
 // due: what the daemon pays each hour.
 func BenchmarkCheck(b *testing.B) {
 	st := &credstore.Store{
-		Keychain: credstore.NewKeychain(credstore.WithBackend(&memBackend{m: map[string]string{}})),
-		State:    credstore.StateFile{Dir: b.TempDir()},
+		Keychain:  credstore.NewKeychain(credstore.WithKeyring(&memBackend{m: map[string]string{}})),
+		StateFile: credstore.StateFile{Dir: b.TempDir()},
 	}
-	if err := st.State.Update(func(s *credstore.State) error {
+	if err := st.StateFile.Update(func(s *credstore.State) error {
 		for i := range 10 {
 			s.Profiles[string(rune('a'+i))] = &credstore.Profile{KeyHint: "sk_...abcde", StoredAt: t0.Add(-time.Duration(i) * day), Source: "login"}
 		}

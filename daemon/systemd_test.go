@@ -128,11 +128,11 @@ func TestSocketActivation(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	c := ipc.NewClient(sock)
+	c := newClient(sock)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	h, err := c.Health(ctx)
+	h, err := c.Info(ctx)
 	if err != nil || h.Status != "ok" {
 		t.Fatalf("activated daemon: %+v %v\n%s", h, err, errb.String())
 	}
@@ -167,7 +167,7 @@ func TestSocketActivation(t *testing.T) {
 	if _, err := c.Put(ctx, "default", keyStored, credstore.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.APIKey != keyStored {
+	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.Key != keyStored {
 		t.Fatalf("resolve: %+v %v", r, err)
 	}
 	_ = c.Delete(ctx, "default")
@@ -227,10 +227,10 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	w := proctest.NewWorld(t)
 	w.Extra = []string{"DBUS_SESSION_BUS_ADDRESS=" + addr}
 	p := w.Daemon(t, nil)
-	c := ipc.NewClient(w.Sock)
+	c := newClient(w.Sock)
 	defer c.Close()
 	ctx := t.Context()
-	h, err := c.Health(ctx)
+	h, err := c.Info(ctx)
 	if err != nil || !strings.HasPrefix(h.Keychain, "unavailable: ") || !strings.Contains(h.Keychain, "Secret Service") {
 		t.Fatalf("health without a Secret Service: %+v %v", h, err)
 	}
@@ -239,7 +239,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Status != 503 || ie.Code != ipc.CodeKeychain || errors.Is(err, credstore.ErrNotFound) {
 		t.Fatalf("stored look-up without a keychain: %v", err)
 	}
-	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default", Env: credstore.Env{APIKey: keyEnv}}); err != nil || r.APIKey != keyEnv {
+	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default", Env: credstore.Env{APIKey: keyEnv}}); err != nil || r.Key != keyEnv {
 		t.Fatalf("env key without a keychain: %+v %v", r, err)
 	}
 	// The CLI through the daemon: exit 4, never "no key".
@@ -257,7 +257,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = kr.Process.Kill(); _ = kr.Wait() })
 	eventually(t, "recovery", func() error {
-		h, err := c.Health(ctx)
+		h, err := c.Info(ctx)
 		if err != nil || h.Keychain != "ok" {
 			return fmt.Errorf("%+v %v", h, err)
 		}
@@ -270,7 +270,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	if _, err := c.Put(ctx, "default", keyStored, credstore.PutOptions{}); err != nil {
 		t.Fatalf("put after recovery: %v", err)
 	}
-	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.APIKey != keyStored {
+	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.Key != keyStored {
 		t.Fatalf("resolve after recovery: %+v %v", r, err)
 	}
 	if !strings.Contains(p.Stderr.String(), "keychain available again") {

@@ -67,7 +67,7 @@ func newWatchFixture(t testing.TB, configure func(*watchFixture)) *watchFixture 
 	f.path = filepath.Join(f.dir, "config.json")
 	f.store = &credstore.Store{
 		Keychain:   credstore.NewKeychain(credstore.WithService(testkeyring.Service())),
-		State:      credstore.StateFile{Dir: filepath.Join(home, "state")},
+		StateFile:  credstore.StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
 	f.w = &Watcher{
@@ -151,7 +151,7 @@ func (f *watchFixture) waitMigrated(t testing.TB, key, want string, within time.
 		if string(got) == want {
 			stored, err = f.store.Keychain.Get(context.Background(), credstore.DefaultProfile)
 			if err == nil && stored == key {
-				if st, _ := f.store.State.Load(); st != nil && st.Profiles[credstore.DefaultProfile] != nil &&
+				if st, _ := f.store.StateFile.Load(); st != nil && st.Profiles[credstore.DefaultProfile] != nil &&
 					st.Profiles[credstore.DefaultProfile].KeyHint == credstore.Hint(key) {
 					return
 				}
@@ -226,7 +226,7 @@ func TestWatcherFileDeletedAndRecreated(t *testing.T) {
 	}
 	writeFile(t, f.path, config(keyB))
 	f.waitMigrated(t, keyB, config(""), time.Second)
-	st, _ := f.store.State.Load()
+	st, _ := f.store.StateFile.Load()
 	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != credstore.Hint(keyA) || p.Source != credstore.SourceConfig {
 		t.Errorf("metadata = %+v", p)
 	}
@@ -416,8 +416,8 @@ func TestWatcherQuietWithoutKey(t *testing.T) {
 	if strings.Contains(f.log.String(), "level=WARN") || strings.Contains(f.log.String(), "level=INFO") {
 		t.Errorf("log:\n%s", f.log)
 	}
-	if c, _, err := toraleconfig.Read(f.path); err != nil || c.HasKey {
-		t.Fatal(c, err)
+	if snap, err := toraleconfig.Load(f.path); err != nil || snap.Config.HasKey {
+		t.Fatal(snap.Config, err)
 	}
 }
 

@@ -1,11 +1,13 @@
 package ipc_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,12 +17,12 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/daemon"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
-// memKeyring is an in-memory keychain for tests of the wire alone; the
-// real Secret Service is exercised by the daemon package's tests.
+// memKeyring is an in-memory keychain for tests of the real resolver over
+// the wire; the real Secret Service is exercised in keyring_test.go and by
+// the daemon package's tests.
 type memKeyring struct {
 	mu   sync.Mutex
 	m    map[string]string
@@ -65,26 +67,37 @@ func (k *memKeyring) Delete(s, u string) error {
 
 func (k *memKeyring) setFail(err error) { k.mu.Lock(); k.fail = err; k.mu.Unlock() }
 
+// newStore is the real credstore.Store (resolver, metadata, config.json
+// fallback) over an in-memory keyring, in a private temporary directory.
 func newStore(t *testing.T) (*credstore.Store, *memKeyring) {
 	t.Helper()
 	mk := &memKeyring{m: map[string]string{}}
 	dir := t.TempDir()
 	return &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithBackend(mk)),
-		State:      credstore.StateFile{Dir: filepath.Join(dir, "state")},
+		Keychain:   credstore.NewKeychain(credstore.WithKeyring(mk), credstore.WithTimeout(2*time.Second)),
+		StateFile:  credstore.StateFile{Dir: filepath.Join(dir, "state")},
 		ConfigPath: filepath.Join(dir, "config.json"),
 	}, mk
 }
 
-// shortDir is a private directory with a path short enough for a socket.
+// maxSocketPath is the longest socket path every supported system binds:
+// sun_path is 104 bytes on macOS (108 on Linux), with its NUL.
+const maxSocketPath = 103
+
+// shortDir is a private directory (t.TempDir) with a path short enough to
+// hold a socket; a test whose name makes it too long fails here, rather
+// than with a confusing bind error.
 func shortDir(t *testing.T) string {
 	t.Helper()
 	d := t.TempDir()
+	if len(d)+len("/torale/cred.sock") > maxSocketPath {
+		t.Fatalf("temporary directory %s is too long for a Unix socket; shorten the test name or TMPDIR", d)
+	}
 	return d
 }
 
-// serve runs a server on a fresh private socket and returns its path.
-func serve(t *testing.T, b ipc.Backend, o ipc.Options) (string, *ipc.Server) {
+// serve runs a server for b on a fresh private socket and returns its path.
+func serve(t *testing.T, b credstore.Backend, o ipc.Options) (string, *ipc.Server) {
 	t.Helper()
 	sock := filepath.Join(shortDir(t), "torale", "cred.sock")
 	l, err := ipc.Listen(sock)
@@ -99,7 +112,9 @@ func serve(t *testing.T, b ipc.Backend, o ipc.Options) (string, *ipc.Server) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		_ = l.Close()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
 	})
 	return sock, srv
 }
@@ -143,4 +158,33 @@ func call(t *testing.T, hc *http.Client, method, path, body string) reply {
 	return r
 }
 
-func newCache(st *credstore.Store) *daemon.Cache { return daemon.NewCache(st, 0, 0, nil) }
+// rawConn opens a connection and returns a reader on it.
+func rawConn(t *testing.T, sock string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+// closedWithin reports how long until the server closed c.
+func closedWithin(t *testing.T, c net.Conn, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(limit))
+	_, err := io.Copy(io.Discard, c)
+	if err != nil {
+		t.Fatalf("the server did not close the connection within %s: %v", limit, err)
+	}
+	return time.Since(start)
+}
+
+// debugf logs only under TORALE_CRED_DEBUG.
+func debugf(t *testing.T, format string, a ...any) {
+	t.Helper()
+	if os.Getenv("TORALE_CRED_DEBUG") != "" {
+		t.Logf(format, a...)
+	}
+}

@@ -140,9 +140,9 @@ func TestPeerOfAnotherUserIsRefused(t *testing.T) {
 	if err != nil {
 		t.Skip("curl not installed")
 	}
-	st, _ := newStore(t)
+	fb := newFake(map[string]string{"default": testKey})
 	logs := &lockedWriter{w: &bytes.Buffer{}}
-	sock, _ := serve(t, newCache(st), ipc.Options{Logger: logger(logs)})
+	sock, _ := serve(t, fb, ipc.Options{Logger: logger(logs)})
 	// Open every directory on the way and the socket itself.
 	for d := filepath.Dir(sock); d != "/" && d != "/tmp"; d = filepath.Dir(d) {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -154,8 +154,8 @@ func TestPeerOfAnotherUserIsRefused(t *testing.T) {
 	}
 	start := time.Now()
 	out, err := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-		curl, "-sS", "--max-time", "5", "--unix-socket", sock, "http://torale/v1/health").CombinedOutput()
-	if err == nil || strings.Contains(string(out), "status") {
+		curl, "-sS", "--max-time", "5", "--unix-socket", sock, "-X", "POST", "-d", "{}", "http://torale/v1/resolve").CombinedOutput()
+	if err == nil || strings.Contains(string(out), "status") || strings.Contains(string(out), testKey) {
 		t.Fatalf("nobody was answered: %v %s", err, out)
 	}
 	if time.Since(start) > 4*time.Second {
@@ -166,6 +166,10 @@ func TestPeerOfAnotherUserIsRefused(t *testing.T) {
 	// file mode): the peer check closed it.
 	if !strings.Contains(logs.String(), "refused a connection from another user") || !strings.Contains(logs.String(), "peer_uid=65534") {
 		t.Errorf("no refusal logged: %s", logs.String())
+	}
+	// Refused before anything was read: the Backend was never asked.
+	if n := fb.callCount(); n != 0 {
+		t.Errorf("the backend answered %d calls for another user", n)
 	}
 	// The owner still gets answers on the same socket.
 	if r := call(t, httpClient(sock), "GET", "/v1/health", ""); r.status != 200 {

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,7 +85,7 @@ func decodeStrict(body []byte, v any) error {
 		return nil
 	}
 	if errors.Is(err, credstore.ErrBadRequest) {
-		return err
+		return cmp.Or(errors.Unwrap(err), err) // Env.UnmarshalJSON's own sentence, not json's wrapping of it
 	}
 	return fmt.Errorf("%w: %s", credstore.ErrBadRequest, jsonReason(err))
 }

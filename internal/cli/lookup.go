@@ -30,7 +30,10 @@ type backend struct {
 	f      *Factory
 	client *ipc.Client // nil once the local store is chosen
 	local  credstore.Backend
-	warned bool
+	// broken is why the daemon was left for the keychain (nil: it is not
+	// running): a write after that is refused with it, not made behind a
+	// daemon that would go on serving the old key.
+	broken error
 }
 
 var _ credstore.Backend = (*backend)(nil)
@@ -74,26 +77,37 @@ func (b *backend) localStore() (credstore.Backend, error) {
 	return b.local, nil
 }
 
+// writeRefused: a refused or torn socket was sent no key, and nothing was
+// stored; a stuck daemon gets the fix.
+func (b *backend) writeRefused(err error) error {
+	if errors.Is(err, ipc.ErrDaemonStuck) {
+		return fmt.Errorf("%w; nothing was changed. %s", err, msgDaemonStuckFix)
+	}
+	return fmt.Errorf("%w; nothing was changed", err)
+}
+
 // call runs op against the daemon while it answers, else locally.
 func (b *backend) call(write bool, op func(credstore.Backend) error) error {
+	if write && b.broken != nil {
+		return b.writeRefused(b.broken)
+	}
 	if b.client != nil {
 		err := op(b.client)
+		var answer *ipc.Error
 		switch {
+		case err == nil, errors.As(err, &answer), errors.Is(err, context.Canceled):
+			return err // the daemon's own answer
 		case errors.Is(err, ipc.ErrNoDaemon):
-			b.client.Close()
-			b.client = nil
-		case errors.Is(err, ipc.ErrDaemonStuck) && write:
-			return fmt.Errorf("%w; nothing was changed. %s", err, msgDaemonStuckFix)
-		case errors.Is(err, ipc.ErrDaemonStuck):
-			if !b.warned {
-				b.warned = true
-				b.f.warn("%v; reading the keychain directly", err)
-			}
-			b.client.Close()
-			b.client = nil
+		case write:
+			return b.writeRefused(err)
 		default:
-			return err
+			// Stuck, refused (another user's socket), torn: the keychain
+			// gives the same answer, so say so once and ask it.
+			b.broken = err
+			b.f.warn("%v; reading the keychain directly", err)
 		}
+		b.client.Close()
+		b.client = nil
 	}
 	l, err := b.localStore()
 	if err != nil {

@@ -52,8 +52,8 @@ func (e *rotateEnv) getenv(k string) string { return e.env[k] }
 // login stores key as `torale-cred login` would.
 func (e *rotateEnv) login(key string) {
 	e.t.Helper()
-	st := &credstore.Store{Keychain: e.keychain, State: e.state}
-	if err := st.Put(context.Background(), "default", key, credstore.PutOptions{Source: credstore.SourceLogin}); err != nil {
+	st := &credstore.Store{Keychain: e.keychain, StateFile: e.state}
+	if _, err := st.Put(context.Background(), "default", key, credstore.PutOptions{Source: credstore.SourceLogin}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -190,7 +190,7 @@ func TestRotateLiveOneKeyRule(t *testing.T) {
 	}
 	noKeys(t, errOut.String(), old)
 	for _, want := range []string{"allows one active key per account", "nothing was changed",
-		"Settings → API Keys, revoke " + credstore.Hint(old) + ` ("CLI Key")`, "torale-cred login --profile default"} {
+		"API Keys page of your Torale server (" + api.URL + "), revoke " + credstore.Hint(old) + ` ("CLI Key")`, "torale-cred login --profile default"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Fatalf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -379,7 +379,7 @@ func TestRotateRevokeOldFails(t *testing.T) {
 	}
 	noKeys(t, errOut.String(), old, newKey)
 	for _, w := range []string{"the new key " + credstore.Hint(newKey) + " is stored and works", "revoking the old key " + credstore.Hint(old) + " failed",
-		"nothing is lost", "Settings → API Keys"} {
+		"nothing is lost", "API Keys page of your Torale server"} {
 		if !strings.Contains(errOut.String(), w) {
 			t.Fatalf("stderr lacks %q:\n%s", w, errOut)
 		}
@@ -492,6 +492,8 @@ func TestParsePeriod(t *testing.T) {
 	}
 }
 
+// One rule for --rotate-after and TORALE_CRED_ROTATE_AFTER: a bad value of
+// either is a usage error that names the allowed range.
 func TestRotateAfterFlagAndEnv(t *testing.T) {
 	f := NewFactory(&IOStreams{ErrOut: &bytes.Buffer{}}, func(k string) string {
 		if k == "TORALE_CRED_ROTATE_AFTER" {
@@ -499,50 +501,21 @@ func TestRotateAfterFlagAndEnv(t *testing.T) {
 		}
 		return ""
 	})
-	if _, err := f.rotationPeriodChecked(); !errors.Is(err, errUsage) {
+	if _, err := f.rotationPeriod(); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "between 1m and 3650d") {
 		t.Fatalf("bad env: %v", err)
-	}
-	if d := f.rotationPeriod(); d != credstore.DefaultRotationPeriod {
-		t.Fatalf("fallback = %v", d)
-	}
-	f.rotationPeriod()
-	if n := strings.Count(f.IO.ErrOut.(*bytes.Buffer).String(), "warning"); n != 1 {
-		t.Fatalf("%d warnings, want 1", n)
 	}
 	if err := f.RotateAfter.Set("60d"); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := f.rotationPeriodChecked(); err != nil || d != 60*24*time.Hour {
+	if d, err := f.rotationPeriod(); err != nil || d != 60*24*time.Hour {
 		t.Fatalf("flag: %v, %v", d, err)
+	}
+	if err := f.RotateAfter.Set("soon"); err == nil || !strings.Contains(err.Error(), "between 1m and 3650d") {
+		t.Fatalf("bad flag: %v", err)
 	}
 	ios, _, errOut := Test("")
 	if code := Run(context.Background(), []string{"token", "--rotate-after", "soon"}, ios, func(string) string { return "" }); code != ExitUsage {
 		t.Fatalf("bad flag: exit %d: %s", code, errOut)
-	}
-}
-
-// BenchmarkWarnIfRotationDue is what the rotation hint adds to `token`
-// (one state.json read; the key is due so the line is printed).
-func BenchmarkWarnIfRotationDue(b *testing.B) {
-	dir := b.TempDir()
-	key := "sk_abc123def456ghi789jkl012mno345pqRST"
-	sf := credstore.StateFile{Dir: dir}
-	if err := sf.Update(func(s *credstore.State) error {
-		s.Profiles["default"] = &credstore.Profile{KeyHint: credstore.Hint(key), StoredAt: time.Now().Add(-100 * 24 * time.Hour), Source: "login"}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	f := NewFactory(&IOStreams{ErrOut: &bytes.Buffer{}}, func(string) string { return "" })
-	f.store = &credstore.Store{State: sf}
-	r := credstore.Resolution{Profile: "default", Key: key, KeySource: credstore.FromKeychain}
-	b.ReportAllocs()
-	for b.Loop() {
-		f.IO.ErrOut.(*bytes.Buffer).Reset()
-		f.warnIfRotationDue(r)
-	}
-	if !strings.Contains(f.IO.ErrOut.(*bytes.Buffer).String(), "100 days old") {
-		b.Fatal("no hint")
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
 )
 
 // gitHelperName is what credential.<url>.helper holds: git runs

@@ -21,7 +21,7 @@ so it can be captured: $(torale-cred token). Exits 3 when there is no key.`,
 (printf is the shell's built-in and curl reads the header from standard
 input, so the key never appears in a command line, which every user can
 read in /proc/*/cmdline.)`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := f.lookup(cmd.Context(), apiKey)
 			if err != nil {

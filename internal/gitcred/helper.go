@@ -115,7 +115,11 @@ func (h *Helper) known(ctx context.Context, c Credential) (scope, bool, error) {
 	}
 	var s scope
 	s.target = t
-	for _, p := range h.candidates(c.Username, infos) {
+	names := h.candidates(infos)
+	if c.Username != "" && credstore.CheckProfile(c.Username) == nil && !slices.Contains(names, c.Username) {
+		names = append(names, c.Username) // a profile git is about to create (store)
+	}
+	for _, p := range names {
 		r, err := h.Keys.Resolve(ctx, credstore.Request{Profile: p, Env: h.Env, URLOnly: true})
 		if errors.Is(err, credstore.ErrBadURL) {
 			continue // a broken URL tier names no host
@@ -144,7 +148,7 @@ func (h *Helper) KnownURLs(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return out, err
 	}
-	for _, p := range h.candidates("", infos) {
+	for _, p := range h.candidates(infos) {
 		r, err := h.Keys.Resolve(ctx, credstore.Request{Profile: p, Env: h.Env, URLOnly: true})
 		if err != nil {
 			continue
@@ -156,17 +160,12 @@ func (h *Helper) KnownURLs(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// candidates are the profiles that may answer, in order: the username when
-// it names a profile; else the selected profile, and, unless the user chose
-// it (--profile, TORALE_PROFILE), every other profile in name order.
-func (h *Helper) candidates(username string, infos []credstore.ProfileInfo) []string {
-	if username != "" && credstore.CheckProfile(username) == nil {
-		return []string{username}
-	}
+// candidates are the profiles that may answer, in order: the selected
+// profile, and, unless the user chose it (--profile, TORALE_PROFILE), every
+// other profile in name order. A username that names a profile narrows
+// them to it (Get, Store, Erase).
+func (h *Helper) candidates(infos []credstore.ProfileInfo) []string {
 	out := []string{h.Profile}
-	if h.Chosen {
-		return out
-	}
 	for _, in := range infos {
 		if in.Name != h.Profile {
 			out = append(out, in.Name)
@@ -183,7 +182,17 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 	if !ok || err != nil {
 		return Credential{}, false, err
 	}
-	for _, p := range s.profiles {
+	order := s.profiles
+	switch {
+	case c.Username != "" && credstore.CheckProfile(c.Username) == nil:
+		order = []string{c.Username}
+	case h.Chosen:
+		order = []string{h.Profile}
+	}
+	for _, p := range order {
+		if !slices.Contains(s.profiles, p) {
+			continue
+		}
 		r, err := h.resolveFor(ctx, p)
 		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
 			continue

@@ -84,8 +84,8 @@ func newFixture(t *testing.T) *fixture {
 	b := &memBackend{m: map[string]string{}}
 	dir := t.TempDir()
 	st := &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithBackend(b), credstore.WithTimeout(time.Second)),
-		State:      credstore.StateFile{Dir: filepath.Join(dir, "state")},
+		Keychain:   credstore.NewKeychain(credstore.WithKeyring(b), credstore.WithTimeout(time.Second)),
+		StateFile:  credstore.StateFile{Dir: filepath.Join(dir, "state")},
 		ConfigPath: filepath.Join(dir, "config.json"),
 	}
 	fx := &fixture{t: t, backend: b, store: st}
@@ -95,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 		name, key string
 		url       *string
 	}{{"default", keyDefault, nil}, {"work", keyWork, nil}, {"corp", keyCorp, &corpURL}} {
-		if err := st.Put(ctx, p.name, p.key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: p.url}); err != nil {
+		if _, err := st.Put(ctx, p.name, p.key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: p.url}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (fx *fixture) helper(env credstore.Env) *Helper {
-	return &Helper{Keys: fx.store, Profile: "default", ConfigProfile: "default", Env: env, Stderr: &fx.stderr}
+	return &Helper{Keys: fx.store, Profile: "default", Env: env, Stderr: &fx.stderr}
 }
 
 func (fx *fixture) stored(profile string) string {
@@ -150,12 +150,16 @@ func TestGet(t *testing.T) {
 		{"quit", credstore.Env{}, req("protocol=https", "host=api.torale.ai", "quit=1"), "", ""},
 		{"capabilities accepted", credstore.Env{}, req("capability[]=authtype", "capability[]=state", "protocol=https", "host=api.torale.ai", "wwwauth[]=Bearer"), "default", keyDefault},
 		{"localhost without dev mode", credstore.Env{}, req("protocol=http", "host=localhost:8000"), "", ""},
-		{"localhost in dev mode", credstore.Env{Dev: "1"}, req("protocol=http", "host=localhost:8000"), "default", keyDefault},
-		{"localhost with TORALE_NOAUTH=1", credstore.Env{NoAuth: "1"}, req("protocol=http", "host=localhost:8000"), "default", keyDefault},
+		// Dev mode alone never sends a key to plain-http localhost (finding 5):
+		// only a URL the user named does.
+		{"localhost in dev mode alone", credstore.Env{Dev: "1"}, req("protocol=http", "host=localhost:8000"), "", ""},
+		{"localhost with TORALE_NOAUTH=1 alone", credstore.Env{NoAuth: "1"}, req("protocol=http", "host=localhost:8000"), "", ""},
+		{"localhost named by TORALE_API_URL", credstore.Env{Dev: "1", APIURL: "http://localhost:8000"}, req("protocol=http", "host=localhost:8000"), "default", keyDefault},
 		{"TORALE_DEV=true is not dev mode", credstore.Env{Dev: "true"}, req("protocol=http", "host=localhost:8000"), "", ""},
 		{"environment beats stored", credstore.Env{APIKey: keyEnv}, req("protocol=https", "host=api.torale.ai"), "default", keyEnv},
 		{"environment key stays with its TORALE_API_URL", credstore.Env{APIKey: keyEnv, APIURL: "https://torale.corp.example:8443"}, req("protocol=https", "host=api.torale.ai"), "", ""},
-		{"environment key for its TORALE_API_URL", credstore.Env{APIKey: keyEnv, APIURL: "https://torale.corp.example:8443"}, req("protocol=https", "host=torale.corp.example:8443"), "corp", keyEnv},
+		{"environment key for its TORALE_API_URL", credstore.Env{APIKey: keyEnv, APIURL: "https://torale.corp.example:8443"}, req("protocol=https", "host=torale.corp.example:8443"), "default", keyEnv},
+		{"a bad TORALE_API_URL names no host", credstore.Env{APIURL: "https://api.torale.ai\x00"}, req("protocol=https", "host=api.torale.ai"), "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +183,24 @@ func TestGetFallsToAnotherProfileOfTheHost(t *testing.T) {
 	got, ok, err := fx.helper(credstore.Env{}).Get(context.Background(), req("protocol=https", "host=api.torale.ai"))
 	if err != nil || !ok || got.Username != "work" || got.Password != keyWork {
 		t.Fatalf("Get = %+v %v %v, want work's key", got, ok, err)
+	}
+}
+
+// TORALE_PROFILE (or --profile) chosen: no other profile answers when git
+// sends no username, whatever host they share.
+func TestGetChosenProfileOnly(t *testing.T) {
+	fx := newFixture(t)
+	if err := fx.store.Delete(context.Background(), "default"); err != nil {
+		t.Fatal(err)
+	}
+	h := fx.helper(credstore.Env{})
+	h.Chosen = true
+	if got, ok, err := h.Get(context.Background(), req("protocol=https", "host=api.torale.ai")); ok || err != nil {
+		t.Fatalf("Get = %+v %v %v, want nothing: the chosen profile has no key", got, ok, err)
+	}
+	h.Profile = "work"
+	if got, ok, _ := h.Get(context.Background(), req("protocol=https", "host=api.torale.ai")); !ok || got.Username != "work" {
+		t.Fatalf("Get = %+v %v, want work", got, ok)
 	}
 }
 
@@ -253,7 +275,7 @@ func TestStoreRecordsSourceGit(t *testing.T) {
 	if err := fx.helper(credstore.Env{}).Store(context.Background(), req("protocol=https", "host=api.torale.ai", "username=default", "password="+keyNew)); err != nil {
 		t.Fatal(err)
 	}
-	meta, err := fx.store.Metadata()
+	meta, err := fx.store.StateFile.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +283,11 @@ func TestStoreRecordsSourceGit(t *testing.T) {
 		t.Fatalf("metadata %+v", p)
 	}
 	// Approving the key just answered rewrites nothing.
-	before, _ := os.ReadFile(fx.store.State.Path())
+	before, _ := os.ReadFile(fx.store.StateFile.Path())
 	if err := fx.helper(credstore.Env{}).Store(context.Background(), req("protocol=https", "host=api.torale.ai", "username=default", "password="+keyNew)); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := os.ReadFile(fx.store.State.Path())
+	after, _ := os.ReadFile(fx.store.StateFile.Path())
 	if !bytes.Equal(before, after) {
 		t.Fatal("approving the stored key rewrote the metadata")
 	}
@@ -312,12 +334,22 @@ func TestEraseKeychainFailure(t *testing.T) {
 }
 
 func TestKnownURLs(t *testing.T) {
-	corp, lan, junk := "https://Torale.Corp.example:443/api/", "http://torale.lan:9000", "not a url"
-	meta := &credstore.State{Profiles: map[string]*credstore.Profile{
-		"a": {APIURL: &corp}, "b": {APIURL: &lan}, "c": {APIURL: &junk}, "d": {}, "e": {APIURL: &corp},
-	}}
-	got := KnownURLs(meta, "https://api.torale.ai", true)
-	want := []string{"https://api.torale.ai", "https://torale.corp.example", "http://torale.lan:9000", "http://localhost:8000"}
+	fx := newFixture(t)
+	lan := "http://torale.lan:9000"
+	if _, err := fx.store.Put(context.Background(), "lan", keyNew, credstore.PutOptions{APIURL: &lan}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fx.helper(credstore.Env{Dev: "1"}).KnownURLs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dev mode makes every profile's URL localhost:8000, which nobody named:
+	// it is not configured; with no dev mode each profile's own is.
+	if strings.Join(got, " ") != "https://api.torale.ai" {
+		t.Fatalf("KnownURLs in dev mode = %v", got)
+	}
+	got, _ = fx.helper(credstore.Env{}).KnownURLs(context.Background())
+	want := []string{"https://api.torale.ai", "https://torale.corp.example:8443", "http://torale.lan:9000"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("KnownURLs = %v, want %v", got, want)
 	}
@@ -325,7 +357,7 @@ func TestKnownURLs(t *testing.T) {
 
 func TestBrokenMetadata(t *testing.T) {
 	fx := newFixture(t)
-	if err := os.WriteFile(fx.store.State.Path(), []byte("{not json"), 0o600); err != nil {
+	if err := os.WriteFile(fx.store.StateFile.Path(), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h := fx.helper(credstore.Env{})

@@ -1,3 +1,5 @@
+//go:build linux
+
 package reliability
 
 import (
@@ -38,7 +40,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	d := w.Daemon(t, env)
 	key := newKey(t)
 	w.use(key)
-	c := ipc.NewClient(w.Sock)
+	c := ipc.NewClient(w.Sock, 0)
 	defer c.Close()
 	if _, err := c.Put(t.Context(), "default", key, credstore.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -52,7 +54,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			c := ipc.NewClient(w.Sock)
+			c := ipc.NewClient(w.Sock, 0)
 			defer c.Close()
 			for ctx.Err() == nil {
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -60,7 +62,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 				cancel()
 				var ie *ipc.Error
 				switch {
-				case err == nil && r.APIKey == key:
+				case err == nil && r.Key == key:
 					ok.Add(1)
 					lastOK.Store(time.Now().UnixNano())
 				case err == nil:
@@ -85,7 +87,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 		}
 		return nil
 	})
-	h, err := c.Health(t.Context())
+	h, err := c.Info(t.Context())
 	if err != nil || !strings.HasPrefix(h.Keychain, "unavailable") {
 		t.Errorf("health during the outage: %+v %v", h, err)
 	}
@@ -182,11 +184,11 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	if leftovers {
 		t.Errorf("files on the full disk: %v, want config.json and filler only", names)
 	}
-	c := ipc.NewClient(w.Sock)
+	c := ipc.NewClient(w.Sock, 0)
 	defer c.Close()
 	r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
-	if err != nil || r.APIKey != key || r.APIKeySource != "keychain" {
-		t.Errorf("look-up on a full disk: %s %v", r.APIKeySource, err)
+	if err != nil || r.Key != key || r.KeySource != "keychain" {
+		t.Errorf("look-up on a full disk: %s %v", r.KeySource, err)
 	}
 
 	if err := os.Remove(filler); err != nil {
@@ -347,8 +349,8 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 		t.Errorf("login through the symlinked directory succeeded: where did the key go?")
 	}
 	// The running daemon still serves its own socket.
-	c := ipc.NewClient(filepath.Join(moved, "cred.sock"))
-	_, herr := c.Health(t.Context())
+	c := ipc.NewClient(filepath.Join(moved, "cred.sock"), 0)
+	_, herr := c.Info(t.Context())
 	c.Close()
 	if herr != nil {
 		t.Errorf("the running daemon's own socket: %v", herr)

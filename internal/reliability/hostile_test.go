@@ -1,3 +1,5 @@
+//go:build linux
+
 package reliability
 
 import (
@@ -250,7 +252,7 @@ func TestHostileInput(t *testing.T) {
 	time.Sleep(time.Second)
 	b, _ := os.ReadFile(w.Config)
 	_, kerr := kc.Get(t.Context(), "default")
-	c := ipc.NewClient(w.Sock)
+	c := ipc.NewClient(w.Sock, 0)
 	defer c.Close()
 	r, rerr := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
 	cfgOK := string(b) == cfgRaw && errors.Is(kerr, credstore.ErrNotFound)
@@ -259,7 +261,7 @@ func TestHostileInput(t *testing.T) {
 	// Observation, not a failure: the config tier hands the value on as the
 	// SDK would read it, JSON-escaped on the wire.
 	report.add("Hostile input (socket)", "… then /v1/resolve for that profile", "(observation) what the config tier serves",
-		fmt.Sprintf("200, source %q, the malformed value served JSON-escaped (holds CR/LF: %v); err %v", r.APIKeySource, strings.ContainsAny(r.APIKey, "\r\n"), rerr), "note")
+		fmt.Sprintf("200, source %q, the malformed value served JSON-escaped (holds CR/LF: %v); err %v", r.KeySource, strings.ContainsAny(r.Key, "\r\n"), rerr), "note")
 	t.Logf("config.json CR/LF key → %s", seen)
 	if !cfgOK {
 		failed = append(failed, "config.json CR/LF key: "+seen)
@@ -285,10 +287,10 @@ func TestHostileInput(t *testing.T) {
 	peakFDs := fdCount(d.PID())
 	// A fresh client while the cap is reached: turned away at once (a
 	// same-user denial of service; other users cannot even connect).
-	fresh := ipc.NewClient(w.Sock)
+	fresh := ipc.NewClient(w.Sock, 0)
 	fctx, fcancel := context.WithTimeout(t.Context(), 3*time.Second)
 	fstart := time.Now()
-	_, freshErr := fresh.Health(fctx)
+	_, freshErr := fresh.Info(fctx)
 	freshTook := time.Since(fstart)
 	fcancel()
 	fresh.Close()
@@ -312,10 +314,10 @@ func TestHostileInput(t *testing.T) {
 	for _, cn := range conns {
 		cn.Close()
 	}
-	hc := ipc.NewClient(w.Sock)
+	hc := ipc.NewClient(w.Sock, 0)
 	var herr error
 	recovered := eventually(t, 5*time.Second, "health after the connection flood", func() error {
-		_, herr = hc.Health(t.Context())
+		_, herr = hc.Info(t.Context())
 		return herr
 	})
 	hc.Close()
@@ -354,7 +356,7 @@ func TestHostileInput(t *testing.T) {
 	if !d.Alive() {
 		t.Fatalf("the daemon died: %s", d.Stderr.String())
 	}
-	if _, err := c.Health(t.Context()); err != nil {
+	if _, err := c.Info(t.Context()); err != nil {
 		t.Errorf("health at the end: %v", err)
 	}
 	for _, f := range failed {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package reliability
 
 import (
@@ -52,7 +54,7 @@ func TestSoak(t *testing.T) {
 		return i, ok
 	}
 
-	probe := ipc.NewClient(w.Sock)
+	probe := ipc.NewClient(w.Sock, 0)
 	defer probe.Close()
 	migrate := func(i int) (time.Duration, error) {
 		k := newKey(t)
@@ -86,13 +88,13 @@ func TestSoak(t *testing.T) {
 		rewritten := time.Now()
 		for {
 			r, err := probe.Resolve(t.Context(), credstore.Request{Profile: "default"})
-			if err == nil && r.APIKey == k && r.APIKeySource == "keychain" {
+			if err == nil && r.Key == k && r.KeySource == "keychain" {
 				confirmed.Store(int64(i))
 				return time.Since(start), nil
 			}
 			if time.Since(rewritten) > migrationBound {
-				got, _ := indexOf(r.APIKey)
-				return 0, fmt.Errorf("round %d: %s after config.json was rewritten, a look-up still answers key #%d from %q (%v)", i, migrationBound, got, r.APIKeySource, err)
+				got, _ := indexOf(r.Key)
+				return 0, fmt.Errorf("round %d: %s after config.json was rewritten, a look-up still answers key #%d from %q (%v)", i, migrationBound, got, r.KeySource, err)
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -162,7 +164,7 @@ func TestSoak(t *testing.T) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			c := ipc.NewClient(w.Sock)
+			c := ipc.NewClient(w.Sock, 0)
 			defer c.Close()
 			for range perClient {
 				if ctx.Err() != nil {
@@ -180,7 +182,7 @@ func TestSoak(t *testing.T) {
 					}
 					continue
 				}
-				i, ok := indexOf(r.APIKey)
+				i, ok := indexOf(r.Key)
 				switch {
 				case !ok:
 					unknown.Add(1)

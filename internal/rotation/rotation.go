@@ -206,10 +206,11 @@ func (r *run) store(nk toraleapi.NewKey, opts credstore.PutOptions) error {
 	case gerr == nil && held == nk.Key:
 		// The key went in but something after it failed (the metadata):
 		// put the old key back, then drop the new one.
-		if _, perr := r.Keys.Put(ctx, r.Profile, r.old, r.oldOpts); perr == nil {
-			if back, berr := r.storedKey(ctx); berr == nil && back == r.old {
-				return r.undoNew(nk, err)
-			}
+		// Its metadata may fail again (the reason we are here); what counts
+		// is that the keychain holds the old key again.
+		_, _ = r.Keys.Put(ctx, r.Profile, r.old, r.oldOpts)
+		if back, berr := r.storedKey(ctx); berr == nil && back == r.old {
+			return r.undoNew(nk, err)
 		}
 		return fmt.Errorf("%w; the keychain holds the new key %s, which works, and the old key %s is still active: revoke %s at %s once nothing uses it",
 			err, credstore.Hint(nk.Key), credstore.Hint(r.old), credstore.Hint(r.old), toraleapi.DashboardFor(r.url))

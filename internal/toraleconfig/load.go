@@ -93,7 +93,7 @@ func Load(path string) (Snapshot, error) {
 		return s, err
 	}
 	if fi.Size() > MaxSize {
-		return s, fmt.Errorf("%w: %s is %d bytes, more than the %d a Torale config can be; it is left alone", ErrTooLarge, s.Target, fi.Size(), MaxSize)
+		return s, fmt.Errorf("%w: %s is %d bytes, larger than the %d a Torale config can be; it is left alone", ErrTooLarge, s.Target, fi.Size(), MaxSize)
 	}
 	raw, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {

@@ -2,8 +2,6 @@ package toraleconfig
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -71,23 +69,6 @@ func TestWithoutKeyKeepsEverythingElse(t *testing.T) {
 		if string(got) != tt.want {
 			t.Errorf("WithoutKey:\n got %q\nwant %q", got, tt.want)
 		}
-	}
-}
-
-func TestReadRefusesWhatItCannotHandle(t *testing.T) {
-	dir := t.TempDir()
-	if _, _, err := Read(dir); !errors.Is(err, ErrMalformed) {
-		t.Errorf("a directory: %v", err)
-	}
-	big := filepath.Join(dir, "big.json")
-	if err := os.WriteFile(big, []byte(`{"x":"`+strings.Repeat("a", MaxSize)+`"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Read(big); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("a huge file: %v", err)
-	}
-	if _, _, err := Read(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a missing file: %v", err)
 	}
 }
 
