@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -126,6 +127,8 @@ type Keychain struct {
 	allowPrompt bool
 	probe       func(ctx context.Context, allowPrompt bool) error
 	sem         chan struct{}
+	// stuck: a call outlived the timeout and has not returned yet.
+	stuck atomic.Bool
 }
 
 // KeychainOption adjusts a Keychain.
@@ -204,6 +207,15 @@ func (k *Keychain) Ping(ctx context.Context) error {
 }
 
 func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
+	if k.stuck.Load() {
+		// An earlier call is still waiting on a keychain that did not
+		// answer within the timeout: another would only wait as long, so
+		// one hung Secret Service costs a command one timeout, not one
+		// per profile.
+		return &KeychainError{Fault: FaultTimeout,
+			Reason: fmt.Sprintf("an earlier keychain call is still waiting after %s", k.timeout),
+			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout to answer an unlock prompt"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, k.timeout)
 	defer cancel()
 	select {
@@ -215,7 +227,7 @@ func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
 	}
 	done := make(chan error, 1)
 	go func() {
-		defer func() { <-k.sem }()
+		defer func() { k.stuck.Store(false); <-k.sem }()
 		if err := k.probe(ctx, k.allowPrompt); err != nil {
 			done <- err
 			return
@@ -226,6 +238,7 @@ func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
 	case err := <-done:
 		return classify(op, err)
 	case <-ctx.Done():
+		k.stuck.Store(true)
 		return &KeychainError{Fault: FaultTimeout,
 			Reason: fmt.Sprintf("%s took longer than %s", op, k.timeout),
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout (TORALE_CRED_KEYCHAIN_TIMEOUT) to answer an unlock prompt"}

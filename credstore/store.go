@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -217,13 +218,40 @@ func (s *Store) Resolve(ctx context.Context, req Request) (Resolution, error) {
 		return Resolution{}, err
 	}
 	req.Profile = p
-	v := &view{s: s}
+	st, err := s.forCaller(req.Env)
+	if err != nil {
+		return Resolution{}, err
+	}
+	v := &view{s: st}
 	r, err := resolve(ctx, req, v)
 	if err != nil {
 		return r, err
 	}
 	r.Rotation = v.rotation(p, s.period(req.RotateAfterSeconds))
 	return r, nil
+}
+
+// forCaller is the store as a caller with its own paths sees it: a daemon
+// asked by a process whose TORALE_CONFIG or state directory differ from
+// its own reads the caller's files (afresh, uncached) with its own
+// keychain, so the answer is the one the caller would get without it.
+func (s *Store) forCaller(env Env) (*Store, error) {
+	cfg, dir := s.ConfigPath, s.StateFile.Dir
+	for _, p := range []*string{&env.Config, &env.StateDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			return nil, badRequestf("env.TORALE_CONFIG and env.TORALE_CRED_STATE_DIR must be absolute paths")
+		}
+	}
+	if env.Config != "" {
+		cfg = env.Config
+	}
+	if env.StateDir != "" {
+		dir = env.StateDir
+	}
+	if filepath.Clean(cfg) == filepath.Clean(s.ConfigPath) && filepath.Clean(dir) == filepath.Clean(s.StateFile.Dir) {
+		return s, nil
+	}
+	return &Store{Keychain: s.Keychain, StateFile: StateFile{Dir: dir}, ConfigPath: cfg, Period: s.Period, Now: s.Now}, nil
 }
 
 // Stored implements Backend: the keychain tier alone, with the URL the

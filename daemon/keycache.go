@@ -76,14 +76,13 @@ func (c *keyCache) Get(ctx context.Context, profile string) (string, error) {
 	c.mu.RUnlock()
 	if ok && c.fresh(e, now) {
 		if e.err == nil && now.Sub(e.at) > c.ttl*2/3 {
-			go c.read(context.WithoutCancel(ctx), profile) //nolint:errcheck // renewal
+			// Renewal in the background, shared like any read: look-ups
+			// while it runs start no read of their own.
+			c.fetch(ctx, profile)
 		}
 		return e.key, e.err
 	}
-	ch := c.flight.DoChan(profile, func() (any, error) {
-		k, err := c.read(context.WithoutCancel(ctx), profile)
-		return k, err
-	})
+	ch := c.fetch(ctx, profile)
 	select {
 	case r := <-ch:
 		k, _ := r.Val.(string)
@@ -91,6 +90,14 @@ func (c *keyCache) Get(ctx context.Context, profile string) (string, error) {
 	case <-ctx.Done():
 		return "", &credstore.KeychainError{Fault: credstore.FaultTimeout, Reason: "the look-up was abandoned while the keychain was being read"}
 	}
+}
+
+// fetch reads profile's key unless a read of it is already in flight, in
+// which case the caller shares that one.
+func (c *keyCache) fetch(ctx context.Context, profile string) <-chan singleflight.Result {
+	return c.flight.DoChan(profile, func() (any, error) {
+		return c.read(context.WithoutCancel(ctx), profile)
+	})
 }
 
 // read asks the keychain once and records the answer, unless a write

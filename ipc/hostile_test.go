@@ -1,6 +1,7 @@
 package ipc_test
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -11,14 +12,17 @@ import (
 )
 
 // TestSlowAndHostileClients: a client that never writes, writes half a
-// header or half a body, speaks garbage, or floods connections cannot keep
-// the server from answering others, and is cut off within the timeouts.
+// header or half a body, sends an endless body, or speaks garbage cannot
+// keep the server from answering others, and is cut off within the
+// timeouts: the header timeout before the request is read, the read
+// timeout after.
 func TestSlowAndHostileClients(t *testing.T) {
-	sock, srv := serve(t, newFake(nil), ipc.Options{ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, MaxConns: 8})
+	const header, read = 200 * time.Millisecond, 1500 * time.Millisecond
+	fb := newFake(map[string]string{"default": testKey})
+	sock, _ := serve(t, fb, ipc.Options{ReadHeaderTimeout: header, ReadTimeout: read})
 	hc := httpClient(sock)
 
-	// Connects and never writes: closed after the header timeout, and the
-	// server answers others meanwhile.
+	// Connects and never writes.
 	silent, _ := rawConn(t, sock)
 	// Half a request: headers promise a body that never comes.
 	half, halfR := rawConn(t, sock)
@@ -33,19 +37,40 @@ func TestSlowAndHostileClients(t *testing.T) {
 	if r := call(t, hc, "GET", "/v1/health", ""); r.status != 200 {
 		t.Fatalf("health while slow clients wait: %d", r.status)
 	}
+	// Cut off by the header timeout, long before the read timeout.
 	for name, c := range map[string]net.Conn{"silent": silent, "half header": halfHdr} {
-		if d := closedWithin(t, c, 3*time.Second); d > 2*time.Second {
-			t.Errorf("%s client kept for %s", name, d)
+		if d := closedWithin(t, c, 3*time.Second); d > read-300*time.Millisecond {
+			t.Errorf("%s client kept for %s; the header timeout is %s", name, d, header)
 		}
 	}
-	_ = half.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = half.SetReadDeadline(time.Now().Add(read + 3*time.Second))
 	if resp, err := http.ReadResponse(halfR, nil); err == nil {
 		if resp.StatusCode != 400 {
 			t.Errorf("half body: status %d", resp.StatusCode)
 		}
 		resp.Body.Close()
 	}
-	closedWithin(t, half, 3*time.Second)
+	closedWithin(t, half, read+3*time.Second)
+	if n := fb.callCount(); n != 1 {
+		t.Errorf("half requests reached the backend: %d calls, want the one health", n)
+	}
+
+	// A body past the limit with no Content-Length (chunked): read up to
+	// the limit, then 413.
+	endless := io.MultiReader(strings.NewReader(`{"env":{"X":"`), strings.NewReader(strings.Repeat("a", 2*ipc.MaxBodyBytes)))
+	req, _ := http.NewRequest("POST", "http://torale/v1/resolve", endless)
+	if req.ContentLength != 0 {
+		t.Fatal("the request would carry a Content-Length")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), ipc.CodeTooLarge) {
+		t.Errorf("chunked body past the limit: %d %s", resp.StatusCode, b)
+	}
 
 	// Garbage instead of HTTP: net/http's own 400, then closed.
 	g, gr := rawConn(t, sock)
@@ -59,18 +84,31 @@ func TestSlowAndHostileClients(t *testing.T) {
 	}
 	closedWithin(t, g, 3*time.Second)
 
-	// The connection cap: past it, a new connection is closed at once.
+	if r := call(t, hc, "POST", "/v1/resolve", ""); r.status != 200 || r.body["api_key"] != testKey {
+		t.Fatalf("resolve after the hostile clients: %d %s", r.status, r.raw)
+	}
+}
+
+// TestConnectionCap: past MaxConns a new connection is closed at once (not
+// after the header timeout), and the server answers again once the flood
+// is gone.
+func TestConnectionCap(t *testing.T) {
+	const max = 8
+	sock, srv := serve(t, newFake(nil), ipc.Options{MaxConns: max, ReadHeaderTimeout: 10 * time.Second})
 	var held []net.Conn
-	for range 8 {
+	for range max {
 		c, _ := rawConn(t, sock)
 		held = append(held, c)
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for srv.Conns() < 8 && time.Now().Before(deadline) {
+	for srv.Conns() < max && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	if n := srv.Conns(); n != max {
+		t.Fatalf("Conns() = %d with %d connections open", n, max)
+	}
 	extra, _ := rawConn(t, sock)
-	if d := closedWithin(t, extra, time.Second); d > 500*time.Millisecond {
+	if d := closedWithin(t, extra, 2*time.Second); d > time.Second {
 		t.Errorf("connection past the cap kept for %s", d)
 	}
 	for _, c := range held {
@@ -79,6 +117,9 @@ func TestSlowAndHostileClients(t *testing.T) {
 	deadline = time.Now().Add(2 * time.Second)
 	for srv.Conns() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
+	}
+	if n := srv.Conns(); n != 0 {
+		t.Errorf("Conns() = %d after every client left", n)
 	}
 	if r := call(t, httpClient(sock), "GET", "/v1/health", ""); r.status != 200 {
 		t.Fatalf("health after the flood: %d", r.status)

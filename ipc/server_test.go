@@ -1,9 +1,11 @@
 package ipc_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -508,28 +510,52 @@ func TestClientWithoutADaemon(t *testing.T) {
 		}
 	}
 
-	// Accepts, reads the request, and hangs up without a word: stuck too.
-	cut := dir + "/cut.sock"
-	cl, err := net.Listen("unix", cut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	go func() {
-		for {
-			c, err := cl.Accept()
-			if err != nil {
-				return
+	// Hangs up without a word (at once, or after reading the whole
+	// request), or in the middle of its answer: stuck too.
+	for i, d := range []struct {
+		name   string
+		answer func(c net.Conn)
+	}{
+		{"hangs up at once", func(c net.Conn) { _, _ = c.Read(make([]byte, 1)) }},
+		{"hangs up after the request", func(c net.Conn) {
+			if req, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				_, _ = io.Copy(io.Discard, req.Body)
 			}
-			buf := make([]byte, 1)
-			_, _ = c.Read(buf)
-			c.Close()
+		}},
+		{"cuts its answer short", func(c net.Conn) {
+			if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\":")
+			}
+		}},
+	} {
+		name, answer := d.name, d.answer
+		sock := fmt.Sprintf("%s/cut%d.sock", dir, i)
+		cl, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	cc := ipc.NewClient(cut, 2*time.Second)
-	defer cc.Close()
-	if err := cc.Health(ctx); !errors.Is(err, ipc.ErrDaemonStuck) {
-		t.Errorf("a daemon that hangs up: %v, want ErrDaemonStuck", err)
+		defer cl.Close()
+		go func() {
+			for {
+				c, err := cl.Accept()
+				if err != nil {
+					return
+				}
+				answer(c)
+				c.Close()
+			}
+		}()
+		cc := ipc.NewClient(sock, 2*time.Second)
+		defer cc.Close()
+		start := time.Now()
+		if _, err := cc.Resolve(ctx, credstore.Request{FlagKey: testKey}); !errors.Is(err, ipc.ErrDaemonStuck) || errors.Is(err, ipc.ErrNoDaemon) {
+			t.Errorf("a daemon that %s: %v, want ErrDaemonStuck", name, err)
+		} else if strings.Contains(err.Error(), testKey) {
+			t.Errorf("a daemon that %s: the error holds the key: %v", name, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("a daemon that %s: noticed after %s", name, d)
+		}
 	}
 
 	// The caller's own deadline is the caller's: context.DeadlineExceeded.

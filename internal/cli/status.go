@@ -114,29 +114,34 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		if envKey != "" && !credstore.ValidKey(envKey) {
 			ps.Warning = "TORALE_API_KEY does not look like a Torale key (sk_ and 32 to 128 letters, digits, - or _); it is used as it is, as the SDK would"
 		}
-		if kerr != nil && envKey == "" {
-			ps.APIKeySource = "unknown"
-			ps.err = kerr
-		} else {
-			r, err := be.Resolve(ctx, f.request(name, "", ""))
-			ps.APIKeySource, ps.APIURL, ps.APIURLSource = r.KeySource, r.URL, r.URLSource
-			if r.Key != "" {
-				ps.KeyHint = credstore.Hint(r.Key)
+		r, err := be.Resolve(ctx, f.request(name, "", ""))
+		if errors.Is(err, credstore.ErrNotFound) && r.URL == "" {
+			// The daemon's 404 names no URL: ask for the URL alone.
+			req := f.request(name, "", "")
+			req.URLOnly = true
+			u, _ := be.Resolve(ctx, req)
+			r.URL, r.URLSource, r.KeySource = u.URL, u.URLSource, credstore.FromNone
+		}
+		ps.APIKeySource, ps.APIURL, ps.APIURLSource = r.KeySource, r.URL, r.URLSource
+		if errors.Is(err, credstore.ErrKeychain) {
+			ps.APIKeySource = "unknown" // said once, on the Keychain line
+		}
+		if r.Key != "" {
+			ps.KeyHint = credstore.Hint(r.Key)
+		}
+		ps.err = err
+		if !ps.StoredAt.IsZero() && r.KeySource != credstore.FromKeychain && kerr == nil {
+			if _, serr := be.Stored(ctx, name); errors.Is(serr, credstore.ErrNotFound) {
+				ps.Gone = true
 			}
-			ps.err = err
-			if !ps.ProfileInfo.StoredAt.IsZero() && r.KeySource != credstore.FromKeychain && kerr == nil {
-				if _, serr := be.Stored(ctx, name); errors.Is(serr, credstore.ErrNotFound) {
-					ps.Gone = true
-				}
-			}
-			if verify && r.Key != "" {
-				who, verr := verifyKey(ctx, r.URL, r.Key)
-				ps.User = who
-				if verr != nil {
-					ps.VerifyError = verr.Error()
-					if ps.err == nil {
-						ps.err = verr
-					}
+		}
+		if verify && r.Key != "" {
+			who, verr := verifyKey(ctx, r.URL, r.Key)
+			ps.User = who
+			if verr != nil {
+				ps.VerifyError = verr.Error()
+				if ps.err == nil {
+					ps.err = verr
 				}
 			}
 		}

@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/torale-ai/torale-cred/credstore"
+)
+
+// healthFixture is a health record over an in-memory keychain whose calls
+// time out after 100 ms, with its listeners' calls and its clock's reads
+// (one per report: a ping shows up as one) counted.
+type healthFixture struct {
+	h     *health
+	k     *memKeyring
+	kc    *credstore.Keychain
+	log   *lockedBuffer
+	nows  atomic.Int64
+	ups   atomic.Int64
+	mu    sync.Mutex
+	calls []error // onChange's arguments, in order
+}
+
+func newHealthFixture(t *testing.T, now func() time.Time) *healthFixture {
+	t.Helper()
+	if now == nil {
+		now = time.Now
+	}
+	f := &healthFixture{k: newMemKeyring(map[string]string{}), log: &lockedBuffer{}}
+	f.kc = credstore.NewKeychain(credstore.WithKeyring(f.k), credstore.WithTimeout(100*time.Millisecond))
+	f.h = newHealth(f.kc, func() time.Time { f.nows.Add(1); return now() }, slog.New(slog.NewTextHandler(f.log, nil)))
+	f.h.onUp(func() { f.ups.Add(1) })
+	f.h.onChange(func(err error) { f.mu.Lock(); f.calls = append(f.calls, err); f.mu.Unlock() })
+	return f
+}
+
+func (f *healthFixture) changes() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var s []string
+	for _, e := range f.calls {
+		if e == nil {
+			s = append(s, "up")
+		} else {
+			s = append(s, "down")
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+// hang makes the keychain stop answering: a read holds its one slot until
+// the returned func is called, so every other call times out.
+func (f *healthFixture) hang(t *testing.T) (release func(), timeout error) {
+	t.Helper()
+	release = f.k.holdReads()
+	t.Cleanup(release)
+	_, err := f.kc.Get(context.Background(), "stuck")
+	if !errors.Is(err, credstore.ErrKeychain) {
+		t.Fatalf("harness: a hung read answered %v, want a keychain timeout", err)
+	}
+	return release, err
+}
+
+// While the keychain is down the health record pings it every downEvery
+// (and tells its listeners once, not per ping); once it answers, the
+// listeners hear it is back, and from then on nothing pings at all.
+func TestHealthPingsOnlyWhileDown(t *testing.T) {
+	f := newHealthFixture(t, nil)
+	release, err := f.hang(t)
+	f.h.note(err)
+	if got := f.changes(); got != "down" {
+		t.Fatalf("listeners after the keychain failed: %q, want down", got)
+	}
+	before := f.nows.Load()
+	time.Sleep(3*downEvery + downEvery/2)
+	pings := f.nows.Load() - before
+	if pings < 1 || pings > 4 {
+		t.Fatalf("%d pings in %s of outage; want about one per %s", pings, 3*downEvery+downEvery/2, downEvery)
+	}
+	if got, n := f.changes(), f.ups.Load(); got != "down" || n != 0 {
+		t.Fatalf("during the outage: listeners %q, onUp %d times; want down once, no onUp", got, n)
+	}
+	// A check while down answers from memory, without waiting on the
+	// keychain (a ping would take its 100 ms timeout).
+	start := time.Now()
+	if err := f.h.check(context.Background()); !errors.Is(err, credstore.ErrKeychain) {
+		t.Fatalf("check during the outage: %v", err)
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("check during the outage took %s: it asked the keychain", d)
+	}
+
+	release()
+	waitUntil(t, 5*time.Second, "the keychain's return noticed", func() bool { return f.ups.Load() == 1 })
+	if got := f.changes(); got != "down,up" {
+		t.Fatalf("listeners: %q, want down,up", got)
+	}
+	log := f.log.String()
+	if strings.Count(log, "keychain unavailable") != 1 || !strings.Contains(log, "keychain available again") {
+		t.Fatalf("want one line for the outage and one for the return:\n%s", log)
+	}
+
+	idle := f.nows.Load()
+	time.Sleep(3 * downEvery)
+	if n := f.nows.Load() - idle; n != 0 {
+		t.Fatalf("%d pings while the keychain was up; want none", n)
+	}
+	f.h.mu.Lock()
+	pinging := f.h.pinging
+	f.h.mu.Unlock()
+	if pinging {
+		t.Fatal("a ping is still scheduled while the keychain is up")
+	}
+	if got := f.changes(); got != "down,up" {
+		t.Fatalf("listeners while idle: %q", got)
+	}
+}
+
+// check answers from what the last keychain call said while that is
+// younger than healthEvery, and asks the keychain once it is older.
+func TestHealthCheckAgesOut(t *testing.T) {
+	c := &clock{t: t0}
+	f := newHealthFixture(t, c.Now)
+	if err := f.h.check(context.Background()); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	at := func() time.Time { f.h.mu.Lock(); defer f.h.mu.Unlock(); return f.h.at }
+	if !at().Equal(t0) {
+		t.Fatalf("first check recorded %v, want a ping at %v", at(), t0)
+	}
+	c.Add(healthEvery - time.Second)
+	if err := f.h.check(context.Background()); err != nil || !at().Equal(t0) {
+		t.Fatalf("a check within healthEvery: %v, state of %v; want the remembered one", err, at())
+	}
+	c.Add(2 * time.Second)
+	if err := f.h.check(context.Background()); err != nil || !at().Equal(c.Now()) {
+		t.Fatalf("a check past healthEvery: %v, state of %v; want a fresh ping at %v", err, at(), c.Now())
+	}
+	if got := f.changes(); got != "" {
+		t.Fatalf("listeners of a keychain that never went away: %q", got)
+	}
+}
+
+// Answers are not outages: "no key", a bad key and the like say the
+// keychain works, so they neither count as down nor start pinging.
+func TestHealthAnswersAreNotOutages(t *testing.T) {
+	f := newHealthFixture(t, nil)
+	for _, err := range []error{nil, credstore.ErrNotFound, &credstore.NoKeyError{Profile: "default"},
+		fmt.Errorf("%w: too short", credstore.ErrBadKey), credstore.ErrBadProfile} {
+		f.h.note(err)
+	}
+	f.h.mu.Lock()
+	down, pinging := f.h.err, f.h.pinging
+	f.h.mu.Unlock()
+	if down != nil || pinging || f.changes() != "" || f.ups.Load() != 0 {
+		t.Fatalf("after answers: err %v, pinging %v, listeners %q; want up, quiet", down, pinging, f.changes())
+	}
+	if err := f.h.check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
