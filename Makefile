@@ -29,21 +29,23 @@ run: build deps
 		exec .ci/with-keyring bin/torale-cred daemon; \
 	fi
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck, and a tidy go.mod
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; $(GO) mod tidy -diff >&2; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## cross: the other platforms still build
+## cross: the other platforms still build, tests included (go vet builds them)
 cross:
-	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./...
-	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./...
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) vet ./...
 
 ## test: lint, cross-builds, then every test (race detector on) inside a
 ## private D-Bus session with an unlocked gnome-keyring.
 test: deps lint cross build
 	.ci/with-keyring $(GO) test -race -count=1 ./...
+	.ci/with-keyring $(GO) test -count=1 ./internal/doors/
 
 ## reliability: the full reliability suite against real daemon processes on a
 ## real Secret Service: soak (64 clients x 100,000 look-ups while keys migrate),

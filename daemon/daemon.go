@@ -107,6 +107,7 @@ func (d *Daemon) Store() *credstore.Store { return d.store }
 // changed: both are read again, and config.json's profile's key is read
 // afresh (a migration just wrote it).
 func (d *Daemon) filesChanged() {
+	d.files.Reload()
 	d.keys.forget(d.store.ConfigOwner())
 }
 

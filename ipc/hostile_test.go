@@ -72,6 +72,23 @@ func TestSlowAndHostileClients(t *testing.T) {
 		t.Errorf("chunked body past the limit: %d %s", resp.StatusCode, b)
 	}
 
+	// A Content-Length past the limit is refused at once, before waiting
+	// for a body that may never come.
+	big, bigR := rawConn(t, sock)
+	if _, err := big.Write([]byte("PUT /v1/credentials/default HTTP/1.1\r\nHost: torale\r\nContent-Length: 100000000\r\n\r\n{\"api_key\":")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = big.SetReadDeadline(start.Add(read - 300*time.Millisecond))
+	if resp, err := http.ReadResponse(bigR, nil); err != nil {
+		t.Errorf("Content-Length past the limit: no answer within %s: %v", time.Since(start), err)
+	} else {
+		if resp.StatusCode != 413 {
+			t.Errorf("Content-Length past the limit: %d", resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+
 	// Garbage instead of HTTP: net/http's own 400, then closed.
 	g, gr := rawConn(t, sock)
 	if _, err := g.Write([]byte("\x16\x03\x01\x02\x00garbage\r\n\r\n")); err != nil {

@@ -14,9 +14,6 @@ import (
 // own instead of mutating the process environment.
 type Env func(string) string
 
-// OSEnv reads the real process environment.
-func OSEnv(k string) string { return os.Getenv(k) }
-
 func home(env Env) (string, error) {
 	if h := env("HOME"); h != "" {
 		return h, nil

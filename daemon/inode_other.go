@@ -1,7 +1,0 @@
-//go:build !unix
-
-package daemon
-
-import "io/fs"
-
-func inodeOf(fs.FileInfo) uint64 { return 0 }
