@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/torale-ai/torale-cred/internal/version.version=$(
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 CMDS := torale-cred git-credential-torale
 
-.PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short
+.PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short test-systemd test-package
 
 all: build
 
@@ -44,6 +44,20 @@ cross:
 ## private D-Bus session with an unlocked gnome-keyring.
 test: deps lint cross build
 	.ci/with-keyring $(GO) test -race -count=1 ./...
+
+## test-systemd: the shipped units, `service install` and the daemon under a
+## real `systemd --user` manager, as a throw-away user (torale-sd-test) in a
+## private mount namespace (.ci/systemd-user, packaging/test/systemd-user.sh).
+## Needs root: skipped with a message otherwise (a failure in CI).
+test-systemd: build
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make test-systemd: SKIPPED: needs root (it creates a test user, a cgroup and a mount namespace); run: sudo make test-systemd" >&2; \
+		[ -z "$$CI" ]; exit; \
+	fi
+	@.ci/systemd-deps
+	@stage=$$(mktemp -d /tmp/torale-systemd.XXXXXX) && trap 'rm -rf "$$stage"' EXIT && chmod 0755 "$$stage" && \
+		mkdir -p "$$stage/packaging" && cp -r bin "$$stage/" && cp -r packaging/systemd packaging/test "$$stage/packaging/" && \
+		TORALE_SRC="$$stage" TORALE_BIN="$$stage/bin" .ci/systemd-user "$$stage/packaging/test/systemd-user.sh"
 
 ## reliability: the full reliability suite against real daemon processes on a
 ## real Secret Service: soak (64 clients x 100,000 look-ups while keys migrate),
