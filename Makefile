@@ -108,12 +108,28 @@ PACKAGE_ARCHS ?= amd64 arm64
 # dpkg and rpm want a version that starts with a digit and has no "-":
 # v1.2.3 -> 1.2.3, v1.2.3-4-gabc-dirty -> 1.2.3+4.gabc.dirty, abc123 -> 0.0.0~git.abc123
 PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v([0-9])/\1/; /^[0-9]+\.[0-9]+/!s/^/0.0.0~git./; s/-/+/; s/-/./g')
+# What the packages document, generated into PKG_BUILD (never committed):
+# man pages from the real command tree and the Debian changelog, dated by
+# the commit so two builds of one commit write the same bytes.
+PKG_BUILD ?= $(DIST)/build
+PKG_DATE ?= $(shell git log -1 --format=%cD 2>/dev/null || date -R)
+PKG_MAINTAINER = $(shell sed -n 's/^maintainer: //p' packaging/nfpm.yaml)
+PKG_RELEASE = $(shell sed -n 's/^release: "\(.*\)"$$/\1/p' packaging/nfpm.yaml)
 package:
 	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships both $(CMDS)" >&2; exit 1; }; done
+	@rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/man
+	@day=$$(date -u -d '$(PKG_DATE)' +%F) && \
+		$(GO) run ./internal/tools/genman -out $(PKG_BUILD)/man -version '$(VERSION)' -date $$day && \
+		sed -e 's|@VERSION@|$(VERSION)|' -e "s|@DATE@|$$(date -u -d $$day '+%b %Y')|" packaging/man/git-credential-torale.1 >$(PKG_BUILD)/man/git-credential-torale.1 && \
+		gzip -9n $(PKG_BUILD)/man/*.1
+	@printf '%s\n' 'torale-cred ($(PKG_VERSION)-$(PKG_RELEASE)) unstable; urgency=medium' '' \
+		'  * Built from torale-cred $(VERSION) (git describe); its changes are' \
+		'    the project'"'"'s git history.' '' \
+		' -- $(PKG_MAINTAINER)  $(PKG_DATE)' | gzip -9n >$(PKG_BUILD)/changelog.Debian.gz
 	@for arch in $(PACKAGE_ARCHS); do \
 		for c in $(CMDS); do GOOS=linux GOARCH=$$arch $(BUILD) -o $(DIST)/linux_$$arch/$$c ./cmd/$$c || exit 1; done; \
 		for f in deb rpm; do \
-			PKG_ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' PKG_BIN=$(DIST)/linux_$$arch \
+			PKG_ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' PKG_BIN=$(DIST)/linux_$$arch PKG_BUILD=$(PKG_BUILD) \
 				$(NFPM) package --config packaging/nfpm.yaml --packager $$f --target $(DIST)/ || exit 1; \
 		done; \
 	done
