@@ -59,6 +59,26 @@ test-systemd: build
 		mkdir -p "$$stage/packaging" && cp -r bin "$$stage/" && cp -r packaging/systemd packaging/test "$$stage/packaging/" && \
 		TORALE_SRC="$$stage" TORALE_BIN="$$stage/bin" .ci/systemd-user "$$stage/packaging/test/systemd-user.sh"
 
+## test-package: the .deb and .rpm as a distribution sees them: lintian,
+## versions, rpm -qlp against the .deb, then the .deb installed into a booted
+## Debian root (.ci/debian-root: built once per machine, cached), a user with
+## linger gets the socket enabled and answered, and dpkg -r removes every
+## trace (packaging/test/debian-package.sh). Needs root, like test-systemd.
+PKG_TEST_DIST ?= $(CURDIR)/dist/test-package
+test-package:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make test-package: SKIPPED: needs root (it boots a Debian root and installs into it); run: sudo make test-package" >&2; \
+		[ -z "$$CI" ]; exit; \
+	fi
+	@.ci/systemd-deps
+	@arch=$$($(GO) env GOARCH) && rm -rf $(PKG_TEST_DIST) && \
+		$(MAKE) --no-print-directory package PACKAGE_ARCHS=$$arch DIST=$(PKG_TEST_DIST) >/dev/null && \
+		rpmarch=$$(case $$arch in amd64) echo x86_64 ;; arm64) echo aarch64 ;; esac) && \
+		chmod -R go+rX $(PKG_TEST_DIST) && \
+		TORALE_DEB=$$(echo $(PKG_TEST_DIST)/torale-cred_*_$$arch.deb) TORALE_RPM=$$(echo $(PKG_TEST_DIST)/torale-cred-*.$$rpmarch.rpm) \
+		TORALE_VERSION='$(VERSION)' TORALE_PKG_VERSION='$(PKG_VERSION)' \
+		.ci/debian-root packaging/test/debian-package.sh
+
 ## reliability: the full reliability suite against real daemon processes on a
 ## real Secret Service: soak (64 clients x 100,000 look-ups while keys migrate),
 ## faults, hostile input, secrets hygiene (docs/reliability.md). Root is needed
@@ -86,7 +106,7 @@ fuzz:
 bench: deps build
 	.ci/with-keyring $(GO) run ./internal/bench/report -bin bin $(if $(BENCH_QUICK),-quick,-out docs/benchmarks.md)
 
-.PHONY: dist package
+.PHONY: dist package pkg-version
 
 ## dist: static binaries for every platform in dist/<os>_<arch>/, the version
 ## stamped from git (VERSION=... to override)
@@ -115,6 +135,10 @@ PKG_BUILD ?= $(DIST)/build
 PKG_DATE ?= $(shell git log -1 --format=%cD 2>/dev/null || date -R)
 PKG_MAINTAINER = $(shell sed -n 's/^maintainer: //p' packaging/nfpm.yaml)
 PKG_RELEASE = $(shell sed -n 's/^release: "\(.*\)"$$/\1/p' packaging/nfpm.yaml)
+## pkg-version: the package version for VERSION, as the packages spell it
+pkg-version:
+	@echo '$(PKG_VERSION)'
+
 package:
 	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships both $(CMDS)" >&2; exit 1; }; done
 	@rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/man
