@@ -49,13 +49,13 @@ test: deps lint cross build
 ## real `systemd --user` manager, as a throw-away user (torale-sd-test) in a
 ## private mount namespace (.ci/systemd-user, packaging/test/systemd-user.sh).
 ## Needs root: skipped with a message otherwise (a failure in CI).
-test-systemd: build
+test-systemd:
 	@if [ "$$(id -u)" -ne 0 ]; then \
 		echo "make test-systemd: SKIPPED: needs root (it creates a test user, a cgroup and a mount namespace); run: sudo make test-systemd" >&2; \
 		[ -z "$$CI" ]; exit; \
-	fi
-	@.ci/systemd-deps
-	@stage=$$(mktemp -d /tmp/torale-systemd.XXXXXX) && trap 'rm -rf "$$stage"' EXIT && chmod 0755 "$$stage" && \
+	fi; \
+	.ci/systemd-deps && $(MAKE) --no-print-directory build && \
+	stage=$$(mktemp -d /tmp/torale-systemd.XXXXXX) && trap 'rm -rf "$$stage"' EXIT && chmod 0755 "$$stage" && \
 		mkdir -p "$$stage/packaging" && cp -r bin "$$stage/" && cp -r packaging/systemd packaging/test "$$stage/packaging/" && \
 		TORALE_SRC="$$stage" TORALE_BIN="$$stage/bin" .ci/systemd-user "$$stage/packaging/test/systemd-user.sh"
 
@@ -69,9 +69,9 @@ test-package:
 	@if [ "$$(id -u)" -ne 0 ]; then \
 		echo "make test-package: SKIPPED: needs root (it boots a Debian root and installs into it); run: sudo make test-package" >&2; \
 		[ -z "$$CI" ]; exit; \
-	fi
-	@.ci/systemd-deps
-	@arch=$$($(GO) env GOARCH) && rm -rf $(PKG_TEST_DIST) && \
+	fi; \
+	.ci/systemd-deps && \
+	arch=$$($(GO) env GOARCH) && rm -rf $(PKG_TEST_DIST) && \
 		$(MAKE) --no-print-directory package PACKAGE_ARCHS=$$arch DIST=$(PKG_TEST_DIST) >/dev/null && \
 		rpmarch=$$(case $$arch in amd64) echo x86_64 ;; arm64) echo aarch64 ;; esac) && \
 		chmod -R go+rX $(PKG_TEST_DIST) && \
