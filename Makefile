@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/torale-ai/torale-cred/internal/version.version=$(
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 CMDS := torale-cred git-credential-torale
 
-.PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short
+.PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short test-systemd test-package
 
 all: build
 
@@ -47,6 +47,40 @@ test: deps lint cross build
 	.ci/with-keyring $(GO) test -race -count=1 ./...
 	.ci/with-keyring $(GO) test -count=1 ./internal/doors/
 
+## test-systemd: the shipped units, `service install` and the daemon under a
+## real `systemd --user` manager, as a throw-away user (torale-sd-test) in a
+## private mount namespace (.ci/systemd-user, packaging/test/systemd-user.sh).
+## Needs root: skipped with a message otherwise (a failure in CI).
+test-systemd:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make test-systemd: SKIPPED: needs root (it creates a test user, a cgroup and a mount namespace); run: sudo make test-systemd" >&2; \
+		[ -z "$$CI" ]; exit; \
+	fi; \
+	.ci/systemd-deps && $(MAKE) --no-print-directory build && \
+	stage=$$(mktemp -d /tmp/torale-systemd.XXXXXX) && trap 'rm -rf "$$stage"' EXIT && chmod 0755 "$$stage" && \
+		mkdir -p "$$stage/packaging" && cp -r bin "$$stage/" && cp -r packaging/systemd packaging/test "$$stage/packaging/" && \
+		TORALE_SRC="$$stage" TORALE_BIN="$$stage/bin" .ci/systemd-user "$$stage/packaging/test/systemd-user.sh"
+
+## test-package: the .deb and .rpm as a distribution sees them: lintian,
+## versions, rpm -qlp against the .deb, then the .deb installed into a booted
+## Debian root (.ci/debian-root: built once per machine, cached), a user with
+## linger gets the socket enabled and answered, and dpkg -r removes every
+## trace (packaging/test/debian-package.sh). Needs root, like test-systemd.
+PKG_TEST_DIST ?= $(CURDIR)/dist/test-package
+test-package:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make test-package: SKIPPED: needs root (it boots a Debian root and installs into it); run: sudo make test-package" >&2; \
+		[ -z "$$CI" ]; exit; \
+	fi; \
+	.ci/systemd-deps && \
+	arch=$$($(GO) env GOARCH) && rm -rf $(PKG_TEST_DIST) && \
+		$(MAKE) --no-print-directory package PACKAGE_ARCHS=$$arch DIST=$(PKG_TEST_DIST) >/dev/null && \
+		rpmarch=$$(case $$arch in amd64) echo x86_64 ;; arm64) echo aarch64 ;; esac) && \
+		chmod -R go+rX $(PKG_TEST_DIST) && \
+		TORALE_DEB=$$(echo $(PKG_TEST_DIST)/torale-cred_*_$$arch.deb) TORALE_RPM=$$(echo $(PKG_TEST_DIST)/torale-cred-*.$$rpmarch.rpm) \
+		TORALE_VERSION='$(VERSION)' TORALE_PKG_VERSION='$(PKG_VERSION)' \
+		.ci/debian-root packaging/test/debian-package.sh
+
 ## reliability: the full reliability suite against real daemon processes on a
 ## real Secret Service: soak (64 clients x 100,000 look-ups while keys migrate),
 ## faults, hostile input, secrets hygiene (docs/reliability.md). Root is needed
@@ -74,7 +108,7 @@ fuzz:
 bench: deps build
 	.ci/with-keyring $(GO) run ./internal/bench/report -bin bin $(if $(BENCH_QUICK),-quick,-out docs/benchmarks.md)
 
-.PHONY: dist package
+.PHONY: dist package pkg-version
 
 ## dist: static binaries for every platform in dist/<os>_<arch>/, the version
 ## stamped from git (VERSION=... to override)
@@ -96,12 +130,32 @@ PACKAGE_ARCHS ?= amd64 arm64
 # dpkg and rpm want a version that starts with a digit and has no "-":
 # v1.2.3 -> 1.2.3, v1.2.3-4-gabc-dirty -> 1.2.3+4.gabc.dirty, abc123 -> 0.0.0~git.abc123
 PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v([0-9])/\1/; /^[0-9]+\.[0-9]+/!s/^/0.0.0~git./; s/-/+/; s/-/./g')
+# What the packages document, generated into PKG_BUILD (never committed):
+# man pages from the real command tree and the Debian changelog, dated by
+# the commit so two builds of one commit write the same bytes.
+PKG_BUILD ?= $(DIST)/build
+PKG_DATE ?= $(shell git log -1 --format=%cD 2>/dev/null || date -R)
+PKG_MAINTAINER = $(shell sed -n 's/^maintainer: //p' packaging/nfpm.yaml)
+PKG_RELEASE = $(shell sed -n 's/^release: "\(.*\)"$$/\1/p' packaging/nfpm.yaml)
+## pkg-version: the package version for VERSION, as the packages spell it
+pkg-version:
+	@echo '$(PKG_VERSION)'
+
 package:
 	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships both $(CMDS)" >&2; exit 1; }; done
+	@rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/man
+	@day=$$(date -u -d '$(PKG_DATE)' +%F) && \
+		$(GO) run ./internal/tools/genman -out $(PKG_BUILD)/man -version '$(VERSION)' -date $$day && \
+		sed -e 's|@VERSION@|$(VERSION)|' -e "s|@DATE@|$$(date -u -d $$day '+%b %Y')|" packaging/man/git-credential-torale.1 >$(PKG_BUILD)/man/git-credential-torale.1 && \
+		gzip -9n $(PKG_BUILD)/man/*.1
+	@printf '%s\n' 'torale-cred ($(PKG_VERSION)-$(PKG_RELEASE)) unstable; urgency=medium' '' \
+		'  * Built from torale-cred $(VERSION) (git describe); its changes are' \
+		'    the project'"'"'s git history.' '' \
+		' -- $(PKG_MAINTAINER)  $(PKG_DATE)' | gzip -9n >$(PKG_BUILD)/changelog.Debian.gz
 	@for arch in $(PACKAGE_ARCHS); do \
 		for c in $(CMDS); do GOOS=linux GOARCH=$$arch $(BUILD) -o $(DIST)/linux_$$arch/$$c ./cmd/$$c || exit 1; done; \
 		for f in deb rpm; do \
-			PKG_ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' PKG_BIN=$(DIST)/linux_$$arch \
+			PKG_ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' PKG_BIN=$(DIST)/linux_$$arch PKG_BUILD=$(PKG_BUILD) \
 				$(NFPM) package --config packaging/nfpm.yaml --packager $$f --target $(DIST)/ || exit 1; \
 		done; \
 	done

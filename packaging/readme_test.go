@@ -46,19 +46,19 @@ func TestReadmeInstallNamesWhatExists(t *testing.T) {
 			t.Errorf("README names %s, which does not exist", p)
 		}
 	}
-	post, err := os.ReadFile("scripts/postinstall.sh")
+	post, err := os.ReadFile("scripts/deb/postinst")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const enable = "systemctl --user enable --now torale-cred.socket"
 	if !strings.Contains(sec, enable) || !strings.Contains(string(post), "run: "+enable) {
-		t.Errorf("README and postinstall.sh must both tell the user: %s", enable)
+		t.Errorf("README and the .deb's postinst must both tell the user: %s", enable)
 	}
 	// nfpm's file names, as makePackage checks them, against the README's globs.
 	for pattern, name := range map[string]string{
-		"torale-cred_*_amd64.deb":      "torale-cred_9.8.7_amd64.deb",
+		"torale-cred_*_amd64.deb":      "torale-cred_9.8.7-1_amd64.deb",
 		"torale-cred-*.x86_64.rpm":     "torale-cred-9.8.7-1.x86_64.rpm",
-		"torale-cred_*_arm64.deb":      "torale-cred_9.8.7_arm64.deb",
+		"torale-cred_*_arm64.deb":      "torale-cred_9.8.7-1_arm64.deb",
 		"torale-cred-*.aarch64.rpm":    "torale-cred-9.8.7-1.aarch64.rpm",
 		"ai.torale.cred.plist":         LaunchdLabel + ".plist",
 		"torale-cred.{service,socket}": ServiceUnit,

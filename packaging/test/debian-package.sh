@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# packaging/test/debian-package.sh: the built packages as a distribution
+# sees them. Run by `make test-package` through .ci/debian-root (a booted
+# Debian root, PID 1 at TORALE_DEBROOT_PID), as root on the host, with
+# TORALE_DEB, TORALE_RPM, TORALE_VERSION (what `torale-cred version` must
+# say) and TORALE_PKG_VERSION (the upstream part of the package version).
+# Each check prints what it checked; any failure shows what was seen, and
+# the script exits 1.
+set -uo pipefail
+
+deb=${TORALE_DEB:?} rpm=${TORALE_RPM:?} version=${TORALE_VERSION:?} pkgversion=${TORALE_PKG_VERSION:?}
+pid1=${TORALE_DEBROOT_PID:?}
+user=ann
+failures=0
+
+pass() { printf 'ok   %s\n' "$1"; }
+fail() {
+	printf 'FAIL %s\n' "$1"
+	shift
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/     | /'; done
+	failures=$((failures + 1))
+}
+check() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$what"; else fail "$what" "$out"; fi
+}
+note() { printf '     %s\n' "$@"; }
+expect_eq() { [ "$2" = "$3" ] || { echo "$1: got '$2', want '$3'"; return 1; }; }
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+# in_root CMD: runs CMD as root inside the booted root.
+in_root() { nsenter --target "$pid1" --all -- "$@"; }
+# as_user CMD: runs CMD inside the root as the test user, in the
+# environment of a login session (its runtime directory and user bus).
+as_user() {
+	in_root setpriv --reuid "$uid" --regid "$uid" --init-groups env -i HOME="/home/$user" USER="$user" \
+		PATH=/usr/bin:/bin XDG_RUNTIME_DIR="/run/user/$uid" DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$uid/bus" "$@"
+}
+usc() { as_user systemctl --user "$@"; }
+uprop() { usc show -p "$2" --value "$1"; }
+# snapshot FILE: every file, link and directory the package could touch,
+# with its type, mode, size and link target, minus what belongs to dpkg,
+# apt, logs, the running system and the test user.
+snapshot() {
+	in_root find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/tmp \
+		-o -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/cache -o -path /var/log -o -path /var/lib/systemd/linger \
+		-o -path /home -o -path /etc/ld.so.cache -o -path /var/lib/systemd/timers -o -path /var/lib/systemd/catalog \) -prune \
+		-o -printf '%y %m %s %p -> %l\n' | awk '$1 == "d" { $3 = "-" } { print }' | sort >"$1"
+}
+snapdir=$(mktemp -d)
+trap 'rm -rf "$snapdir"' EXIT
+
+echo "== Debian's checks on the .deb"
+# lintian refuses nothing as root but warns on stderr; it runs as nobody.
+lint=$(setpriv --reuid nobody --regid nogroup --clear-groups env HOME=/tmp lintian --display-info "$deb" 2>&1)
+check "lintian --display-info $(basename "$deb"): no error, warning or info that is not overridden with a reason" \
+	bash -c '[ -z "$1" ] || { echo "$1"; exit 1; }' _ "$lint"
+note "lintian --display-info --show-overrides:"
+setpriv --reuid nobody --regid nogroup --clear-groups env HOME=/tmp lintian --display-info --show-overrides "$deb" 2>&1 | sed 's/^/       /'
+
+export -f expect_eq wait_for
+debversion=$(dpkg-deb -f "$deb" Version)
+x=$(mktemp -d)
+dpkg-deb -x "$deb" "$x"
+# What the packaged binary says, spelt by the Makefile's one rule for
+# package versions, must be the package's version.
+binversion=$("$x/usr/bin/torale-cred" version --json | jq -r .version)
+spelt=$(make -s --no-print-directory -C "$(dirname "$0")/../.." pkg-version VERSION="$binversion")
+check "the package version ($debversion) is what the packaged torale-cred says ($binversion), in Debian's spelling, revision 1" \
+	expect_eq "Version" "$debversion" "$spelt-1"
+check "the packaged torale-cred version says $version" bash -c '
+	out=$("$1/usr/bin/torale-cred" version); case "$out" in "torale-cred $2 ("*) ;; *) echo "$out"; exit 1 ;; esac' _ "$x" "$version"
+check "changelog.Debian.gz's newest entry is torale-cred ($debversion) and names $version" bash -c '
+	top=$(zcat "$1/usr/share/doc/torale-cred/changelog.Debian.gz" | head -n 3)
+	case "$top" in "torale-cred ($2) "*"$3"*) ;; *) echo "$top"; exit 1 ;; esac' _ "$x" "$debversion" "$version"
+check "Recommends: a Secret Service provider" bash -c '
+	r=$(dpkg-deb -f "$1" Recommends); case "$r" in *gnome-keyring*) ;; *) echo "Recommends: $r"; exit 1 ;; esac' _ "$deb"
+rm -rf "$x"
+
+echo "== the .rpm lists its files as the .deb does"
+debfiles=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' | sort)
+rpmfiles=$(rpm -qlp "$rpm" 2>/dev/null | sort)
+check "rpm -qlp = dpkg-deb -c, apart from Debian's own files (copyright, changelog.Debian.gz, lintian overrides) and rpm's LICENSE" bash -c '
+	only_deb=$(comm -23 <(echo "$1") <(echo "$2")); only_rpm=$(comm -13 <(echo "$1") <(echo "$2"))
+	expect_eq "only in the .deb" "$(echo $only_deb)" "/usr/share/doc/torale-cred/changelog.Debian.gz /usr/share/doc/torale-cred/copyright /usr/share/lintian/overrides/torale-cred" &&
+	expect_eq "only in the .rpm" "$(echo $only_rpm)" "/usr/share/doc/torale-cred/LICENSE"' _ "$debfiles" "$rpmfiles"
+note "both: $(comm -12 <(echo "$debfiles") <(echo "$rpmfiles") | wc -l) files, among them $(comm -12 <(echo "$debfiles") <(echo "$rpmfiles") | grep -c /man1/) man pages"
+check "rpm's Version-Release is $pkgversion-1" bash -c '
+	expect_eq "rpm" "$(rpm -qp --qf "%{VERSION}-%{RELEASE}" "$1" 2>/dev/null)" "$2-1"' _ "$rpm" "$pkgversion"
+
+echo "== install into a booted Debian, a user with linger"
+in_root useradd --create-home --shell /bin/bash "$user"
+uid=$(in_root id -u "$user")
+snapshot "$snapdir/before"
+cp "$deb" "/proc/$pid1/root/tmp/torale-cred.deb"
+out=$(in_root env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/torale-cred.deb 2>&1)
+rc=$?
+note "dpkg -i said:" "${out//$'\n'/$'\n'     }"
+check "dpkg -i installs it (exit 0) and tells the user the one command to run" bash -c '
+	[ "$1" = 0 ] && grep -q "run: systemctl --user enable --now torale-cred.socket" <<<"$2"' _ "$rc" "$out"
+rm -f "/proc/$pid1/root/tmp/torale-cred.deb"
+check "postinst enabled the socket for every user (sockets.target.wants link, systemctl --global is-enabled)" bash -c '
+	expect_eq link "$(nsenter --target "$1" --all -- readlink /etc/systemd/user/sockets.target.wants/torale-cred.socket)" /usr/lib/systemd/user/torale-cred.socket &&
+	expect_eq global "$(nsenter --target "$1" --all -- systemctl --global is-enabled torale-cred.socket)" enabled' _ "$pid1"
+check "man torale-cred and man git-credential-torale are installed where man finds them" bash -c '
+	for p in torale-cred git-credential-torale torale-cred-service-install; do
+		nsenter --target "$1" --all -- test -s /usr/share/man/man1/$p.1.gz || { echo "no $p.1.gz"; exit 1; }
+	done' _ "$pid1"
+
+# The keyring for the user's session: unlocked with a test password when
+# its manager starts it (as .ci/systemd-user does).
+in_root install -d -o "$uid" -g "$uid" /home/$user/.config /home/$user/.config/systemd /home/$user/.config/systemd/user \
+	/home/$user/.config/systemd/user/gnome-keyring-daemon.service.d
+in_root sh -c "printf '%s\n' '[Service]' 'ExecStart=' \"ExecStart=/bin/sh -c 'printf %%s torale-test | exec /usr/bin/gnome-keyring-daemon --foreground --unlock --components=secrets --control-directory=%t/keyring'\" >/home/$user/.config/systemd/user/gnome-keyring-daemon.service.d/unlock.conf"
+
+in_root loginctl enable-linger "$user"
+check "loginctl enable-linger $user starts the user's manager (user@$uid.service)" \
+	wait_for 20 sh -c "nsenter --target $pid1 --all -- systemctl is-active user@$uid.service | grep -qx active && nsenter --target $pid1 --all -- test -S /run/user/$uid/systemd/private"
+wait_for 10 sh -c "$(declare -f in_root as_user usc); pid1=$pid1 uid=$uid user=$user; usc is-system-running | grep -Eqx 'running|degraded'"
+check "in $user's manager, nobody having run enable: torale-cred.socket enabled and listening, the service idle" bash -c "
+	$(declare -f in_root as_user usc uprop expect_eq); pid1=$pid1 uid=$uid user=$user
+	expect_eq 'socket UnitFileState' \"\$(uprop torale-cred.socket UnitFileState)\" enabled &&
+	expect_eq 'socket ActiveState' \"\$(uprop torale-cred.socket ActiveState)\" active &&
+	expect_eq 'service ActiveState' \"\$(uprop torale-cred.service ActiveState)\" inactive &&
+	as_user test -S /run/user/$uid/torale/cred.sock"
+
+usc start gnome-keyring-daemon.service
+key="sk_$(head -c 33 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-43)"
+check "a look-up answers: PUT, then GET /v1/credentials/default over the socket, socket-activating /usr/bin/torale-cred" bash -c "
+	$(declare -f in_root as_user usc uprop expect_eq); pid1=$pid1 uid=$uid user=$user
+	sock=/run/user/$uid/torale/cred.sock
+	as_user curl -sSf --max-time 10 --unix-socket \$sock -X PUT -d '{\"api_key\":\"$key\"}' http://torale/v1/credentials/default >/dev/null || exit 1
+	got=\$(as_user curl -sSf --max-time 10 --unix-socket \$sock http://torale/v1/credentials/default) || exit 1
+	case \"\$got\" in *'\"api_key\":\"$key\"'*) ;; *) echo \"\$got\"; exit 1 ;; esac
+	expect_eq 'service' \"\$(uprop torale-cred.service ActiveState)/\$(uprop torale-cred.service ExecMainPID | xargs -I{} nsenter --target $pid1 --all -- readlink /proc/{}/exe)\" active//usr/bin/torale-cred"
+check "torale-cred token, as $user, prints the stored key (the daemon answers)" bash -c "
+	$(declare -f in_root as_user); pid1=$pid1 uid=$uid user=$user
+	[ \"\$(as_user torale-cred token 2>/dev/null)\" = '$key' ] || { as_user torale-cred status; exit 1; }"
+
+echo "== dpkg -r"
+out=$(in_root dpkg -r torale-cred 2>&1)
+rc=$?
+note "dpkg -r said:" "${out//$'\n'/$'\n'     }"
+check "dpkg -r removes it (exit 0) and says how each user stops a running daemon" bash -c '
+	[ "$1" = 0 ] && grep -q "systemctl --user disable --now torale-cred.socket torale-cred.service" <<<"$2"' _ "$rc" "$out"
+check "the global enable is gone (no link, systemctl --global: not found)" bash -c '
+	! nsenter --target "$1" --all -- test -L /etc/systemd/user/sockets.target.wants/torale-cred.socket || { echo "link left"; exit 1; }
+	st=$(nsenter --target "$1" --all -- systemctl --global is-enabled torale-cred.socket 2>&1); [ "$st" != enabled ] || { echo "$st"; exit 1; }' _ "$pid1"
+snapshot "$snapdir/after"
+check "dpkg -r left the system as it was before dpkg -i ($(wc -l <"$snapdir/before") paths: type, mode, file size, link target; dpkg's own records aside)" \
+	diff "$snapdir/before" "$snapdir/after"
+usc daemon-reload
+check "after daemon-reload $user's manager knows no torale-cred.socket" bash -c "
+	$(declare -f in_root as_user usc uprop expect_eq); pid1=$pid1 uid=$uid user=$user
+	usc stop torale-cred.socket torale-cred.service 2>/dev/null
+	expect_eq LoadState \"\$(uprop torale-cred.socket LoadState)\" not-found"
+
+echo
+if [ "$failures" -gt 0 ]; then
+	echo "test-package: $failures check(s) FAILED"
+	exit 1
+fi
+echo "test-package: every check passed"
