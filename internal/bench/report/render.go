@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 const issueKeychainRead = 6 * time.Millisecond
 
 // machine describes where the figures were taken.
-func machine(o options, cred program) []kv {
+func machine(o options) []kv {
 	m := []kv{
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 MST")},
 		{"CPUs (nproc)", strconv.Itoa(runtime.NumCPU())},
@@ -27,11 +28,13 @@ func machine(o options, cred program) []kv {
 		{"Go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH},
 	}
 	if o.bin != "" {
-		size := ""
-		if fi, err := os.Stat(cred.path); err == nil {
-			size = fmt.Sprintf(", %.1f MiB", float64(fi.Size())/(1<<20))
+		var names []string
+		for _, name := range []string{"torale-cred", "git-credential-torale", "torale-cred-service"} {
+			if fi, err := os.Stat(filepath.Join(o.bin, name)); err == nil {
+				names = append(names, fmt.Sprintf("`%s/%s` %.1f MiB", o.bin, name, float64(fi.Size())/(1<<20)))
+			}
 		}
-		m = append(m, kv{"binaries", "`" + o.bin + "/torale-cred`, `" + o.bin + "/git-credential-torale` from `make build` (static, CGO_ENABLED=0" + size + ")"})
+		m = append(m, kv{"binaries", strings.Join(names, ", ") + " from `make build` (static, CGO_ENABLED=0)"})
 	} else {
 		m = append(m, kv{"binaries", "this program playing torale-cred and git-credential-torale (not the shipped static binaries)"})
 	}
@@ -181,6 +184,8 @@ func render(w io.Writer, res *results) {
 		p("A process (`torale-cred token`) costs mostly its own start-up: %s against %s for the socket round trip itself.\n", fmtDur(tk), fmtDur(ref(res.keepAlive)))
 	}
 
+	renderProcesses(p, res)
+
 	// Throughput and memory.
 	p("\n## Throughput\n\nKeep-alive clients in this process, each a synchronous HTTP/1.1 client on its own connection, sharing the machine's CPUs with the daemon.\n\n")
 	p("| clients | look-ups | errors | time | look-ups/s |\n|---:|---:|---:|---:|---:|\n")
@@ -234,7 +239,11 @@ func render(w io.Writer, res *results) {
 
 	// Targets.
 	p("\n## Targets\n\n| target | from | figure | |\n|---|---|---:|---|\n")
-	for _, t := range targets(res) {
+	ts := targets(res)
+	for _, g := range procGoals(res) {
+		ts = append(ts, g.target)
+	}
+	for _, t := range ts {
 		mark := pass(t.ok)
 		if !t.known {
 			mark = "not measured"
@@ -242,6 +251,116 @@ func render(w io.Writer, res *results) {
 		p("| %s | %s | %s | %s |\n", t.what, t.source, t.figure, mark)
 	}
 	p("\n%s\n", targetNotes)
+}
+
+// gitCacheGoal is issue 16's bound for a torale-cred process that asks
+// the daemon: this many times `git credential-cache get`, the tool it
+// replaces, as a whole process.
+const gitCacheGoal = 1.2
+
+// procGoal is one of issue 16's goals for a process row.
+type procGoal struct {
+	row  *row
+	goal string // the bound, as the process table shows it
+	target
+}
+
+// procGoals judges the process rows by issue 16's goals: with the daemon,
+// at most 1.2× `git credential-cache get`; without it, at most a direct
+// go-keyring read (in process) plus the process floor.
+func procGoals(res *results) []procGoal {
+	okRow := func(x *row) bool { return x != nil && x.err == nil && x.st.P50 > 0 }
+	var gs []procGoal
+	for _, x := range []*row{res.token, res.gitHelper} {
+		if x == nil {
+			continue
+		}
+		g := procGoal{row: x, goal: fmt.Sprintf("≤ %.1f× `git credential-cache get`", gitCacheGoal)}
+		g.what = x.name + ": " + g.goal + " (p50, one interleaved series)"
+		g.source = "issue 16"
+		g.figure = "–"
+		if okRow(x) && okRow(res.gitCache) {
+			r := float64(x.st.P50) / float64(res.gitCache.st.P50)
+			g.figure, g.ok, g.known = fmt.Sprintf("%.2f×", r), r <= gitCacheGoal, true
+		}
+		gs = append(gs, g)
+	}
+	for _, x := range []*row{res.tokenNoDaemon, res.gitNoDaemon} {
+		if x == nil {
+			continue
+		}
+		g := procGoal{row: x, goal: "≤ direct go-keyring read + process floor"}
+		g.source = "issue 16"
+		g.figure = "–"
+		if okRow(res.keychain) && okRow(res.procFloor) {
+			bound := res.keychain.st.P50 + res.procFloor.st.P50
+			g.goal = fmt.Sprintf("≤ %s (go-keyring read %s + floor %s)", fmtDur(bound), fmtDur(res.keychain.st.P50), fmtDur(res.procFloor.st.P50))
+			if okRow(x) {
+				g.figure, g.ok, g.known = fmtDur(x.st.P50), x.st.P50 <= bound, true
+			}
+		}
+		g.what = x.name + ": " + g.goal + " (p50)"
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+// renderProcesses is the process table: every row a whole process, all
+// of them taken in one series, taking turns run by run.
+func renderProcesses(p func(string, ...any), res *results) {
+	p("\n## A look-up as a process\n\n")
+	p("Each row is a whole process, as a script or git meets it: fork, exec, the program's start-up, its work, exit. The commands take turns run by run in one series (every command once, then again), so drift in the shared machine's load falls on each alike. The floor is a static Go program that only writes a line; `git credential-cache get` is the tool torale-cred's doors are measured against.\n\n")
+	p("| process | p50 | p99 | n | ÷ floor | ÷ `git credential-cache get` | goal | |\n|---|---:|---:|---:|---:|---:|---|---|\n")
+	ref := func(x *row) time.Duration {
+		if x == nil || x.err != nil {
+			return 0
+		}
+		return x.st.P50
+	}
+	// By name: the remembered row pointers may point into an earlier
+	// backing array of res.rows (same contents).
+	goals := map[string]procGoal{}
+	for _, g := range procGoals(res) {
+		goals[g.row.name] = g
+	}
+	for i := range res.rows {
+		x := &res.rows[i]
+		if x.kind != kindProcess {
+			continue
+		}
+		g, hasGoal := goals[x.name]
+		verdict := ""
+		if hasGoal {
+			verdict = pass(g.ok)
+			if !g.known {
+				verdict = "not measured"
+			}
+		}
+		if x.err != nil {
+			p("| %s | – | – | – | – | – | %s | – (%s) |\n", x.name, g.goal, strings.ReplaceAll(firstLine(x.err.Error()), "|", "/"))
+			continue
+		}
+		p("| %s | %s | %s | %d | %s | %s | %s | %s |\n", x.name, fmtDur(x.st.P50), fmtDur(x.st.P99), x.st.N,
+			ratio(x.st.P50, ref(res.procFloor)), ratio(x.st.P50, ref(res.gitCache)), g.goal, verdict)
+	}
+	if len(res.inits) > 0 {
+		p("\nPackage initialisation before `main` (`GODEBUG=inittrace=1`, every `init` line summed; the median of %d runs of each):\n\n", initRunsOf(res))
+		p("| command | init total | allocations | packages with init work |\n|---|---:|---:|---:|\n")
+		for _, f := range res.inits {
+			if f.err != nil {
+				p("| %s | – | – | – (%s) |\n", f.what, firstLine(f.err.Error()))
+				continue
+			}
+			p("| %s | %s | %s | %d |\n", f.what, fmtDur(f.clock), count(f.allocs), f.packages)
+		}
+	}
+}
+
+func initRunsOf(res *results) int {
+	if res.quick {
+		return 3
+	}
+	return initRuns
 }
 
 func lastClients(res *results) int {
