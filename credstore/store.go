@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -17,15 +16,13 @@ import (
 // DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
 const DefaultProfile = "default"
 
-var profilePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // ErrBadProfile is wrapped when a profile name is not acceptable.
 var ErrBadProfile = errors.New("invalid profile name")
 
 // CheckProfile refuses names that could not be a keychain account or a
 // git username: 1 to 64 letters, digits, '.', '_' or '-'.
 func CheckProfile(name string) error {
-	if !profilePattern.MatchString(name) {
+	if !validProfileName(name) {
 		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, name)
 	}
 	return nil
