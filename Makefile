@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/torale-ai/torale-cred/internal/version.version=$(VERSION)
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
-CMDS := torale-cred git-credential-torale
+CMDS := torale-cred git-credential-torale torale-cred-service
 
 .PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short
 
@@ -79,7 +79,7 @@ bench: deps build
 DIST ?= dist
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 dist:
-	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; $(CMDS) both ship" >&2; exit 1; }; done
+	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; $(CMDS) all ship" >&2; exit 1; }; done
 	@for p in $(DIST_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		for c in $(CMDS); do \
 			echo "$(DIST)/$${os}_$$arch/$$c$$ext"; \
@@ -95,7 +95,7 @@ PACKAGE_ARCHS ?= amd64 arm64
 # v1.2.3 -> 1.2.3, v1.2.3-4-gabc-dirty -> 1.2.3+4.gabc.dirty, abc123 -> 0.0.0~git.abc123
 PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v([0-9])/\1/; /^[0-9]+\.[0-9]+/!s/^/0.0.0~git./; s/-/+/; s/-/./g')
 package:
-	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships both $(CMDS)" >&2; exit 1; }; done
+	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships all of $(CMDS)" >&2; exit 1; }; done
 	@for arch in $(PACKAGE_ARCHS); do \
 		for c in $(CMDS); do GOOS=linux GOARCH=$$arch $(BUILD) -o $(DIST)/linux_$$arch/$$c ./cmd/$$c || exit 1; done; \
 		for f in deb rpm; do \
