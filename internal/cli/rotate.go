@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -372,13 +373,16 @@ func who(u toraleapi.User) string {
 }
 
 // rotatedSuffix is what newKeyName appends, and strips before appending
-// again so names do not grow with every rotation.
-var rotatedSuffix = regexp.MustCompile(` \(rotated \d{4}-\d{2}-\d{2}\)$`)
+// again so names do not grow with every rotation. Compiled on first use,
+// not at init: every other command would pay for it.
+var rotatedSuffix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(` \(rotated \d{4}-\d{2}-\d{2}\)$`)
+})
 
 // newKeyName names the new key after the old one, with the date, so the two
 // are told apart in the dashboard.
 func newKeyName(old, profile string, now time.Time) string {
-	base := strings.TrimSpace(rotatedSuffix.ReplaceAllString(old, ""))
+	base := strings.TrimSpace(rotatedSuffix().ReplaceAllString(old, ""))
 	if base == "" {
 		base = "torale-cred " + profile
 	}
