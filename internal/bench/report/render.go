@@ -343,6 +343,10 @@ func renderProcesses(p func(string, ...any), res *results) {
 		p("| %s | %s | %s | %d | %s | %s | %s | %s |\n", x.name, fmtDur(x.st.P50), fmtDur(x.st.P99), x.st.N,
 			ratio(x.st.P50, ref(res.procFloor)), ratio(x.st.P50, ref(res.gitCache)), g.goal, verdict)
 	}
+	if rc, gc, fl := ref(res.rawClient), ref(res.gitCache), ref(res.procFloor); rc > 0 && gc > 0 && fl > 0 {
+		p("\nThe least a Go process asking the daemon costs here is the minimal client's %s: %s the floor and %s `git credential-cache get`, against the goal's %.1f×. What `torale-cred token` costs beyond it is its own start-up: the packages it links and initialises.\n",
+			fmtDur(rc), ratio(rc, fl), ratio(rc, gc), gitCacheGoal)
+	}
 	if len(res.inits) > 0 {
 		p("\nPackage initialisation before `main` (`GODEBUG=inittrace=1`, every `init` line summed; the median of %d runs of each):\n\n", initRunsOf(res))
 		p("| command | init total | allocations | packages with init work |\n|---|---:|---:|---:|\n")

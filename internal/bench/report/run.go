@@ -48,7 +48,7 @@ type results struct {
 	rows                              []row
 	floor, keepAlive, keychain, token *row
 	// The process rows the goals are judged by.
-	procFloor, gitCache, gitHelper, keyreadProc, tokenNoDaemon, gitNoDaemon *row
+	procFloor, gitCache, gitHelper, keyreadProc, tokenNoDaemon, gitNoDaemon, rawClient *row
 	// inits is package initialisation (GODEBUG=inittrace=1) per command.
 	inits []initFigure
 
@@ -379,7 +379,7 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 	noDaemon := "TORALE_CRED_SOCKET=" + filepath.Join(r.tmp, "nowhere", "cred.sock")
 	isKey := func(out string) bool { return out == key+"\n" }
 
-	floor, keyread, buildErr := buildHelpers(ctx, r.tmp)
+	floor, keyread, rawresolve, buildErr := buildHelpers(ctx, r.tmp)
 	cmd := func(p program, extra []string, args ...string) func() *exec.Cmd {
 		return func() *exec.Cmd {
 			c := exec.Command(p.path, args...)
@@ -403,6 +403,8 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 		{name: "`git credential-cache get`", how: "process: git's own socket daemon (`git credential-cache--daemon`)",
 			mk: gitCache, stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitCache, err: gitErr},
 		{name: "`torale-cred token`, daemon running", how: "process: asks the daemon", mk: cmd(r.cred, nil, "token"), ok: isKey, slot: &r.res.token},
+		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: `net.Dial`, one hand-written `/v1/resolve` request, `encoding/json`; the least a Go process asking the daemon can cost",
+			mk: helper(rawresolve, w.sock), ok: isKey, slot: &r.res.rawClient, err: buildErr},
 		{name: "`git-credential-torale get`, daemon running", how: "process: git's protocol, asks the daemon",
 			mk: cmd(r.git, nil, "get"), stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitHelper},
 		{name: "direct go-keyring read, as a process", how: "process: `internal/bench/keyread`, static, one `keyring.Get` (D-Bus to the Secret Service)",
@@ -474,23 +476,24 @@ func (r *runner) procRun(c procCase) func() error {
 	}
 }
 
-// buildHelpers builds the process floor and the keychain-read program as
-// make build builds torale-cred: static, trimmed, stripped.
-func buildHelpers(ctx context.Context, dir string) (floor, keyread string, err error) {
+// buildHelpers builds the process floor, the keychain-read program and the
+// minimal daemon client as make build builds torale-cred: static, trimmed,
+// stripped.
+func buildHelpers(ctx context.Context, dir string) (floor, keyread, rawresolve string, err error) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
-		return "", "", fmt.Errorf("not built: %w", err)
+		return "", "", "", fmt.Errorf("not built: %w", err)
 	}
-	floor, keyread = filepath.Join(dir, "floor"), filepath.Join(dir, "keyread")
-	for out, pkg := range map[string]string{floor: "floor", keyread: "keyread"} {
+	floor, keyread, rawresolve = filepath.Join(dir, "floor"), filepath.Join(dir, "keyread"), filepath.Join(dir, "rawresolve")
+	for out, pkg := range map[string]string{floor: "floor", keyread: "keyread", rawresolve: "rawresolve"} {
 		c := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags", "-s -w", "-o", out,
 			"github.com/torale-ai/torale-cred/internal/bench/"+pkg)
 		c.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := c.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("go build %s: %w: %s", pkg, err, firstLine(string(b)))
+			return "", "", "", fmt.Errorf("go build %s: %w: %s", pkg, err, firstLine(string(b)))
 		}
 	}
-	return floor, keyread, nil
+	return floor, keyread, rawresolve, nil
 }
 
 // startGitCache starts git's credential-cache daemon on a private socket
