@@ -347,6 +347,10 @@ func renderProcesses(p func(string, ...any), res *results) {
 		p("\nThe least a Go process asking the daemon costs here is the minimal client's %s: %s the floor and %s `git credential-cache get`, against the goal's %.1f×. What `torale-cred token` costs beyond it is its own start-up: the packages it links and initialises.\n",
 			fmtDur(rc), ratio(rc, fl), ratio(rc, gc), gitCacheGoal)
 	}
+	if kp, kc, fl := ref(res.keyreadProc), ref(res.keychain), ref(res.procFloor); kp > 0 && kc > 0 && fl > 0 && kp > kc+fl {
+		p("\nWithout the daemon the goal (a go-keyring read in process plus the floor, %s) is below what a static program doing nothing but that read costs as a process here (%s): opening a D-Bus connection in a fresh process costs more than the in-process read's figure shows.\n",
+			fmtDur(kc+fl), fmtDur(kp))
+	}
 	p("\n%s\n", issue16Before)
 	if len(res.inits) > 0 {
 		p("\nPackage initialisation before `main` (`GODEBUG=inittrace=1`, every `init` line summed; the median of %d runs of each):\n\n", initRunsOf(res))
