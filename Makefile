@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/torale-ai/torale-cred/internal/version.version=$(VERSION)
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
-CMDS := torale-cred git-credential-torale
+CMDS := torale-cred git-credential-torale torale-cred-service
 
 .PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short test-systemd test-package
 
@@ -115,7 +115,7 @@ bench: deps build
 DIST ?= dist
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 dist:
-	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; $(CMDS) both ship" >&2; exit 1; }; done
+	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; $(CMDS) all ship" >&2; exit 1; }; done
 	@for p in $(DIST_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		for c in $(CMDS); do \
 			echo "$(DIST)/$${os}_$$arch/$$c$$ext"; \
@@ -142,7 +142,7 @@ pkg-version:
 	@echo '$(PKG_VERSION)'
 
 package:
-	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships both $(CMDS)" >&2; exit 1; }; done
+	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships all of $(CMDS)" >&2; exit 1; }; done
 	@rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/man
 	@day=$$(date -u -d '$(PKG_DATE)' +%F) && \
 		$(GO) run ./internal/tools/genman -out $(PKG_BUILD)/man -version '$(VERSION)' -date $$day && \

@@ -3,19 +3,50 @@ package credstore
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-// keyPattern accepts both the documented keys (sk_ + 32 characters) and the
-// live server's (sk_ + token_urlsafe(32), 43 characters), as SPEC.md fixes.
-var keyPattern = regexp.MustCompile(`^sk_[A-Za-z0-9_-]{32,128}$`)
+// Key and profile formats are checked by hand-written loops, not regexps:
+// a regexp is compiled when the package initialises, in every process that
+// links credstore, and `^sk_[A-Za-z0-9_-]{32,128}$` compiled to a program
+// of over two thousand allocations, most of credstore's init time and paid
+// by commands that never see a key. key_fuzz_test.go proves each loop
+// equal to its regexp.
 
-var profilePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// validKey is `^sk_[A-Za-z0-9_-]{32,128}$`: both the documented keys (sk_ +
+// 32 characters) and the live server's (sk_ + token_urlsafe(32), 43
+// characters), as SPEC.md fixes.
+func validKey(s string) bool {
+	if len(s) < 3+32 || len(s) > 3+128 || s[:3] != "sk_" {
+		return false
+	}
+	for i := 3; i < len(s); i++ {
+		if !alnum(s[i]) && s[i] != '_' && s[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
 
-// validProfileName: 1 to 64 letters, digits, '.', '_' or '-', starting
-// with a letter or digit.
-func validProfileName(s string) bool { return profilePattern.MatchString(s) }
+// validProfileName is `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`: 1 to 64 letters,
+// digits, '.', '_' or '-', the first a letter or digit, so that a name is
+// always a usable keychain account and git username.
+func validProfileName(s string) bool {
+	if len(s) < 1 || len(s) > 64 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// alnum is [A-Za-z0-9]: ASCII only, as the patterns are.
+func alnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // ErrBadKey is wrapped by every key-format error, so callers map it to a
 // usage-class exit without inspecting text.
@@ -36,14 +67,14 @@ func ParseKey(s string) (string, error) {
 		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has sk_ and at least 32 more", ErrBadKey, prefix(k), len(k))
 	case len(k) > 3+128:
 		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has at most 131", ErrBadKey, prefix(k), len(k))
-	case !keyPattern.MatchString(k):
+	case !validKey(k):
 		return "", fmt.Errorf("%w: %q… holds a character other than letters, digits, - or _", ErrBadKey, prefix(k))
 	}
 	return k, nil
 }
 
 // ValidKey reports whether s is a well-formed key as it stands (no trimming).
-func ValidKey(s string) bool { return keyPattern.MatchString(s) }
+func ValidKey(s string) bool { return validKey(s) }
 
 // prefix is the most of a key any message may show.
 func prefix(k string) string { return printable(k, 7) }

@@ -70,6 +70,7 @@ func TestDebPackage(t *testing.T) {
 		"-rw-r--r-- /usr/share/lintian/overrides/torale-cred",
 		"-rwxr-xr-x /usr/bin/git-credential-torale",
 		"-rwxr-xr-x /usr/bin/torale-cred",
+		"-rwxr-xr-x /usr/lib/torale-cred/torale-cred-service",
 	}
 	root := t.TempDir()
 	if out, err := exec.Command(dpkgDeb, "-x", deb, root).CombinedOutput(); err != nil {
@@ -87,6 +88,12 @@ func TestDebPackage(t *testing.T) {
 	out, err = exec.Command(filepath.Join(root, "usr", "bin", "torale-cred"), "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "torale-cred "+testVersion+" (") {
 		t.Errorf("packaged torale-cred version: %v, said %q; want the git version stamped", err, out)
+	}
+	// The packaged torale-cred finds the packaged torale-cred-service (it
+	// answers for the service, whether or not a user manager is reachable).
+	out, _ = exec.Command(filepath.Join(root, "usr", "bin", "torale-cred"), "service", "--help").CombinedOutput()
+	if !strings.Contains(string(out), "torale-cred service [command]") {
+		t.Errorf("packaged torale-cred service --help did not reach torale-cred-service:\n%s", out)
 	}
 	for name, want := range map[string]string{"torale-cred.service": SystemdService(), "torale-cred.socket": SystemdSocket()} {
 		got, err := os.ReadFile(filepath.Join(root, "usr", "lib", "systemd", "user", name))
@@ -315,7 +322,7 @@ func TestDpkgInstallRemove(t *testing.T) {
 		t.Fatalf("dpkg -r: %v\n%s", err, out)
 	}
 	installed = false
-	for _, p := range []string{link, "/usr/bin/torale-cred", "/usr/bin/git-credential-torale", "/usr/lib/systemd/user/torale-cred.service",
+	for _, p := range []string{link, "/usr/bin/torale-cred", "/usr/bin/git-credential-torale", "/usr/lib/torale-cred", "/usr/lib/systemd/user/torale-cred.service",
 		"/usr/lib/systemd/user/torale-cred.socket", "/usr/share/doc/torale-cred"} {
 		if _, err := os.Lstat(p); !os.IsNotExist(err) {
 			t.Errorf("dpkg -r left %s (%v)", p, err)

@@ -81,7 +81,7 @@ func TestReadmeInstallNamesWhatExists(t *testing.T) {
 }
 
 // The README's `go install` line, run as written (into a temporary GOBIN),
-// gives two working programs.
+// gives the working programs.
 func TestReadmeGoInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both programs: skipped with -short")
@@ -100,7 +100,9 @@ func TestReadmeGoInstall(t *testing.T) {
 	if out, err := exec.Command(filepath.Join(bin, "torale-cred"), "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "torale-cred ") {
 		t.Errorf("installed torale-cred version: %v %q", err, out)
 	}
-	if fi, err := os.Stat(filepath.Join(bin, "git-credential-torale")); err != nil || fi.Mode()&0o111 == 0 {
-		t.Errorf("git-credential-torale not installed: %v", err)
+	for _, name := range []string{"git-credential-torale", "torale-cred-service"} {
+		if fi, err := os.Stat(filepath.Join(bin, name)); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s not installed: %v", name, err)
+		}
 	}
 }

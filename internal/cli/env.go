@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -139,6 +140,9 @@ func quoteFish(s string) string {
 
 // quotePowerShell: in PowerShell's single quotes a quote is doubled, and
 // PowerShell also takes the typographic quotes U+2018..U+201B as quotes.
-func quotePowerShell(s string) string { return "'" + psQuotes.Replace(s) + "'" }
+func quotePowerShell(s string) string { return "'" + psQuotes().Replace(s) + "'" }
 
-var psQuotes = strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019", "\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
+// psQuotes is built on first use, not at init (every command would pay).
+var psQuotes = sync.OnceValue(func() *strings.Replacer {
+	return strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019", "\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
+})

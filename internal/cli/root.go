@@ -29,7 +29,7 @@ func Run(ctx context.Context, args []string, io *IOStreams, getenv func(string) 
 		return exitCode(err)
 	}
 	f := NewFactory(io, getenv)
-	root := newRootCmd(f)
+	root := newRootCmd(f, args)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -83,7 +83,7 @@ func cobraUsage(err error) error {
 	return err
 }
 
-func newRootCmd(f *Factory) *cobra.Command {
+func newRootCmd(f *Factory, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "torale-cred",
 		Short: "Keep Torale API keys in the OS keychain, not in plaintext",
@@ -115,7 +115,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	root.AddCommand(
 		newLoginCmd(f), newLogoutCmd(f), newTokenCmd(f), newStatusCmd(f), newListCmd(f),
 		newExecCmd(f), newEnvCmd(f), newSetupGitCmd(f), newImportCmd(f), newRotateCmd(f),
-		newDaemonCmd(f), newServiceCmd(f), newVersionCmd(f),
+		newDaemonCmd(f), newServiceCmd(f, args), newVersionCmd(f),
 	)
 	return root
 }

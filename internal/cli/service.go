@@ -1,141 +1,103 @@
 package cli
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 
 	"github.com/spf13/cobra"
 )
 
-// serviceManager installs and controls torale-cred as a per-user service:
-// a systemd user manager on Linux (service_systemd.go), launchd on macOS
-// (service_launchd.go). Each method prints what it did for people.
-type serviceManager interface {
-	Install(ctx context.Context) error
-	Uninstall(ctx context.Context) error
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	Status(ctx context.Context) (serviceState, error)
-}
+// serviceProgram is the program that runs `torale-cred service …`
+// (internal/usersvc, cmd/torale-cred-service). The service library probes
+// the system when it initialises, so it lives in a program of its own and
+// every other command neither links nor initialises it.
+const serviceProgram = "torale-cred-service"
 
-// serviceState is what `service status` reports.
-type serviceState struct {
-	Manager string `json:"manager"`
-	// Files are the files `service install` writes, those present now.
-	Files []string    `json:"files"`
-	Units []unitState `json:"units"`
-}
+// serviceProgramEnv names another torale-cred-service (tests).
+const serviceProgramEnv = "TORALE_CRED_SERVICE_PROGRAM"
 
-// unitState is one unit (systemd) or job (launchd).
-type unitState struct {
-	Name string `json:"name"`
-	// Active is the manager's word: "active", "inactive", "failed", "running", "not-found", ...
-	Active string `json:"active"`
-	// Enabled is "enabled", "disabled", "static", ... (systemd), "loaded"/"not loaded" (launchd).
-	Enabled string `json:"enabled"`
-	PID     int    `json:"pid,omitempty"`
-}
+// executableEnv is usersvc.ExecutableEnv, spelt out: importing usersvc
+// would link the service library into torale-cred (service_test.go checks
+// the two agree).
+const executableEnv = "TORALE_CRED_EXECUTABLE"
 
-// noServiceManagerError: nothing to install into. One sentence with the way
-// out (exit 1).
-type noServiceManagerError struct {
-	action  string // "install", "start", ...
-	manager string // "systemd user manager", "launchd GUI session"
-	detail  string // what the probe said
-}
-
-func (e *noServiceManagerError) Error() string {
-	d := ""
-	if e.detail != "" {
-		d = " (" + e.detail + ")"
-	}
-	return fmt.Sprintf("cannot %s the service: no %s is reachable here%s; run the daemon yourself instead, in a terminal, tmux or your login script: torale-cred daemon",
-		e.action, e.manager, d)
-}
-
-func newServiceCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{
+// newServiceCmd hands `service …` with the whole command line (args, as
+// given to Run), the environment and the standard streams to
+// torale-cred-service, which parses it as torale-cred would, and passes
+// its exit code on.
+func newServiceCmd(f *Factory, args []string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "service",
 		Short: "Install, start, stop or remove the per-user service (systemd, launchd)",
-		Long: `Runs 'torale-cred daemon' as a per-user service, inside your login session
-so it can reach the keychain.
-
-Linux: writes torale-cred.service and torale-cred.socket (the same files the
-packages ship, ExecStart pointing at this binary) to ~/.config/systemd/user,
-enables both and starts the socket: the daemon starts on the first look-up
-and at login. macOS: writes ~/Library/LaunchAgents/ai.torale.cred.plist and
-loads it with launchctl bootstrap. Without a service manager (a container,
-no 'systemd --user'), run 'torale-cred daemon' yourself.`,
-		Example: `  torale-cred service install
-  torale-cred service status
-  torale-cred service uninstall`,
-		Args: noArgs,
+		Long: `Runs 'torale-cred daemon' as a per-user service: service install, uninstall,
+start, stop and status (see 'torale-cred service --help').`,
+		// Flags, help and usage errors are torale-cred-service's.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageErrorf("service needs a subcommand: install, uninstall, start, stop or status")
-		},
-	}
-	run := func(use, short, long string, do func(serviceManager, context.Context) error) *cobra.Command {
-		return &cobra.Command{
-			Use: use, Short: short, Long: long, Args: noArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				m, err := newServiceManager(f)
-				if err != nil {
-					return err
-				}
-				return do(m, c.Context())
-			},
-		}
-	}
-	var asJSON bool
-	status := run("status", "Show whether the service is installed, enabled and running", "",
-		func(m serviceManager, ctx context.Context) error {
-			st, err := m.Status(ctx)
+			prog, err := findServiceProgram(f.Getenv)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(f.IO.Out, st)
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding torale-cred's own path for the service: %w", err)
 			}
-			return printServiceState(f, st)
-		})
-	status.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	cmd.AddCommand(
-		run("install", "Install and enable the per-user service",
-			"Installs the service for this user and enables it; running it again updates\nthe files and changes nothing else. Prints what it did.",
-			serviceManager.Install),
-		run("uninstall", "Stop the service and remove exactly what install wrote", "", serviceManager.Uninstall),
-		run("start", "Start the service now", "", serviceManager.Start),
-		run("stop", "Stop the service until the next start or login", "", serviceManager.Stop),
-		status,
-	)
-	return cmd
-}
-
-// noArgs is cobra.NoArgs as a usage error (exit 2).
-func noArgs(cmd *cobra.Command, args []string) error {
-	if err := cobra.NoArgs(cmd, args); err != nil {
-		return usageErrorf("%s", err)
+			c := exec.Command(prog, args...)
+			c.Env = append(os.Environ(), executableEnv+"="+self)
+			c.Stdin, c.Stdout, c.Stderr = f.IO.In, f.IO.Out, f.IO.ErrOut
+			err = c.Run()
+			var ee *exec.ExitError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &ee) && ee.ExitCode() >= 0:
+				return &ExitCodeError{Code: ee.ExitCode()}
+			}
+			return fmt.Errorf("running %s: %w", prog, err)
+		},
 	}
-	return nil
 }
 
-func printServiceState(f *Factory, st serviceState) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "manager: %s\n", st.Manager)
-	for _, u := range st.Units {
-		fmt.Fprintf(&b, "%s: %s, %s", u.Name, u.Active, u.Enabled)
-		if u.PID > 0 {
-			fmt.Fprintf(&b, ", pid %d", u.PID)
+// findServiceProgram looks for torale-cred-service beside this torale-cred
+// (bin/, go install), where the packages put it (/usr/lib/torale-cred/,
+// Homebrew's libexec/), both for the path torale-cred was run by and the
+// file it links to, then on PATH.
+func findServiceProgram(getenv func(string) string) (string, error) {
+	if p := getenv(serviceProgramEnv); p != "" {
+		return p, nil
+	}
+	name := serviceProgram
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	var dirs []string
+	if self, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(self))
+		if real, err := filepath.EvalSymlinks(self); err == nil && filepath.Dir(real) != dirs[0] {
+			dirs = append(dirs, filepath.Dir(real))
 		}
-		b.WriteString("\n")
 	}
-	if len(st.Files) == 0 {
-		b.WriteString("files: none (not installed by 'torale-cred service install')\n")
+	var looked []string
+	for _, d := range dirs {
+		for _, p := range []string{
+			filepath.Join(d, name),
+			filepath.Join(d, "..", "lib", "torale-cred", name),
+			filepath.Join(d, "..", "libexec", "torale-cred", name),
+			filepath.Join(d, "..", "libexec", name),
+		} {
+			p = filepath.Clean(p)
+			looked = append(looked, p)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
 	}
-	for _, p := range st.Files {
-		fmt.Fprintf(&b, "file: %s\n", p)
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
 	}
-	_, err := fmt.Fprint(f.IO.Out, b.String())
-	return err
+	return "", fmt.Errorf("the service commands are in %s, which is not installed with this torale-cred (looked in %v and on PATH); reinstall torale-cred, or build it: CGO_ENABLED=0 go install ./cmd/%s", name, looked, serviceProgram)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
@@ -385,12 +386,16 @@ func who(u toraleapi.User) string {
 
 // rotatedSuffix is what newKeyName appends, and strips before appending
 // again so names do not grow with every rotation.
-var rotatedSuffix = regexp.MustCompile(` \(rotated \d{4}-\d{2}-\d{2}\)$`)
+// It is compiled on first use: a regexp built at init costs every process
+// that links this package, rotating or not.
+var rotatedSuffix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(` \(rotated \d{4}-\d{2}-\d{2}\)$`)
+})
 
 // newKeyName names the new key after the old one, with the date, so the two
 // are told apart in the dashboard.
 func newKeyName(old, profile string, now time.Time) string {
-	base := strings.TrimSpace(rotatedSuffix.ReplaceAllString(old, ""))
+	base := strings.TrimSpace(rotatedSuffix().ReplaceAllString(old, ""))
 	if base == "" {
 		base = "torale-cred " + profile
 	}

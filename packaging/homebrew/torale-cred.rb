@@ -30,6 +30,8 @@ class ToraleCred < Formula
     ldflags = "-s -w -X github.com/torale-ai/torale-cred/internal/version.version=#{stamp}"
     system "go", "build", *std_go_args(ldflags:, output: bin/"torale-cred"), "./cmd/torale-cred"
     system "go", "build", *std_go_args(ldflags:, output: bin/"git-credential-torale"), "./cmd/git-credential-torale"
+    # `torale-cred service ...` execs it from libexec; nobody types its name.
+    system "go", "build", *std_go_args(ldflags:, output: libexec/"torale-cred-service"), "./cmd/torale-cred-service"
   end
 
   service do

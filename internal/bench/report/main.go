@@ -102,7 +102,7 @@ type tputRun struct{ clients, total int }
 
 func fullOptions() options {
 	return options{
-		n: 20000, keychainN: 300, procN: 100, starts: 11, exposureN: 50,
+		n: 20000, keychainN: 300, procN: 200, starts: 11, exposureN: 50,
 		tput: []tputRun{{1, 100_000}, {8, 200_000}, {64, 1_000_000}},
 		idle: 60 * time.Second,
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 const issueKeychainRead = 6 * time.Millisecond
 
 // machine describes where the figures were taken.
-func machine(o options, cred program) []kv {
+func machine(o options) []kv {
 	m := []kv{
 		{"date", time.Now().UTC().Format("2006-01-02 15:04 MST")},
 		{"CPUs (nproc)", strconv.Itoa(runtime.NumCPU())},
@@ -27,11 +28,13 @@ func machine(o options, cred program) []kv {
 		{"Go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH},
 	}
 	if o.bin != "" {
-		size := ""
-		if fi, err := os.Stat(cred.path); err == nil {
-			size = fmt.Sprintf(", %.1f MiB", float64(fi.Size())/(1<<20))
+		var names []string
+		for _, name := range []string{"torale-cred", "git-credential-torale", "torale-cred-service"} {
+			if fi, err := os.Stat(filepath.Join(o.bin, name)); err == nil {
+				names = append(names, fmt.Sprintf("`%s/%s` %.1f MiB", o.bin, name, float64(fi.Size())/(1<<20)))
+			}
 		}
-		m = append(m, kv{"binaries", "`" + o.bin + "/torale-cred`, `" + o.bin + "/git-credential-torale` from `make build` (static, CGO_ENABLED=0" + size + ")"})
+		m = append(m, kv{"binaries", strings.Join(names, ", ") + " from `make build` (static, CGO_ENABLED=0)"})
 	} else {
 		m = append(m, kv{"binaries", "this program playing torale-cred and git-credential-torale (not the shipped static binaries)"})
 	}
@@ -181,6 +184,8 @@ func render(w io.Writer, res *results) {
 		p("A process (`torale-cred token`) costs mostly its own start-up: %s against %s for the socket round trip itself.\n", fmtDur(tk), fmtDur(ref(res.keepAlive)))
 	}
 
+	renderProcesses(p, res)
+
 	// Throughput and memory.
 	p("\n## Throughput\n\nKeep-alive clients in this process, each a synchronous HTTP/1.1 client on its own connection, sharing the machine's CPUs with the daemon.\n\n")
 	p("| clients | look-ups | errors | time | look-ups/s |\n|---:|---:|---:|---:|---:|\n")
@@ -234,7 +239,11 @@ func render(w io.Writer, res *results) {
 
 	// Targets.
 	p("\n## Targets\n\n| target | from | figure | |\n|---|---|---:|---|\n")
-	for _, t := range targets(res) {
+	ts := targets(res)
+	for _, g := range procGoals(res) {
+		ts = append(ts, g.target)
+	}
+	for _, t := range ts {
 		mark := pass(t.ok)
 		if !t.known {
 			mark = "not measured"
@@ -242,6 +251,125 @@ func render(w io.Writer, res *results) {
 		p("| %s | %s | %s | %s |\n", t.what, t.source, t.figure, mark)
 	}
 	p("\n%s\n", targetNotes)
+}
+
+// gitCacheGoal is issue 16's bound for a torale-cred process that asks
+// the daemon: this many times `git credential-cache get`, the tool it
+// replaces, as a whole process.
+const gitCacheGoal = 1.2
+
+// procGoal is one of issue 16's goals for a process row.
+type procGoal struct {
+	row  *row
+	goal string // the bound, as the process table shows it
+	target
+}
+
+// procGoals judges the process rows by issue 16's goals: with the daemon,
+// at most 1.2× `git credential-cache get`; without it, at most a direct
+// go-keyring read (in process) plus the process floor.
+func procGoals(res *results) []procGoal {
+	okRow := func(x *row) bool { return x != nil && x.err == nil && x.st.P50 > 0 }
+	var gs []procGoal
+	for _, x := range []*row{res.token, res.gitHelper} {
+		if x == nil {
+			continue
+		}
+		g := procGoal{row: x, goal: fmt.Sprintf("≤ %.1f× `git credential-cache get`", gitCacheGoal)}
+		g.what = x.name + ": " + g.goal + " (p50, one interleaved series)"
+		g.source = "issue 16"
+		g.figure = "–"
+		if okRow(x) && okRow(res.gitCache) {
+			r := float64(x.st.P50) / float64(res.gitCache.st.P50)
+			g.figure, g.ok, g.known = fmt.Sprintf("%.2f×", r), r <= gitCacheGoal, true
+		}
+		gs = append(gs, g)
+	}
+	for _, x := range []*row{res.tokenNoDaemon, res.gitNoDaemon} {
+		if x == nil {
+			continue
+		}
+		g := procGoal{row: x, goal: "≤ direct go-keyring read + process floor"}
+		g.source = "issue 16"
+		g.figure = "–"
+		if okRow(res.keychain) && okRow(res.procFloor) {
+			bound := res.keychain.st.P50 + res.procFloor.st.P50
+			g.goal = fmt.Sprintf("≤ %s (go-keyring read %s + floor %s)", fmtDur(bound), fmtDur(res.keychain.st.P50), fmtDur(res.procFloor.st.P50))
+			if okRow(x) {
+				g.figure, g.ok, g.known = fmtDur(x.st.P50), x.st.P50 <= bound, true
+			}
+		}
+		g.what = x.name + ": " + g.goal + " (p50)"
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+// renderProcesses is the process table: every row a whole process, all
+// of them taken in one series, taking turns run by run.
+func renderProcesses(p func(string, ...any), res *results) {
+	p("\n## A look-up as a process\n\n")
+	p("Each row is a whole process, as a script or git meets it: fork, exec, the program's start-up, its work, exit. The commands take turns run by run in one series (every command once, then again), so drift in the shared machine's load falls on each alike. The floor is a static Go program that only writes a line; `git credential-cache get` is the tool torale-cred's doors are measured against.\n\n")
+	p("| process | p50 | p99 | n | ÷ floor | ÷ `git credential-cache get` | goal | |\n|---|---:|---:|---:|---:|---:|---|---|\n")
+	ref := func(x *row) time.Duration {
+		if x == nil || x.err != nil {
+			return 0
+		}
+		return x.st.P50
+	}
+	// By name: the remembered row pointers may point into an earlier
+	// backing array of res.rows (same contents).
+	goals := map[string]procGoal{}
+	for _, g := range procGoals(res) {
+		goals[g.row.name] = g
+	}
+	for i := range res.rows {
+		x := &res.rows[i]
+		if x.kind != kindProcess {
+			continue
+		}
+		g, hasGoal := goals[x.name]
+		verdict := ""
+		if hasGoal {
+			verdict = pass(g.ok)
+			if !g.known {
+				verdict = "not measured"
+			}
+		}
+		if x.err != nil {
+			p("| %s | – | – | – | – | – | %s | – (%s) |\n", x.name, g.goal, strings.ReplaceAll(firstLine(x.err.Error()), "|", "/"))
+			continue
+		}
+		p("| %s | %s | %s | %d | %s | %s | %s | %s |\n", x.name, fmtDur(x.st.P50), fmtDur(x.st.P99), x.st.N,
+			ratio(x.st.P50, ref(res.procFloor)), ratio(x.st.P50, ref(res.gitCache)), g.goal, verdict)
+	}
+	if rc, gc, fl := ref(res.rawClient), ref(res.gitCache), ref(res.procFloor); rc > 0 && gc > 0 && fl > 0 {
+		p("\nThe least a Go process asking the daemon costs here is the minimal client's %s: %s the floor and %s `git credential-cache get`, against the goal's %.1f×. What `torale-cred token` costs beyond it is its own start-up: the packages it links and initialises.\n",
+			fmtDur(rc), ratio(rc, fl), ratio(rc, gc), gitCacheGoal)
+	}
+	if kp, kc, fl := ref(res.keyreadProc), ref(res.keychain), ref(res.procFloor); kp > 0 && kc > 0 && fl > 0 && kp > kc+fl {
+		p("\nWithout the daemon the goal (a go-keyring read in process plus the floor, %s) is below what a static program doing nothing but that read costs as a process here (%s): opening a D-Bus connection in a fresh process costs more than the in-process read's figure shows.\n",
+			fmtDur(kc+fl), fmtDur(kp))
+	}
+	p("\n%s\n", issue16Before)
+	if len(res.inits) > 0 {
+		p("\nPackage initialisation before `main` (`GODEBUG=inittrace=1`, every `init` line summed; the median of %d runs of each):\n\n", initRunsOf(res))
+		p("| command | init total | allocations | packages with init work |\n|---|---:|---:|---:|\n")
+		for _, f := range res.inits {
+			if f.err != nil {
+				p("| %s | – | – | – (%s) |\n", f.what, firstLine(f.err.Error()))
+				continue
+			}
+			p("| %s | %s | %s | %d |\n", f.what, fmtDur(f.clock), count(f.allocs), f.packages)
+		}
+	}
+}
+
+func initRunsOf(res *results) int {
+	if res.quick {
+		return 3
+	}
+	return initRuns
 }
 
 func lastClients(res *results) int {
@@ -328,6 +456,12 @@ const idleExplanation = "An idle daemon has no clock of its own to serve: the ca
 	"- The rotation reminder sleeps until the next due moment, at most 1 h. Under systemd the watchdog ping (half of `WatchdogSec=30s`) adds one wake-up every 15 s; not here.\n" +
 	"- The rest is the Go runtime's own (sysmon, the forced GC every 2 minutes), as the echo server beside it shows.\n\n" +
 	"Before this design (2026-11-23, same machine), the daemon woke 254 times in the same 60 s (a 1 s file poll, a 5 s keychain ping, a 20 s key re-read, the watcher's 2 s poll): 20 ms of CPU a minute against 0.2 ms now."
+
+// issue16Before is the same table before issue 16's changes, from one
+// `make bench` run on this machine (bench at aa2d367, the code as main had
+// it); keep it as the reference the figures above are read against.
+const issue16Before = "Before issue 16 (one `make bench` run, same machine, 2026-12-01 23:36 UTC, the code before any of its changes): floor 1.96 ms, `git credential-cache get` 1.76 ms, `torale-cred token` with the daemon 5.82 ms (3.30×), `git-credential-torale get` with the daemon 5.47 ms (3.10×), `torale-cred version` 4.64 ms (2.63×), `torale-cred token` without the daemon 10.40 ms and `git-credential-torale get` without it 9.94 ms (against a 4.52 ms goal), a go-keyring read as a process 6.77 ms. Package init: 1.53 ms and 3,112 allocations in 98 packages for `torale-cred version` (credstore's key regexp 2,228 of them; kardianos/service 466 and 54 failed `stat` calls probing for init systems), 1.60 ms for `token`, 1.61 ms for `git-credential-torale get`. Binaries: `torale-cred` 10.6 MiB, `git-credential-torale` 7.1 MiB.\n\n" +
+	"What changed: the key and profile-name regexps became byte loops (fuzzed against the regexps); kardianos/service moved with the service commands into `torale-cred-service`, which `torale-cred service` runs, so no other command links or initialises it; two regexp/replacer values in internal/cli are built on first use. What is left is link weight: every torale-cred process maps and initialises net/http (with crypto/tls, compress, hpack), godbus, fsnotify, go-systemd and cobra; the minimal client row shows what a door that links only its own look-up would cost."
 
 // targetNotes qualify the targets table.
 const targetNotes = "- The 100× target was set against the 6 ms Secret Service read issue 3 states. The private gnome-keyring here answers in about 2 ms, so the ceiling (keychain p50 ÷ echo-floor p50, under the latency table) was only 50× (machine busy) to 150× in the runs here: a server on a Unix socket reaches 100× against this keychain only when it comes within about 1.2–1.5× of the raw echo. Against the stated 6 ms the daemon passes.\n" +

@@ -47,6 +47,10 @@ type results struct {
 
 	rows                              []row
 	floor, keepAlive, keychain, token *row
+	// The process rows the goals are judged by.
+	procFloor, gitCache, gitHelper, keyreadProc, tokenNoDaemon, gitNoDaemon, rawClient *row
+	// inits is package initialisation (GODEBUG=inittrace=1) per command.
+	inits []initFigure
 
 	tput     []tputResult
 	rssIdle  int64
@@ -108,7 +112,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	r := &runner{o: o, progress: progress, tmp: tmp, cred: cred, git: git, res: &results{quick: o.quick, bin: o.bin}}
-	r.res.machine = machine(o, cred)
+	r.res.machine = machine(o)
 	r.res.idle = o.idle
 	start := time.Now()
 
@@ -353,23 +357,29 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 func (r *runner) addRow(x row) { r.res.rows = append(r.res.rows, x) }
 func (r *runner) last() *row   { return &r.res.rows[len(r.res.rows)-1] }
 
-// procRows times the process-per-look-up figures: the peers and
-// torale-cred's own commands.
+// procCase is one process figure: a command that must succeed and print
+// what ok accepts.
+type procCase struct {
+	name, how string
+	mk        func() *exec.Cmd
+	stdin     string
+	ok        func(string) bool
+	slot      **row // remembered for ratios and targets (nil: not needed)
+	err       error // known before it runs: why it cannot
+}
+
+// procRows times the process-per-look-up figures, the peers and
+// torale-cred's own commands, all in one interleaved series: run by run
+// each command takes its turn, so a change in the shared machine's load
+// falls on every row alike and the ratios stay fair.
 func (r *runner) procRows(ctx context.Context, w *world, key string) {
 	n := r.o.procN
-	r.logf("process look-ups (%d each): secret-tool, git credential-cache, torale-cred token, git-credential-torale", n)
 	gitIn := "protocol=https\nhost=api.torale.ai\n\n"
 	wantGit := "password=" + key + "\n"
 	noDaemon := "TORALE_CRED_SOCKET=" + filepath.Join(r.tmp, "nowhere", "cred.sock")
+	isKey := func(out string) bool { return out == key+"\n" }
 
-	st, err := r.timeProc(n, func() *exec.Cmd {
-		return exec.Command("secret-tool", "lookup", "service", w.service, "username", credstore.DefaultProfile)
-	}, "", func(out string) bool { return out == key || out == key+"\n" })
-	r.addRow(row{name: "`secret-tool lookup`", how: "process: libsecret over D-Bus", st: st, err: err, kind: kindProcess})
-
-	st, err = r.gitCache(ctx, w, key, n)
-	r.addRow(row{name: "`git credential-cache get`", how: "process: git's own socket daemon (`git credential-cache--daemon`)", st: st, err: err, kind: kindProcess})
-
+	floor, keyread, rawresolve, buildErr := buildHelpers(ctx, r.tmp)
 	cmd := func(p program, extra []string, args ...string) func() *exec.Cmd {
 		return func() *exec.Cmd {
 			c := exec.Command(p.path, args...)
@@ -377,65 +387,137 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 			return c
 		}
 	}
-	st, err = r.timeProc(n, cmd(r.cred, nil, "version"), "", func(out string) bool { return out != "" })
-	r.addRow(row{name: "`torale-cred version`", how: "process: start-up alone, no look-up (the floor of every torale-cred command)", st: st, err: err, kind: kindProcess})
+	helper := func(path string, args ...string) func() *exec.Cmd {
+		return func() *exec.Cmd {
+			c := exec.Command(path, args...)
+			c.Env = w.env()
+			return c
+		}
+	}
+	gitCache, stopGitCache, gitErr := r.startGitCache(ctx, w, key)
+	defer stopGitCache()
 
-	st, err = r.timeProc(n, cmd(r.cred, nil, "token"), "", func(out string) bool { return out == key+"\n" })
-	r.addRow(row{name: "`torale-cred token`, daemon running", how: "process: asks the daemon", st: st, err: err, kind: kindProcess})
-	r.res.token = r.last()
-
-	st, err = r.timeProc(n, cmd(r.cred, []string{noDaemon}, "token"), "", func(out string) bool { return out == key+"\n" })
-	r.addRow(row{name: "`torale-cred token`, no daemon", how: "process: finds no daemon, reads the keychain itself", st: st, err: err, kind: kindProcess})
-
-	st, err = r.timeProc(n, cmd(r.git, nil, "get"), gitIn, func(out string) bool { return strings.Contains(out, wantGit) })
-	r.addRow(row{name: "`git-credential-torale get`, daemon running", how: "process: git's protocol, asks the daemon", st: st, err: err, kind: kindProcess})
-
-	st, err = r.timeProc(n, cmd(r.git, []string{noDaemon}, "get"), gitIn, func(out string) bool { return strings.Contains(out, wantGit) })
-	r.addRow(row{name: "`git-credential-torale get`, no daemon", how: "process: reads the keychain itself", st: st, err: err, kind: kindProcess})
+	cases := []procCase{
+		{name: "static Go binary writing one line (the process floor)", how: "process: `internal/bench/floor`, built here as `make build` builds (static, CGO_ENABLED=0, -s -w): the Go runtime's own start-up",
+			mk: helper(floor), ok: func(out string) bool { return out == "floor\n" }, slot: &r.res.procFloor, err: buildErr},
+		{name: "`git credential-cache get`", how: "process: git's own socket daemon (`git credential-cache--daemon`)",
+			mk: gitCache, stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitCache, err: gitErr},
+		{name: "`torale-cred token`, daemon running", how: "process: asks the daemon", mk: cmd(r.cred, nil, "token"), ok: isKey, slot: &r.res.token},
+		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: `net.Dial`, one hand-written `/v1/resolve` request, `encoding/json`; the least a Go process asking the daemon can cost",
+			mk: helper(rawresolve, w.sock), ok: isKey, slot: &r.res.rawClient, err: buildErr},
+		{name: "`git-credential-torale get`, daemon running", how: "process: git's protocol, asks the daemon",
+			mk: cmd(r.git, nil, "get"), stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitHelper},
+		{name: "direct go-keyring read, as a process", how: "process: `internal/bench/keyread`, static, one `keyring.Get` (D-Bus to the Secret Service)",
+			mk: helper(keyread, w.service, credstore.DefaultProfile), ok: isKey, slot: &r.res.keyreadProc, err: buildErr},
+		{name: "`torale-cred token`, no daemon", how: "process: finds no daemon, reads the keychain itself", mk: cmd(r.cred, []string{noDaemon}, "token"), ok: isKey, slot: &r.res.tokenNoDaemon},
+		{name: "`git-credential-torale get`, no daemon", how: "process: reads the keychain itself",
+			mk: cmd(r.git, []string{noDaemon}, "get"), stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitNoDaemon},
+		{name: "`torale-cred version`", how: "process: start-up alone, no look-up (the floor of every torale-cred command)",
+			mk: cmd(r.cred, nil, "version"), ok: func(out string) bool { return out != "" }},
+		{name: "`secret-tool lookup`", how: "process: libsecret over D-Bus",
+			mk: func() *exec.Cmd {
+				return exec.Command("secret-tool", "lookup", "service", w.service, "username", credstore.DefaultProfile)
+			}, ok: func(out string) bool { return out == key || out == key+"\n" }},
+	}
+	// A command that cannot run (not installed, not built) gets its reason
+	// and leaves the series; the others still take turns.
+	var fns []func() error
+	var live []int
+	errs := make([]error, len(cases))
+	for i, c := range cases {
+		if errs[i] = c.err; errs[i] == nil {
+			run := r.procRun(c)
+			if _, err := exec.LookPath(c.mk().Path); err != nil {
+				errs[i] = fmt.Errorf("not available: %w", err)
+			} else if _, err := sockbench.Measure(1, 3, run); err != nil {
+				errs[i] = err
+			} else {
+				fns = append(fns, run)
+				live = append(live, i)
+			}
+		}
+	}
+	r.logf("process look-ups: %d commands taking turns run by run, %d runs each", len(fns), n)
+	sts, err := sockbench.Interleave(n, 0, 1, fns...)
+	got := make([]sockbench.Stats, len(cases))
+	for j, i := range live {
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		got[i] = sts[j]
+	}
+	for i, c := range cases {
+		r.addRow(row{name: c.name, how: c.how, st: got[i], err: errs[i], kind: kindProcess})
+		if c.slot != nil {
+			*c.slot = r.last()
+		}
+	}
+	r.initTraces(w)
 }
 
-// timeProc times n runs (after 3 warm ones) of a command that must succeed
-// and print what ok accepts. Output is never shown: it holds a key.
-func (r *runner) timeProc(n int, mk func() *exec.Cmd, stdin string, ok func(string) bool) (sockbench.Stats, error) {
-	if _, err := exec.LookPath(mk().Path); err != nil {
-		return sockbench.Stats{}, fmt.Errorf("not available: %w", err)
-	}
-	return sockbench.Measure(n, 3, func() error {
-		c := mk()
-		if stdin != "" {
-			c.Stdin = strings.NewReader(stdin)
+// procRun is one run of c: it must succeed and print what c.ok accepts.
+// Output is never shown: it holds a key.
+func (r *runner) procRun(c procCase) func() error {
+	return func() error {
+		x := c.mk()
+		if c.stdin != "" {
+			x.Stdin = strings.NewReader(c.stdin)
 		}
 		var stdout, stderr bytes.Buffer
-		c.Stdout, c.Stderr = &stdout, &stderr
-		if err := c.Run(); err != nil {
-			return fmt.Errorf("%s: %w: %s", filepath.Base(c.Path), err, strings.TrimSpace(stderr.String()))
+		x.Stdout, x.Stderr = &stdout, &stderr
+		if err := x.Run(); err != nil {
+			return fmt.Errorf("%s: %w: %s", filepath.Base(x.Path), err, strings.TrimSpace(stderr.String()))
 		}
-		if !ok(stdout.String()) {
-			return fmt.Errorf("%s answered something else (%d bytes)", filepath.Base(c.Path), stdout.Len())
+		if !c.ok(stdout.String()) {
+			return fmt.Errorf("%s answered something else (%d bytes)", filepath.Base(x.Path), stdout.Len())
 		}
 		return nil
-	})
+	}
 }
 
-// gitCache starts git's credential-cache daemon on a private socket,
-// stores the key in it, and times `git credential-cache get`.
-func (r *runner) gitCache(ctx context.Context, w *world, key string, n int) (sockbench.Stats, error) {
+// buildHelpers builds the process floor, the keychain-read program and the
+// minimal daemon client as make build builds torale-cred: static, trimmed,
+// stripped.
+func buildHelpers(ctx context.Context, dir string) (floor, keyread, rawresolve string, err error) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return "", "", "", fmt.Errorf("not built: %w", err)
+	}
+	floor, keyread, rawresolve = filepath.Join(dir, "floor"), filepath.Join(dir, "keyread"), filepath.Join(dir, "rawresolve")
+	for out, pkg := range map[string]string{floor: "floor", keyread: "keyread", rawresolve: "rawresolve"} {
+		c := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags", "-s -w", "-o", out,
+			"github.com/torale-ai/torale-cred/internal/bench/"+pkg)
+		c.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := c.CombinedOutput(); err != nil {
+			return "", "", "", fmt.Errorf("go build %s: %w: %s", pkg, err, firstLine(string(b)))
+		}
+	}
+	return floor, keyread, rawresolve, nil
+}
+
+// startGitCache starts git's credential-cache daemon on a private socket
+// and stores the key in it; mk makes one `git credential-cache get`, stop
+// ends the daemon.
+func (r *runner) startGitCache(ctx context.Context, w *world, key string) (mk func() *exec.Cmd, stop func(), err error) {
+	stop = func() {}
 	if _, err := exec.LookPath("git"); err != nil {
-		return sockbench.Stats{}, fmt.Errorf("not available: %w", err)
+		return nil, stop, fmt.Errorf("not available: %w", err)
 	}
 	dir := filepath.Join(r.tmp, "git-cache")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return sockbench.Stats{}, err
+		return nil, stop, err
 	}
 	sock := filepath.Join(dir, "socket")
 	d := exec.CommandContext(ctx, "git", "credential-cache--daemon", sock)
 	d.Env = w.env()
 	if err := d.Start(); err != nil {
-		return sockbench.Stats{}, fmt.Errorf("git credential-cache--daemon: %w", err)
+		return nil, stop, fmt.Errorf("git credential-cache--daemon: %w", err)
 	}
-	defer func() { _ = d.Process.Kill(); _ = d.Wait() }()
+	kill := func() { _ = d.Process.Kill(); _ = d.Wait() }
 	if err := sockbench.WaitSocket(sock, 10*time.Second); err != nil {
-		return sockbench.Stats{}, err
+		kill()
+		return nil, stop, err
 	}
 	git := func(op, in string) *exec.Cmd {
 		c := exec.Command("git", "credential-cache", "--timeout", "3600", "--socket", sock, op)
@@ -446,11 +528,10 @@ func (r *runner) gitCache(ctx context.Context, w *world, key string, n int) (soc
 		return c
 	}
 	if out, err := git("store", "protocol=https\nhost=api.torale.ai\nusername=default\npassword="+key+"\n\n").CombinedOutput(); err != nil {
-		return sockbench.Stats{}, fmt.Errorf("git credential-cache store: %w: %d bytes of output", err, len(out))
+		kill()
+		return nil, stop, fmt.Errorf("git credential-cache store: %w: %d bytes of output", err, len(out))
 	}
-	defer func() { _ = git("exit", "").Run() }()
-	return r.timeProc(n, func() *exec.Cmd { return git("get", "") }, "protocol=https\nhost=api.torale.ai\n\n",
-		func(out string) bool { return strings.Contains(out, "password="+key+"\n") })
+	return func() *exec.Cmd { return git("get", "") }, func() { _ = git("exit", "").Run(); kill() }, nil
 }
 
 // pinAll puts the calling thread and every thread of pids on cpus; the

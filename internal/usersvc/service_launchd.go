@@ -1,6 +1,6 @@
 //go:build darwin
 
-package cli
+package usersvc
 
 import (
 	"bytes"
@@ -29,10 +29,10 @@ const launchctlTimeout = 15 * time.Second
 // `launchctl bootstrap/bootout`, not the deprecated load/unload kardianos
 // would run.
 type launchdAgent struct {
-	f *Factory
+	f *Env
 }
 
-func newServiceManager(f *Factory) (serviceManager, error) { return &launchdAgent{f: f}, nil }
+func newServiceManager(f *Env) (serviceManager, error) { return &launchdAgent{f: f}, nil }
 
 // home is the directory kardianos writes the agent under (the account's,
 // which launchd also uses), so logs and plist agree.
@@ -87,7 +87,7 @@ func (l *launchdAgent) loaded(ctx context.Context) (string, bool) {
 }
 
 func (l *launchdAgent) Install(ctx context.Context) error {
-	exe, err := serviceExecutable()
+	exe, err := l.f.serviceExecutable()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package cli
+package usersvc
 
 import (
 	"bytes"
@@ -28,10 +28,10 @@ const systemctlTimeout = 15 * time.Second
 // is written by kardianos/service (our unit as its SystemdScript); the socket
 // unit, which kardianos does not know, is written next to it by us.
 type systemdUser struct {
-	f *Factory
+	f *Env
 }
 
-func newServiceManager(f *Factory) (serviceManager, error) { return &systemdUser{f: f}, nil }
+func newServiceManager(f *Env) (serviceManager, error) { return &systemdUser{f: f}, nil }
 
 // unitDir is where kardianos writes a user unit: $HOME/.config/systemd/user.
 // probe checks that the user manager reads it.
@@ -110,7 +110,7 @@ type fileChange struct {
 }
 
 func (s *systemdUser) Install(ctx context.Context) (err error) {
-	exe, err := serviceExecutable()
+	exe, err := s.f.serviceExecutable()
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (s *systemdUser) Uninstall(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		exe, err := serviceExecutable()
+		exe, err := s.f.serviceExecutable()
 		if err != nil {
 			return err
 		}

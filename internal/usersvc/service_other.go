@@ -1,11 +1,11 @@
 //go:build !linux && !darwin
 
-package cli
+package usersvc
 
 import "runtime"
 
 // newServiceManager: only systemd (Linux) and launchd (macOS) are built.
-func newServiceManager(*Factory) (serviceManager, error) {
+func newServiceManager(*Env) (serviceManager, error) {
 	return nil, &noServiceManagerError{action: "manage", manager: "supported service manager",
 		detail: "torale-cred installs itself under systemd on Linux and launchd on macOS, not on " + runtime.GOOS}
 }
