@@ -150,3 +150,9 @@ func toraleCredPath() (string, error) {
 	}
 	return "", errors.New("cannot find the torale-cred the service should run; run this as: torale-cred service …")
 }
+
+// ServiceCommand is the `service` command tree, for tools that document it
+// (internal/tools/genman). It runs nothing.
+func ServiceCommand() *cobra.Command {
+	return newServiceCmd(&Env{Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv})
+}
