@@ -37,7 +37,7 @@ func TestMigrateFaultChild(t *testing.T) {
 	}
 	s := &Store{
 		Keychain:   NewKeychain(WithService(os.Getenv(faultServiceEnv))),
-		StateFile: StateFile{Dir: os.Getenv(faultStateEnv)},
+		StateFile:  StateFile{Dir: os.Getenv(faultStateEnv)},
 		ConfigPath: cfg,
 	}
 	fmt.Println("ready")

@@ -42,7 +42,7 @@ func newMigrationFixture(t *testing.T) *migrationFixture {
 	f := &migrationFixture{t: t, dir: dir, path: filepath.Join(dir, "config.json")}
 	f.store = &Store{
 		Keychain:   NewKeychain(WithService(testkeyring.Service())),
-		StateFile: StateFile{Dir: filepath.Join(home, "state")},
+		StateFile:  StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
 	t.Cleanup(func() { _ = f.store.Keychain.Delete(context.Background(), DefaultProfile) })

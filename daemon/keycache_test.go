@@ -552,3 +552,34 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 	}
 	f.wantGets(t, 1, "after an abandoned look-up")
 }
+
+// A caller that gives up on a write or a health check (a client that hung
+// up, whose request context is cancelled) says nothing about the
+// keychain: the health record must not call that an outage.
+func TestAbandonedCallsAreNotOutages(t *testing.T) {
+	f := newCacheFixture(t, time.Minute, nil)
+	var changes atomic.Int64
+	f.h.onChange(func(error) { changes.Add(1) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 {
+		_ = f.c.Set(ctx, "default", cacheKey2)
+		_ = f.c.Delete(ctx, "default")
+		_ = f.c.Ping(ctx)
+		f.h.mu.Lock()
+		f.h.at = time.Time{} // so the next Ping asks the keychain
+		f.h.mu.Unlock()
+	}
+	f.h.mu.Lock()
+	down := f.h.err
+	f.h.mu.Unlock()
+	if down != nil || changes.Load() != 0 {
+		t.Fatalf("after abandoned calls the keychain is reported down (%v), %d changes", down, changes.Load())
+	}
+	// Whatever those writes did, the next look-up reads what the keychain holds.
+	want, werr := f.k.Get("", "default")
+	got, err := f.get(t, "default")
+	if got != want || (werr == nil) != (err == nil) {
+		t.Fatalf("after abandoned writes: %s (%v), the keychain holds %s (%v)", credstore.Hint(got), err, credstore.Hint(want), werr)
+	}
+}

@@ -505,7 +505,11 @@ func TestCreatedAtLookupNeverOverHTTP(t *testing.T) {
 			var auth []string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
-				auth = append(auth, r.Method+" "+r.URL.Path+" Authorization="+r.Header.Get("Authorization"))
+				a := r.Header.Get("Authorization")
+				if a != "" {
+					a = "present (" + credstore.Hint(a) + ")"
+				}
+				auth = append(auth, r.Method+" "+r.URL.Path+" Authorization: "+a)
 				mu.Unlock()
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`[]`))

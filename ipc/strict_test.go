@@ -165,6 +165,10 @@ func runStrict(t *testing.T, method, path string, cases []strictCase) {
 				if msg, _ := r.body["message"].(string); msg == "" || strings.HasPrefix(msg, "json:") || strings.HasPrefix(msg, "bad request") {
 					t.Errorf("message %q: want a sentence of the daemon's own", msg)
 				}
+				// Not even a decoded one (a name written with \u escapes).
+				if strings.Contains(r.raw, "sk_") {
+					t.Errorf("a refusal names something key-shaped: %s", r.raw)
+				}
 				if n := fb.callCount() - before; n != 0 {
 					t.Errorf("a refused body reached the backend (%d calls)", n)
 				}
