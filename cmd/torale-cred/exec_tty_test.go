@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ptyDriver runs torale-cred exec as the foreground job of a new terminal
@@ -48,5 +49,54 @@ func TestExecCtrlCOnce(t *testing.T) {
 	}
 	if n := strings.Count(string(out), "got-INT"); n != 1 || !strings.Contains(string(out), "done") {
 		t.Fatalf("the command saw Ctrl-C %d times, want once; terminal output:\n%s", n, out)
+	}
+}
+
+// loginDriver runs torale-cred login as the foreground job of a new
+// terminal, types part of a key and Ctrl-C, and reports the exit status and
+// whether the terminal echoes again.
+const loginDriver = `
+import os, pty, sys, time, termios
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("torale-cred", ["torale-cred", "login"])
+out = b""
+end = time.time() + 10
+while b"hidden" not in out and time.time() < end:
+    out += os.read(fd, 4096)
+time.sleep(0.2)
+os.write(fd, b"sk_abc")
+time.sleep(0.2)
+os.write(fd, b"\x03")
+_, status = os.waitpid(pid, 0)
+echo = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+sys.stdout.write("exit=%d echo=%s\n" % (os.waitstatus_to_exitcode(status), echo))
+`
+
+// TestLoginPromptCtrlC: Ctrl-C at the hidden prompt ends login at once with
+// exit 130 and the terminal echoing again; nothing is stored.
+func TestLoginPromptCtrlC(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		needTool(t, "python3")
+	}
+	home := t.TempDir()
+	cmd := exec.Command("python3", "-c", loginDriver)
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_STATE_HOME="+home+"/state", "TORALE_CRED_NO_DAEMON=1",
+		"TORALE_CRED_KEYCHAIN_SERVICE=torale-test-ctrlc-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("login went on reading after Ctrl-C")
+	}
+	if err != nil {
+		t.Fatalf("pty driver: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "exit=130 echo=True") {
+		t.Fatalf("after Ctrl-C: %s (want exit=130 echo=True)", out)
 	}
 }

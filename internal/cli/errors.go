@@ -16,6 +16,7 @@ const (
 	ExitNoKey       = 3
 	ExitKeychain    = 4
 	ExitNotFoundCmd = 127
+	ExitInterrupted = 130 // 128 + SIGINT, as a shell reports Ctrl-C
 )
 
 // errUsage marks a usage error (exit 2).
@@ -50,6 +51,8 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ec):
 		return ec.Code
+	case errors.Is(err, errInterrupted):
+		return ExitInterrupted
 	case errors.As(err, &ee):
 		return ExitNotFoundCmd
 	case errors.Is(err, errUsage), errors.Is(err, credstore.ErrBadProfile):

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -18,7 +22,7 @@ type IOStreams struct {
 	StdinTTY  bool
 	StdoutTTY bool
 	// ReadSecret reads a line without echo from the terminal on In.
-	ReadSecret func() ([]byte, error)
+	ReadSecret func(ctx context.Context) ([]byte, error)
 }
 
 // System returns the process's own streams.
@@ -28,7 +32,7 @@ func System() *IOStreams {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		StdinTTY:   term.IsTerminal(in),
 		StdoutTTY:  term.IsTerminal(int(os.Stdout.Fd())),
-		ReadSecret: func() ([]byte, error) { return term.ReadPassword(in) },
+		ReadSecret: func(ctx context.Context) ([]byte, error) { return readSecret(ctx, in) },
 	}
 }
 
@@ -40,3 +44,49 @@ func Test(stdin string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 
 // CanPrompt is true only when a person is at both ends.
 func (s *IOStreams) CanPrompt() bool { return s.StdinTTY && s.StdoutTTY }
+
+// errInterrupted: Ctrl-C at a hidden prompt (exit 130, as a shell reports
+// SIGINT); errAborted: Ctrl-D on an empty line.
+var (
+	errInterrupted = errors.New("interrupted at the prompt; nothing was stored")
+	errAborted     = errors.New("no key was typed at the prompt (Ctrl-D or Enter alone); nothing was stored")
+)
+
+// readSecret reads a line without echo. Ctrl-C ends it at once with the
+// terminal restored (term.ReadPassword alone keeps reading, hidden, past a
+// SIGINT the program has caught), and Ctrl-D on an empty line aborts.
+func readSecret(ctx context.Context, fd int) ([]byte, error) {
+	if ctx.Err() != nil {
+		return nil, errInterrupted
+	}
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	type line struct {
+		b   []byte
+		err error
+	}
+	got := make(chan line, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		got <- line{b, err}
+	}()
+	select {
+	case l := <-got:
+		if ctx.Err() != nil {
+			return nil, errInterrupted // the SIGINT came before our handler
+		}
+		if errors.Is(l.err, io.EOF) && len(l.b) == 0 {
+			return nil, errAborted
+		}
+		return l.b, l.err
+	case <-sigs:
+	case <-ctx.Done():
+	}
+	_ = term.Restore(fd, state)
+	return nil, errInterrupted
+}

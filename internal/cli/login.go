@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 	if err != nil {
 		return err
 	}
-	key, err := readKey(f)
+	key, err := readKey(cmd.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -94,14 +95,20 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 }
 
 // readKey reads one key without echo on a terminal, else from stdin.
-func readKey(f *Factory) (string, error) {
+func readKey(ctx context.Context, f *Factory) (string, error) {
 	var raw string
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
 		fmt.Fprint(f.IO.ErrOut, "Paste your Torale API key (input is hidden): ")
-		b, err := f.IO.ReadSecret()
+		b, err := f.IO.ReadSecret(ctx)
 		fmt.Fprintln(f.IO.ErrOut)
-		if err != nil {
+		switch {
+		case errors.Is(err, errInterrupted), errors.Is(err, errAborted):
+			return "", err
+		case err != nil:
 			return "", fmt.Errorf("reading the key from the terminal: %w", err)
+		}
+		if strings.TrimSpace(string(b)) == "" {
+			return "", errAborted
 		}
 		raw = string(b)
 	} else {

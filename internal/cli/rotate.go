@@ -59,7 +59,7 @@ func runRotate(ctx context.Context, f *Factory) error {
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
 		rot.Paste = func() (string, error) {
 			fmt.Fprint(f.IO.ErrOut, "Or paste the new key here once you have it (input is hidden; Enter alone stops): ")
-			b, err := f.IO.ReadSecret()
+			b, err := f.IO.ReadSecret(ctx)
 			fmt.Fprintln(f.IO.ErrOut)
 			return string(b), err
 		}

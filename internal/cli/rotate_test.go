@@ -215,14 +215,14 @@ func TestRotateLivePaste(t *testing.T) {
 	// Enter alone: stop, nothing changed.
 	ios, _, errOut := Test("")
 	ios.StdinTTY = true
-	ios.ReadSecret = func() ([]byte, error) { return []byte(""), nil }
+	ios.ReadSecret = func(context.Context) ([]byte, error) { return []byte(""), nil }
 	if code := e.run(context.Background(), ios, "rotate"); code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, errOut)
 	}
 	e.unchanged(api, old, before)
 
 	// The stored key pasted again: refused.
-	ios.ReadSecret = func() ([]byte, error) { return []byte(old), nil }
+	ios.ReadSecret = func(context.Context) ([]byte, error) { return []byte(old), nil }
 	ios.ErrOut = &bytes.Buffer{}
 	if code := e.run(context.Background(), ios, "rotate"); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -230,7 +230,7 @@ func TestRotateLivePaste(t *testing.T) {
 	e.unchanged(api, old, before)
 
 	var newKey string
-	ios.ReadSecret = func() ([]byte, error) {
+	ios.ReadSecret = func(context.Context) ([]byte, error) {
 		// What the user does in the dashboard meanwhile.
 		if err := toraleapi.New(api.URL, old).RevokeKey(context.Background(), oldID); err != nil {
 			t.Error(err)
