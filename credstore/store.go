@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,11 @@ var ErrBadProfile = errors.New("invalid profile name")
 // git username: 1 to 64 letters, digits, '.', '_' or '-'.
 func CheckProfile(name string) error {
 	if !validProfileName(name) {
-		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, printable(name, 70))
+		shown := printable(name, 70)
+		if strings.Contains(name, "sk_") {
+			shown = prefix(name) + "…" // a key pasted where a profile goes: never echoed
+		}
+		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, shown)
 	}
 	return nil
 }

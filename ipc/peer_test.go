@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,6 +58,17 @@ func otherUsersDaemon(sock string) {
 	_ = os.Chmod(sock, 0o666)
 	const body = `{"status":"ok","version":"","keychain":"ok","watching":true}`
 	var got atomic.Int64
+	var mu sync.Mutex
+	// report writes the count so far, atomically (the test may read it
+	// while a connection is being served) and never an older one last.
+	report := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		tmp := sock + ".read.tmp"
+		if os.WriteFile(tmp, []byte(strconv.FormatInt(got.Load(), 10)), 0o644) == nil {
+			_ = os.Rename(tmp, sock+".read")
+		}
+	}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -68,7 +80,7 @@ func otherUsersDaemon(sock string) {
 			br := bufio.NewReader(countingReader{c, &got})
 			for {
 				req, err := http.ReadRequest(br)
-				_ = os.WriteFile(sock+".read", []byte(strconv.FormatInt(got.Load(), 10)), 0o644)
+				report()
 				if err != nil {
 					return
 				}
