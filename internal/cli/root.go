@@ -100,7 +100,9 @@ config.json as soon as they appear and to answer other tools over a socket.`,
   torale-cred exec -- torale task list`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		// cobra's own `completion bash|zsh|fish|powershell` (SPEC), kept
+		// out of the help's command list.
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 		Version:           versionString(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
@@ -115,7 +117,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	root.AddCommand(
 		newLoginCmd(f), newLogoutCmd(f), newTokenCmd(f), newStatusCmd(f), newListCmd(f),
 		newExecCmd(f), newEnvCmd(f), newSetupGitCmd(f), newImportCmd(f), newRotateCmd(f),
-		newDaemonCmd(f), newServiceCmd(f, args), newVersionCmd(f),
+		newDaemonCmd(f), newServiceCmd(f, args), newDoctorCmd(f), newVersionCmd(f),
 	)
 	return root
 }

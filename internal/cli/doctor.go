@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/trust"
+)
+
+// check is one layer doctor looks at: ok, or what is wrong and the one
+// command that fixes it. Skipped checks (not on this system) pass.
+type check struct {
+	Name    string `json:"check"`
+	OK      bool   `json:"ok"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Detail  string `json:"detail"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+func newDoctorCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check every layer (D-Bus, Secret Service, daemon, socket, config.json, units, git) and say how to fix each failure",
+		Long: `Checks, in order: the D-Bus session bus, the Secret Service on it and
+whether its collection is locked, the daemon and its version, the socket's and
+its directory's modes, ~/.torale's mode and owner, a plaintext key in
+config.json, the systemd user units (or launchd agent), and git's credential
+helper for the Torale hosts. For each failure it prints the one command that
+fixes it. Never prints a key.
+
+Exits 0 only when every check passes.`,
+		Example: "  torale-cred doctor\n  torale-cred doctor --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			checks := runDoctor(cmd.Context(), f)
+			failed := 0
+			for _, c := range checks {
+				if !c.OK {
+					failed++
+				}
+			}
+			if asJSON {
+				if err := writeJSON(f.IO.Out, map[string]any{"ok": failed == 0, "checks": checks}); err != nil {
+					return err
+				}
+			} else {
+				for _, c := range checks {
+					mark := "✓"
+					switch {
+					case c.Skipped:
+						mark = "-"
+					case !c.OK:
+						mark = "✗"
+					}
+					fmt.Fprintf(f.IO.Out, "%s %-22s %s\n", mark, c.Name, c.Detail)
+					if c.Fix != "" && !c.OK {
+						fmt.Fprintf(f.IO.Out, "  %-22s fix: %s\n", "", c.Fix)
+					}
+				}
+			}
+			if failed > 0 {
+				return &ExitCodeError{Code: ExitFailure} // each failure is on the screen with its fix
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func runDoctor(ctx context.Context, f *Factory) []check {
+	var out []check
+	add := func(c check) { out = append(out, c) }
+
+	add(checkBus(f))
+	add(checkKeychain(ctx, f))
+	di := f.daemon(ctx)
+	dc := check{Name: "daemon", OK: di.Running, Detail: di.State}
+	if !di.Running {
+		dc.Fix = "systemctl --user enable --now torale-cred.socket   (or run: torale-cred daemon)"
+		if runtime.GOOS == "darwin" {
+			dc.Fix = "torale-cred service install   (or run: torale-cred daemon)"
+		}
+	}
+	add(dc)
+	add(checkSocket(di))
+	cfg, _ := f.configPath()
+	add(checkToraleDir(filepath.Dir(cfg)))
+	cs := inspectConfig(cfg)
+	pc := check{Name: "config.json", OK: !cs.PlaintextKey && cs.Problem == "", Detail: cs.Path + " holds no plaintext key"}
+	switch {
+	case cs.Problem != "":
+		pc.Detail, pc.Fix = cs.Path+": "+cs.Problem, "fix the file as the message says, then run: torale-cred import"
+	case cs.PlaintextKey:
+		pc.Detail, pc.Fix = cs.Path+" holds plaintext key "+cs.KeyHint, "torale-cred import"
+	case !cs.Exists:
+		pc.Detail = cs.Path + " does not exist"
+	}
+	add(pc)
+	add(checkUnits(ctx))
+	add(checkGit(ctx))
+	return out
+}
+
+func checkBus(f *Factory) check {
+	c := check{Name: "D-Bus session bus"}
+	if runtime.GOOS != "linux" {
+		c.OK, c.Skipped, c.Detail = true, true, "not used on "+runtime.GOOS
+		return c
+	}
+	addr := f.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if addr == "" {
+		if run := f.Getenv("XDG_RUNTIME_DIR"); run != "" {
+			addr = "unix:path=" + filepath.Join(run, "bus")
+		}
+	}
+	path, ok := strings.CutPrefix(addr, "unix:path=")
+	if i := strings.IndexByte(path, ','); i >= 0 {
+		path = path[:i]
+	}
+	c.Fix = "start one: dbus-run-session -- $SHELL   (a desktop login starts one for you)"
+	switch {
+	case addr == "":
+		c.Detail = "DBUS_SESSION_BUS_ADDRESS is not set and there is no $XDG_RUNTIME_DIR/bus"
+	case !ok:
+		c.OK, c.Detail = true, "at "+addr+" (not a unix:path= address; not probed)"
+	default:
+		conn, err := net.DialTimeout("unix", path, time.Second)
+		if err != nil {
+			c.Detail = "nothing answers at " + addr
+			return c
+		}
+		conn.Close()
+		c.OK, c.Detail, c.Fix = true, "answers at "+addr, ""
+	}
+	return c
+}
+
+func checkKeychain(ctx context.Context, f *Factory) check {
+	c := check{Name: "Secret Service"}
+	kc, err := f.keychain()
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	err = kc.Ping(ctx)
+	var ke *credstore.KeychainError
+	switch {
+	case err == nil:
+		c.OK, c.Detail = true, "answers, collection unlocked"
+	case errors.As(err, &ke):
+		c.Detail, c.Fix = ke.Detail(), ke.Fix
+		if ke.Fault == credstore.FaultLocked {
+			c.Detail = "the default collection is locked"
+		}
+		if i := strings.Index(c.Detail, "; "); i >= 0 && c.Fix != "" {
+			c.Detail = c.Detail[:i] // the fix has its own line
+		}
+	default:
+		c.Detail = err.Error()
+	}
+	return c
+}
+
+func checkSocket(di daemonInfo) check {
+	c := check{Name: "socket", OK: true}
+	if di.Socket == "" {
+		c.Skipped, c.Detail = true, "no socket path"
+		return c
+	}
+	dir := filepath.Dir(di.Socket)
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c.Skipped, c.Detail = true, dir+" does not exist yet (the daemon or systemd creates it 0700)"
+		return c
+	case err != nil:
+		c.OK, c.Detail = false, err.Error()
+		return c
+	}
+	if err := trust.Info(dir, fi); err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		c.OK = false
+		c.Detail = fmt.Sprintf("%s is mode %#o; it must be yours and 0700", dir, fi.Mode().Perm())
+		c.Fix = "chmod 700 " + dir
+		return c
+	}
+	si, err := os.Lstat(di.Socket)
+	switch {
+	case err != nil:
+		c.Detail = dir + " is 0700; no socket in it yet"
+	case si.Mode().Perm()&0o077 != 0:
+		c.OK = false
+		c.Detail = fmt.Sprintf("%s is mode %#o (others are refused by the peer check, but it should be 0600)", di.Socket, si.Mode().Perm())
+		c.Fix = "chmod 600 " + di.Socket + "   (systemd: SocketMode=0600 in torale-cred.socket)"
+	default:
+		c.Detail = dir + " is 0700 and the socket 0600"
+	}
+	return c
+}
+
+func checkToraleDir(dir string) check {
+	c := check{Name: filepath.Base(dir) + " directory"}
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c.OK, c.Detail = true, dir+" does not exist"
+		return c
+	case err != nil:
+		c.Detail = err.Error()
+		return c
+	}
+	if err := trust.Dir(dir); err != nil {
+		c.Detail, c.Fix = err.Error(), "check who wrote it; then: chown $USER "+dir+" && chmod 700 "+dir
+		return c
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		c.Detail = fmt.Sprintf("%s is mode %#o: a plaintext key the official CLI writes there is readable by others until it is moved", dir, fi.Mode().Perm())
+		c.Fix = "chmod 700 " + dir + "   (the daemon does it whenever it runs)"
+		return c
+	}
+	c.OK, c.Detail = true, dir+" is yours and 0700"
+	return c
+}
+
+func checkUnits(ctx context.Context) check {
+	c := check{Name: "user service"}
+	if runtime.GOOS != "linux" {
+		c.OK, c.Skipped, c.Detail = true, true, "see: torale-cred service status"
+		return c
+	}
+	if _, err := exec.LookPath("systemctl"); err != nil {
+		c.OK, c.Skipped, c.Detail = true, true, "systemctl is not installed: run torale-cred daemon yourself"
+		return c
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, "systemctl", "--user", "is-enabled", "torale-cred.socket").Output()
+	state := strings.TrimSpace(string(out))
+	switch {
+	case state == "enabled" || state == "enabled-runtime" || state == "static" || state == "linked":
+		c.OK, c.Detail = true, "torale-cred.socket is "+state
+	case state == "" && err != nil:
+		c.OK, c.Skipped, c.Detail = true, true, "no systemd user manager answers here"
+	default:
+		c.Detail = "torale-cred.socket is " + state
+		c.Fix = "torale-cred service install   (or, from the package: systemctl --user enable --now torale-cred.socket)"
+	}
+	return c
+}
+
+func checkGit(ctx context.Context) check {
+	c := check{Name: "git credential helper"}
+	if _, err := exec.LookPath("git"); err != nil {
+		c.OK, c.Skipped, c.Detail = true, true, "git is not installed"
+		return c
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	key := "credential." + credstore.DefaultAPIURL + ".helper"
+	out, _ := exec.CommandContext(cctx, "git", "config", "--get-all", key).Output()
+	vals := strings.Fields(string(out))
+	for _, v := range vals {
+		if v == gitHelperName || strings.HasSuffix(v, "git-credential-"+gitHelperName) {
+			c.OK, c.Detail = true, "git asks torale-cred for "+credstore.DefaultAPIURL
+			return c
+		}
+	}
+	if g, _ := exec.CommandContext(cctx, "git", "config", "--get-all", "credential.helper").Output(); strings.Contains(string(g), gitHelperName) {
+		c.OK, c.Detail = true, "git asks torale-cred for every host (setup-git would scope it to Torale's)"
+		return c
+	}
+	c.Detail, c.Fix = "git does not ask torale-cred for "+credstore.DefaultAPIURL, "torale-cred setup-git"
+	return c
+}
