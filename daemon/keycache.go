@@ -22,6 +22,8 @@ const (
 	failTTL = 2 * time.Second
 	// maxCachedProfiles bounds the cache; look-ups past it read the keychain.
 	maxCachedProfiles = 256
+	// sweepSlack is how far ahead the sweep forgets entries about to expire.
+	sweepSlack = 2 * time.Second
 )
 
 // keyEntry is one keychain answer: a key, ErrNotFound or a keychain error.
@@ -135,7 +137,10 @@ func (c *keyCache) forgetExpired() {
 	defer c.mu.Unlock()
 	next := time.Duration(-1)
 	for p, e := range c.keys {
-		if !c.fresh(e, now) {
+		// Entries due within sweepSlack go now too, so keys read at
+		// nearly the same time cost one wake-up, not one each (an early
+		// forget only means one more keychain read).
+		if !c.fresh(e, now.Add(sweepSlack)) {
 			delete(c.keys, p)
 			continue
 		}
@@ -155,9 +160,12 @@ func (c *keyCache) forgetExpired() {
 
 // write runs a keychain write and records the outcome as the profile's
 // current answer: e on success, nothing (read afresh next time) on failure.
-func (c *keyCache) write(profile string, fn func() error, e keyEntry) error {
+// A write whose caller gave up (ctx done) says nothing about the keychain.
+func (c *keyCache) write(ctx context.Context, profile string, fn func() error, e keyEntry) error {
 	err := fn()
-	c.health.note(err)
+	if ctx.Err() == nil {
+		c.health.note(err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wrote++
@@ -173,12 +181,12 @@ func (c *keyCache) write(profile string, fn func() error, e keyEntry) error {
 
 // Set implements credstore.KeyStore.
 func (c *keyCache) Set(ctx context.Context, profile, key string) error {
-	return c.write(profile, func() error { return c.kc.Set(ctx, profile, key) }, keyEntry{key: key})
+	return c.write(ctx, profile, func() error { return c.kc.Set(ctx, profile, key) }, keyEntry{key: key})
 }
 
 // Delete implements credstore.KeyStore.
 func (c *keyCache) Delete(ctx context.Context, profile string) error {
-	err := c.write(profile, func() error { return c.kc.Delete(ctx, profile) }, keyEntry{err: credstore.ErrNotFound})
+	err := c.write(ctx, profile, func() error { return c.kc.Delete(ctx, profile) }, keyEntry{err: credstore.ErrNotFound})
 	if errors.Is(err, credstore.ErrNotFound) {
 		c.mu.Lock()
 		c.putLocked(profile, keyEntry{err: credstore.ErrNotFound, at: c.now()})

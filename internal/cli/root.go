@@ -98,8 +98,8 @@ config.json as soon as they appear and to answer other tools over a socket.`,
   torale-cred status                # which key, how old, when to rotate
   printf 'Authorization: Bearer %s\n' "$(torale-cred token)" | curl -H @- https://api.torale.ai/auth/me
   torale-cred exec -- torale task list`,
-		SilenceErrors:     true,
-		SilenceUsage:      true,
+		SilenceErrors: true,
+		SilenceUsage:  true,
 		// cobra's own `completion bash|zsh|fish|powershell` (SPEC), kept
 		// out of the help's command list.
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
