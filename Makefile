@@ -21,12 +21,13 @@ deps:
 
 ## run: the daemon in the foreground; on a machine without a Secret Service
 ## it starts a private gnome-keyring in a dbus-run-session and says so.
-run: build deps
+run: build
+	@.ci/deps run
 	@if [ -n "$$DBUS_SESSION_BUS_ADDRESS" ] && timeout 3 dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true; then \
 		exec bin/torale-cred daemon; \
 	else \
 		echo "make run: no Secret Service reachable; starting a private gnome-keyring (password: torale-test) in a dbus-run-session. Keys stored now last only for this run." >&2; \
-		exec .ci/with-keyring bin/torale-cred daemon; \
+		TORALE_CRED_SAY_EXPORT=1 exec .ci/with-keyring bin/torale-cred daemon; \
 	fi
 
 ## lint: gofmt, go vet, staticcheck, and a tidy go.mod
