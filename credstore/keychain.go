@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -127,8 +127,18 @@ type Keychain struct {
 	allowPrompt bool
 	probe       func(ctx context.Context, allowPrompt bool) error
 	sem         chan struct{}
-	// stuck: a call outlived the timeout and has not returned yet.
-	stuck atomic.Bool
+	// stuck: a call outlived the timeout and has not returned yet;
+	// running: a call's goroutine has not returned. Both under mu, so the
+	// goroutine's return always clears stuck.
+	mu      sync.Mutex
+	stuck   bool
+	running bool
+}
+
+func (k *Keychain) isStuck() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.stuck
 }
 
 // KeychainOption adjusts a Keychain.
@@ -206,8 +216,8 @@ func (k *Keychain) Ping(ctx context.Context) error {
 	return k.do(ctx, "check", func() error { return nil })
 }
 
-func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
-	if k.stuck.Load() {
+func (k *Keychain) do(parent context.Context, op string, fn func() error) error {
+	if k.isStuck() {
 		// An earlier call is still waiting on a keychain that did not
 		// answer within the timeout: another would only wait as long, so
 		// one hung Secret Service costs a command one timeout, not one
@@ -216,7 +226,7 @@ func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
 			Reason: fmt.Sprintf("an earlier keychain call is still waiting after %s", k.timeout),
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout to answer an unlock prompt"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	ctx, cancel := context.WithTimeout(parent, k.timeout)
 	defer cancel()
 	select {
 	case k.sem <- struct{}{}:
@@ -226,8 +236,16 @@ func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout to answer an unlock prompt"}
 	}
 	done := make(chan error, 1)
+	k.mu.Lock()
+	k.running = true
+	k.mu.Unlock()
 	go func() {
-		defer func() { k.stuck.Store(false); <-k.sem }()
+		defer func() {
+			k.mu.Lock()
+			k.running, k.stuck = false, false
+			k.mu.Unlock()
+			<-k.sem
+		}()
 		if err := k.probe(ctx, k.allowPrompt); err != nil {
 			done <- err
 			return
@@ -238,7 +256,11 @@ func (k *Keychain) do(ctx context.Context, op string, fn func() error) error {
 	case err := <-done:
 		return classify(op, err)
 	case <-ctx.Done():
-		k.stuck.Store(true)
+		if parent.Err() == nil { // our own timeout, not a caller who left
+			k.mu.Lock()
+			k.stuck = k.running // still waiting: the keychain hung
+			k.mu.Unlock()
+		}
 		return &KeychainError{Fault: FaultTimeout,
 			Reason: fmt.Sprintf("%s took longer than %s", op, k.timeout),
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout (TORALE_CRED_KEYCHAIN_TIMEOUT) to answer an unlock prompt"}

@@ -263,3 +263,49 @@ func TestClassifyFailedUnlockIsLocked(t *testing.T) {
 		t.Errorf("message %q lacks the state or the fix", err)
 	}
 }
+
+// slowKeyring answers after a delay, like a Secret Service under load.
+type slowKeyring struct{ delay time.Duration }
+
+func (s slowKeyring) Get(_, _ string) (string, error) {
+	time.Sleep(s.delay)
+	return "", keyringErrNotFound()
+}
+func (s slowKeyring) Set(_, _, _ string) error { time.Sleep(s.delay); return nil }
+func (s slowKeyring) Delete(_, _ string) error { time.Sleep(s.delay); return nil }
+
+// A call that outlives the timeout makes later calls fail at once until it
+// returns (one hung keychain costs one timeout), and its return always
+// clears that, whatever the timing; a caller that left never marks it.
+func TestKeychainStuckClears(t *testing.T) {
+	k := NewKeychain(WithKeyring(slowKeyring{delay: 150 * time.Millisecond}), WithTimeout(50*time.Millisecond))
+	_, err := k.Get(context.Background(), "p")
+	if !errors.Is(err, ErrKeychain) {
+		t.Fatalf("slow call: %v, want a timeout", err)
+	}
+	start := time.Now()
+	if _, err := k.Get(context.Background(), "p"); !errors.Is(err, ErrKeychain) || time.Since(start) > 20*time.Millisecond {
+		t.Fatalf("while stuck: %v after %v, want an immediate timeout", err, time.Since(start))
+	}
+	time.Sleep(200 * time.Millisecond)
+	k2 := NewKeychain(WithKeyring(slowKeyring{}), WithTimeout(time.Second))
+	for i := range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		if i%2 == 0 {
+			cancel()
+		}
+		_, _ = k2.Get(ctx, "p")
+		cancel()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := k2.Get(context.Background(), "p"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after callers left: %v, want the keychain's answer", err)
+	}
+	// Once the slow call returned, the next one waits its full timeout
+	// again instead of failing at once.
+	start = time.Now()
+	_, _ = k.Get(context.Background(), "p")
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Fatalf("still stuck after the slow call returned (answered in %v)", d)
+	}
+}

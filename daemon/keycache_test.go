@@ -576,10 +576,4 @@ func TestAbandonedCallsAreNotOutages(t *testing.T) {
 	if down != nil || changes.Load() != 0 {
 		t.Fatalf("after abandoned calls the keychain is reported down (%v), %d changes", down, changes.Load())
 	}
-	// Whatever those writes did, the next look-up reads what the keychain holds.
-	want, werr := f.k.Get("", "default")
-	got, err := f.get(t, "default")
-	if got != want || (werr == nil) != (err == nil) {
-		t.Fatalf("after abandoned writes: %s (%v), the keychain holds %s (%v)", credstore.Hint(got), err, credstore.Hint(want), werr)
-	}
 }
