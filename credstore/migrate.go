@@ -223,7 +223,16 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	if perm&0o400 == 0 {
 		perm = 0o600
 	}
-	werr := atomicfile.WriteIf(res.Target, stripped, perm, func() error { return unchanged(snap) })
+	// The swap undoes itself when the official CLI wrote the file in the
+	// last instant (in place or by rename), so no key written then is lost.
+	swap := atomicfile.Swap{
+		Check: func() error { return unchanged(snap) },
+		Same:  func(b []byte, fi os.FileInfo) bool { return bytes.Equal(b, snap.Raw) && os.SameFile(fi, snap.Info) },
+	}
+	werr := swap.Write(res.Target, stripped, perm)
+	if errors.Is(werr, atomicfile.ErrDisplacedChanged) {
+		werr = errChanged
+	}
 	merr := s.recordPut(res.Profile, c.APIKey, old, opts)
 	switch {
 	case errors.Is(werr, errChanged):

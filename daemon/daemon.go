@@ -6,6 +6,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -127,13 +129,24 @@ func (d *Daemon) watchers() []func(ctx context.Context) error {
 	})
 	var jobs []func(ctx context.Context) error
 	if d.cfg.ConfigPath != "" {
-		jobs = append(jobs, (&Watcher{Path: d.cfg.ConfigPath, Migrate: migrate, Logger: d.log, OnChange: d.filesChanged, Kick: kick}).Run)
+		jobs = append(jobs, (&Watcher{Path: d.cfg.ConfigPath, Migrate: migrate, Logger: d.log, OnChange: d.filesChanged, Kick: kick, Disposable: d.disposable}).Run)
 	}
 	if d.cfg.StateDir != "" {
 		state := d.store.StateFile.Path()
 		jobs = append(jobs, (&Watcher{Path: state, Migrate: nothingToMigrate, Logger: slog.New(slog.DiscardHandler), OnChange: d.filesChanged, Quiet: true}).Run)
 	}
 	return jobs
+}
+
+// disposable: a rewrite's leftover may go when it holds no key, or only the
+// key the keychain already holds for config.json's profile.
+func (d *Daemon) disposable(content []byte) bool {
+	c, err := toraleconfig.Parse(content)
+	if err != nil || c.APIKey == "" {
+		return err == nil || !bytes.Contains(content, []byte("sk_"))
+	}
+	r, err := d.store.Stored(context.Background(), d.store.ConfigOwner())
+	return err == nil && r.Key == c.APIKey
 }
 
 func nothingToMigrate(context.Context) (credstore.MigrationResult, error) {

@@ -54,6 +54,9 @@ type Watcher struct {
 	// Quiet: the file is not config.json (state.json): no sweeping of
 	// rewrite leftovers.
 	Quiet bool
+	// Disposable says whether a killed rewrite's leftover may be deleted
+	// (nil: every one); one that may not is kept as config.json.recovered-N.
+	Disposable func(content []byte) bool
 
 	// Timing; zero means the default.
 	Debounce     time.Duration // quiet time after an event before reading
@@ -231,16 +234,19 @@ func (r *watchRun) classify(ev fsnotify.Event) eventKind {
 // takes it for one a killed process left (a write takes milliseconds).
 const tempAge = time.Minute
 
-// sweepTemps removes the temporary files of config.json rewrites that a
-// killed daemon or import left behind. They hold no key (a rewrite is the
-// file without it) but nothing else would ever remove them.
+// sweepTemps clears the temporary files of config.json rewrites that a
+// killed daemon or import left behind: deleted when disposable (no key, or
+// the key the keychain already holds), else kept aside with a warning.
 func (r *watchRun) sweepTemps() {
 	paths := []string{r.path}
 	if r.target != "" && r.target != r.path {
 		paths = append(paths, r.target)
 	}
 	for _, p := range paths {
-		n, err := atomicfile.SweepTemps(p, tempAge)
+		n, kept, err := atomicfile.SweepTemps(p, tempAge, r.Disposable)
+		for _, k := range kept {
+			r.log.Warn("a killed rewrite of config.json left a file holding a key the keychain does not have; it is kept: move its key with torale-cred import --torale-config FILE, then delete it", "file", k)
+		}
 		if n > 0 {
 			r.log.Info("removed temporary files a killed rewrite of config.json left behind", "dir", filepath.Dir(p), "count", n)
 		}
