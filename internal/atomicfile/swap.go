@@ -22,7 +22,7 @@ var ErrDisplacedChanged = errors.New("the file changed at the instant it was rep
 // Swap is one replacement of a file that another program may write at any
 // instant (config.json, which the official Torale CLI writes).
 type Swap struct {
-	// Check runs once just before the swap, as WriteIf's check; an error
+	// Check runs once just before the swap (the last look); an error
 	// abandons the write.
 	Check func() error
 	// Same reports whether the displaced file is still what the caller read.
@@ -42,7 +42,7 @@ type Swap struct {
 // displaced file is kept beside path as "<name>.kept-<time>" and the error
 // names it.
 //
-// Where no atomic swap exists it is WriteIf (Check, then rename).
+// Where no atomic swap exists it checks, then renames.
 func (s Swap) Write(path string, data []byte, perm os.FileMode) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
