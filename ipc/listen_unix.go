@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -126,9 +128,19 @@ func lockSocket(path string) (*os.File, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (%s is locked by another process)", ErrAlreadyRunning, path)
+			who := "another process"
+			if b, rerr := os.ReadFile(path); rerr == nil {
+				if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && pid > 0 {
+					who = fmt.Sprintf("the daemon with pid %d (stop it, or give this one another --socket)", pid)
+				}
+			}
+			return nil, fmt.Errorf("%w (%s is held by %s)", ErrAlreadyRunning, path, who)
 		}
 		return nil, fmt.Errorf("locking the socket: %w", err)
+	}
+	// The lock file names its holder, so a second daemon's refusal can.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
 }
@@ -175,6 +187,9 @@ func (l *listener) Close() error {
 		if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.fi) {
 			_ = os.Remove(l.path)
 		}
+		// A clean stop leaves no lock file behind: removed while still
+		// held, so no other daemon can be holding this one.
+		_ = os.Remove(l.lock.Name())
 		_ = l.lock.Close()
 	})
 	return err
