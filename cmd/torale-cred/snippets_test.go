@@ -132,6 +132,11 @@ func TestSnippetsAgainstDaemon(t *testing.T) {
 			if strings.Contains(errOut, storedKey) {
 				t.Fatal("the key reached stderr")
 			}
+			// No daemon: one clear sentence, no traceback.
+			out, errOut, err = run("TORALE_CRED_SOCKET=" + filepath.Join(t.TempDir(), "none.sock"))
+			if err == nil || out != "" || strings.TrimSpace(errOut) != "torale-cred's daemon is not running; start it: systemctl --user start torale-cred.socket (or run: torale-cred daemon)" {
+				t.Fatalf("no daemon: stdout %q, err %v, stderr %q", out, err, errOut)
+			}
 		})
 	}
 }

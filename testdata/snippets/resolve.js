@@ -32,4 +32,9 @@ toraleCredentials(process.env.TORALE_PROFILE).then(async (cred) => {
   const res = await fetch(cred.api_url + "/auth/me", {
     headers: { Authorization: `Bearer ${cred.api_key}` } });
   console.log((await res.json()).email);
-}).catch((err) => { console.error(err.message); process.exit(1); });
+}).catch((err) => {
+  console.error(["ENOENT", "ECONNREFUSED"].includes(err.code)
+    ? "torale-cred's daemon is not running; start it: systemctl --user start torale-cred.socket (or run: torale-cred daemon)"
+    : err.message);
+  process.exit(1);
+});

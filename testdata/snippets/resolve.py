@@ -1,5 +1,5 @@
 # Ask torale-cred's daemon for the Torale API key and URL (standard library only).
-import http.client, json, os, socket, urllib.request
+import http.client, json, os, socket, sys, urllib.request
 
 def torale_credentials(profile=None):
     path = os.environ.get("TORALE_CRED_SOCKET") or (
@@ -19,7 +19,12 @@ def torale_credentials(profile=None):
         raise RuntimeError(answer.get("message", f"torale-cred answered {resp.status}"))
     return answer  # {"api_key", "api_url", "api_key_source", ...}
 
-cred = torale_credentials(os.environ.get("TORALE_PROFILE"))
+try:
+    cred = torale_credentials(os.environ.get("TORALE_PROFILE"))
+except (FileNotFoundError, ConnectionRefusedError):
+    sys.exit("torale-cred's daemon is not running; start it: systemctl --user start torale-cred.socket (or run: torale-cred daemon)")
+except RuntimeError as err:
+    sys.exit(str(err))
 me = urllib.request.Request(cred["api_url"] + "/auth/me",
                             headers={"Authorization": "Bearer " + cred["api_key"]})
 print(json.load(urllib.request.urlopen(me))["email"])
