@@ -57,6 +57,8 @@ type Config struct {
 	Listener net.Listener
 	// NoHarden skips the process hardening (in-process tests only).
 	NoHarden bool
+	// Notify shows desktop notifications (notify.Notify); nil: log only.
+	Notify func(ctx context.Context, title, body string) error
 }
 
 // Daemon is one run of the service.
@@ -129,7 +131,7 @@ func (d *Daemon) watchers() []func(ctx context.Context) error {
 	})
 	var jobs []func(ctx context.Context) error
 	if d.cfg.ConfigPath != "" {
-		jobs = append(jobs, (&Watcher{Path: d.cfg.ConfigPath, Migrate: migrate, Logger: d.log, OnChange: d.filesChanged, Kick: kick, Disposable: d.disposable}).Run)
+		jobs = append(jobs, (&Watcher{Path: d.cfg.ConfigPath, Migrate: migrate, Logger: d.log, OnChange: d.filesChanged, Kick: kick, Disposable: d.disposable, Notify: d.cfg.Notify}).Run)
 	}
 	if d.cfg.StateDir != "" {
 		state := d.store.StateFile.Path()

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -39,5 +41,27 @@ func TestPutRacingMigrationIsNoOutage(t *testing.T) {
 	<-done
 	if strings.Contains(p.log.String(), "keychain unavailable") {
 		t.Fatalf("a race was logged as an outage:\n%s", p.log.String())
+	}
+}
+
+// The automatic move says when it replaces a different stored key, as
+// login, import and rotate do.
+func TestMoveSaysWhatItReplaced(t *testing.T) {
+	p := startInProcess(t, `{"api_key":"sk_FIRSTfirstFIRSTfirstFIRSTfirst11111"}`)
+	within(t, 5*time.Second, "the first key moved", func() error {
+		if b, _ := os.ReadFile(p.cfg); strings.Contains(string(b), "api_key") {
+			return fmt.Errorf("config.json still %s", b)
+		}
+		return nil
+	})
+	writeFile(t, p.cfg, `{"api_key":"sk_SECONDsecondSECONDsecondSECOND22222"}`)
+	within(t, 5*time.Second, "the replacement said", func() error {
+		if !strings.Contains(p.log.String(), "sk_...22222 from config.json replaced sk_...11111") {
+			return fmt.Errorf("log:\n%s", p.log.String())
+		}
+		return nil
+	})
+	if strings.Contains(p.log.String(), "FIRSTfirst") || strings.Contains(p.log.String(), "SECONDsecond") {
+		t.Fatal("a key reached the log")
 	}
 }

@@ -54,6 +54,8 @@ type Watcher struct {
 	// Quiet: the file is not config.json (state.json): no sweeping of
 	// rewrite leftovers.
 	Quiet bool
+	// Notify shows a desktop notification (a replaced key); nil: log only.
+	Notify func(ctx context.Context, title, body string) error
 	// Disposable says whether a killed rewrite's leftover may be deleted
 	// (nil: every one); one that may not is kept as config.json.recovered-N.
 	Disposable func(content []byte) bool
@@ -373,6 +375,17 @@ func (r *watchRun) scan(ctx context.Context) scanNext {
 			attrs = append(attrs, "replaced", res.PreviousKeyHint)
 		}
 		r.log.Info("moved a plaintext key from config.json into the keychain", attrs...)
+		if res.PreviousKeyHint != "" {
+			// As login, import and rotate say it: the old key may still be
+			// active on the server.
+			msg := fmt.Sprintf("%s from config.json replaced %s for profile %q; revoke %s in your Torale dashboard if nothing uses it", res.KeyHint, res.PreviousKeyHint, res.Profile, res.PreviousKeyHint)
+			r.log.Warn(msg)
+			if r.Notify != nil {
+				if err := r.Notify(context.WithoutCancel(ctx), "Torale API key replaced", msg); err != nil {
+					r.log.Debug("desktop notification failed", "err", err)
+				}
+			}
+		}
 		if res.Warning != "" {
 			r.log.Warn(res.Warning, "path", res.Path)
 		}

@@ -103,6 +103,7 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		Socket:         sock,
 		Logger:         logger,
 		Version:        version.String(),
+		Notify:         notify.Notify,
 	})
 	if err != nil {
 		return err
