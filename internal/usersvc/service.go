@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/ipc"
 )
 
 // serviceManager installs and controls torale-cred as a per-user service:
@@ -25,6 +28,42 @@ type serviceState struct {
 	// Files are the files `service install` writes, those present now.
 	Files []string    `json:"files"`
 	Units []unitState `json:"units"`
+	// Daemon is whoever answers on the socket, the manager's or not.
+	Daemon socketDaemon `json:"daemon"`
+}
+
+// socketDaemon is the daemon answering on the socket, if any.
+type socketDaemon struct {
+	Socket    string `json:"socket"`
+	Answering bool   `json:"answering"`
+	PID       int    `json:"pid,omitempty"`
+	Version   string `json:"version,omitempty"`
+	// OutsideManager: it answers, but no unit or job of the manager is it
+	// (a `torale-cred daemon` run by hand, in tmux, …).
+	OutsideManager bool `json:"outside_manager"`
+}
+
+// daemonOnSocket asks the socket who serves it.
+func (e *Env) daemonOnSocket(ctx context.Context, units []unitState) socketDaemon {
+	sock, err := e.socketPath()
+	if err != nil {
+		return socketDaemon{}
+	}
+	d := socketDaemon{Socket: sock}
+	c := ipc.NewClient(sock, 2*time.Second)
+	defer c.Close()
+	h, err := c.Info(ctx)
+	if err != nil {
+		return d
+	}
+	d.Answering, d.PID, d.Version = true, h.PID, h.Version
+	d.OutsideManager = true
+	for _, u := range units {
+		if u.PID != 0 && u.PID == h.PID {
+			d.OutsideManager = false
+		}
+	}
+	return d
 }
 
 // unitState is one unit (systemd) or job (launchd).
@@ -94,6 +133,7 @@ no 'systemd --user'), run 'torale-cred daemon' yourself.`,
 			if err != nil {
 				return err
 			}
+			st.Daemon = f.daemonOnSocket(ctx, st.Units)
 			if asJSON {
 				return writeJSON(f.Out, st)
 			}
@@ -135,6 +175,14 @@ func printServiceState(f *Env, st serviceState) error {
 	}
 	for _, p := range st.Files {
 		fmt.Fprintf(&b, "file: %s\n", p)
+	}
+	switch d := st.Daemon; {
+	case d.Answering && d.OutsideManager:
+		fmt.Fprintf(&b, "daemon: pid %d answers on %s outside the service manager (started by hand?); stop it before relying on the service\n", d.PID, d.Socket)
+	case d.Answering:
+		fmt.Fprintf(&b, "daemon: pid %d answers on %s\n", d.PID, d.Socket)
+	default:
+		fmt.Fprintf(&b, "daemon: nothing answers on %s\n", d.Socket)
 	}
 	_, err := fmt.Fprint(f.Out, b.String())
 	return err

@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +179,19 @@ func TestServiceInstallWritesPackagedUnitsAndUninstallRemovesThem(t *testing.T) 
 		t.Errorf("second install changed files:\nbefore %q\nafter  %q", installed, again)
 	}
 
+	// A daemon answering on the socket that is none of the manager's units
+	// (one started by hand) is flagged.
+	fakeSock := filepath.Join(t.TempDir(), "cred.sock")
+	l, err := net.Listen("unix", fakeSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"status":"ok","version":"v0","keychain":"ok","watching":true,"pid":4242}`))
+	})}
+	go func() { _ = hs.Serve(l) }()
+	defer hs.Close()
+	t.Setenv("TORALE_CRED_SOCKET", fakeSock)
 	code, stdout, stderr := runCLI(t, "service", "status", "--json")
 	if code != 0 {
 		t.Fatalf("status: exit %d:\n%s", code, stderr)
@@ -188,6 +203,10 @@ func TestServiceInstallWritesPackagedUnitsAndUninstallRemovesThem(t *testing.T) 
 	if len(st.Files) != 2 || len(st.Units) != 2 || st.Units[0].Enabled != "enabled" || st.Units[1].Enabled != "enabled" {
 		t.Errorf("status after install: %+v", st)
 	}
+	if !st.Daemon.Answering || st.Daemon.PID != 4242 || !st.Daemon.OutsideManager {
+		t.Errorf("a hand-started daemon on the socket not noticed: %+v", st.Daemon)
+	}
+	t.Setenv("TORALE_CRED_SOCKET", "")
 
 	code, _, stderr = runCLI(t, "service", "uninstall")
 	if code != 0 {
