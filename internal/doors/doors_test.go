@@ -475,3 +475,30 @@ while True:
 	t.Fatal("the hung bus did not start")
 	return ""
 }
+
+// TestStatusBoundedByOneTimeout: with six profiles and a Secret Service that
+// never answers, status takes one keychain timeout, not one per profile, and
+// says the keychain failure once.
+func TestStatusBoundedByOneTimeout(t *testing.T) {
+	testkeyring.Require(t)
+	w := proctest.NewWorld(t)
+	sf := credstore.StateFile{Dir: w.State}
+	if err := sf.Update(func(s *credstore.State) error {
+		for i := range 6 {
+			s.Profiles[fmt.Sprintf("p%d", i)] = &credstore.Profile{KeyHint: "sk_...aaaaa", StoredAt: time.Now(), Source: "login"}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hung := hungBus(t, w)
+	start := time.Now()
+	out, errOut, code := w.CLI(t, "", []string{"DBUS_SESSION_BUS_ADDRESS=" + hung, "TORALE_CRED_KEYCHAIN_TIMEOUT=1s", "TORALE_CRED_NO_DAEMON=1"}, "status")
+	d := time.Since(start)
+	if d > 3*time.Second {
+		t.Errorf("status with 6 profiles and a hung keychain took %v, want about one 1s timeout", d.Round(time.Millisecond))
+	}
+	if code != 4 || strings.Count(out, "Keychain:    unavailable") != 1 || strings.Count(out, "key:       unknown") != 7 || strings.Contains(out, "key:       none") {
+		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
+	}
+}
