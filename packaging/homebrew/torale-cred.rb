@@ -32,6 +32,15 @@ class ToraleCred < Formula
     system "go", "build", *std_go_args(ldflags:, output: bin/"git-credential-torale"), "./cmd/git-credential-torale"
     # `torale-cred service ...` execs it from libexec; nobody types its name.
     system "go", "build", *std_go_args(ldflags:, output: libexec/"torale-cred-service"), "./cmd/torale-cred-service"
+    # Shell completion (cobra's `torale-cred completion SHELL`) and the man
+    # pages generated from the same command tree the packages ship.
+    generate_completions_from_executable(bin/"torale-cred", "completion")
+    system "go", "run", "./internal/tools/genman", "-out", buildpath/"man", "-version", stamp,
+           "-date", time.strftime("%Y-%m-%d")
+    man1.install Dir[buildpath/"man/*.1"]
+    inreplace "packaging/man/git-credential-torale.1", "@VERSION@", stamp
+    inreplace "packaging/man/git-credential-torale.1", "@DATE@", time.strftime("%b %Y")
+    man1.install "packaging/man/git-credential-torale.1"
   end
 
   service do
@@ -56,5 +65,6 @@ class ToraleCred < Formula
   test do
     assert_match "torale-cred", shell_output("#{bin}/torale-cred version")
     assert_match "Usage", shell_output("#{bin}/torale-cred --help")
+    assert_match "complete", shell_output("#{bin}/torale-cred completion bash")
   end
 end
