@@ -27,7 +27,7 @@ run: build
 		exec bin/torale-cred daemon; \
 	else \
 		echo "make run: no Secret Service reachable; starting a private gnome-keyring (password: torale-test) in a dbus-run-session. Keys stored now last only for this run." >&2; \
-		TORALE_CRED_SAY_EXPORT=1 exec .ci/with-keyring bin/torale-cred daemon; \
+		TORALE_CRED_SAY_EXPORT=1 TORALE_CRED_KEEP_RUNTIME_DIR=1 exec .ci/with-keyring bin/torale-cred daemon; \
 	fi
 
 ## lint: gofmt, go vet, staticcheck, and a tidy go.mod
