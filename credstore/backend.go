@@ -70,7 +70,7 @@ func EnvFrom(getenv func(string) string) Env {
 // DevMode reports whether the URL order's localhost tier applies.
 func (e Env) DevMode() bool { return e.Dev == "1" || e.NoAuth == "1" }
 
-// envVars maps the wire names onto the fields, for UnmarshalJSON.
+// vars maps the wire names onto the fields, for UnmarshalJSON.
 func (e *Env) vars() map[string]*string {
 	return map[string]*string{"TORALE_API_KEY": &e.APIKey, "TORALE_API_URL": &e.APIURL,
 		"TORALE_DEV": &e.Dev, "TORALE_NOAUTH": &e.NoAuth, "TORALE_PROFILE": &e.Profile,

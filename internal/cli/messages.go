@@ -52,8 +52,3 @@ func printError(io *IOStreams, cmdPath string, err error) {
 	}
 	fmt.Fprintf(io.ErrOut, "%s: %s\n", prog, msg)
 }
-
-// printf writes a message for people to stderr exactly as formatted.
-func (f *Factory) printf(format string, a ...any) {
-	fmt.Fprintf(f.IO.ErrOut, format, a...)
-}

@@ -67,7 +67,7 @@ func runSetupGit(ctx context.Context, f *Factory) error {
 			return err
 		}
 		if slices.Equal(vals, gitHelperValues) {
-			f.printf("git already asks torale-cred for %s.\n", u)
+			f.say("git already asks torale-cred for %s.", u)
 			continue
 		}
 		if _, err := gitConfig(ctx, "--replace-all", key, gitHelperValues[0]); err != nil {
@@ -77,13 +77,13 @@ func runSetupGit(ctx context.Context, f *Factory) error {
 			return err
 		}
 		if others := countOthers(vals); others > 0 {
-			f.printf("git now asks torale-cred for %s (replacing %d other helper setting(s) for that host).\n", u, others)
+			f.say("git now asks torale-cred for %s (replacing %d other helper setting(s) for that host).", u, others)
 		} else {
-			f.printf("git now asks torale-cred for %s.\n", u)
+			f.say("git now asks torale-cred for %s.", u)
 		}
 	}
 	if _, err := exec.LookPath("git-credential-" + gitHelperName); err != nil {
-		f.printf("torale-cred: warning: git-credential-torale is not on PATH, so git cannot run it yet; put it next to torale-cred in a directory on PATH.\n")
+		f.warn("git-credential-torale is not on PATH, so git cannot run it yet; put it next to torale-cred in a directory on PATH")
 	}
 	return nil
 }
@@ -115,7 +115,7 @@ func removeGitSetup(ctx context.Context, f *Factory) error {
 		}
 	}
 	if len(sections) == 0 {
-		f.printf("git does not ask torale-cred for any host; nothing to remove.\n")
+		f.say("git does not ask torale-cred for any host; nothing to remove.")
 		return nil
 	}
 	for _, sub := range sections {
@@ -130,7 +130,7 @@ func removeGitSetup(ctx context.Context, f *Factory) error {
 			// Drop the header git may leave behind; "no such section" is fine.
 			_, _ = gitConfig(ctx, "--remove-section", "credential."+sub)
 		}
-		f.printf("git no longer asks torale-cred for %s.\n", sub)
+		f.say("git no longer asks torale-cred for %s.", sub)
 	}
 	return nil
 }
