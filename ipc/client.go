@@ -137,6 +137,9 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if d := credstore.DoorFrom(ctx); d != "" {
+		req.Header[DoorHeader] = []string{d}
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -20,6 +20,11 @@ import (
 // MaxBodyBytes bounds every request body; a larger one is answered 413.
 const MaxBodyBytes = 64 << 10
 
+// DoorHeader names the door a look-up hands its key through (token, exec,
+// env, git, rotate), for the audit trail. The daemon believes it only from
+// torale-cred's own executables; any other program's look-up is "socket".
+const DoorHeader = "Torale-Cred-Door"
+
 // Error codes carried in {"error": code, "message": sentence}.
 const (
 	CodeBadRequest       = "bad_request"
