@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
+	"github.com/torale-ai/torale-cred/internal/filelock"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
@@ -61,6 +62,9 @@ type State struct {
 	// ConfigProfile is the profile config.json's key belongs to when it is
 	// not "default" (daemon --profile, import --profile).
 	ConfigProfile string `json:"config_profile,omitempty"`
+	// Policies say who may receive each profile's key (policy.go); a
+	// profile with none is open.
+	Policies map[string]Policy `json:"policies,omitempty"`
 }
 
 // ConfigOwner is the profile config.json's key belongs to.
@@ -144,7 +148,7 @@ func (f StateFile) Update(fn func(*State) error) error {
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating the metadata directory: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(f.Dir, "state.lock"))
+	unlock, err := filelock.Lock(filepath.Join(f.Dir, "state.lock"))
 	if err != nil {
 		return fmt.Errorf("locking the metadata: %w", err)
 	}

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
+	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -99,6 +102,15 @@ type Store struct {
 	Period time.Duration
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
+	// Audit records every key handed out through a door into the trail of
+	// the state directory dir, the caller's own (nil: no trail).
+	Audit func(dir string, e audit.Event)
+	// Warn reports a problem that fails nothing (nil: dropped).
+	Warn func(msg string)
+	// Ask puts a policy's question to the user (nil: notify.Ask).
+	Ask AskFunc
+
+	asking singleflight.Group
 
 	// writeMu makes the Store one writer: a Put racing a migration must not
 	// read back the other's key and call it an outage.
@@ -112,6 +124,12 @@ func (s *Store) now() time.Time {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (s *Store) warnf(format string, a ...any) {
+	if s.Warn != nil {
+		s.Warn(fmt.Sprintf(format, a...))
+	}
 }
 
 func (s *Store) files() Files {
@@ -232,6 +250,9 @@ func (s *Store) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	if err != nil {
 		return r, err
 	}
+	if err := s.handOut(ctx, v, &r); err != nil {
+		return r, err
+	}
 	r.Rotation = v.rotation(p, s.period(req.RotateAfterSeconds))
 	return r, nil
 }
@@ -256,7 +277,8 @@ func (s *Store) forCaller(env Env) (*Store, error) {
 	if filepath.Clean(cfg) == filepath.Clean(s.ConfigPath) && filepath.Clean(dir) == filepath.Clean(s.StateFile.Dir) {
 		return s, nil
 	}
-	return &Store{Keychain: s.Keychain, StateFile: StateFile{Dir: dir}, ConfigPath: cfg, Period: s.Period, Now: s.Now}, nil
+	return &Store{Keychain: s.Keychain, StateFile: StateFile{Dir: dir}, ConfigPath: cfg, Period: s.Period, Now: s.Now,
+		Audit: s.Audit, Ask: s.Ask, Warn: s.Warn}, nil
 }
 
 // Stored implements Backend: the keychain tier alone, with the URL the
@@ -279,6 +301,9 @@ func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) 
 		return r, err
 	}
 	r.Key, r.KeySource = key, FromKeychain
+	if err := s.handOut(ctx, v, &r); err != nil {
+		return r, err
+	}
 	r.Rotation = v.rotation(profile, s.period(0))
 	return r, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -59,6 +60,11 @@ type Config struct {
 	NoHarden bool
 	// Notify shows desktop notifications (notify.Notify); nil: log only.
 	Notify func(ctx context.Context, title, body string) error
+	// NoAudit keeps no audit trail and raises no first-use alerts (a
+	// profile's policy still applies).
+	NoAudit bool
+	// AuditMaxBytes bounds the trail's current file (0: audit.DefaultMaxBytes).
+	AuditMaxBytes int64
 }
 
 // Daemon is one run of the service.
@@ -69,6 +75,7 @@ type Daemon struct {
 	keys       *keyCache
 	files      *fileCache
 	health     *health
+	trail      *audit.Trail // nil: NoAudit
 	background []func(ctx context.Context) error
 }
 
@@ -90,7 +97,8 @@ func New(cfg Config) (*Daemon, error) {
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
 	d.store = &credstore.Store{Keychain: d.keys, StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
-		Files: d.files, Period: cfg.RotationPeriod}
+		Files: d.files, Period: cfg.RotationPeriod, Warn: func(msg string) { d.log.Warn(msg) }}
+	d.openAudit()
 	if err := d.store.SetConfigOwner(cfg.Profile); err != nil {
 		d.log.Warn("cannot record the daemon's profile as config.json's owner", "profile", cfg.Profile, "err", err)
 	}
@@ -174,6 +182,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	so := d.cfg.Server
 	so.Logger, so.Version = d.log, d.cfg.Version
 	so.Watching = d.cfg.Migrate
+	so.Audit = d.auditStats()
 	if min := d.cfg.Keychain.Timeout() + 5*time.Second; so.WriteTimeout < min {
 		so.WriteTimeout = max(min, 15*time.Second)
 	}
@@ -224,6 +233,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		d.log.Warn("requests still in flight at shutdown were cut off", "err", err)
+	}
+	if d.trail != nil {
+		if err := d.trail.Close(sctx); err != nil {
+			d.log.Warn("audit trail: records still queued at shutdown were lost", "err", err)
+		}
 	}
 	stopBG()
 	done := make(chan struct{})

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"os"
 	"strings"
@@ -69,8 +71,9 @@ func (e *Error) Is(target error) bool {
 // anything it checks that the socket is served by this same user: a key is
 // never handed to, or asked of, another user's process.
 type Client struct {
-	socket string
-	hc     *http.Client
+	socket  string
+	hc      *http.Client
+	timeout time.Duration
 }
 
 var _ credstore.Backend = (*Client)(nil)
@@ -78,7 +81,7 @@ var _ credstore.Backend = (*Client)(nil)
 // NewClient is a client for the socket at path; it dials only when used.
 // timeout bounds each request (0: none beyond the caller's context).
 func NewClient(path string, timeout time.Duration) *Client {
-	c := &Client{socket: path}
+	c := &Client{socket: path, timeout: timeout}
 	tr := &http.Transport{
 		DialContext:            c.dial,
 		MaxIdleConns:           2,
@@ -86,7 +89,7 @@ func NewClient(path string, timeout time.Duration) *Client {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 16 << 10,
 	}
-	c.hc = &http.Client{Transport: tr, Timeout: timeout}
+	c.hc = &http.Client{Transport: tr}
 	return c
 }
 
@@ -105,7 +108,7 @@ func (c *Client) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 		}
 		return nil, fmt.Errorf("connecting to the daemon on %s: %w", c.socket, err)
 	}
-	uid, err := PeerUID(conn)
+	uid, _, err := PeerCred(conn)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("checking who serves %s: %w", c.socket, err)
@@ -121,7 +124,9 @@ func (c *Client) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 // encode (nil for none) and where to decode the answer. Every non-200
 // answer comes back as an *Error; a daemon that does not answer in time or
 // cuts the connection as ErrDaemonStuck.
-func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+func (c *Client) send(parent context.Context, method, path string, in, out any) error {
+	ctx, stop := c.deadline(parent)
+	defer stop()
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -149,9 +154,9 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		switch {
 		case errors.Is(err, ErrNoDaemon):
 			return err
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		case parent.Err() != nil:
+			return parent.Err()
+		case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 			errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), isTimeout(err):
 			return fmt.Errorf("%w on %s (it may be stopped or overloaded)", ErrDaemonStuck, c.socket)
 		}
@@ -175,6 +180,26 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		}
 	}
 	return nil
+}
+
+// deadline bounds one request by the client's timeout, restarted (with
+// credstore.ConfirmTimeout more) when the daemon answers 102 Processing: a
+// policy is asking the user, and the daemon is not stuck.
+func (c *Client) deadline(parent context.Context) (context.Context, func()) {
+	if c.timeout <= 0 {
+		return parent, func() {}
+	}
+	ctx, cancel := context.WithCancel(parent)
+	t := time.AfterFunc(c.timeout, cancel)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			if code == http.StatusProcessing {
+				t.Reset(credstore.ConfirmTimeout + c.timeout)
+			}
+			return nil
+		},
+	})
+	return ctx, func() { t.Stop(); cancel() }
 }
 
 func isTimeout(err error) bool {

@@ -9,17 +9,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PeerUID is the effective user id of the process at the other end of a
-// Unix socket connection: LOCAL_PEERCRED, what getpeereid(3) reads.
-func PeerUID(c net.Conn) (uint32, error) {
-	var uid uint32
-	err := control(c, func(fd uintptr) error {
+// PeerCred is the user id (LOCAL_PEERCRED, as getpeereid) and process id
+// (LOCAL_PEERPID) of the process at the other end of a Unix socket.
+func PeerCred(c net.Conn) (uid uint32, pid int, err error) {
+	err = control(c, func(fd uintptr) error {
 		cred, err := unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 		if err != nil {
 			return fmt.Errorf("LOCAL_PEERCRED: %w", err)
 		}
 		uid = cred.Uid
+		// The pid only names the caller in the audit trail; without it
+		// the caller is still checked by uid.
+		if p, err := unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID); err == nil {
+			pid = p
+		}
 		return nil
 	})
-	return uid, err
+	return uid, pid, err
 }

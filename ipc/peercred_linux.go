@@ -9,17 +9,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PeerUID is the user id of the process at the other end of a Unix socket
-// connection, from SO_PEERCRED (the credentials at connect time).
-func PeerUID(c net.Conn) (uint32, error) {
-	var uid uint32
-	err := control(c, func(fd uintptr) error {
+// PeerCred is the user id and process id of the process at the other end
+// of a Unix socket connection, from SO_PEERCRED (as at connect time).
+func PeerCred(c net.Conn) (uid uint32, pid int, err error) {
+	err = control(c, func(fd uintptr) error {
 		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 		if err != nil {
 			return fmt.Errorf("SO_PEERCRED: %w", err)
 		}
-		uid = cred.Uid
+		uid, pid = cred.Uid, int(cred.Pid)
 		return nil
 	})
-	return uid, err
+	return uid, pid, err
 }

@@ -8,8 +8,8 @@ import (
 	"runtime"
 )
 
-// PeerUID cannot learn a peer's user id on this system, so every
+// PeerCred cannot learn a peer's user id on this system, so every
 // connection is refused: the check fails closed.
-func PeerUID(net.Conn) (uint32, error) {
-	return 0, errors.New("peer credentials are not supported on " + runtime.GOOS)
+func PeerCred(net.Conn) (uint32, int, error) {
+	return 0, 0, errors.New("peer credentials are not supported on " + runtime.GOOS)
 }

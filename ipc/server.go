@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/peer"
 )
 
 // Options tune a Server; the zero value is usable.
@@ -34,6 +36,8 @@ type Options struct {
 	// Watching is reported by /v1/health: the daemon moves plaintext keys
 	// out of config.json.
 	Watching bool
+	// Audit reads the audit trail's counters for /v1/health (nil: none).
+	Audit func() audit.Stats
 }
 
 // Server is the socket API over any credstore.Backend: handler → Backend
@@ -106,21 +110,60 @@ func (s *Server) Conns() int64 { return s.conns.Load() }
 
 type peerKey struct{}
 
+// connPeer is what connContext learned of a connection's peer, once: every
+// request on a kept-alive connection reuses it.
+type connPeer struct {
+	caller *peer.Caller
+	// ours: the peer runs one of torale-cred's own executables, the only
+	// ones believed when they name a door.
+	ours bool
+}
+
 // connContext checks the peer's user id before a byte is read and fails
 // closed: a peer of another user, or one whose id cannot be learned, has
 // its connection closed here, so net/http reads nothing and writes nothing.
+// A peer let through is identified here, once per connection, for the
+// audit trail and the policy.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	uid, err := PeerUID(c)
+	uid, pid, err := PeerCred(c)
 	switch {
 	case err != nil:
 		s.log.Warn("refused a connection: cannot learn the peer's user id", "err", err)
 	case uid != s.uid:
 		s.log.Warn("refused a connection from another user", "peer_uid", uid, "uid", s.uid)
 	default:
-		return context.WithValue(ctx, peerKey{}, uid)
+		who := peer.Identify(pid, uid)
+		return context.WithValue(ctx, peerKey{}, &connPeer{caller: who, ours: who.Ours()})
 	}
 	_ = c.Close()
 	return ctx
+}
+
+// handOutContext is a look-up's context: its caller, the door its key goes
+// through (named by torale-cred's own commands, else the socket itself),
+// and how to tell the client to wait while a policy asks the user.
+func handOutContext(w http.ResponseWriter, r *http.Request) context.Context {
+	ctx := r.Context()
+	cp, _ := ctx.Value(peerKey{}).(*connPeer)
+	if cp == nil {
+		return ctx
+	}
+	door := credstore.DoorSocket
+	if cp.ours {
+		// "" from our own command is one of its checks (status, login),
+		// which hands no key on.
+		door = ""
+		if d := r.Header.Get(DoorHeader); credstore.CheckDoor(d) {
+			door = d
+		}
+	}
+	ctx = credstore.WithDoor(peer.With(ctx, cp.caller), door)
+	return credstore.WithWaiting(ctx, func(d time.Duration) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Now().Add(d + 5*time.Second))
+		_ = rc.SetReadDeadline(time.Time{})
+		w.WriteHeader(http.StatusProcessing)
+	})
 }
 
 func (s *Server) connState(c net.Conn, st http.ConnState) {
@@ -138,7 +181,7 @@ func (s *Server) connState(c net.Conn, st http.ConnState) {
 // guard serves only requests on connections connContext let through.
 func guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Context().Value(peerKey{}).(uint32); !ok {
+		if _, ok := r.Context().Value(peerKey{}).(*connPeer); !ok {
 			writeError(w, http.StatusForbidden, CodeForbidden, "this socket serves its own user only")
 			return
 		}
@@ -220,7 +263,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	res, err := s.b.Resolve(r.Context(), req)
+	res, err := s.b.Resolve(handOutContext(w, r), req)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -230,6 +273,10 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	h := Health{Status: "ok", Version: s.o.Version, Keychain: "ok", Watching: s.o.Watching, PID: os.Getpid()}
+	if s.o.Audit != nil {
+		st := s.o.Audit()
+		h.Audit = &st
+	}
 	if err := s.b.Health(r.Context()); err != nil {
 		h.Keychain = credstore.KeychainState(err)
 	}
@@ -259,7 +306,7 @@ func (s *Server) stored(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	res, err := s.b.Stored(r.Context(), p)
+	res, err := s.b.Stored(handOutContext(w, r), p)
 	if err != nil {
 		s.fail(w, err)
 		return

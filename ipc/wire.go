@@ -11,6 +11,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
 )
 
 // The wire types are credstore's own (Request, Resolution, ProfileInfo,
@@ -50,6 +51,9 @@ type Health struct {
 	// under daemon --no-watch).
 	Watching bool `json:"watching"`
 	PID      int  `json:"pid,omitempty"`
+	// Audit counts the trail's records: written, dropped (queue full),
+	// failed (the disk refused them). Absent under daemon --no-audit.
+	Audit *audit.Stats `json:"audit,omitempty"`
 }
 
 // CredentialList is GET /v1/credentials.

@@ -21,6 +21,7 @@ import (
 type daemonOptions struct {
 	debug   bool
 	noWatch bool
+	noAudit bool
 }
 
 func newDaemonCmd(f *Factory) *cobra.Command {
@@ -45,6 +46,7 @@ A plaintext key that appears in config.json belongs to the daemon's profile:
 	}
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log every detail")
 	cmd.Flags().BoolVar(&o.noWatch, "no-watch", false, "leave config.json alone: do not move plaintext keys into the keychain (torale-cred import still does)")
+	cmd.Flags().BoolVar(&o.noAudit, "no-audit", false, "keep no audit trail and raise no first-use alerts (a profile's policy still applies)")
 	return cmd
 }
 
@@ -104,6 +106,7 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		Logger:         logger,
 		Version:        version.String(),
 		Notify:         notify.Notify,
+		NoAudit:        o.noAudit,
 	})
 	if err != nil {
 		return err

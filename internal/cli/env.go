@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
 )
 
 // Shells env can write for.
@@ -38,7 +40,7 @@ can read it; 'torale-cred exec' gives it to one command only.`,
 			if err != nil {
 				return err
 			}
-			r, err := f.lookup(cmd.Context(), apiKey)
+			r, err := f.lookup(cmd.Context(), credstore.DoorEnv, apiKey)
 			if err != nil {
 				return err
 			}

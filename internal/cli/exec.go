@@ -54,7 +54,7 @@ every user can read in /proc/*/cmdline.)`,
 }
 
 func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error {
-	r, err := f.lookup(cmd.Context(), apiKey)
+	r, err := f.lookup(cmd.Context(), credstore.DoorExec, apiKey)
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,7 @@ func (f *Factory) Store() (*credstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.store = &credstore.Store{Keychain: kc, StateFile: credstore.StateFile{Dir: stateDir}, ConfigPath: cfg, Period: period, Now: f.Now}
+	f.store = &credstore.Store{Keychain: kc, StateFile: credstore.StateFile{Dir: stateDir}, ConfigPath: cfg, Period: period, Now: f.Now,
+		Audit: f.localAudit, Warn: func(msg string) { f.warn("%s", msg) }}
 	return f.store, nil
 }

@@ -196,14 +196,15 @@ func (f *Factory) daemon(ctx context.Context) daemonInfo {
 }
 
 // lookup is the look-up of token, exec and env: the selected profile, the
-// process's flag and environment, through the Backend. A keychain failure
-// that config.json covered and a due rotation are each said once.
-func (f *Factory) lookup(ctx context.Context, flagKey string) (credstore.Resolution, error) {
+// process's flag and environment, through the Backend, handing the key out
+// through door (the audit trail's word). A keychain failure that
+// config.json covered and a due rotation are each said once.
+func (f *Factory) lookup(ctx context.Context, door, flagKey string) (credstore.Resolution, error) {
 	profile, err := f.profile()
 	if err != nil {
 		return credstore.Resolution{}, err
 	}
-	r, err := f.Backend().Resolve(ctx, f.request(profile, flagKey, ""))
+	r, err := f.Backend().Resolve(credstore.WithDoor(ctx, door), f.request(profile, flagKey, ""))
 	if err != nil {
 		return r, err
 	}

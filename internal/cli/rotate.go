@@ -55,7 +55,8 @@ func runRotate(ctx context.Context, f *Factory) error {
 	if f.Getenv("TORALE_API_KEY") != "" {
 		f.say("%s: note: TORALE_API_KEY is set and takes precedence; rotate replaces the key stored for profile %q, not that one.", prog, profile)
 	}
-	rot := &rotation.Rotator{Keys: be, Profile: profile, Env: f.env(), Now: f.Now, Say: func(l string) { f.say("%s", l) }}
+	rot := &rotation.Rotator{Keys: be, Profile: profile, Env: f.env(), Now: f.Now, Say: func(l string) { f.say("%s", l) },
+		UsedBy: f.usedBy}
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
 		rot.Paste = func() (string, error) {
 			fmt.Fprint(f.IO.ErrOut, "Or paste the new key here once you have it (input is hidden; Enter alone stops): ")

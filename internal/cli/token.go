@@ -23,7 +23,7 @@ input, so the key never appears in a command line, which every user can
 read in /proc/*/cmdline.)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := f.lookup(cmd.Context(), apiKey)
+			r, err := f.lookup(cmd.Context(), credstore.DoorToken, apiKey)
 			if err != nil {
 				return err
 			}

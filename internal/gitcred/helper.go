@@ -193,7 +193,8 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 		if !slices.Contains(s.profiles, p) {
 			continue
 		}
-		r, err := h.resolveFor(ctx, p)
+		// The answer hands the key to git: the audit trail's "git" door.
+		r, err := h.resolveFor(credstore.WithDoor(ctx, credstore.DoorGit), p)
 		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
 			continue
 		}

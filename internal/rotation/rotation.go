@@ -44,6 +44,10 @@ type Rotator struct {
 	Paste func() (string, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// UsedBy, when set, names the programs that received the key with this
+	// hint lately (from the audit trail), said before the old key is
+	// revoked so the user knows what to restart or update.
+	UsedBy func(hint string) []string
 }
 
 // Result is a rotation that changed something.
@@ -74,7 +78,8 @@ func (r *Rotator) api(url, key string) *toraleapi.Client {
 // Rotate runs the workflow. The error is one sentence with the fix; it
 // says whether anything changed.
 func (r *Rotator) Rotate(ctx context.Context) (Result, error) {
-	stored, err := r.Keys.Stored(ctx, r.Profile)
+	// The stored key leaves for the Torale API: the audit trail says so.
+	stored, err := r.Keys.Stored(credstore.WithDoor(ctx, credstore.DoorRotate), r.Profile)
 	if err != nil {
 		return Result{}, err
 	}
@@ -176,6 +181,11 @@ func (r *run) rotate(prof credstore.Profile) error {
 
 	if !found || oldRec.ID == "" {
 		return r.oldNotRevoked(nk, errors.New("the server did not say the old key's id"))
+	}
+	if r.UsedBy != nil {
+		for _, line := range r.UsedBy(credstore.Hint(r.old)) {
+			r.step("%s", line)
+		}
 	}
 	if err := newAPI.RevokeKey(r.ctx, oldRec.ID); err != nil {
 		return r.oldNotRevoked(nk, err)

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package credstore
+package filelock
 
 import (
 	"os"
@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockFile takes an exclusive advisory lock, released by the returned func.
-func lockFile(path string) (func(), error) {
+// Lock takes an exclusive advisory lock, released by the returned func.
+func Lock(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,209 @@
+package credstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/notify"
+	"github.com/torale-ai/torale-cred/internal/peer"
+)
+
+// Policy modes: who may receive a profile's key through torale-cred's
+// doors. Open is the default.
+const (
+	PolicyOpen    = "open"    // any program of this user
+	PolicyAllow   = "allow"   // only the listed executables
+	PolicyConfirm = "confirm" // the listed ones; any other only if the user allows it on the desktop
+)
+
+// Policy is one profile's rule, kept in state.json beside the metadata (it
+// survives logout, so a new key keeps its old protection).
+type Policy struct {
+	Mode  string   `json:"mode"`
+	Allow []string `json:"allow,omitempty"`
+}
+
+// CheckPolicy refuses a mode or an executable that cannot be matched: the
+// caller's executable is always an absolute, clean path.
+func CheckPolicy(p Policy) error {
+	switch p.Mode {
+	case PolicyOpen, PolicyConfirm:
+	case PolicyAllow:
+		if len(p.Allow) == 0 {
+			return fmt.Errorf("%w: \"allow\" needs at least one executable", ErrBadRequest)
+		}
+	default:
+		return fmt.Errorf("%w: the policy is allow, confirm or open, not %q", ErrBadRequest, printable(p.Mode, 20))
+	}
+	for _, e := range p.Allow {
+		if !strings.HasPrefix(e, "/") || strings.ContainsAny(e, "\x00\n") {
+			return fmt.Errorf("%w: %q is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, printable(e, 80))
+		}
+	}
+	return nil
+}
+
+// ConfirmTimeout is how long `confirm` waits for the user's answer.
+const ConfirmTimeout = 30 * time.Second
+
+// Answers of the desktop question.
+const (
+	answerOnce   = "allow_once"
+	answerAlways = "allow_always"
+	answerDeny   = "deny"
+)
+
+// AskFunc asks the user a question on the desktop (notify.Ask).
+type AskFunc func(ctx context.Context, title, body string, choices []notify.Choice) (string, error)
+
+type waitingKey struct{}
+
+// WithWaiting registers fn, called before a look-up waits for the user
+// (the socket server tells its client to wait longer).
+func WithWaiting(ctx context.Context, fn func(time.Duration)) context.Context {
+	return context.WithValue(ctx, waitingKey{}, fn)
+}
+
+// handOut is the one place a key leaves through a door: the policy
+// decides, the trail records (a refusal too), and a refused look-up gets
+// no key. torale-cred's own checks (no door) and keys the caller gave
+// itself (flag, environment) are neither judged nor recorded.
+func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
+	door := DoorFrom(ctx)
+	if door == "" || r.Key == "" || (r.KeySource != FromKeychain && r.KeySource != FromConfig) {
+		return nil
+	}
+	c := peer.From(ctx)
+	err := s.decide(ctx, v, r.Profile, c)
+	if s.Audit != nil {
+		res := audit.ResultOK
+		if err != nil {
+			res = audit.ResultDenied
+		}
+		s.Audit(v.s.StateFile.Dir, audit.Event{Time: s.now(), Profile: r.Profile, KeyHint: Hint(r.Key), Door: door, Result: res, Caller: c})
+	}
+	if err != nil {
+		*r = Resolution{}
+	}
+	return err
+}
+
+func (v *view) policy(profile string) Policy {
+	if st, _ := v.state(); st != nil {
+		if p, ok := st.Policies[profile]; ok && CheckPolicy(p) == nil {
+			return p
+		}
+	}
+	return Policy{Mode: PolicyOpen}
+}
+
+// decide applies profile's policy to caller c.
+func (s *Store) decide(ctx context.Context, v *view, profile string, c *peer.Caller) error {
+	p := v.policy(profile)
+	if p.Mode == PolicyOpen || (c.Exe != "" && slices.Contains(p.Allow, c.Exe)) {
+		return nil
+	}
+	prog := c.Program()
+	allowCmd := "torale-cred policy set " + profile + " allow " + strings.Join(append(slices.Clone(p.Allow), exeOr(c)), " ")
+	if p.Mode == PolicyAllow {
+		return fmt.Errorf("%w: profile %q hands its key only to %s (policy allow), not to %s; to allow it: %s",
+			ErrDenied, profile, strings.Join(p.Allow, ", "), prog, allowCmd)
+	}
+	if c.Exe == "" {
+		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and the program asking (pid %d) cannot be named; to hand it out freely: torale-cred policy set %s open",
+			ErrDenied, profile, c.PID, profile)
+	}
+	answer, err := s.confirm(ctx, profile, c)
+	switch {
+	case errors.Is(err, notify.ErrNoDesktop):
+		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and no desktop can ask you about %s; to allow it: %s", ErrDenied, profile, prog, allowCmd)
+	case err != nil:
+		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and nobody allowed %s within %s; to allow it: %s", ErrDenied, profile, prog, ConfirmTimeout, allowCmd)
+	case answer == answerDeny:
+		return fmt.Errorf("%w: you denied %s the key of profile %q (policy confirm)", ErrDenied, prog, profile)
+	case answer == answerAlways:
+		if err := v.s.allowAlways(profile, c.Exe); err != nil {
+			s.warnf("remembering an \"Allow always\" answer: %v; it was allowed this once", err)
+		}
+	}
+	return nil
+}
+
+func exeOr(c *peer.Caller) string {
+	if c.Exe != "" {
+		return c.Exe
+	}
+	return "EXE"
+}
+
+// confirm asks the desktop once per (profile, executable) at a time: a
+// burst of look-ups from one program raises one question.
+func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (string, error) {
+	if fn, ok := ctx.Value(waitingKey{}).(func(time.Duration)); ok {
+		fn(ConfirmTimeout)
+	}
+	ask := s.Ask
+	if ask == nil {
+		ask = notify.Ask
+	}
+	v, err, _ := s.asking.Do(profile+"\x00"+c.Exe, func() (any, error) {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ConfirmTimeout)
+		defer cancel()
+		where := ""
+		if c.Unit != "" {
+			where = " in " + c.Unit
+		}
+		if c.SSH {
+			where += " over SSH"
+		}
+		body := fmt.Sprintf("%s%s asks for the Torale API key of profile %q.", c.Program(), where, profile)
+		return ask(actx, "Hand out a Torale API key?", body, []notify.Choice{
+			{Key: answerOnce, Label: "Allow once"}, {Key: answerAlways, Label: "Allow always"}, {Key: answerDeny, Label: "Deny"}})
+	})
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// allowAlways adds exe to profile's allow list (the policy stays confirm).
+func (s *Store) allowAlways(profile, exe string) error {
+	return s.UpdateState(func(st *State) error {
+		p, ok := st.Policies[profile]
+		if !ok {
+			p = Policy{Mode: PolicyConfirm}
+		}
+		if !slices.Contains(p.Allow, exe) {
+			p.Allow = append(p.Allow, exe)
+		}
+		st.setPolicy(profile, p)
+		return nil
+	})
+}
+
+// SetPolicy records profile's policy (open removes it).
+func (s *Store) SetPolicy(profile string, p Policy) error {
+	if err := CheckProfile(profile); err != nil {
+		return err
+	}
+	if err := CheckPolicy(p); err != nil {
+		return err
+	}
+	return s.UpdateState(func(st *State) error { st.setPolicy(profile, p); return nil })
+}
+
+func (st *State) setPolicy(profile string, p Policy) {
+	if p.Mode == PolicyOpen {
+		delete(st.Policies, profile)
+		return
+	}
+	if st.Policies == nil {
+		st.Policies = map[string]Policy{}
+	}
+	st.Policies[profile] = p
+}

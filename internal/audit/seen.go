@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/torale-ai/torale-cred/internal/atomicfile"
+	"github.com/torale-ai/torale-cred/internal/filelock"
+	"github.com/torale-ai/torale-cred/internal/trust"
+)
+
+// SeenFileName holds, per profile, the executables that have received its
+// key: paths only, no secret.
+const SeenFileName = "seen.json"
+
+type seenFile struct {
+	Version  int                 `json:"version"`
+	Profiles map[string][]string `json:"profiles"`
+}
+
+// Seen is the first-use set in a state directory. The daemon keeps it in
+// memory after the first read; every addition is merged into the file
+// under a lock, so a command and the daemon never lose each other's.
+type Seen struct {
+	Dir string
+	mem map[string]map[string]bool
+}
+
+func (s *Seen) path() string { return filepath.Join(s.Dir, SeenFileName) }
+
+func (s *Seen) load() (seenFile, error) {
+	sf := seenFile{Version: 1, Profiles: map[string][]string{}}
+	if err := trust.Dir(s.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return sf, err
+	}
+	if fi, err := os.Lstat(s.path()); err == nil {
+		if err := trust.Info(s.path(), fi); err != nil {
+			return sf, err
+		}
+		if !fi.Mode().IsRegular() || fi.Size() > 4<<20 {
+			return sf, fmt.Errorf("%s is not a small regular file", s.path())
+		}
+	}
+	b, err := os.ReadFile(s.path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return sf, nil
+	}
+	if err != nil {
+		return sf, err
+	}
+	if err := json.Unmarshal(b, &sf); err != nil {
+		return sf, fmt.Errorf("%s is not valid JSON: %w", s.path(), err)
+	}
+	if sf.Profiles == nil {
+		sf.Profiles = map[string][]string{}
+	}
+	return sf, nil
+}
+
+// FirstUse records that exe received profile's key and reports whether
+// that is new. An unknown executable is never "new": there is nothing to
+// name.
+func (s *Seen) FirstUse(profile, exe string) (bool, error) {
+	if exe == "" {
+		return false, nil
+	}
+	if s.mem == nil {
+		sf, err := s.load()
+		if err != nil {
+			return false, err
+		}
+		s.mem = map[string]map[string]bool{}
+		for p, exes := range sf.Profiles {
+			s.mem[p] = map[string]bool{}
+			for _, e := range exes {
+				s.mem[p][e] = true
+			}
+		}
+	}
+	if s.mem[profile][exe] {
+		return false, nil
+	}
+	isNew, err := s.add(profile, exe)
+	if err != nil {
+		return false, err
+	}
+	if s.mem[profile] == nil {
+		s.mem[profile] = map[string]bool{}
+	}
+	s.mem[profile][exe] = true
+	return isNew, nil
+}
+
+// add merges exe into the file; false when another process had added it.
+func (s *Seen) add(profile, exe string) (bool, error) {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return false, err
+	}
+	unlock, err := filelock.Lock(filepath.Join(s.Dir, "audit.lock"))
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	sf, err := s.load()
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(sf.Profiles[profile], exe) {
+		return false, nil
+	}
+	sf.Profiles[profile] = append(sf.Profiles[profile], exe)
+	b, err := json.MarshalIndent(sf, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	return true, atomicfile.Write(s.path(), append(b, '\n'), 0o600)
+}
+
+// firstUses runs the first-use alert for a written batch's events.
+func (t *Trail) firstUses(events []Event) {
+	for _, e := range events {
+		if e.Caller == nil {
+			continue
+		}
+		isNew, err := t.seen.FirstUse(e.Profile, e.Caller.Exe)
+		if err != nil {
+			t.log.Warn("audit trail: cannot keep the set of programs seen", "err", err)
+			continue
+		}
+		if isNew {
+			t.o.FirstUse(e)
+		}
+	}
+}

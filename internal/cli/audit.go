@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/notify"
+	"github.com/torale-ai/torale-cred/internal/paths"
+)
+
+// sinceFlag is --since: days ("7d"), a duration ("36h") or a date
+// ("2026-11-01").
+type sinceFlag struct {
+	d  time.Duration
+	at time.Time
+}
+
+func (s *sinceFlag) String() string {
+	switch {
+	case !s.at.IsZero():
+		return s.at.Format(time.DateOnly)
+	case s.d > 0:
+		return fmtPeriod(s.d)
+	}
+	return ""
+}
+
+func (s *sinceFlag) Set(v string) error {
+	if t, err := time.ParseInLocation(time.DateOnly, v, time.Local); err == nil {
+		s.at, s.d = t, 0
+		return nil
+	}
+	d, err := parsePeriod(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a period or a date: use 7d, 36h or 2026-11-01", v)
+	}
+	s.d, s.at = d, time.Time{}
+	return nil
+}
+
+func (s *sinceFlag) Type() string { return "period" }
+
+func (s *sinceFlag) from(now time.Time) time.Time {
+	if !s.at.IsZero() {
+		return s.at
+	}
+	return now.Add(-s.d)
+}
+
+type auditOptions struct {
+	since   sinceFlag
+	json    bool
+	summary bool
+}
+
+func newAuditCmd(f *Factory) *cobra.Command {
+	o := auditOptions{since: sinceFlag{d: 30 * 24 * time.Hour}}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show which programs received which profile's key (never a key)",
+		Long: `Every time a key leaves torale-cred (a socket answer, token, exec, env, the
+git helper, a rotation's call to the API) one line goes to the audit trail,
+audit.jsonl in the state directory: when, the profile, the key's hint, the
+door, the result (ok, or denied by a policy) and the program that received
+it: its pid, executable, systemd unit, and whether it came over SSH.
+
+--summary groups it by key and program: which programs used each key, as
+rotate shows before it revokes an old key. --json prints the lines as they
+are stored (or the summary). --profile limits it to one profile.
+
+The trail covers torale-cred's doors only: any program of yours can also ask
+the keychain directly (README: "What the audit trail can and cannot see").`,
+		Example: `  torale-cred audit
+  torale-cred audit --since 7d --profile work
+  torale-cred audit --summary --since 90d`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAudit(f, cmd, o) },
+	}
+	cmd.Flags().Var(&o.since, "since", "how far back: days (7d), a duration (36h) or a date (2026-11-01)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print as JSON")
+	cmd.Flags().BoolVar(&o.summary, "summary", false, "which programs used each key, with counts")
+	return cmd
+}
+
+func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
+	dir, err := paths.StateDir(f.Getenv)
+	if err != nil {
+		return err
+	}
+	filter := audit.Filter{Since: o.since.from(f.clock())}
+	if cmd.Flags().Changed("profile") || f.Getenv("TORALE_PROFILE") != "" {
+		if filter.Profile, err = f.profile(); err != nil {
+			return err
+		}
+	}
+	events, bad, err := audit.Read(dir, filter)
+	if err != nil {
+		return fmt.Errorf("reading the audit trail in %s: %w", dir, err)
+	}
+	if bad > 0 {
+		f.warn("%d line(s) of the audit trail are not records (a line torn by a crash, or an edit); they were skipped", bad)
+	}
+	if o.summary {
+		usage := audit.Summarize(events)
+		if o.json {
+			if usage == nil {
+				usage = []audit.Usage{}
+			}
+			return writeJSON(f.IO.Out, usage)
+		}
+		if len(usage) == 0 {
+			f.say("No key was handed out since %s.", filter.Since.Local().Format("2006-01-02 15:04"))
+			return nil
+		}
+		tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROFILE\tKEY\tPROGRAM\tTIMES\tDENIED\tLAST\tUNIT\tDOORS")
+		for _, u := range usage {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", u.Profile, u.KeyHint, u.Exe, u.Count, u.Denied,
+				u.Last.Local().Format("2006-01-02 15:04"), orDash(strings.Join(u.Units, ",")), strings.Join(u.Doors, ","))
+		}
+		return tw.Flush()
+	}
+	if o.json {
+		if events == nil {
+			events = []audit.Event{}
+		}
+		return writeJSON(f.IO.Out, events)
+	}
+	if len(events) == 0 {
+		f.say("No key was handed out since %s.", filter.Since.Local().Format("2006-01-02 15:04"))
+		return nil
+	}
+	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tPROFILE\tKEY\tPROGRAM\tUNIT\tDOOR\tRESULT")
+	for _, e := range events {
+		prog, unit := "unknown", ""
+		if e.Caller != nil {
+			prog, unit = e.Caller.Program(), e.Caller.Unit
+			if e.Caller.SSH {
+				prog += " over SSH"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Profile, e.KeyHint,
+			prog, orDash(unit), e.Door, e.Result)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// usedBy is rotate's "who used this key": one line per program that
+// received the key with hint in the last 30 days, from the audit trail.
+func (f *Factory) usedBy(hint string) []string {
+	dir, err := paths.StateDir(f.Getenv)
+	if err != nil {
+		return nil
+	}
+	const days = 30
+	events, _, err := audit.Read(dir, audit.Filter{Since: f.clock().Add(-days * 24 * time.Hour), KeyHint: hint})
+	if err != nil {
+		return []string{fmt.Sprintf("! the audit trail could not be read (%v), so which programs used %s is unknown", err, hint)}
+	}
+	var progs []audit.Usage
+	for _, u := range audit.Summarize(events) {
+		if u.Count > 0 {
+			progs = append(progs, u)
+		}
+	}
+	if len(progs) == 0 {
+		return []string{fmt.Sprintf("the audit trail shows no program that used %s in the last %d days", hint, days)}
+	}
+	noun := "programs"
+	if len(progs) == 1 {
+		noun = "program"
+	}
+	lines := []string{fmt.Sprintf("these %d %s used %s in the last %d days; restart or update them once the new key is stored:", len(progs), noun, hint, days)}
+	for _, u := range progs {
+		where := ""
+		if len(u.Units) > 0 {
+			where = " in " + strings.Join(u.Units, ", ")
+		}
+		lines = append(lines, fmt.Sprintf("  %s%s, %d times, last %s", u.Exe, where, u.Count, u.Last.Local().Format("2006-01-02 15:04")))
+	}
+	return lines
+}
+
+// localAudit is the trail as a command that read the keychain itself
+// writes it: its own line at once, and its own first-use alert.
+func (f *Factory) localAudit(dir string, e audit.Event) {
+	first, err := audit.Append(dir, 0, e)
+	if err != nil {
+		f.warn("the audit trail could not be written (%v); the key was handed out all the same", err)
+		return
+	}
+	if first {
+		body := fmt.Sprintf("%s received the key %s of profile %q for the first time (through %s). See: torale-cred audit", e.Caller.Program(), e.KeyHint, e.Profile, e.Door)
+		_ = notify.Notify(context.Background(), "Torale API key: a new program", body)
+	}
+}
+
+type policyOptions struct{ json bool }
+
+func newPolicyCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Choose which programs may receive a profile's key",
+		Long: `A profile's policy decides who receives its key through torale-cred's doors
+(the socket, token, exec, env, the git helper):
+
+  open     any program of yours (the default)
+  allow    only the executables listed, by absolute path as torale-cred audit shows them
+  confirm  the listed ones; any other only when you allow it on the desktop
+           (Allow once, Allow always, Deny); refused after 30 s or where no
+           desktop can ask
+
+A refused look-up is a 403 "denied" on the socket and exit 1 at the command
+line, and it is in the audit trail. The policy lives in state.json and
+survives logout.`,
+		Example: `  torale-cred policy set work allow /usr/bin/git /usr/local/bin/torale
+  torale-cred policy set work confirm
+  torale-cred policy set work open
+  torale-cred policy show`,
+	}
+	cmd.AddCommand(newPolicySetCmd(f), newPolicyShowCmd(f))
+	return cmd
+}
+
+func newPolicySetCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set PROFILE allow EXE...|confirm|open",
+		Short: "Set a profile's policy",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usageErrorf("policy set takes a profile and a mode: allow EXE..., confirm or open")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			profile, mode, exes := args[0], args[1], args[2:]
+			if mode != credstore.PolicyAllow && len(exes) > 0 && mode != credstore.PolicyConfirm {
+				return usageErrorf("policy %s takes no executables", mode)
+			}
+			p := credstore.Policy{Mode: mode, Allow: exes}
+			if err := credstore.CheckPolicy(p); err != nil {
+				return usageErrorf("%s", strings.TrimPrefix(err.Error(), credstore.ErrBadRequest.Error()+": "))
+			}
+			if err := credstore.CheckProfile(profile); err != nil {
+				return err
+			}
+			st, err := f.Store()
+			if err != nil {
+				return err
+			}
+			if err := st.SetPolicy(profile, p); err != nil {
+				return err
+			}
+			switch mode {
+			case credstore.PolicyOpen:
+				f.say("Profile %q hands its key to any program of yours (policy open).", profile)
+			case credstore.PolicyAllow:
+				f.say("Profile %q hands its key only to %s (policy allow).", profile, strings.Join(exes, ", "))
+			default:
+				f.say("Profile %q asks on the desktop before handing its key to a program not allowed yet (policy confirm).", profile)
+			}
+			return nil
+		},
+	}
+}
+
+func newPolicyShowCmd(f *Factory) *cobra.Command {
+	var o policyOptions
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show every profile's policy",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			st, err := f.Store()
+			if err != nil {
+				return err
+			}
+			state, err := st.StateFile.Load()
+			if err != nil {
+				return err
+			}
+			pols := state.Policies
+			if pols == nil {
+				pols = map[string]credstore.Policy{}
+			}
+			if o.json {
+				return writeJSON(f.IO.Out, pols)
+			}
+			if len(pols) == 0 {
+				f.say("Every profile is open: any program of yours may receive its key. Set one: torale-cred policy set PROFILE allow EXE...")
+				return nil
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PROFILE\tPOLICY\tALLOWED")
+			for _, n := range slices.Sorted(maps.Keys(pols)) {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", n, pols[n].Mode, orDash(strings.Join(pols[n].Allow, " ")))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "print as JSON")
+	return cmd
+}
+
+// clock is the factory's time.
+func (f *Factory) clock() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}

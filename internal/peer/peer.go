@@ -1,0 +1,135 @@
+// Package peer says who a process is, for the audit trail and the
+// per-profile policy: its pid and user, its executable, its command name,
+// the systemd unit it runs in and whether it came in over SSH. It is read
+// once per socket connection (or once per command, for the process itself)
+// and never holds anything secret.
+package peer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Caller is one process as the audit trail names it (SPEC: "caller").
+type Caller struct {
+	PID  int    `json:"pid"`
+	UID  int    `json:"uid"`
+	Exe  string `json:"exe"`
+	Comm string `json:"comm"`
+	Unit string `json:"unit"`
+	SSH  bool   `json:"ssh"`
+}
+
+// Program is how a person reads the caller: the executable with its pid.
+func (c *Caller) Program() string {
+	name := c.Exe
+	if name == "" {
+		name = c.Comm
+	}
+	if name == "" {
+		name = "unknown program"
+	}
+	return name + " (pid " + strconv.Itoa(c.PID) + ")"
+}
+
+// Identify describes process pid of user uid. What cannot be read (the
+// process has gone, another OS) stays empty: the caller is still named by
+// its pid and uid, never guessed.
+func Identify(pid int, uid uint32) *Caller {
+	c := &Caller{PID: pid, UID: int(uid)}
+	if pid > 0 {
+		identify(c)
+	}
+	return c
+}
+
+// Self is this process, identified once.
+var Self = sync.OnceValue(func() *Caller { return Identify(os.Getpid(), uint32(os.Getuid())) })
+
+type callerKey struct{}
+
+// With puts the caller of a look-up into its context.
+func With(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// From is the look-up's caller: the socket's peer, or this process itself
+// when nothing else was said (a command that reads the keychain directly).
+func From(ctx context.Context) *Caller {
+	if c, ok := ctx.Value(callerKey{}).(*Caller); ok && c != nil {
+		return c
+	}
+	return Self()
+}
+
+// ours are torale-cred's own executables beside this one, resolved once.
+var ours = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	exe, err := os.Executable()
+	if err != nil {
+		return m
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	m[exe] = true
+	dir := filepath.Dir(exe)
+	for _, n := range []string{"torale-cred", "git-credential-torale"} {
+		m[filepath.Join(dir, n)] = true
+	}
+	return m
+})
+
+// Ours reports whether c runs one of torale-cred's own executables (this
+// one, or its siblings in the same directory): only those may name the
+// door a key goes through; for anything else the door is the socket.
+func (c *Caller) Ours() bool { return c.Exe != "" && ours()[c.Exe] }
+
+// unitOf picks the systemd unit from /proc/PID/cgroup's text: the deepest
+// .service or .scope of the unified (v2) hierarchy, else of v1's
+// name=systemd one. "" when the process is in none.
+func unitOf(cgroup string) string {
+	var v2, v1 string
+	for _, line := range strings.Split(cgroup, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			v2 = parts[2]
+		case parts[1] == "name=systemd":
+			v1 = parts[2]
+		}
+	}
+	path := v2
+	if path == "" || path == "/" {
+		path = v1
+	}
+	elems := strings.Split(path, "/")
+	for i := len(elems) - 1; i >= 0; i-- {
+		e := elems[i]
+		if strings.HasSuffix(e, ".service") || strings.HasSuffix(e, ".scope") {
+			return e
+		}
+	}
+	return ""
+}
+
+// isSSH: a process name that means the chain came in over SSH (OpenSSH's
+// server, its per-session process since 9.8, or a client forwarding a
+// socket with -R / -L).
+func isSSH(comm string) bool {
+	switch comm {
+	case "sshd", "sshd-session", "sshd-auth", "ssh":
+		return true
+	}
+	return false
+}
+
+// maxChain bounds the walk up the parent chain.
+const maxChain = 64

@@ -1,0 +1,49 @@
+//go:build darwin
+
+package peer
+
+import (
+	"bytes"
+
+	"golang.org/x/sys/unix"
+)
+
+// identify asks the kernel through sysctl: kern.procargs2 begins with the
+// executable's path; kern.proc.pid holds the name and the parent. macOS
+// has no systemd unit.
+func identify(c *Caller) {
+	if b, err := unix.SysctlRaw("kern.procargs2", c.PID); err == nil && len(b) > 4 {
+		if i := bytes.IndexByte(b[4:], 0); i > 0 {
+			c.Exe = string(b[4 : 4+i])
+		}
+	}
+	ppid, comm, ok := kinfo(c.PID)
+	if !ok {
+		return
+	}
+	c.Comm = comm
+	for range maxChain {
+		if isSSH(comm) {
+			c.SSH = true
+			return
+		}
+		if ppid <= 1 {
+			return
+		}
+		if ppid, comm, ok = kinfo(ppid); !ok {
+			return
+		}
+	}
+}
+
+func kinfo(pid int) (int, string, bool) {
+	k, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
+	if err != nil || k.Proc.P_pid == 0 {
+		return 0, "", false
+	}
+	name := k.Proc.P_comm[:]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	return int(k.Eproc.Ppid), string(name), true
+}
