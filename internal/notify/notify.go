@@ -1,11 +1,14 @@
-// Package notify shows desktop notifications: org.freedesktop.Notifications
-// on the D-Bus session bus on Linux, osascript on macOS, nothing elsewhere.
-// It never treats a missing notification server as an error and never puts
-// anything secret in a notification.
+// Package notify shows desktop notifications and asks desktop questions:
+// org.freedesktop.Notifications on the D-Bus session bus on Linux,
+// osascript on macOS, nothing elsewhere. Send never treats a missing
+// notification server as an error; Ask reports it, so a caller can refuse.
+// Neither ever puts anything secret in a notification.
 package notify
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -36,4 +39,61 @@ func Send(ctx context.Context, title, body string) (bool, error) {
 func Notify(ctx context.Context, title, body string) error {
 	_, err := Send(ctx, title, body)
 	return err
+}
+
+// Choice is one button of a question: Key is what Ask returns, Label what
+// the user reads.
+type Choice struct{ Key, Label string }
+
+// ErrNoDesktop means nothing on this desktop can ask a question: no session
+// bus, nothing owning org.freedesktop.Notifications, a server without the
+// "actions" capability, no osascript, an unsupported OS, or a bus that did
+// not answer within Timeout.
+var ErrNoDesktop = errors.New("no desktop can ask")
+
+// ErrNoAnswer means the question was asked, or was being asked, and nobody
+// picked a choice: the context ended (a timeout), the notification was
+// closed without a pick, or the pick was none of the choices.
+var ErrNoAnswer = errors.New("no answer on the desktop")
+
+// Ask shows a question with the choices as its buttons and waits for the
+// user's pick. Nothing secret belongs in title or body: notifications are
+// shown on lock screens and kept in histories.
+//
+// It returns the picked Choice.Key and a nil error; otherwise an error for
+// which errors.Is reports ErrNoDesktop or ErrNoAnswer (wrapped with the
+// reason, for a log line), and no other: a caller that must decide treats
+// both as "no". It waits until ctx ends; without a deadline it waits for
+// the user as long as it takes, and only reaching the desktop is bounded
+// by Timeout. Choices must have distinct, non-empty keys and labels
+// ("default", the spec's key for a click on the body, is not a choice);
+// breaking that is a programming error, reported as neither sentinel.
+func Ask(ctx context.Context, title, body string, choices []Choice) (string, error) {
+	if err := checkChoices(choices); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+	return ask(ctx, title, body, choices)
+}
+
+func checkChoices(choices []Choice) error {
+	if len(choices) == 0 {
+		return errors.New("notify.Ask: no choices")
+	}
+	keys := make(map[string]bool, len(choices))
+	labels := make(map[string]bool, len(choices))
+	for _, c := range choices {
+		switch {
+		case c.Key == "" || c.Label == "":
+			return fmt.Errorf("notify.Ask: choice %+v has an empty key or label", c)
+		case c.Key == "default":
+			return errors.New(`notify.Ask: "default" is the key of a click on the notification, not a choice`)
+		case keys[c.Key] || labels[c.Label]:
+			return fmt.Errorf("notify.Ask: choice %+v repeats a key or a label", c)
+		}
+		keys[c.Key], labels[c.Label] = true, true
+	}
+	return nil
 }
