@@ -48,8 +48,17 @@ func CheckPolicy(p Policy) error {
 	return nil
 }
 
-// ConfirmTimeout is how long `confirm` waits for the user's answer.
+// ConfirmTimeout is how long `confirm` waits for the user's answer (a
+// Store may wait less: Store.ConfirmWait); clients wait this much longer
+// once the daemon says it is asking.
 const ConfirmTimeout = 30 * time.Second
+
+func (s *Store) confirmWait() time.Duration {
+	if s.ConfirmWait > 0 && s.ConfirmWait < ConfirmTimeout {
+		return s.ConfirmWait
+	}
+	return ConfirmTimeout
+}
 
 // Answers of the desktop question.
 const (
@@ -123,7 +132,7 @@ func (s *Store) decide(ctx context.Context, v *view, profile string, c *peer.Cal
 	case errors.Is(err, notify.ErrNoDesktop):
 		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and no desktop can ask you about %s; to allow it: %s", ErrDenied, profile, prog, allowCmd)
 	case err != nil:
-		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and nobody allowed %s within %s; to allow it: %s", ErrDenied, profile, prog, ConfirmTimeout, allowCmd)
+		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and nobody allowed %s within %s; to allow it: %s", ErrDenied, profile, prog, s.confirmWait(), allowCmd)
 	case answer == answerDeny:
 		return fmt.Errorf("%w: you denied %s the key of profile %q (policy confirm)", ErrDenied, prog, profile)
 	case answer == answerAlways:
@@ -145,14 +154,14 @@ func exeOr(c *peer.Caller) string {
 // burst of look-ups from one program raises one question.
 func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (string, error) {
 	if fn, ok := ctx.Value(waitingKey{}).(func(time.Duration)); ok {
-		fn(ConfirmTimeout)
+		fn(s.confirmWait())
 	}
 	ask := s.Ask
 	if ask == nil {
 		ask = notify.Ask
 	}
 	v, err, _ := s.asking.Do(profile+"\x00"+c.Exe, func() (any, error) {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ConfirmTimeout)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.confirmWait())
 		defer cancel()
 		where := ""
 		if c.Unit != "" {

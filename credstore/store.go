@@ -109,6 +109,9 @@ type Store struct {
 	Warn func(msg string)
 	// Ask puts a policy's question to the user (nil: notify.Ask).
 	Ask AskFunc
+	// ConfirmWait bounds the wait for the user's answer (0, or more than
+	// ConfirmTimeout: ConfirmTimeout).
+	ConfirmWait time.Duration
 
 	asking singleflight.Group
 
@@ -278,7 +281,7 @@ func (s *Store) forCaller(env Env) (*Store, error) {
 		return s, nil
 	}
 	return &Store{Keychain: s.Keychain, StateFile: StateFile{Dir: dir}, ConfigPath: cfg, Period: s.Period, Now: s.Now,
-		Audit: s.Audit, Ask: s.Ask, Warn: s.Warn}, nil
+		Audit: s.Audit, Ask: s.Ask, Warn: s.Warn, ConfirmWait: s.ConfirmWait}, nil
 }
 
 // Stored implements Backend: the keychain tier alone, with the URL the

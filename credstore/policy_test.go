@@ -1,0 +1,244 @@
+package credstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/notify"
+	"github.com/torale-ai/torale-cred/internal/peer"
+)
+
+const polKey = "sk_POLICYpolicyPOLICYpolicyPOLICY12345"
+
+// mapKeys is a KeyStore in memory: the policy's rules need no keychain.
+type mapKeys struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (k *mapKeys) Get(_ context.Context, p string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[p]
+	if !ok {
+		return "", ErrNotFound
+	}
+	return v, nil
+}
+func (k *mapKeys) Set(_ context.Context, p, v string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[p] = v
+	return nil
+}
+func (k *mapKeys) Delete(_ context.Context, p string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, p)
+	return nil
+}
+func (k *mapKeys) Ping(context.Context) error { return nil }
+
+type policyFixture struct {
+	store  *Store
+	mu     sync.Mutex
+	events []audit.Event
+	asked  int
+}
+
+func newPolicyFixture(t *testing.T, answer string, askErr error) *policyFixture {
+	t.Helper()
+	f := &policyFixture{}
+	dir := t.TempDir()
+	f.store = &Store{
+		Keychain:    &mapKeys{m: map[string]string{DefaultProfile: polKey}},
+		StateFile:   StateFile{Dir: filepath.Join(dir, "state")},
+		ConfigPath:  filepath.Join(dir, "config.json"),
+		ConfirmWait: time.Second,
+		Audit: func(_ string, e audit.Event) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.events = append(f.events, e)
+		},
+		Ask: func(ctx context.Context, title, body string, choices []notify.Choice) (string, error) {
+			f.mu.Lock()
+			f.asked++
+			f.mu.Unlock()
+			if strings.Contains(body+title, "sk_") {
+				t.Errorf("the question shows a key: %q", body)
+			}
+			return answer, askErr
+		},
+	}
+	return f
+}
+
+var curl = &peer.Caller{PID: 42, UID: 1000, Exe: "/usr/bin/curl", Comm: "curl"}
+
+func lookupAs(c *peer.Caller, door string) context.Context {
+	ctx := context.Background()
+	if c != nil {
+		ctx = peer.With(ctx, c)
+	}
+	if door != "" {
+		ctx = WithDoor(ctx, door)
+	}
+	return ctx
+}
+
+func TestPolicyDecides(t *testing.T) {
+	other := &peer.Caller{PID: 43, Exe: "/usr/bin/python3", Comm: "python3"}
+	nameless := &peer.Caller{PID: 44}
+	cases := []struct {
+		name       string
+		policy     *Policy
+		caller     *peer.Caller
+		answer     string
+		askErr     error
+		wantDenied bool
+		wantAsked  int
+		wantInErr  string
+	}{
+		{name: "no policy is open", caller: other},
+		{name: "open", policy: &Policy{Mode: PolicyOpen}, caller: other},
+		{name: "allow listed", policy: &Policy{Mode: PolicyAllow, Allow: []string{"/usr/bin/curl"}}, caller: curl},
+		{name: "allow unlisted", policy: &Policy{Mode: PolicyAllow, Allow: []string{"/usr/bin/curl"}}, caller: other,
+			wantDenied: true, wantInErr: "torale-cred policy set default allow /usr/bin/curl /usr/bin/python3"},
+		{name: "allow nameless", policy: &Policy{Mode: PolicyAllow, Allow: []string{"/usr/bin/curl"}}, caller: nameless, wantDenied: true},
+		{name: "confirm listed asks nothing", policy: &Policy{Mode: PolicyConfirm, Allow: []string{"/usr/bin/curl"}}, caller: curl},
+		{name: "confirm allow once", policy: &Policy{Mode: PolicyConfirm}, caller: other, answer: answerOnce, wantAsked: 1},
+		{name: "confirm deny", policy: &Policy{Mode: PolicyConfirm}, caller: other, answer: answerDeny, wantAsked: 1, wantDenied: true, wantInErr: "you denied"},
+		{name: "confirm no desktop", policy: &Policy{Mode: PolicyConfirm}, caller: other, askErr: notify.ErrNoDesktop, wantAsked: 1,
+			wantDenied: true, wantInErr: "no desktop can ask"},
+		{name: "confirm timeout", policy: &Policy{Mode: PolicyConfirm}, caller: other, askErr: notify.ErrNoAnswer, wantAsked: 1,
+			wantDenied: true, wantInErr: "within 1s"},
+		{name: "confirm nameless never asks", policy: &Policy{Mode: PolicyConfirm}, caller: nameless, wantDenied: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newPolicyFixture(t, tc.answer, tc.askErr)
+			if tc.policy != nil {
+				if err := f.store.SetPolicy(DefaultProfile, *tc.policy); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, look := range []func() (Resolution, error){
+				func() (Resolution, error) { return f.store.Resolve(lookupAs(tc.caller, DoorSocket), Request{}) },
+				func() (Resolution, error) { return f.store.Stored(lookupAs(tc.caller, DoorGit), DefaultProfile) },
+			} {
+				r, err := look()
+				if tc.wantDenied {
+					if !errors.Is(err, ErrDenied) || r.Key != "" {
+						t.Fatalf("got key %q, err %v; want denied", Hint(r.Key), err)
+					}
+					if !strings.Contains(err.Error(), tc.wantInErr) || strings.Contains(err.Error(), polKey) {
+						t.Fatalf("error %q lacks %q (or shows the key)", err, tc.wantInErr)
+					}
+				} else if err != nil || r.Key != polKey {
+					t.Fatalf("got key %q, err %v; want the key", Hint(r.Key), err)
+				}
+			}
+			if f.asked != 2*tc.wantAsked {
+				t.Fatalf("asked %d times, want %d", f.asked, 2*tc.wantAsked)
+			}
+			if len(f.events) != 2 {
+				t.Fatalf("recorded %d events, want 2 (one a look-up)", len(f.events))
+			}
+			want := audit.ResultOK
+			if tc.wantDenied {
+				want = audit.ResultDenied
+			}
+			for i, door := range []string{DoorSocket, DoorGit} {
+				e := f.events[i]
+				if e.Result != want || e.Door != door || e.KeyHint != Hint(polKey) || e.Caller != tc.caller || e.Profile != DefaultProfile {
+					t.Fatalf("event %d = %+v, want result %s door %s", i, e, want, door)
+				}
+			}
+		})
+	}
+}
+
+// A key the caller gave itself, and torale-cred's own checks (no door),
+// are neither judged nor recorded: no key left torale-cred.
+func TestHandOutOnlyThroughDoors(t *testing.T) {
+	f := newPolicyFixture(t, "", nil)
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyAllow, Allow: []string{"/nowhere"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.store.Resolve(lookupAs(curl, DoorToken), Request{FlagKey: "sk_FLAGflagFLAGflagFLAGflagFLAGflag1"}); err != nil || r.KeySource != FromFlag {
+		t.Fatalf("flag key: %+v %v", r, err)
+	}
+	if r, err := f.store.Resolve(lookupAs(curl, DoorToken), Request{Env: Env{APIKey: "sk_ENVenvENVenvENVenvENVenvENVenv12"}}); err != nil || r.KeySource != FromEnv {
+		t.Fatalf("env key: %+v %v", r, err)
+	}
+	if r, err := f.store.Resolve(lookupAs(curl, ""), Request{}); err != nil || r.Key != polKey {
+		t.Fatalf("own check: %+v %v", r, err)
+	}
+	if len(f.events) != 0 {
+		t.Fatalf("recorded %+v, want nothing", f.events)
+	}
+}
+
+// "Allow always" lists the executable, so the next look-up asks nothing;
+// a burst from one program raises one question.
+func TestConfirmAllowAlways(t *testing.T) {
+	f := newPolicyFixture(t, answerAlways, nil)
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyConfirm}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.store.StateFile.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := st.Policies[DefaultProfile]; p.Mode != PolicyConfirm || len(p.Allow) != 1 || p.Allow[0] != curl.Exe {
+		t.Fatalf("policy after allow always = %+v", p)
+	}
+	for range 3 {
+		if _, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.asked != 1 {
+		t.Fatalf("asked %d times, want 1", f.asked)
+	}
+}
+
+func TestCheckPolicy(t *testing.T) {
+	for _, p := range []Policy{{Mode: "allow"}, {Mode: "nope"}, {Mode: "allow", Allow: []string{"curl"}},
+		{Mode: "allow", Allow: []string{"/a\nb"}}, {Mode: ""}} {
+		if err := CheckPolicy(p); err == nil {
+			t.Errorf("CheckPolicy(%+v) = nil, want an error", p)
+		}
+	}
+	for _, p := range []Policy{{Mode: "open"}, {Mode: "confirm"}, {Mode: "allow", Allow: []string{"/usr/bin/git"}}} {
+		if err := CheckPolicy(p); err != nil {
+			t.Errorf("CheckPolicy(%+v) = %v", p, err)
+		}
+	}
+}
+
+// The policy survives logout: a new key keeps its old protection.
+func TestPolicySurvivesDelete(t *testing.T) {
+	f := newPolicyFixture(t, "", nil)
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyAllow, Allow: []string{"/usr/bin/git"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Delete(context.Background(), DefaultProfile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Put(context.Background(), DefaultProfile, polKey, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{}); !errors.Is(err, ErrDenied) {
+		t.Fatalf("after logout and login: %v, want denied", err)
+	}
+}
