@@ -1,0 +1,92 @@
+package peer
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+func TestUnitOf(t *testing.T) {
+	cases := []struct{ cgroup, want string }{
+		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-u12.service\n", "run-u12.service"},
+		{"0::/user.slice/user-1000.slice/session-3.scope\n", "session-3.scope"},
+		{"0::/system.slice/torale-cred.service\n", "torale-cred.service"},
+		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-org.gnome.Terminal.slice/vte-spawn-1.scope\n", "vte-spawn-1.scope"},
+		{"0::/\n", ""},
+		{"0::/init.scope\n", "init.scope"},
+		{"12:pids:/user.slice\n1:name=systemd:/user.slice/user-1000.slice/session-2.scope\n0::/\n", "session-2.scope"},
+		{"", ""},
+		{"garbage", ""},
+		{"0::/docker/abc123\n", ""},
+	}
+	for _, c := range cases {
+		if got := unitOf(c.cgroup); got != c.want {
+			t.Errorf("unitOf(%q) = %q, want %q", c.cgroup, got, c.want)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	cases := []struct {
+		in   string
+		ppid int
+		comm string
+		ok   bool
+	}{
+		{"123 (bash) S 99 123 123 0 -1", 99, "bash", true},
+		{"123 (a) b) c) S 7 1 1", 7, "a) b) c", true},
+		{"123 (sshd-session) S 1 1 1", 1, "sshd-session", true},
+		{"123 bash S 99", 0, "", false},
+		{"123 (bash)", 0, "", false},
+		{"", 0, "", false},
+	}
+	for _, c := range cases {
+		ppid, comm, ok := parseStat([]byte(c.in))
+		if ppid != c.ppid || comm != c.comm || ok != c.ok {
+			t.Errorf("parseStat(%q) = %d %q %v, want %d %q %v", c.in, ppid, comm, ok, c.ppid, c.comm, c.ok)
+		}
+	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("123 (bash) S 99 123 123 0 -1"))
+	f.Add([]byte("1 ()) S 0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ppid, comm, ok := parseStat(b)
+		if !ok && (ppid != 0 || comm != "") {
+			t.Fatalf("not ok but %d %q", ppid, comm)
+		}
+	})
+}
+
+func TestSelf(t *testing.T) {
+	c := Self()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PID != os.Getpid() || c.UID != os.Getuid() || c.Exe != exe || c.Comm == "" {
+		t.Fatalf("Self() = %+v, want pid %d exe %s", c, os.Getpid(), exe)
+	}
+	if !c.Ours() {
+		t.Fatalf("this test binary is not its own: %+v", c)
+	}
+	if (&Caller{Exe: "/usr/bin/curl"}).Ours() || (&Caller{}).Ours() {
+		t.Fatal("curl, or a caller with no executable, counted as ours")
+	}
+	if From(context.Background()) != c {
+		t.Fatal("From without a caller is not Self")
+	}
+	other := &Caller{PID: 1}
+	if From(With(context.Background(), other)) != other {
+		t.Fatal("From does not return the caller put in")
+	}
+}
+
+// A pid that has gone describes nothing but the pid and uid: never guessed.
+func TestIdentifyGone(t *testing.T) {
+	c := Identify(1<<22+12345, 7)
+	if c.Exe != "" || c.Comm != "" || c.Unit != "" || c.SSH || c.PID != 1<<22+12345 || c.UID != 7 {
+		t.Fatalf("Identify(gone) = %+v", c)
+	}
+}
