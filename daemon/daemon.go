@@ -65,6 +65,8 @@ type Config struct {
 	NoAudit bool
 	// AuditMaxBytes bounds the trail's current file (0: audit.DefaultMaxBytes).
 	AuditMaxBytes int64
+	// ConfirmWait bounds a policy's wait for the user (0: 30 s).
+	ConfirmWait time.Duration
 }
 
 // Daemon is one run of the service.
@@ -97,7 +99,7 @@ func New(cfg Config) (*Daemon, error) {
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
 	d.store = &credstore.Store{Keychain: d.keys, StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
-		Files: d.files, Period: cfg.RotationPeriod, Warn: func(msg string) { d.log.Warn(msg) }}
+		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) }}
 	d.openAudit()
 	if err := d.store.SetConfigOwner(cfg.Profile); err != nil {
 		d.log.Warn("cannot record the daemon's profile as config.json's owner", "profile", cfg.Profile, "err", err)

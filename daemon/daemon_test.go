@@ -25,7 +25,7 @@ type inProcess struct {
 	log   *lockedBuffer
 }
 
-func startInProcess(t *testing.T, config string) *inProcess {
+func startInProcess(t *testing.T, config string, opts ...func(*Config)) *inProcess {
 	t.Helper()
 	home := t.TempDir()
 	p := &inProcess{cfg: filepath.Join(home, ".torale", "config.json"),
@@ -36,7 +36,7 @@ func startInProcess(t *testing.T, config string) *inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{
+	cfg := Config{
 		Keychain:   credstore.NewKeychain(credstore.WithKeyring(newMemKeyring(map[string]string{}))),
 		ConfigPath: p.cfg,
 		StateDir:   p.state.Dir,
@@ -44,7 +44,11 @@ func startInProcess(t *testing.T, config string) *inProcess {
 		Logger:     slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Listener:   l,
 		NoHarden:   true,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,141 @@
+//go:build linux
+
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/notify/notifytest"
+	"github.com/torale-ai/torale-cred/ipc"
+)
+
+const confirmKey = "sk_CONFIRMconfirmCONFIRMconfirmCONF01"
+
+// TestConfirmOnRealBus puts policy confirm's question to a notification
+// server on a real session bus, through the real socket: Allow once and
+// Allow always hand the key out (Always lists the program), Deny, no
+// answer in time and a desktop that cannot ask are a 403 "denied"; each
+// is in the audit trail, and no question or line holds the key.
+func TestConfirmOnRealBus(t *testing.T) {
+	notifytest.PrivateBus(t)
+	srv := notifytest.Serve(t)
+	p := startInProcess(t, `{}`, func(c *Config) { c.ConfirmWait = 700 * time.Millisecond })
+	ctx := context.Background()
+	if _, err := p.d.Store().Put(ctx, credstore.DefaultProfile, confirmKey, credstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.d.Store().SetPolicy(credstore.DefaultProfile, credstore.Policy{Mode: credstore.PolicyConfirm}); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	// The client gives up after 300 ms unless told to wait: the daemon's
+	// 102 Processing must stretch that past the user's answer.
+	c := ipc.NewClient(p.sock, 300*time.Millisecond)
+	defer c.Close()
+	look := func() (credstore.Resolution, error) {
+		// This test binary is torale-cred's own executable to the daemon,
+		// so it names its door like the CLI does.
+		return c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{})
+	}
+
+	t.Run("deny", func(t *testing.T) {
+		srv.AutoAnswer("deny")
+		if _, err := look(); !errors.Is(err, credstore.ErrDenied) || !strings.Contains(err.Error(), "you denied") {
+			t.Fatalf("deny: %v", err)
+		}
+	})
+	t.Run("no answer in time", func(t *testing.T) {
+		srv.AutoAnswer("")
+		start := time.Now()
+		_, err := look()
+		if !errors.Is(err, credstore.ErrDenied) || !strings.Contains(err.Error(), "nobody allowed") {
+			t.Fatalf("timeout: %v", err)
+		}
+		if d := time.Since(start); d < 600*time.Millisecond || d > 5*time.Second {
+			t.Fatalf("the timeout answered after %v, want about 700 ms", d)
+		}
+	})
+	t.Run("allow once, answered after the client's own timeout", func(t *testing.T) {
+		srv.AutoAnswer("")
+		go func() {
+			calls, err := srv.WaitCalls(ctx, len(srv.Calls())+1)
+			if err != nil {
+				return
+			}
+			time.Sleep(450 * time.Millisecond) // past the client's 300 ms
+			_ = srv.Invoke(calls[len(calls)-1].ID, "allow_once")
+		}()
+		r, err := look()
+		if err != nil || r.Key != confirmKey {
+			t.Fatalf("allow once: %q %v", credstore.Hint(r.Key), err)
+		}
+	})
+	t.Run("allow always", func(t *testing.T) {
+		srv.AutoAnswer("allow_always")
+		if r, err := look(); err != nil || r.Key != confirmKey {
+			t.Fatalf("allow always: %v", err)
+		}
+		n := len(srv.Calls())
+		srv.AutoAnswer("deny")
+		if r, err := look(); err != nil || r.Key != confirmKey {
+			t.Fatalf("after allow always: %v", err)
+		}
+		if len(srv.Calls()) != n {
+			t.Fatal("asked again after Allow always")
+		}
+		st, _ := p.state.Load()
+		if pol := st.Policies[credstore.DefaultProfile]; pol.Mode != credstore.PolicyConfirm || len(pol.Allow) != 1 || pol.Allow[0] != exe {
+			t.Fatalf("policy = %+v, want confirm with %s allowed", pol, exe)
+		}
+		if err := p.d.Store().SetPolicy(credstore.DefaultProfile, credstore.Policy{Mode: credstore.PolicyConfirm}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("no desktop can ask", func(t *testing.T) {
+		srv.SetCapabilities("body")
+		n := len(srv.Calls())
+		if _, err := look(); !errors.Is(err, credstore.ErrDenied) || !strings.Contains(err.Error(), "no desktop can ask") ||
+			!strings.Contains(err.Error(), "torale-cred policy set default allow "+exe) {
+			t.Fatalf("no desktop: %v", err)
+		}
+		if len(srv.Calls()) != n {
+			t.Fatal("a server without actions was sent the question")
+		}
+	})
+
+	for _, call := range srv.Calls() {
+		if strings.Contains(call.Body+call.Title, "sk_") && strings.Contains(call.Body+call.Title, confirmKey) {
+			t.Fatalf("a question shows the key: %+v", call)
+		}
+		if !strings.Contains(call.Body, exe) || !call.Offers("allow_once") || !call.Offers("deny") {
+			t.Fatalf("question %+v does not name the program or offer the answers", call)
+		}
+	}
+	// Every look-up is in the trail, refused ones as denied.
+	var events []audit.Event
+	within(t, 3*time.Second, "the trail's lines", func() error {
+		var err error
+		events, _, err = audit.Read(p.state.Dir, audit.Filter{})
+		if err == nil && len(events) != 6 {
+			err = errors.New("not 6 lines yet")
+		}
+		return err
+	})
+	want := []string{"denied", "denied", "ok", "ok", "ok", "denied"}
+	for i, e := range events {
+		if e.Result != want[i] || e.Door != credstore.DoorToken || e.Caller.Exe != exe || e.KeyHint != credstore.Hint(confirmKey) {
+			t.Fatalf("line %d = %+v, want result %s", i, e, want[i])
+		}
+	}
+	b, _ := os.ReadFile(p.state.Dir + "/" + audit.FileName)
+	if strings.Contains(string(b), confirmKey) {
+		t.Fatal("the trail holds the key")
+	}
+}
