@@ -123,8 +123,11 @@ func (s *Seen) add(profile, exe string) (bool, error) {
 
 // firstUses runs the first-use alert for a written batch's events.
 func (t *Trail) firstUses(events []Event) {
+	if t.o.FirstUse == nil {
+		return
+	}
 	for _, e := range events {
-		if e.Caller == nil {
+		if e.Caller == nil || e.Result != ResultOK {
 			continue
 		}
 		isNew, err := t.seen.FirstUse(e.Profile, e.Caller.Exe)

@@ -38,17 +38,25 @@ const queueLen = 8192
 // batchBytes: a batch this large is written at once.
 const batchBytes = 64 << 10
 
-// Trail is the daemon's audit writer: Record only queues, one goroutine
-// encodes and appends in batches. A write that fails is logged once and
-// counted; the look-ups never wait for the disk.
+// wakeAt: this many records waiting wake the writer before FlushEvery.
+const wakeAt = 512
+
+// Trail is the daemon's audit writer. Record appends to a slice under a
+// mutex and wakes nobody (except once per batch), so a look-up pays a few
+// hundred nanoseconds; one goroutine encodes and appends each batch. A
+// write that fails is logged once and counted; look-ups never wait for the
+// disk.
 type Trail struct {
-	dir   string
-	o     Options
-	log   *slog.Logger
-	queue chan Event
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	dir  string
+	o    Options
+	log  *slog.Logger
+	kick chan struct{} // a batch began, or is large: the writer should look
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu      sync.Mutex
+	pending []Event
 
 	written, dropped, failed atomic.Uint64
 
@@ -80,7 +88,7 @@ func Open(dir string, o Options) *Trail {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Trail{dir: dir, o: o, log: o.Logger, queue: make(chan Event, queueLen),
+	t := &Trail{dir: dir, o: o, log: o.Logger, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), callers: map[*peer.Caller][]byte{},
 		seen: &Seen{Dir: dir}}
 	go t.run()
@@ -89,10 +97,20 @@ func Open(dir string, o Options) *Trail {
 
 // Record queues e; it never blocks.
 func (t *Trail) Record(e Event) {
-	select {
-	case t.queue <- e:
-	default:
+	t.mu.Lock()
+	n := len(t.pending)
+	if n >= queueLen {
+		t.mu.Unlock()
 		t.dropped.Add(1)
+		return
+	}
+	t.pending = append(t.pending, e)
+	t.mu.Unlock()
+	if n == 0 || n+1 == wakeAt {
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -112,6 +130,15 @@ func (t *Trail) Close(ctx context.Context) error {
 	}
 }
 
+// take swaps the waiting records out, leaving spare for the next batch.
+func (t *Trail) take(spare []Event) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	got := t.pending
+	t.pending = spare[:0]
+	return got
+}
+
 func (t *Trail) run() {
 	defer close(t.done)
 	defer func() {
@@ -120,66 +147,64 @@ func (t *Trail) run() {
 		}
 	}()
 	var (
-		buf    []byte
-		n      int
-		timer  = time.NewTimer(time.Hour)
-		armed  bool
-		events []Event
+		spare []Event
+		out   []byte
+		timer = time.NewTimer(time.Hour)
 	)
 	timer.Stop()
 	flush := func() {
-		if n > 0 {
-			t.write(buf, n)
-			t.firstUses(events)
-		}
-		buf, n, events = buf[:0], 0, events[:0]
-		if armed {
-			timer.Stop()
-			armed = false
-		}
-	}
-	add := func(e Event) {
-		cj, ok := t.callers[e.Caller]
-		if !ok {
-			if len(t.callers) > 4096 {
-				clear(t.callers)
+		got := t.take(spare)
+		buf := got
+		for len(buf) > 0 {
+			out = out[:0]
+			n := 0
+			for n < len(buf) && len(out) < batchBytes {
+				out = appendLine(out, &buf[n], t.callerJSON(buf[n].Caller))
+				n++
 			}
-			cj = encodeCaller(e.Caller)
-			t.callers[e.Caller] = cj
+			t.write(out, n)
+			t.firstUses(buf[:n])
+			clear(buf[:n]) // drop the callers for the collector
+			buf = buf[n:]
 		}
-		buf = appendLine(buf, &e, cj)
-		n++
-		if e.Result == ResultOK && t.o.FirstUse != nil {
-			events = append(events, e)
-		}
-		if len(buf) >= batchBytes {
-			flush()
-		} else if !armed {
-			timer.Reset(t.o.FlushEvery)
-			armed = true
-		}
+		spare = got[:0]
 	}
 	for {
 		select {
-		case e := <-t.queue:
-			add(e)
-		case <-timer.C:
-			armed = false
+		case <-t.kick:
+			// Let the batch fill for FlushEvery, unless it is already large.
+			t.mu.Lock()
+			large := len(t.pending) >= wakeAt
+			t.mu.Unlock()
+			if !large {
+				timer.Reset(t.o.FlushEvery)
+				select {
+				case <-timer.C:
+				case <-t.stop:
+					timer.Stop()
+					flush()
+					return
+				}
+			}
 			flush()
 		case <-t.stop:
-			for {
-				select {
-				case e := <-t.queue:
-					add(e)
-					continue
-				default:
-				}
-				break
-			}
 			flush()
 			return
 		}
 	}
+}
+
+// callerJSON is c's encoding, made once per caller (a connection's).
+func (t *Trail) callerJSON(c *peer.Caller) []byte {
+	if cj, ok := t.callers[c]; ok {
+		return cj
+	}
+	if len(t.callers) > 4096 {
+		clear(t.callers)
+	}
+	cj := encodeCaller(c)
+	t.callers[c] = cj
+	return cj
 }
 
 // write appends one batch of n lines, rotating first when the file is full.

@@ -403,6 +403,13 @@ func targets(res *results) []target {
 	} else {
 		ts = append(ts, target{"≤ 3× the cross-process raw echo", "issue 3", "–", false, false})
 	}
+	if na := res.keepAliveNoAudit; okRow(ka) && okRow(na) {
+		added := ka.st.P50 - na.st.P50
+		ts = append(ts, target{fmt.Sprintf("auditing adds ≤ 2 µs to a keep-alive look-up's p50 (%s with the trail, %s without)", fmtDur(ka.st.P50), fmtDur(na.st.P50)),
+			"issue 15", fmtDur(added), added <= 2*time.Microsecond, true})
+	} else {
+		ts = append(ts, target{"auditing adds ≤ 2 µs to a keep-alive look-up's p50", "issue 15", "–", false, false})
+	}
 	var top *tputResult
 	for i := range res.tput {
 		if res.tput[i].clients == 64 {
@@ -410,7 +417,7 @@ func targets(res *results) []target {
 		}
 	}
 	if top != nil && top.err == nil {
-		ts = append(ts, target{"≥ 30,000 look-ups/s from 64 concurrent clients", "issue 3", count(int(top.rate)) + "/s", top.rate >= 30000, true})
+		ts = append(ts, target{fmt.Sprintf("≥ 30,000 look-ups/s from 64 concurrent clients, with the audit trail on (it wrote %s lines, dropped %s, failed %s)", count(int(res.audit.Written)), count(int(res.audit.Dropped)), count(int(res.audit.Failed))), "issues 3, 15", count(int(top.rate)) + "/s", top.rate >= 30000, true})
 	} else {
 		ts = append(ts, target{"≥ 30,000 look-ups/s from 64 concurrent clients", "issue 3", "–", false, false})
 	}

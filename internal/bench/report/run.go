@@ -18,6 +18,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/bench/sockbench"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -47,6 +48,9 @@ type results struct {
 
 	rows                              []row
 	floor, keepAlive, keychain, token *row
+	// keepAliveNoAudit is the same look-up from a daemon without the
+	// audit trail (daemon --no-audit), beside it in one series.
+	keepAliveNoAudit *row
 	// The process rows the goals are judged by.
 	procFloor, gitCache, gitHelper, keyreadProc, tokenNoDaemon, gitNoDaemon, rawClient *row
 	// inits is package initialisation (GODEBUG=inittrace=1) per command.
@@ -71,6 +75,9 @@ type results struct {
 	idleMoments, idleFloorMoments int
 	idlePerf                      string // perf stat's count, or why there is none
 	idleErr                       error
+
+	// audit is the trail's counters after every look-up above.
+	audit audit.Stats
 
 	exposure    []time.Duration
 	exposureErr error
@@ -242,6 +249,16 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	if err := waitHealthy(ctx, p, w.sock); err != nil {
 		return err
 	}
+	// The same daemon without the audit trail, for what auditing costs.
+	sockNA := filepath.Join(filepath.Dir(w.sock), "noaudit.sock")
+	pna, err := startDaemonArgs(r.cred, w, []string{"--socket", sockNA, "--no-audit", "--no-watch"})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pna.stop() }()
+	if err := waitHealthy(ctx, pna, sockNA); err != nil {
+		return err
+	}
 	if err := sockbench.WaitSocket(echoSock, 10*time.Second); err != nil {
 		return err
 	}
@@ -272,6 +289,11 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 		return err
 	}
 	defer sc.Close()
+	scNA, err := sockbench.Dial(sockNA, req)
+	if err != nil {
+		return err
+	}
+	defer scNA.Close()
 
 	// First as the scheduler places things, then with the client thread,
 	// the echo and the daemon on one CPU (sockbench.PinProcess says why):
@@ -281,13 +303,13 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	if err != nil {
 		return fmt.Errorf("socket look-ups: %w", err)
 	}
-	unpin, pinErr := pinAll([]int{0}, echo.Process.Pid, p.pid())
+	unpin, pinErr := pinAll([]int{0}, echo.Process.Pid, p.pid(), pna.pid())
 	r.res.pinned = pinErr == nil
 	if pinErr != nil {
 		r.logf("not pinned (%v): the figures below are unpinned too", pinErr)
 	}
-	r.logf("socket look-ups on one CPU: echo floor and keep-alive taking turns in blocks of 500, then new connections (%d each)", n)
-	sts, err := sockbench.Interleave(n, 1000, 500, ec.Do, sc.Do)
+	r.logf("socket look-ups on one CPU: echo floor, keep-alive and keep-alive without the audit trail taking turns in blocks of 500, then new connections (%d each)", n)
+	sts, err := sockbench.Interleave(n, 1000, 500, ec.Do, sc.Do, scNA.Do)
 	if err != nil {
 		unpin()
 		return fmt.Errorf("socket look-ups: %w", err)
@@ -300,7 +322,8 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 		unpin()
 		return fmt.Errorf("new-connection look-ups: %w", err)
 	}
-	sts = append(sts, nc)
+	noAudit := sts[2]
+	sts = append(sts[:2], nc)
 	where := ""
 	if r.res.pinned {
 		where = "; client, echo and daemon on one CPU"
@@ -309,6 +332,8 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	r.res.floor = r.last()
 	r.addRow(row{name: "`/v1/resolve`, keep-alive", how: "synchronous HTTP/1.1 client, one connection" + where, st: sts[1], kind: kindSocket})
 	r.res.keepAlive = r.last()
+	r.addRow(row{name: "`/v1/resolve`, keep-alive, audit trail off", how: "the same look-up from a second daemon run with `--no-audit`, taking turns with the row above" + where, st: noAudit, kind: kindSocket})
+	r.res.keepAliveNoAudit = r.last()
 	r.addRow(row{name: "`/v1/resolve`, new connection", how: "connect, one request, close" + where, st: sts[2], kind: kindSocket})
 	if r.res.pinned {
 		r.addRow(row{name: "raw Unix-socket echo, unpinned", how: "the floor, every process on any CPU (taking turns with the row below)", st: free[0], kind: kindSocket})
@@ -346,6 +371,9 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	// and new-connection look-ups with their warm-ups, the first check, the
 	// processes that asked the daemon.
 	r.res.served += 2*(n+1000) + n + 200 + 1 + 2*(r.o.procN+3)
+	if h, err := ipc.NewClient(w.sock, 5*time.Second).Info(ctx); err == nil && h.Audit != nil {
+		r.res.audit = *h.Audit
+	}
 
 	r.idleWatch(ctx, p, echo.Process.Pid)
 	if err, ok := p.exited(); ok {

@@ -108,7 +108,12 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 
 // startDaemon runs `torale-cred daemon` in w with extra environment.
 func startDaemon(cred program, w *world, extra ...string) (*proc, error) {
-	cmd := exec.Command(cred.path, "daemon", "--socket", w.sock)
+	return startDaemonArgs(cred, w, []string{"--socket", w.sock}, extra...)
+}
+
+// startDaemonArgs is startDaemon with the daemon's own arguments.
+func startDaemonArgs(cred program, w *world, args []string, extra ...string) (*proc, error) {
+	cmd := exec.Command(cred.path, append([]string{"daemon"}, args...)...)
 	cmd.Env = w.env(append(append([]string{daemonEnv}, cred.env...), extra...)...)
 	p := &proc{cmd: cmd, stderr: &syncBuf{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
