@@ -26,39 +26,6 @@ func TestUnitOf(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	cases := []struct {
-		in   string
-		ppid int
-		comm string
-		ok   bool
-	}{
-		{"123 (bash) S 99 123 123 0 -1", 99, "bash", true},
-		{"123 (a) b) c) S 7 1 1", 7, "a) b) c", true},
-		{"123 (sshd-session) S 1 1 1", 1, "sshd-session", true},
-		{"123 bash S 99", 0, "", false},
-		{"123 (bash)", 0, "", false},
-		{"", 0, "", false},
-	}
-	for _, c := range cases {
-		ppid, comm, ok := parseStat([]byte(c.in))
-		if ppid != c.ppid || comm != c.comm || ok != c.ok {
-			t.Errorf("parseStat(%q) = %d %q %v, want %d %q %v", c.in, ppid, comm, ok, c.ppid, c.comm, c.ok)
-		}
-	}
-}
-
-func FuzzParseStat(f *testing.F) {
-	f.Add([]byte("123 (bash) S 99 123 123 0 -1"))
-	f.Add([]byte("1 ()) S 0"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ppid, comm, ok := parseStat(b)
-		if !ok && (ppid != 0 || comm != "") {
-			t.Fatalf("not ok but %d %q", ppid, comm)
-		}
-	})
-}
-
 func TestSelf(t *testing.T) {
 	c := Self()
 	exe, err := os.Executable()
