@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/filelock"
@@ -299,7 +298,7 @@ func openTrail(dir string) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("the state directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|noFollow, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening the audit trail: %w", err)
 	}

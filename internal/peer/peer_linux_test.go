@@ -102,4 +102,3 @@ func FuzzParseStat(f *testing.F) {
 		}
 	})
 }
-
