@@ -174,6 +174,9 @@ func (f *Factory) usedBy(hint string) []string {
 	if err != nil {
 		return []string{fmt.Sprintf("! the audit trail could not be read (%v), so which programs used %s is unknown", err, hint)}
 	}
+	// rotate's own use of the key (its calls to the API) is not a program
+	// to restart.
+	events = slices.DeleteFunc(events, func(e audit.Event) bool { return e.Door == credstore.DoorRotate })
 	var progs []audit.Usage
 	for _, u := range audit.Summarize(events) {
 		if u.Count > 0 {
@@ -193,7 +196,11 @@ func (f *Factory) usedBy(hint string) []string {
 		if len(u.Units) > 0 {
 			where = " in " + strings.Join(u.Units, ", ")
 		}
-		lines = append(lines, fmt.Sprintf("  %s%s, %d times, last %s", u.Exe, where, u.Count, u.Last.Local().Format("2006-01-02 15:04")))
+		times := fmt.Sprintf("%d times", u.Count)
+		if u.Count == 1 {
+			times = "once"
+		}
+		lines = append(lines, fmt.Sprintf("  %s%s, %s, last %s", u.Exe, where, times, u.Last.Local().Format("2006-01-02 15:04")))
 	}
 	return lines
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
 	"github.com/torale-ai/torale-cred/internal/toraleapi/fakeapi"
@@ -538,4 +540,36 @@ func FuzzParsePeriod(f *testing.F) {
 			t.Fatalf("round trip of %q: %v -> %q -> %v, %v", s, d, fmtPeriod(d), back, err)
 		}
 	})
+}
+
+// Before it revokes the old key, rotate names the programs that used it
+// lately, from the audit trail, and no other key's.
+func TestRotateSaysWhoUsedTheKey(t *testing.T) {
+	api := fakeapi.New(t, fakeapi.Documented)
+	old, _ := api.AddKey("CLI Key", created)
+	e := newRotateEnv(t, api.URL)
+	e.login(old)
+	now := time.Now()
+	for _, ev := range []audit.Event{
+		{Time: now.Add(-time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 5, Exe: "/usr/bin/curl"}},
+		{Time: now.Add(-2 * time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 6, Exe: "/usr/bin/python3", Unit: "backup.service"}},
+		{Time: now.Add(-3 * time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 7, Exe: "/usr/bin/curl"}},
+		{Time: now.Add(-40 * 24 * time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 8, Exe: "/opt/old"}},
+		{Time: now.Add(-time.Hour), Profile: "default", KeyHint: "sk_...other", Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 9, Exe: "/opt/other"}},
+	} {
+		if _, err := audit.Append(e.state.Dir, 0, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ios, _, errOut := Test("")
+	if code := e.run(context.Background(), ios, "rotate"); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	out := errOut.String()
+	used := strings.Index(out, "these 2 programs used "+credstore.Hint(old)+" in the last 30 days")
+	revoked := strings.Index(out, "✓ revoked the old key")
+	if used < 0 || revoked < used || !strings.Contains(out, "/usr/bin/curl, 2 times") ||
+		!strings.Contains(out, "/usr/bin/python3 in backup.service, once") || strings.Contains(out, "/opt/") {
+		t.Fatalf("stderr does not name the programs before revoking:\n%s", out)
+	}
 }

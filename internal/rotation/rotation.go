@@ -182,11 +182,7 @@ func (r *run) rotate(prof credstore.Profile) error {
 	if !found || oldRec.ID == "" {
 		return r.oldNotRevoked(nk, errors.New("the server did not say the old key's id"))
 	}
-	if r.UsedBy != nil {
-		for _, line := range r.UsedBy(credstore.Hint(r.old)) {
-			r.step("%s", line)
-		}
-	}
+	r.usedBy()
 	if err := newAPI.RevokeKey(r.ctx, oldRec.ID); err != nil {
 		return r.oldNotRevoked(nk, err)
 	}
@@ -316,6 +312,17 @@ func (r *run) oldNotRevoked(nk toraleapi.NewKey, err error) error {
 		credstore.Hint(nk.Key), credstore.Hint(r.old), err, credstore.Hint(r.old), toraleapi.DashboardFor(r.url))
 }
 
+// usedBy says which programs used the old key lately, before it is
+// revoked (by rotate, or by the user in the dashboard).
+func (r *run) usedBy() {
+	if r.UsedBy == nil {
+		return
+	}
+	for _, line := range r.UsedBy(credstore.Hint(r.old)) {
+		r.step("%s", line)
+	}
+}
+
 // oneKeyRule guides the user through a dashboard rotation when the server
 // allows one active key, and at a terminal offers to store the new key.
 func (r *run) oneKeyRule(oldRec toraleapi.KeyRecord, found bool) error {
@@ -325,6 +332,7 @@ func (r *run) oneKeyRule(oldRec toraleapi.KeyRecord, found bool) error {
 		named = fmt.Sprintf(" (%q)", oldRec.Name)
 	}
 	r.say("The Torale API at %s allows one active key per account, so a new key cannot be created beside %s; nothing was changed.", r.url, hint)
+	r.usedBy()
 	r.say("Rotate it in the dashboard instead:")
 	r.say("  1. At %s, revoke %s%s.", toraleapi.DashboardFor(r.url), hint, named)
 	r.say("  2. Generate a new key there and copy it (it is shown once).")
