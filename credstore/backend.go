@@ -119,6 +119,8 @@ type ProfileInfo struct {
 	Name string `json:"profile"`
 	Profile
 	Rotation *Rotation `json:"rotation"`
+	// Policy is who may receive the key; absent: open.
+	Policy *Policy `json:"policy,omitempty"`
 }
 
 // PutOptions describe where a key came from. They are also the body of

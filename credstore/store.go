@@ -322,7 +322,11 @@ func (s *Store) List(context.Context) ([]ProfileInfo, error) {
 	for _, n := range st.Names() {
 		p := *st.Profiles[n]
 		r := RotationOf(p, period, now)
-		out = append(out, ProfileInfo{Name: n, Profile: p, Rotation: &r})
+		info := ProfileInfo{Name: n, Profile: p, Rotation: &r}
+		if pol, ok := st.Policies[n]; ok {
+			info.Policy = &pol
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }

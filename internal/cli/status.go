@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -228,6 +229,9 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 		}
 		if p.APIURL != "" {
 			fmt.Fprintf(w, "  api url:   %s (%s)\n", p.APIURL, p.APIURLSource)
+		}
+		if p.Policy != nil {
+			fmt.Fprintf(w, "  policy:    %s\n", strings.TrimSpace(p.Policy.Mode+" "+strings.Join(p.Policy.Allow, " ")))
 		}
 		if p.User != "" {
 			fmt.Fprintf(w, "  verified:  ✓ Authenticated as %s\n", p.User)
