@@ -277,7 +277,8 @@ func (s *Store) forCaller(env Env) (*Store, error) {
 	if env.StateDir != "" {
 		dir = env.StateDir
 	}
-	if filepath.Clean(cfg) == filepath.Clean(s.ConfigPath) && filepath.Clean(dir) == filepath.Clean(s.StateFile.Dir) {
+	if (cfg == s.ConfigPath && dir == s.StateFile.Dir) || // the usual case, without cleaning four paths a look-up
+		(filepath.Clean(cfg) == filepath.Clean(s.ConfigPath) && filepath.Clean(dir) == filepath.Clean(s.StateFile.Dir)) {
 		return s, nil
 	}
 	return &Store{Keychain: s.Keychain, StateFile: StateFile{Dir: dir}, ConfigPath: cfg, Period: s.Period, Now: s.Now,
