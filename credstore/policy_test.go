@@ -183,6 +183,13 @@ func TestHandOutOnlyThroughDoors(t *testing.T) {
 	if len(f.events) != 0 {
 		t.Fatalf("recorded %+v, want nothing", f.events)
 	}
+	// rotate's own call to the API is recorded, and no policy stops it.
+	if r, err := f.store.Stored(lookupAs(curl, DoorRotate), DefaultProfile); err != nil || r.Key != polKey {
+		t.Fatalf("rotate: %+v %v", r, err)
+	}
+	if len(f.events) != 1 || f.events[0].Door != DoorRotate || f.events[0].Result != audit.ResultOK {
+		t.Fatalf("rotate recorded %+v", f.events)
+	}
 }
 
 // "Allow always" lists the executable, so the next look-up asks nothing;
