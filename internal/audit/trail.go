@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -212,18 +213,22 @@ func (t *Trail) write(b []byte, n int) {
 	if err == nil && t.size >= t.o.MaxBytes {
 		err = t.rotate()
 	}
+	kept := 0 // lines of b in the file all the same
 	if err == nil {
 		var w int
 		w, err = t.f.Write(b)
 		t.size += int64(w)
 		if err != nil && w > 0 {
 			// A short write (disk full) leaves a torn line: cut it off so
-			// the file stays whole lines.
+			// the file stays whole lines. The whole lines before it stay:
+			// they are written, not lost.
+			kept = bytes.Count(b[:w], []byte{'\n'})
 			t.repairTail()
 		}
 	}
 	if err != nil {
-		t.failed.Add(uint64(n))
+		t.written.Add(uint64(kept))
+		t.failed.Add(uint64(n - kept))
 		if !t.failing {
 			t.failing = true
 			t.log.Error("audit trail: cannot write; look-ups go on, and these records are lost", "path", t.path(), "err", err)
