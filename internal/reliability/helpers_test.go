@@ -38,8 +38,14 @@ const reportEnv = "TORALE_CRED_RELIABILITY_REPORT"
 func full() bool { return os.Getenv(modeEnv) == "full" }
 
 // TestMain runs torale-cred's real main under proctest.MainEnv, so the
-// daemon and the CLI run as separate processes, as users run them.
+// daemon and the CLI run as separate processes, as users run them, and the
+// real git helper's when run by that name.
 func TestMain(m *testing.M) {
+	// Linked as git-credential-torale (TestAuditNamesEveryCaller), it is
+	// the git helper.
+	if filepath.Base(os.Args[0]) == "git-credential-torale" {
+		os.Exit(cli.GitCredentialMain())
+	}
 	if os.Getenv(proctest.MainEnv) == "1" {
 		os.Exit(cli.Main())
 	}
