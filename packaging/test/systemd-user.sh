@@ -173,6 +173,38 @@ check_put_get_migration() {
 	check "a plaintext key written to ~/.torale/config.json moves into the keychain, other fields kept" migrate "$(newkey)"
 }
 
+check_audit_unit() {
+	# A program inside a transient unit of the user manager asks the socket:
+	# its line in the audit trail names that unit (from /proc/PID/cgroup),
+	# its executable and the socket door, and never the key.
+	local key unit=torale-audit-probe trail=$HOME/.local/state/torale-cred/audit.jsonl out rc
+	key=$(newkey)
+	check "PUT a key for profile audit" put audit "$key"
+	out=$(systemd-run --user --wait --pipe --quiet --collect --unit="$unit" -- \
+		curl -sS --max-time 10 --unix-socket "$sock" -d '{"profile":"audit"}' http://torale/v1/resolve 2>&1)
+	rc=$?
+	check "curl in the transient unit $unit.service (systemd-run --user --wait --pipe) is given the key" bash -c '
+		[ "$1" = 0 ] || { echo "systemd-run exit $1: $(head -c 300 <<<"$2" | grep -v sk_)"; exit 1; }
+		[ "$(jq -r .api_key <<<"$2")" = "$3" ] || { echo "answered: $(jq -c "del(.api_key)" <<<"$2")"; exit 1; }' _ "$rc" "$out" "$key"
+	check "exactly one line of the trail names $unit.service: profile audit, the key's hint, door socket, exe curl, no ssh" bash -c '
+		wait_for 5 grep -q "\"unit\":\"$1.service\"" "$2" || { echo "no line names $1.service in $2:"; tail -3 "$2"; exit 1; }
+		sleep 0.3 # a second line would be flushed by now (every 100 ms)
+		lines=$(jq -c --arg u "$1.service" "select(.caller.unit == \$u)" "$2") || exit 1
+		expect_eq "lines naming the unit" "$(grep -c . <<<"$lines")" 1 &&
+		jq -e --arg h "$(hint "$3")" ".profile == \"audit\" and .key_hint == \$h and .door == \"socket\" and .result == \"ok\"
+			and (.caller.exe | endswith(\"/curl\")) and .caller.comm == \"curl\" and .caller.ssh == false" <<<"$lines" >/dev/null ||
+			{ echo "$lines"; exit 1; }' _ "$unit" "$trail" "$key"
+	check "the trail is 0600 and neither it, seen.json nor the journal holds the key" bash -c '
+		expect_eq "trail mode" "$(stat -c %a "$2")" 600 &&
+		! grep -qF "$1" "$2" "${2%/*}/seen.json" && ! journalctl --user --no-pager -q -o cat | grep -qF "$1"' _ "$key" "$trail"
+	check "torale-cred audit --profile audit shows curl in $unit.service" bash -c '
+		out=$("$exe" audit --profile audit 2>&1) &&
+		grep -Eq "^[0-9-]+ [0-9:]+ +audit +sk_\.\.\.[^ ]+ +/[^ ]*/curl \(pid [0-9]+\) +$1\.service +socket +ok$" <<<"$out" || { echo "$out"; exit 1; }' _ "$unit"
+	check "the first use was logged in the journal: curl, unit $unit.service" bash -c '
+		journalctl --user --no-pager -q -o cat -u torale-cred.service | grep "received a profile.s key for the first time" | grep -F "profile=audit" | grep -F "unit=$1.service" | grep -q "exe=/[^ ]*/curl" ||
+			{ journalctl --user --no-pager -q -o cat -u torale-cred.service | tail -5; exit 1; }' _ "$unit"
+}
+
 check_restart_after_kill() {
 	local key old new t0
 	key=$(newkey)
@@ -357,7 +389,7 @@ mkdir -p "$HOME/.local/bin"
 install -m 0755 "$bin/torale-cred" "$bin/git-credential-torale" "$bin/torale-cred-service" "$HOME/.local/bin/"
 install_units
 
-all="socket-activation put-get-migration restart-after-kill watchdog seccomp-kills commented-hardening service-install"
+all="socket-activation put-get-migration audit-unit restart-after-kill watchdog seccomp-kills commented-hardening service-install"
 start=$SECONDS
 for current in ${TORALE_SYSTEMD_ONLY:-$all}; do
 	echo "== $current"
