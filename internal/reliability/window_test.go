@@ -3,6 +3,7 @@
 package reliability
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,4 +145,122 @@ func TestRewriteWindowLosesNothing(t *testing.T) {
 		"the second key never lost: in the keychain once the watcher settles",
 		fmt.Sprintf("in the keychain %d, only in config.json %d, lost %d (lost per call: %s); %s", inKeychain, inFile, lost, strings.Join(perCall, ", "), took),
 		okStr(lost == 0 && inFile == 0))
+}
+
+// TestDaemonSIGKILLInsideTheRewrite kills the real daemon while strace
+// holds it in the k-th call of a move (each of rewriteCalls in turn, k
+// spread over the move's calls): the key is never lost (config.json, the
+// keychain or both), config.json is always whole, and a restarted daemon
+// finishes the move. A kill leaves the rewrite's temp file behind; aged
+// past the sweep's minute, the restarted daemon removes it (it holds no
+// key, or the key the keychain holds).
+func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
+	testkeyring.Require(t)
+	needStrace(t)
+	rounds := 2
+	if full() {
+		rounds = 77
+	}
+	w := newWorld(t)
+	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	dir := filepath.Dir(w.Config)
+	temps := func() (names []string, withKey int) {
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			if e.Name() == "config.json" {
+				continue
+			}
+			names = append(names, e.Name())
+			if b, _ := os.ReadFile(filepath.Join(dir, e.Name())); strings.Contains(string(b), "sk_") {
+				withKey++
+			}
+		}
+		return names, withKey
+	}
+	moved := func(key string) error {
+		b, _ := os.ReadFile(w.Config)
+		k, err := kc.Get(t.Context(), "default")
+		if strings.Contains(string(b), "api_key") || err != nil || k != key {
+			return fmt.Errorf("config.json %q, keychain %v", b, err)
+		}
+		return nil
+	}
+	start := time.Now()
+	var total, inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept int
+	for _, c := range rewriteCalls {
+		// Count the move's calls of this kind on a move of its own.
+		d := w.Daemon(t, nil)
+		tr := traceDelays(t, d.PID(), c, dir)
+		key := newKey(t)
+		w.use(key)
+		writeFile(t, w.Config, fmt.Sprintf(`{"api_key":%q,"api_url":"https://kill.example"}`, key))
+		eventually(t, 10*time.Second, c.names+" delayed: a lone key moved", func() error { return moved(key) })
+		calls := tr.quiet(80 * time.Millisecond)
+		tr.stop()
+		if err := d.Stop(t); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		for r := range rounds {
+			d := w.Daemon(t, nil)
+			tr := traceDelays(t, d.PID(), c, dir)
+			key := newKey(t)
+			w.use(key)
+			writeFile(t, w.Config, fmt.Sprintf(`{"api_key":%q,"api_url":"https://kill.example","round":%d}`, key, total))
+			k := spread(r, rounds, calls)
+			for range k {
+				if _, ok := tr.next(3 * time.Second); !ok {
+					break
+				}
+			}
+			time.Sleep(time.Duration(r%3) * c.delay / 4) // still inside the held call
+			_ = d.Cmd.Process.Kill()
+			<-d.Done
+			d.Done <- errors.New("killed")
+			tr.stop()
+
+			b, err := os.ReadFile(w.Config)
+			fileHas := err == nil && strings.Contains(string(b), key)
+			if err != nil || !strings.Contains(string(b), fmt.Sprintf(`"round":%d`, total)) || !strings.Contains(string(b), "https://kill.example") {
+				broken++
+				t.Errorf("%s held, round %d: config.json after SIGKILL: %v %q", c.names, r, err, b)
+			}
+			got, kerr := kc.Get(t.Context(), "default")
+			kcHas := kerr == nil && got == key
+			switch {
+			case fileHas && kcHas:
+				both++
+			case fileHas:
+				inFile++
+			case kcHas:
+				inKeychain++
+			default:
+				lost++
+				t.Errorf("%s held, round %d (killed in the move's call %d of %d): the key is neither in config.json nor in the keychain (%v)", c.names, r, k, calls, kerr)
+			}
+			names, withKey := temps()
+			left += len(names)
+			leftWithKey += withKey
+			aged := time.Now().Add(-2 * time.Minute)
+			for _, n := range names {
+				_ = os.Chtimes(filepath.Join(dir, n), aged, aged)
+			}
+			// The next daemon sweeps what the kill left and finishes the move.
+			d2 := w.Daemon(t, nil)
+			eventually(t, 10*time.Second, "the restarted daemon finishing the move", func() error { return moved(key) })
+			if still, _ := temps(); len(still) > 0 {
+				unswept += len(still)
+				t.Errorf("%s held, round %d: the restarted daemon left %v", c.names, r, still)
+			}
+			if err := d2.Stop(t); err != nil {
+				t.Errorf("round %d: stop: %v", r, err)
+			}
+			total++
+		}
+	}
+	took := time.Since(start).Round(time.Second)
+	t.Logf("%d SIGKILLs inside the move (%d delayed system calls) in %s: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left by kills (%d holding a key), %d not swept", total, len(rewriteCalls), took, inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept)
+	report.add("Faults", fmt.Sprintf("daemon SIGKILLed while strace holds it in the k-th call of a move, each of its %d system calls in turn (%d rounds), then restarted", len(rewriteCalls), total),
+		"key never lost (in config.json, the keychain or both); config.json whole; the restarted daemon finishes the move and sweeps what the kill left (aged past its minute)",
+		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left (%d holding the key the keychain holds), %d not swept; %s", inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept, took),
+		okStr(lost == 0 && broken == 0 && unswept == 0))
 }
