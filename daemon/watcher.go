@@ -67,6 +67,7 @@ type Watcher struct {
 	RetryMin     time.Duration // first retry after a transient failure
 	RetryMax     time.Duration // backoff cap
 	Settle       time.Duration // how long a broken file must stay broken before a warning
+	TempAge      time.Duration // how old a rewrite's leftover must be to be swept (default a minute)
 }
 
 // watchRun is the state of one Run.
@@ -152,8 +153,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 
 	r.ensureWatches()
+	sweepAgain := newStoppedTimer()
 	if !w.Quiet {
 		r.sweepTemps()
+		// A rewrite killed just before this start (a crash and an
+		// immediate restart) left a file too young to tell from a write
+		// in progress, possibly holding the plaintext key; it is old
+		// enough once tempAge has passed.
+		sweepAgain.Reset(or(w.TempAge, tempAge))
 	}
 	scan()
 	repoll()
@@ -191,6 +198,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 			scan()
 		case <-settle.C:
 			scan()
+		case <-sweepAgain.C:
+			r.sweepTemps()
 		case <-poll.C:
 			polling = false
 			if r.ensureWatches() || r.statChanged() {
@@ -245,7 +254,7 @@ func (r *watchRun) sweepTemps() {
 		paths = append(paths, r.target)
 	}
 	for _, p := range paths {
-		n, kept, err := atomicfile.SweepTemps(p, tempAge, r.Disposable)
+		n, kept, err := atomicfile.SweepTemps(p, or(r.TempAge, tempAge), r.Disposable)
 		for _, k := range kept {
 			r.log.Warn("a killed rewrite of config.json left a file holding a key the keychain does not have; it is kept: move its key with torale-cred import --torale-config FILE, then delete it", "file", k)
 		}

@@ -44,3 +44,37 @@ func TestWatcherSweepsLeftoverRewriteTemps(t *testing.T) {
 		t.Errorf("no log line for the sweep:\n%s", f.log.String())
 	}
 }
+
+// A daemon killed mid-rewrite and restarted at once (systemd's
+// Restart=on-failure) finds a leftover too young to sweep; the watcher
+// sweeps again once it is old enough, so a plaintext key a kill left in
+// it does not wait on disk for the next start.
+func TestWatcherSweepsAYoungLeftoverOnceItIsOld(t *testing.T) {
+	f := newWatchFixture(t, func(f *watchFixture) { f.w.TempAge = 300 * time.Millisecond })
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	young := filepath.Join(f.dir, ".config.json.4444.tmp")
+	if err := os.WriteFile(young, []byte(`{"api_url":"https://x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	f.run(t)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("a leftover younger than TempAge was removed at start: %v", err)
+	}
+	deadline := started.Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(young); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leftover is still there 5 s after it became old enough")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if took := time.Since(started); took < 300*time.Millisecond || took > 2*time.Second {
+		t.Errorf("swept %s after the start, want about TempAge (300ms)", took)
+	}
+}

@@ -487,7 +487,7 @@ func TestDaemonNotDumpable(t *testing.T) {
 // migrate_fault_test kills a bare MigrateConfig loop; this is the daemon
 // with its watcher, cache and server). After each kill the key is in
 // config.json or in the keychain, config.json is whole; the restarted
-// daemon finishes the move.
+// daemon finishes the move and sweeps the temp file the kill left.
 func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 	testkeyring.Require(t)
 	rounds := 15
@@ -496,7 +496,7 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 	}
 	w := newWorld(t)
 	kc := credstore.NewKeychain(credstore.WithService(w.Service))
-	var inFile, inKeychain, both, lost, broken int
+	var inFile, inKeychain, both, lost, broken, withKey int
 	leftovers := map[string]bool{}
 	for i := range rounds {
 		d := w.Daemon(t, nil)
@@ -528,13 +528,24 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 			lost++
 			t.Errorf("round %d: the key is neither in config.json nor in the keychain (%v)", i, kerr)
 		}
-		es, _ := os.ReadDir(filepath.Dir(w.Config))
+		// What a kill leaves is a rewrite's temp file: the new content, or
+		// (killed after the exchange) what config.json held, key included.
+		// A daemon sweeps it once it is over a minute old (a younger one
+		// may be a write in progress), at start and a minute later, when
+		// the keychain still holds that key; age it rather than wait.
+		dir := filepath.Dir(w.Config)
+		es, _ := os.ReadDir(dir)
+		aged := time.Now().Add(-2 * time.Minute)
 		for _, e := range es {
 			if e.Name() != "config.json" {
 				leftovers[e.Name()] = true
+				if b, _ := os.ReadFile(filepath.Join(dir, e.Name())); strings.Contains(string(b), "sk_") {
+					withKey++
+				}
+				_ = os.Chtimes(filepath.Join(dir, e.Name()), aged, aged)
 			}
 		}
-		// The next daemon finishes the move.
+		// The next daemon sweeps them and finishes the move.
 		d2 := w.Daemon(t, nil)
 		eventually(t, 10*time.Second, "the restarted daemon finishing the migration", func() error {
 			b, _ := os.ReadFile(w.Config)
@@ -544,34 +555,22 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 			}
 			return nil
 		})
+		eventually(t, 10*time.Second, "the restarted daemon sweeping the left-over temp files", func() error {
+			for name := range leftovers {
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					return fmt.Errorf("%s still there", name)
+				}
+			}
+			return nil
+		})
 		if err := d2.Stop(t); err != nil {
 			t.Errorf("round %d: stop: %v", i, err)
 		}
 	}
-	t.Logf("%d SIGKILLs: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; files left behind %v", rounds, inFile, inKeychain, both, lost, broken, leftovers)
-	// What the kills left is a rewrite's temp file; a daemon starting once
-	// it is over a minute old removes it (a younger one may be a write in
-	// progress). Age them rather than wait.
-	dir := filepath.Dir(w.Config)
-	aged := time.Now().Add(-2 * time.Minute)
-	for name := range leftovers {
-		_ = os.Chtimes(filepath.Join(dir, name), aged, aged)
-	}
-	d3 := w.Daemon(t, nil)
-	eventually(t, 10*time.Second, "the next daemon sweeping the left-over temp files", func() error {
-		for name := range leftovers {
-			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-				return fmt.Errorf("%s still there", name)
-			}
-		}
-		return nil
-	})
+	t.Logf("%d SIGKILLs: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; files left behind %v (%d holding a key), each swept by the restart", rounds, inFile, inKeychain, both, lost, broken, leftovers, withKey)
 	swept := true // eventually stops the test otherwise
-	if err := d3.Stop(t); err != nil {
-		t.Errorf("stop after the sweep: %v", err)
-	}
 	report.add("Faults", fmt.Sprintf("daemon process SIGKILLed 0–19 ms after a new plaintext key lands in config.json (%d rounds), then restarted", rounds),
 		"key never lost (in config.json, the keychain or both); config.json whole; the restarted daemon finishes the move",
-		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; every restart finished the move; %d .config.json.*.tmp left behind by kills (rewrite temp files without the key), all removed by the next start once a minute old: %v", inFile, inKeychain, both, lost, broken, len(leftovers), swept),
+		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; every restart finished the move; %d .config.json.*.tmp left behind by kills (%d holding the key), each removed by the restart once a minute old: %v", inFile, inKeychain, both, lost, broken, len(leftovers), withKey, swept),
 		okStr(lost == 0 && broken == 0 && swept))
 }

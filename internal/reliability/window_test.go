@@ -3,9 +3,9 @@
 package reliability
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,40 +15,44 @@ import (
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
+// windowRounds is how many rounds each delayed system call gets: 13 calls
+// × 77 = 1,001 rounds in full mode, 5 each in short mode (CI), 2 under the
+// race detector (make test), which slows the daemon tenfold.
+func windowRounds() int {
+	switch {
+	case full():
+		return 77
+	case raceEnabled:
+		return 2
+	}
+	return 5
+}
+
+// spread picks the call of the move round r of n lands in, spreading the
+// rounds over the move's calls 1..calls.
+func spread(r, n, calls int) int {
+	if calls <= 0 {
+		return 1
+	}
+	if n >= calls {
+		return 1 + r%calls
+	}
+	return 1 + r*calls/n
+}
+
 // TestRewriteWindowLosesNothing is reliability finding 4: a key the
-// official CLI writes while the daemon rewrites config.json (between its
-// last look and its rename) must end in the keychain or the file. strace
-// (as root) delays the rewrite's rename at entry, so the window between the
-// last look and the rename is wide; the test waits for the rewrite's
-// temporary file, then writes a second key inside that window, in place or
-// by rename in turn.
+// official CLI writes while the daemon moves the previous one out of
+// config.json (between its read and the end of its rewrite) must end in
+// the keychain or the file. Each system call the move makes (rewriteCalls)
+// is delayed in turn by strace (as root), every call of that kind; a first
+// key is written, and a second one, in place or by rename in turn, while
+// the daemon is held in the k-th delayed call of the move, k spread over
+// every call of it (counted on a move of its own first).
 func TestRewriteWindowLosesNothing(t *testing.T) {
 	testkeyring.Require(t)
-	if os.Geteuid() != 0 {
-		t.Skip("strace -p needs root")
-	}
-	if _, err := exec.LookPath("strace"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("strace is needed (.ci/deps installs it)")
-		}
-		t.Skip("strace is not installed")
-	}
-	rounds := 60
-	if full() {
-		rounds = 1000
-	}
+	needStrace(t)
 	w := newWorld(t)
 	d := w.Daemon(t, nil)
-	const delay = 40 * time.Millisecond
-	st := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-p", fmt.Sprint(d.PID()),
-		"-e", "trace=rename,renameat,renameat2",
-		"-e", fmt.Sprintf("inject=rename,renameat,renameat2:delay_enter=%d", delay.Microseconds()))
-	if err := st.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Process.Kill(); _ = st.Wait() }()
-	time.Sleep(300 * time.Millisecond) // attached to every thread
-
 	kc := credstore.NewKeychain(credstore.WithService(w.Service))
 	dir := filepath.Dir(w.Config)
 	write := func(content string, inPlace bool) {
@@ -60,61 +64,225 @@ func TestRewriteWindowLosesNothing(t *testing.T) {
 		_ = os.WriteFile(tmp, []byte(content), 0o600)
 		_ = os.Rename(tmp, w.Config)
 	}
-	lost, inFile, inKeychain := 0, 0, 0
-	for i := range rounds {
-		first, second := newKey(t), newKey(t)
-		w.use(first)
-		w.use(second)
-		write(fmt.Sprintf(`{"api_key":%q,"api_url":"https://window.example","round":%d}`, first, i), false)
-		// Land the second write inside the slowed rename: once the rewrite's
-		// temporary file exists, its last look is moments away.
-		waitTemp(dir, 2*time.Second)
-		time.Sleep(time.Duration(5+i%20) * time.Millisecond)
-		write(fmt.Sprintf(`{"api_key":%q,"api_url":"https://window.example","round":%d}`, second, i), i%2 == 0)
-		var fileHas, kcHas bool
+	// settled: the key is in the keychain and config.json holds none.
+	settle := func(key string) (fileHas, kcHas bool) {
 		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		for {
 			b, _ := os.ReadFile(w.Config)
 			k, _ := kc.Get(t.Context(), "default")
-			fileHas, kcHas = strings.Contains(string(b), second), k == second
-			if kcHas && !strings.Contains(string(b), "api_key") {
-				break // settled: moved
+			fileHas, kcHas = strings.Contains(string(b), key), k == key
+			if (kcHas && !strings.Contains(string(b), "api_key")) || time.Now().After(deadline) {
+				return fileHas, kcHas
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
-		switch {
-		case kcHas:
-			inKeychain++
-		case fileHas:
-			inFile++
-		default:
-			lost++
-			t.Errorf("round %d: the second key is neither in config.json nor in the keychain", i)
+	}
+	rounds := windowRounds()
+	start := time.Now()
+	var total, lost, inFile, inKeychain, late int
+	var perCall []string
+	for _, c := range rewriteCalls {
+		tr := traceDelays(t, d.PID(), c, dir)
+		// Count the move's calls of this kind on a move of its own.
+		key := newKey(t)
+		w.use(key)
+		tr.quiet(80 * time.Millisecond)
+		write(fmt.Sprintf(`{"api_key":%q,"api_url":"https://window.example"}`, key), false)
+		if _, kcHas := settle(key); !kcHas {
+			t.Fatalf("%s delayed: a lone key was not moved within 10s; daemon log:\n%s", c.names, d.Stderr.String())
 		}
+		var seen []string
+		for {
+			l, ok := tr.next(80 * time.Millisecond)
+			if !ok {
+				break
+			}
+			seen = append(seen, l)
+		}
+		calls := len(seen)
+		cLost, cLate := 0, 0
+		for r := range rounds {
+			first, second := newKey(t), newKey(t)
+			w.use(first, second)
+			tr.quiet(80 * time.Millisecond)
+			write(fmt.Sprintf(`{"api_key":%q,"api_url":"https://window.example","round":%d}`, first, total), false)
+			k := spread(r, rounds, calls)
+			for range k {
+				if _, ok := tr.next(3 * time.Second); !ok {
+					cLate++ // the move made fewer calls this time: write after it
+					break
+				}
+			}
+			time.Sleep(time.Duration(r%3) * c.delay / 4) // still inside the held call
+			write(fmt.Sprintf(`{"api_key":%q,"api_url":"https://window.example","round":%d}`, second, total), r%2 == 0)
+			fileHas, kcHas := settle(second)
+			switch {
+			case kcHas:
+				inKeychain++
+			case fileHas:
+				inFile++
+			default:
+				lost++
+				cLost++
+				t.Errorf("%s delayed, round %d (second write in the move's call %d of %d): the second key is neither in config.json nor in the keychain", c.names, r, k, calls)
+			}
+			total++
+		}
+		tr.stop()
+		perCall = append(perCall, fmt.Sprintf("%s %d/%d", c.names, cLost, rounds))
+		t.Logf("%s delayed %v (%s): the move makes %d such calls (%s); %d rounds, lost %d, %d with fewer calls than counted", c.names, c.delay, c.where, calls, summarize(seen, dir), rounds, cLost, cLate)
+		late += cLate
+	}
+	if !d.Alive() {
+		t.Fatalf("the daemon died: %s", d.Stderr.String())
 	}
 	es, _ := os.ReadDir(dir)
-	var recovered []string
+	var kept []string
 	for _, e := range es {
 		if strings.Contains(e.Name(), ".recovered-") || strings.Contains(e.Name(), ".kept-") {
-			recovered = append(recovered, e.Name())
+			kept = append(kept, e.Name())
 		}
 	}
-	t.Logf("%d rounds with the rewrite's rename delayed %v: second key in keychain %d, only in file %d, lost %d; kept aside %v", rounds, delay, inKeychain, inFile, lost, recovered)
-	report.add("Faults", fmt.Sprintf("a second key written (in place or by rename) inside the daemon's rewrite of config.json, between its last look and its rename (strace delays the rename %v), %d rounds", delay, rounds),
+	took := time.Since(start).Round(time.Second)
+	t.Logf("%d rounds over %d delayed system calls in %s: second key in keychain %d, only in file %d, lost %d; %d rounds written after the move's last call; kept aside %v", total, len(rewriteCalls), took, inKeychain, inFile, lost, late, kept)
+	report.add("Faults", fmt.Sprintf("a second key written (in place or by rename) while the daemon moves the first out of config.json, held by strace in the k-th call of the move of each of its %d system calls in turn (every call of that kind delayed %s), %d rounds", len(rewriteCalls), delays(), total),
 		"the second key never lost: in the keychain once the watcher settles",
-		fmt.Sprintf("in the keychain %d, only in config.json %d, lost %d", inKeychain, inFile, lost), okStr(lost == 0 && inFile == 0))
+		fmt.Sprintf("in the keychain %d, only in config.json %d, lost %d (lost per call: %s); %s", inKeychain, inFile, lost, strings.Join(perCall, ", "), took),
+		okStr(lost == 0 && inFile == 0))
 }
 
-// waitTemp waits for a rewrite's temporary file (".config.json.N.tmp").
-func waitTemp(dir string, limit time.Duration) {
-	end := time.Now().Add(limit)
-	for time.Now().Before(end) {
+// TestDaemonSIGKILLInsideTheRewrite kills the real daemon while strace
+// holds it in the k-th call of a move (each of rewriteCalls in turn, k
+// spread over the move's calls): the key is never lost (config.json, the
+// keychain or both), config.json is always whole, and a restarted daemon
+// finishes the move. A kill leaves the rewrite's temp file behind; aged
+// past the sweep's minute, the restarted daemon removes it (it holds no
+// key, or the key the keychain holds).
+func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
+	testkeyring.Require(t)
+	needStrace(t)
+	rounds := 2 // 1,001 in full mode, as windowRounds
+	switch {
+	case full():
+		rounds = 77
+	case raceEnabled:
+		rounds = 1
+	}
+	w := newWorld(t)
+	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	dir := filepath.Dir(w.Config)
+	temps := func() (names []string, withKey int) {
 		es, _ := os.ReadDir(dir)
 		for _, e := range es {
-			if strings.HasPrefix(e.Name(), ".config.json.") && strings.HasSuffix(e.Name(), ".tmp") {
-				return
+			if e.Name() == "config.json" {
+				continue
+			}
+			names = append(names, e.Name())
+			if b, _ := os.ReadFile(filepath.Join(dir, e.Name())); strings.Contains(string(b), "sk_") {
+				withKey++
 			}
 		}
-		time.Sleep(500 * time.Microsecond)
+		return names, withKey
 	}
+	moved := func(key string) error {
+		b, _ := os.ReadFile(w.Config)
+		k, err := kc.Get(t.Context(), "default")
+		if strings.Contains(string(b), "api_key") || err != nil || k != key {
+			return fmt.Errorf("config.json %q, keychain %v", b, err)
+		}
+		return nil
+	}
+	start := time.Now()
+	var total, inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept int
+	for _, c := range rewriteCalls {
+		// Count the move's calls of this kind on a move of its own.
+		d := w.Daemon(t, nil)
+		tr := traceDelays(t, d.PID(), c, dir)
+		key := newKey(t)
+		w.use(key)
+		writeFile(t, w.Config, fmt.Sprintf(`{"api_key":%q,"api_url":"https://kill.example"}`, key))
+		eventually(t, 10*time.Second, c.names+" delayed: a lone key moved", func() error { return moved(key) })
+		calls := tr.quiet(80 * time.Millisecond)
+		tr.stop()
+		if err := d.Stop(t); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		for r := range rounds {
+			d := w.Daemon(t, nil)
+			tr := traceDelays(t, d.PID(), c, dir)
+			key := newKey(t)
+			w.use(key)
+			writeFile(t, w.Config, fmt.Sprintf(`{"api_key":%q,"api_url":"https://kill.example","round":%d}`, key, total))
+			k := spread(r, rounds, calls)
+			for range k {
+				if _, ok := tr.next(3 * time.Second); !ok {
+					break
+				}
+			}
+			time.Sleep(time.Duration(r%3) * c.delay / 4) // still inside the held call
+			_ = d.Cmd.Process.Kill()
+			<-d.Done
+			d.Done <- errors.New("killed")
+			tr.stop()
+
+			b, err := os.ReadFile(w.Config)
+			fileHas := err == nil && strings.Contains(string(b), key)
+			if err != nil || !strings.Contains(string(b), fmt.Sprintf(`"round":%d`, total)) || !strings.Contains(string(b), "https://kill.example") {
+				broken++
+				t.Errorf("%s held, round %d: config.json after SIGKILL: %v %q", c.names, r, err, b)
+			}
+			got, kerr := kc.Get(t.Context(), "default")
+			kcHas := kerr == nil && got == key
+			switch {
+			case fileHas && kcHas:
+				both++
+			case fileHas:
+				inFile++
+			case kcHas:
+				inKeychain++
+			default:
+				lost++
+				t.Errorf("%s held, round %d (killed in the move's call %d of %d): the key is neither in config.json nor in the keychain (%v)", c.names, r, k, calls, kerr)
+			}
+			names, withKey := temps()
+			left += len(names)
+			leftWithKey += withKey
+			aged := time.Now().Add(-2 * time.Minute)
+			for _, n := range names {
+				_ = os.Chtimes(filepath.Join(dir, n), aged, aged)
+			}
+			// The next daemon sweeps what the kill left and finishes the move
+			// (its own rewrite's temp file lives until the move returns, just
+			// after config.json loses the key: only what the kill left counts).
+			d2 := w.Daemon(t, nil)
+			eventually(t, 10*time.Second, "the restarted daemon finishing the move", func() error { return moved(key) })
+			if err := d2.Stop(t); err != nil {
+				t.Errorf("round %d: stop: %v", r, err)
+			}
+			if still, _ := temps(); len(still) > 0 {
+				unswept += len(still)
+				t.Errorf("%s held, round %d: the restarted daemon left %v (the kill left %v)", c.names, r, still, names)
+			}
+			total++
+		}
+	}
+	took := time.Since(start).Round(time.Second)
+	t.Logf("%d SIGKILLs inside the move (%d delayed system calls) in %s: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left by kills (%d holding a key), %d not swept", total, len(rewriteCalls), took, inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept)
+	report.add("Faults", fmt.Sprintf("daemon SIGKILLed while strace holds it in the k-th call of a move, each of its %d system calls in turn (%d rounds), then restarted", len(rewriteCalls), total),
+		"key never lost (in config.json, the keychain or both); config.json whole; the restarted daemon finishes the move and sweeps what the kill left (aged past its minute)",
+		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left (%d holding the key the keychain holds), %d not swept; %s", inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept, took),
+		okStr(lost == 0 && broken == 0 && unswept == 0))
+}
+
+// delays says how long rewriteCalls hold each call: "10ms, D-Bus replies 2ms".
+func delays() string {
+	var file, sock time.Duration
+	for _, c := range rewriteCalls {
+		if c.onSocket {
+			sock = c.delay
+		} else {
+			file = c.delay
+		}
+	}
+	return fmt.Sprintf("%v, D-Bus replies %v", file, sock)
 }
