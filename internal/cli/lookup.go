@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/lookup"
+	"github.com/torale-ai/torale-cred/internal/progs"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -34,6 +36,11 @@ type backend struct {
 	// running): a write after that is refused with it, not made behind a
 	// daemon that would go on serving the old key.
 	broken error
+	// stuck is the first call's answer without asking: a lean front
+	// already waited the client timeout for this daemon
+	// (progs.DaemonStuckEnv), so the keychain is read at once, with the
+	// same one warning.
+	stuck error
 }
 
 var _ credstore.Backend = (*backend)(nil)
@@ -46,12 +53,11 @@ func (f *Factory) Backend() *backend {
 	b := &backend{f: f}
 	if f.Getenv("TORALE_CRED_NO_DAEMON") != "1" {
 		if sock, err := f.socketPath(); err == nil {
-			d, _ := f.timeout()
-			if d <= 0 {
-				d = credstore.DefaultKeychainTimeout
-			}
 			// The daemon itself may wait on the keychain for its timeout.
-			b.client = ipc.NewClient(sock, d+2*time.Second)
+			b.client = ipc.NewClient(sock, lookup.ClientTimeout(f.Getenv, f.flags()))
+			if f.Getenv(progs.DaemonStuckEnv) == "1" {
+				b.stuck = ipc.StuckError(sock)
+			}
 		}
 	}
 	f.backend = b
@@ -92,7 +98,10 @@ func (b *backend) call(write bool, op func(credstore.Backend) error) error {
 		return b.writeRefused(b.broken)
 	}
 	if b.client != nil {
-		err := op(b.client)
+		err := b.stuck
+		if err == nil {
+			err = op(b.client)
+		}
 		var answer *ipc.Error
 		switch {
 		case err == nil, errors.As(err, &answer), errors.Is(err, context.Canceled):
