@@ -24,6 +24,8 @@ type Caller struct {
 	Comm string `json:"comm"`
 	Unit string `json:"unit"`
 	SSH  bool   `json:"ssh"`
+
+	argv0 string // read only when Exe is torale-cred-cli (progs.Canonical)
 }
 
 // Program is how a person reads the caller: the executable with its pid.
@@ -46,7 +48,10 @@ func Identify(pid int, uid uint32) *Caller {
 	if pid > 0 {
 		identify(c)
 		if c.Exe != "" {
-			c.Exe = progs.Canonical(c.Exe)
+			if pid == os.Getpid() && len(os.Args) > 0 {
+				c.argv0 = os.Args[0]
+			}
+			c.Exe = progs.Canonical(c.Exe, c.argv0)
 		}
 	}
 	return c

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // The programs, by their installed names.
@@ -130,16 +131,20 @@ func isProgram(p string) bool {
 }
 
 // Canonical is how torale-cred's programs are named to people and to
-// policies: the full CLI (exe is a torale-cred-cli) is the torale-cred
-// front beside it, which execed it or stands for it, so that `policy
-// allow /usr/bin/torale-cred` holds whichever half answered. Any other
-// exe is itself.
-func Canonical(exe string) string {
+// policies: the full CLI (exe is a torale-cred-cli) is the lean front it
+// was run as, by its argv[0] (git-credential-torale, else torale-cred),
+// found beside it, so that `policy allow /usr/bin/torale-cred` holds
+// whichever half answered. Any other exe is itself.
+func Canonical(exe, argv0 string) string {
 	if filepath.Base(exe) != exeName(CLI) {
 		return exe
 	}
+	name := Front
+	if strings.TrimSuffix(filepath.Base(argv0), ".exe") == Git {
+		name = Git
+	}
 	for _, d := range Dirs(exe) {
-		if p := filepath.Join(d, exeName(Front)); isProgram(p) {
+		if p := filepath.Join(d, exeName(name)); isProgram(p) {
 			return p
 		}
 	}
