@@ -170,12 +170,20 @@ func (c *Client) send(parent context.Context, method, path string, in, out any) 
 	if err != nil {
 		return fmt.Errorf("%w on %s: its answer was cut off", ErrDaemonStuck, c.socket)
 	}
-	if resp.StatusCode != http.StatusOK {
+	return Answer(resp.StatusCode, raw, out)
+}
+
+// Answer is what a client makes of the daemon's answer: status and body
+// raw (at most wire.MaxAnswerBytes) decoded into out on 200, else an
+// *Error. The one reading of an answer, for this client and for an answer
+// a lean front got and handed on (internal/front).
+func Answer(status int, raw []byte, out any) error {
+	if status != http.StatusOK {
 		var eb ErrorBody
 		if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
-			return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("the daemon answered %s", resp.Status)}
+			return &Error{Status: status, Code: CodeInternal, Message: fmt.Sprintf("the daemon answered %d %s", status, http.StatusText(status))}
 		}
-		return &Error{Status: resp.StatusCode, Code: eb.Error, Message: eb.Message}
+		return &Error{Status: status, Code: eb.Error, Message: eb.Message}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

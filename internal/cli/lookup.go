@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/lookup"
 	"github.com/torale-ai/torale-cred/internal/progs"
+	"github.com/torale-ai/torale-cred/internal/wire"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -41,6 +46,40 @@ type backend struct {
 	// (progs.DaemonStuckEnv), so the keychain is read at once, with the
 	// same one warning.
 	stuck error
+	// handed is the daemon's answer to the lean front's own look-up
+	// (progs.DaemonAnswerFDEnv): the first Resolve's answer, not asked again.
+	handed *handedAnswer
+}
+
+// handedAnswer is an answer of the daemon's that a lean front read.
+type handedAnswer struct {
+	status int
+	raw    []byte
+}
+
+// takeHanded reads the answer the front left on descriptor fd (">= 3"):
+// "STATUS\n" then the body. nil when there is none or it cannot be read,
+// and the look-up is made again.
+func takeHanded(fd string) *handedAnswer {
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return nil
+	}
+	f := os.NewFile(uintptr(n), "daemon-answer")
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, wire.MaxAnswerBytes+16))
+	if err != nil {
+		return nil
+	}
+	line, raw, ok := bytes.Cut(b, []byte("\n"))
+	status, err := strconv.Atoi(string(line))
+	if !ok || err != nil || status < 200 || status > 599 {
+		return nil
+	}
+	return &handedAnswer{status: status, raw: raw}
 }
 
 var _ credstore.Backend = (*backend)(nil)
@@ -57,6 +96,8 @@ func (f *Factory) Backend() *backend {
 			b.client = ipc.NewClient(sock, lookup.ClientTimeout(f.Getenv, f.flags()))
 			if f.Getenv(progs.DaemonStuckEnv) == "1" {
 				b.stuck = ipc.StuckError(sock)
+			} else if fd := f.Getenv(progs.DaemonAnswerFDEnv); fd != "" {
+				b.handed = takeHanded(fd)
 			}
 		}
 	}
@@ -134,6 +175,10 @@ func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credsto
 			return r, lerr
 		}
 		return l.Resolve(ctx, req)
+	}
+	if h := b.handed; h != nil && b.client != nil {
+		b.handed = nil
+		return r, ipc.Answer(h.status, h.raw, &r)
 	}
 	err = b.call(false, func(be credstore.Backend) (e error) { r, e = be.Resolve(ctx, req); return })
 	return r, err

@@ -38,7 +38,7 @@ func FullMain() int {
 // first, so that only this process sees them, never a child of exec.
 func frontGetenv() func(string) string {
 	told := map[string]string{}
-	for _, k := range []string{progs.FrontEnv, progs.DaemonStuckEnv} {
+	for _, k := range []string{progs.FrontEnv, progs.DaemonStuckEnv, progs.DaemonAnswerFDEnv} {
 		if v, ok := os.LookupEnv(k); ok {
 			told[k] = v
 			_ = os.Unsetenv(k)

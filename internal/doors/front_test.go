@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,6 +50,9 @@ func runProg(t *testing.T, w *proctest.World, prog, argv0, stdin string, env []s
 	return r
 }
 
+// pids are the one thing two runs may print differently.
+var pids = regexp.MustCompile(`\(pid [0-9]+\)`)
+
 // sameAsCLI runs the lean front (torale-cred, or git-credential-torale
 // when git) and the full CLI it stands for (torale-cred-cli, as
 // git-credential-torale when git) on the same input, and fails unless
@@ -60,7 +65,7 @@ func sameAsCLI(t *testing.T, w *proctest.World, git bool, stdin string, env []st
 	}
 	f := runProg(t, w, front, name, stdin, env, args...)
 	c := runProg(t, w, "torale-cred-cli", name, stdin, env, args...)
-	if f.out != c.out || f.err != c.err || f.code != c.code {
+	if f.out != c.out || pids.ReplaceAllString(f.err, "(pid N)") != pids.ReplaceAllString(c.err, "(pid N)") || f.code != c.code {
 		t.Errorf("%s %q: the front and the full CLI differ:\nfront: exit %d\nstdout %q\nstderr %q\ncli:   exit %d\nstdout %q\nstderr %q",
 			name, args, f.code, hideKeys(f.out), f.err, c.code, hideKeys(c.out), c.err)
 	}
@@ -119,17 +124,25 @@ func TestFrontSaysWhatTheCLISays(t *testing.T) {
 		_ = st.Keychain.Delete(context.Background(), "default")
 		_ = st.Keychain.Delete(context.Background(), "work")
 	})
+	if _, err := st.Put(ctx, "locked", keyOther, credstore.PutOptions{Source: credstore.SourceLogin}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Keychain.Delete(context.Background(), "locked") })
 	if err := st.StateFile.Update(func(s *credstore.State) error {
 		s.Profiles["work"].StoredAt = time.Now().Add(-100 * 24 * time.Hour)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if r := runProg(t, w, "torale-cred", "torale-cred", "", nil, "policy", "set", "locked", "allow", "/bin/false"); r.code != 0 {
+		t.Fatalf("policy set: exit %d %s", r.code, r.err)
+	}
 	d := w.Daemon(t, nil, "--no-watch")
 	withDaemon := []tc{
 		{args: []string{"token"}},
 		{args: []string{"token", "--profile", "work"}}, // rotation due: the hint, then the key
 		{args: []string{"token", "--profile", "nobody"}, code: 3},
+		{args: []string{"token", "--profile", "locked"}, code: 1}, // the policy refuses torale-cred
 		{args: []string{"token"}, env: []string{"TORALE_API_KEY=" + keyEnv}},
 		{args: []string{"token", "--profile", "nobody"}, env: []string{"TORALE_NOAUTH=1"}, code: 3},
 		{args: []string{"token"}, env: []string{"TORALE_CRED_KEYCHAIN_TIMEOUT=soon"}},
@@ -150,8 +163,23 @@ func TestFrontSaysWhatTheCLISays(t *testing.T) {
 			t.Errorf("daemon: %q exit %d, want %d: %s", c.args, r.code, c.code, r.err)
 		}
 	}
-	if r := runProg(t, w, "torale-cred", "torale-cred", "", nil, "token", "--profile", "work"); !strings.Contains(r.err, "rotation was due") || strings.TrimSpace(r.out) != keyWork {
-		t.Errorf("a due rotation: stderr %q, stdout %q", r.err, hideKeys(r.out))
+	// What the front hands on is the answer it got: the CLI does not ask
+	// again, so the trail records one hand-out (or one refusal) a run.
+	trail := func() int {
+		b, _ := os.ReadFile(filepath.Join(w.State, "audit.jsonl"))
+		return strings.Count(string(b), "\n")
+	}
+	for _, profile := range []string{"work", "locked", "default"} {
+		time.Sleep(300 * time.Millisecond) // the daemon writes its trail every 100 ms
+		before := trail()
+		r := runProg(t, w, "torale-cred", "torale-cred", "", nil, "token", "--profile", profile)
+		if profile == "work" && (!strings.Contains(r.err, "rotation was due") || strings.TrimSpace(r.out) != keyWork) {
+			t.Errorf("a due rotation: stderr %q, stdout %q", r.err, hideKeys(r.out))
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := trail() - before; n != 1 {
+			t.Errorf("token --profile %s through the front: %d audit records, want 1", profile, n)
+		}
 	}
 
 	// A stuck daemon: one warning and one client timeout (1 s keychain

@@ -14,7 +14,6 @@ package front
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,7 +35,7 @@ import (
 type outcome int
 
 const (
-	answered outcome = iota // 200 and a well-formed answer
+	answered outcome = iota // a whole answer, of any status
 	failed                  // anything else: the full CLI asks again and says what it finds
 	stuck                   // no answer within the timeout: the full CLI does not wait again
 )
@@ -58,34 +57,41 @@ func dial(sock string, timeout time.Duration) (net.Conn, outcome) {
 	return conn, answered
 }
 
+// answer is one of the daemon's answers: its status and its body.
+type answer struct {
+	status int
+	body   []byte
+}
+
 // ask posts body to path on conn, the door named in wire.DoorHeader, and
-// decodes a 200's JSON answer into out. It waits timeout for the answer,
+// reads the answer (a Content-Length body of at most wire.MaxAnswerBytes).
+// It waits timeout for the answer,
 // restarted with wire.ConfirmTimeout more on 102 Processing (a policy is
 // asking the user), as ipc.Client does. Only the framing is written here;
 // the server is net/http.
-func ask(conn net.Conn, path, door string, body []byte, timeout time.Duration, out any) outcome {
+func ask(conn net.Conn, path, door string, body []byte, timeout time.Duration) (answer, outcome) {
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	var req bytes.Buffer
 	fmt.Fprintf(&req, "POST %s HTTP/1.1\r\nHost: torale\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s: %s\r\n\r\n",
 		path, len(body), wire.DoorHeader, door)
 	req.Write(body)
 	if _, err := conn.Write(req.Bytes()); err != nil {
-		return classify(err)
+		return answer{}, classify(err)
 	}
 	br := bufio.NewReader(io.LimitReader(conn, 64<<10+wire.MaxAnswerBytes))
 	tp := textproto.NewReader(br)
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
-			return classify(err)
+			return answer{}, classify(err)
 		}
 		code, ok := statusCode(line)
 		if !ok {
-			return failed
+			return answer{}, failed
 		}
 		hdr, err := tp.ReadMIMEHeader()
 		if err != nil {
-			return classify(err)
+			return answer{}, classify(err)
 		}
 		if code >= 100 && code < 200 {
 			if code == 102 {
@@ -93,21 +99,18 @@ func ask(conn net.Conn, path, door string, body []byte, timeout time.Duration, o
 			}
 			continue
 		}
-		if code != 200 || hdr.Get("Transfer-Encoding") != "" {
-			return failed
+		if code < 200 || code > 599 || hdr.Get("Transfer-Encoding") != "" {
+			return answer{}, failed
 		}
 		n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64)
 		if err != nil || n < 0 || n > wire.MaxAnswerBytes {
-			return failed
+			return answer{}, failed
 		}
 		raw := make([]byte, n)
 		if _, err := io.ReadFull(br, raw); err != nil {
-			return classify(err)
+			return answer{}, classify(err)
 		}
-		if json.Unmarshal(raw, out) != nil {
-			return failed
-		}
-		return answered
+		return answer{status: code, body: raw}, answered
 	}
 }
 
@@ -150,7 +153,11 @@ func delegate(argv0 string, extra ...string) int {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, extra...)
+	for _, kv := range extra {
+		if kv != "" {
+			env = append(env, kv)
+		}
+	}
 	argv := append([]string{argv0}, os.Args[1:]...)
 	err = syscall.Exec(path, argv, env)
 	fmt.Fprintf(os.Stderr, "%s: running %s: %v\n", argv0, path, err)
@@ -168,6 +175,18 @@ func argv0(name string) string {
 
 // stuckEnv is what delegate adds after a look-up the daemon did not answer.
 var stuckEnv = progs.DaemonStuckEnv + "=1"
+
+// handOn leaves a on a descriptor the full CLI inherits and returns the
+// variable that names it (progs.DaemonAnswerFDEnv), or "" when it cannot:
+// the CLI then asks again.
+func handOn(a answer) string {
+	data := append([]byte(strconv.Itoa(a.status)+"\n"), a.body...)
+	fd, err := inheritable(data)
+	if err != nil {
+		return ""
+	}
+	return progs.DaemonAnswerFDEnv + "=" + strconv.Itoa(fd)
+}
 
 // usable reports whether the daemon is to be asked at all: the CLI itself
 // asks only when TORALE_CRED_NO_DAEMON is not 1, and answers a key from the

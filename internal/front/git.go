@@ -58,15 +58,14 @@ func Git() int {
 	if err != nil || len(body) > wire.MaxBodyBytes {
 		return replay(name, input)
 	}
-	var a wire.GitAnswer
-	switch ask(conn, "/v1/git", wire.DoorGit, body, timeout, &a) {
-	case answered:
-	case stuck:
+	var out wire.GitAnswer
+	switch a, o := ask(conn, "/v1/git", wire.DoorGit, body, timeout); {
+	case o == stuck:
 		return replay(name, input, stuckEnv)
-	default:
+	case o != answered || a.status != 200 || json.Unmarshal(a.body, &out) != nil:
 		return replay(name, input)
 	}
-	if _, err := os.Stdout.WriteString(a.Output); err != nil {
+	if _, err := os.Stdout.WriteString(out.Output); err != nil {
 		return 1
 	}
 	return 0

@@ -44,18 +44,21 @@ func Token() int {
 	}
 	timeout := lookup.ClientTimeout(getenv, fl)
 	conn, o := dial(sock, timeout)
-	var r wire.Resolution
+	var a answer
 	if o == answered {
-		o = ask(conn, "/v1/resolve", wire.DoorToken, body, timeout, &r)
+		a, o = ask(conn, "/v1/resolve", wire.DoorToken, body, timeout)
 		conn.Close()
 	}
+	var r wire.Resolution
 	switch {
 	case o == stuck:
 		return delegate(name, front, stuckEnv)
-	case o != answered, r.Key == "", r.KeychainProblem != "", r.Rotation != nil && r.Rotation.Due:
-		// Nothing to print, or something to say besides the key: the CLI
-		// says it (and asks again).
+	case o != answered:
 		return delegate(name, front)
+	case a.status != 200 || json.Unmarshal(a.body, &r) != nil || r.Key == "" || r.KeychainProblem != "" || r.Rotation != nil && r.Rotation.Due:
+		// Nothing to print, or something to say besides the key: the CLI
+		// says it, from this very answer (the key is handed out once).
+		return delegate(name, front, handOn(a))
 	}
 	if _, err := os.Stdout.WriteString(r.Key + "\n"); err != nil {
 		return 1

@@ -36,6 +36,13 @@ const (
 	// answer within the client timeout); the CLI reads the keychain
 	// directly, with its one warning, rather than wait a second time.
 	DaemonStuckEnv = "TORALE_CRED_DAEMON_STUCK"
+	// DaemonAnswerFDEnv names a descriptor holding the daemon's answer to
+	// the front's own look-up ("STATUS\n" then the body): an answer with
+	// more to say than the key (an error, a warning, a due rotation). The
+	// CLI takes it as the answer to its own identical look-up instead of
+	// asking again, so a key is handed out, audited and (under a confirm
+	// policy) asked for once.
+	DaemonAnswerFDEnv = "TORALE_CRED_DAEMON_ANSWER_FD"
 )
 
 // exeName is name as this OS spells an executable.
