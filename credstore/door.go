@@ -1,27 +1,26 @@
 package credstore
 
-import "context"
+import (
+	"context"
 
-// Doors a key leaves torale-cred through, as the audit trail names them.
-// A look-up with no door in its context is one of torale-cred's own checks
-// (status, login's "is there a key already"), which hands no key on.
+	"github.com/torale-ai/torale-cred/internal/wire"
+)
+
+// Doors a key leaves torale-cred through, as the audit trail names them
+// (internal/wire's). A look-up with no door in its context is one of
+// torale-cred's own checks (status, login's "is there a key already"),
+// which hands no key on.
 const (
-	DoorSocket = "socket" // a program asked the socket itself
-	DoorToken  = "token"
-	DoorExec   = "exec"
-	DoorEnv    = "env"
-	DoorGit    = "git"    // git-credential-torale get
-	DoorRotate = "rotate" // rotate's own call to the Torale API
+	DoorSocket = wire.DoorSocket
+	DoorToken  = wire.DoorToken
+	DoorExec   = wire.DoorExec
+	DoorEnv    = wire.DoorEnv
+	DoorGit    = wire.DoorGit
+	DoorRotate = wire.DoorRotate
 )
 
 // CheckDoor reports whether door is one of the names above.
-func CheckDoor(door string) bool {
-	switch door {
-	case DoorSocket, DoorToken, DoorExec, DoorEnv, DoorGit, DoorRotate:
-		return true
-	}
-	return false
-}
+func CheckDoor(door string) bool { return wire.CheckDoor(door) }
 
 type doorKey struct{}
 

@@ -3,6 +3,8 @@ package credstore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // Sentinel errors beside ErrNotFound and ErrKeychain (keychain.go),
@@ -12,14 +14,12 @@ var (
 	// ErrBadURL: a URL tier holds a value that must not be passed on.
 	ErrBadURL = errors.New("invalid API URL")
 	// ErrBadRequest: a request that cannot be understood (wire decoding).
-	ErrBadRequest = errors.New("bad request")
+	ErrBadRequest = wire.ErrBadRequest
 	// ErrDenied: a policy refused to hand the key to this caller.
 	ErrDenied = errors.New("denied")
 )
 
-func badRequestf(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
-}
+func badRequestf(format string, a ...any) error { return wire.BadRequestf(format, a...) }
 
 // NoKeyMessage is the one sentence for "no key", worded as the official
 // CLI words it ("No API key configured"), with the command that fixes it.

@@ -4,49 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
-// Key and profile formats are checked by hand-written loops, not regexps:
-// a regexp is compiled when the package initialises, in every process that
-// links credstore, and `^sk_[A-Za-z0-9_-]{32,128}$` compiled to a program
-// of over two thousand allocations, most of credstore's init time and paid
-// by commands that never see a key. key_fuzz_test.go proves each loop
-// equal to its regexp.
-
-// validKey is `^sk_[A-Za-z0-9_-]{32,128}$`: both the documented keys (sk_ +
-// 32 characters) and the live server's (sk_ + token_urlsafe(32), 43
-// characters), as SPEC.md fixes.
-func validKey(s string) bool {
-	if len(s) < 3+32 || len(s) > 3+128 || s[:3] != "sk_" {
-		return false
-	}
-	for i := 3; i < len(s); i++ {
-		if !alnum(s[i]) && s[i] != '_' && s[i] != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-// validProfileName is `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`: 1 to 64 letters,
-// digits, '.', '_' or '-', the first a letter or digit, so that a name is
-// always a usable keychain account and git username.
-func validProfileName(s string) bool {
-	if len(s) < 1 || len(s) > 64 || !alnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !alnum(c) && c != '.' && c != '_' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-// alnum is [A-Za-z0-9]: ASCII only, as the patterns are.
-func alnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
+// The byte-loop validators are internal/wire's (see there why they are
+// not regexps); key_fuzz_test.go proves each equal to its regexp.
+func validKey(s string) bool         { return wire.ValidKey(s) }
+func validProfileName(s string) bool { return wire.ValidProfileName(s) }
 
 // ErrBadKey is wrapped by every key-format error, so callers map it to a
 // usage-class exit without inspecting text.
@@ -77,23 +42,10 @@ func ParseKey(s string) (string, error) {
 func ValidKey(s string) bool { return validKey(s) }
 
 // prefix is the most of a key any message may show.
-func prefix(k string) string { return printable(k, 7) }
+func prefix(k string) string { return wire.KeyPrefix(k) }
 
-// printable is at most n bytes of s with anything but printable ASCII
-// shown as '?', for quoting a caller's input in a message.
-func printable(s string, n int) string {
-	var b strings.Builder
-	for i, r := range s {
-		if i >= n {
-			break
-		}
-		if r < 0x20 || r == 0x7f || r > 0x7e {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// printable is at most n bytes of s, printable ASCII only.
+func printable(s string, n int) string { return wire.Printable(s, n) }
 
 // Hint is how a key is shown to people: sk_... and its last 5 characters,
 // the docs' form.

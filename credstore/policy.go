@@ -11,6 +11,7 @@ import (
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
+	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // Policy modes: who may receive a profile's key through torale-cred's
@@ -51,7 +52,7 @@ func CheckPolicy(p Policy) error {
 // ConfirmTimeout is how long `confirm` waits for the user's answer (a
 // Store may wait less: Store.ConfirmWait); clients wait this much longer
 // once the daemon says it is asking.
-const ConfirmTimeout = 30 * time.Second
+const ConfirmTimeout = wire.ConfirmTimeout
 
 func (s *Store) confirmWait() time.Duration {
 	if s.ConfirmWait > 0 && s.ConfirmWait < ConfirmTimeout {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,39 +17,22 @@ import (
 
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
+	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
-const DefaultProfile = "default"
+const DefaultProfile = wire.DefaultProfile
 
 // ErrBadProfile is wrapped when a profile name is not acceptable.
-var ErrBadProfile = errors.New("invalid profile name")
+var ErrBadProfile = wire.ErrBadProfile
 
 // CheckProfile refuses names that could not be a keychain account or a
 // git username: 1 to 64 letters, digits, '.', '_' or '-'.
-func CheckProfile(name string) error {
-	if !validProfileName(name) {
-		shown := printable(name, 70)
-		if strings.Contains(name, "sk_") {
-			shown = prefix(name) + "…" // a key pasted where a profile goes: never echoed
-		}
-		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, shown)
-	}
-	return nil
-}
+func CheckProfile(name string) error { return wire.CheckProfile(name) }
 
 // ProfileOf is the selected profile: the flag, else TORALE_PROFILE, else
-// "default", checked. Every door chooses its profile here.
-func ProfileOf(flag string, env Env) (string, error) {
-	p := flag
-	if p == "" {
-		p = env.Profile
-	}
-	if p == "" {
-		p = DefaultProfile
-	}
-	return p, CheckProfile(p)
-}
+// "default", checked. Every door chooses its profile here (wire.ProfileOf).
+func ProfileOf(flag string, env Env) (string, error) { return wire.ProfileOf(flag, env) }
 
 // KeyStore is the keychain as the Store uses it: *Keychain, or the daemon's
 // cache in front of one.

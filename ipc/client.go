@@ -13,12 +13,13 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
-	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/peercred"
+	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // ErrNoDaemon: nothing listens on the socket (no file, or nobody accepts).
@@ -29,6 +30,13 @@ var ErrNoDaemon = errors.New("the torale-cred daemon is not running")
 // the connection (stopped, overloaded). Reading the keychain directly is
 // safe then too: the daemon answers from the same keychain.
 var ErrDaemonStuck = errors.New("the torale-cred daemon did not answer")
+
+// StuckError is ErrDaemonStuck for the daemon on socket, in the one
+// sentence every door says it with (a lean front that found the daemon
+// stuck hands the full CLI this, rather than a second wait).
+func StuckError(socket string) error {
+	return fmt.Errorf("%w on %s (it may be stopped or overloaded)", ErrDaemonStuck, socket)
+}
 
 // Error is an error answer from the daemon. It matches credstore's
 // sentinels with errors.Is, so callers decide exit codes as for local
@@ -108,14 +116,9 @@ func (c *Client) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 		}
 		return nil, fmt.Errorf("connecting to the daemon on %s: %w", c.socket, err)
 	}
-	uid, _, err := PeerCred(conn)
-	if err != nil {
+	if err := peercred.CheckSelf(conn, c.socket); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("checking who serves %s: %w", c.socket, err)
-	}
-	if me := uint32(os.Getuid()); uid != me {
-		conn.Close()
-		return nil, fmt.Errorf("%s is served by user id %d, not by you (%d); refusing to talk to it", c.socket, uid, me)
+		return nil, err
 	}
 	return conn, nil
 }
@@ -158,21 +161,29 @@ func (c *Client) send(parent context.Context, method, path string, in, out any) 
 			return parent.Err()
 		case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 			errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), isTimeout(err):
-			return fmt.Errorf("%w on %s (it may be stopped or overloaded)", ErrDaemonStuck, c.socket)
+			return StuckError(c.socket)
 		}
 		return fmt.Errorf("asking the daemon on %s: %w", c.socket, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxAnswerBytes))
 	if err != nil {
 		return fmt.Errorf("%w on %s: its answer was cut off", ErrDaemonStuck, c.socket)
 	}
-	if resp.StatusCode != http.StatusOK {
+	return Answer(resp.StatusCode, raw, out)
+}
+
+// Answer is what a client makes of the daemon's answer: status and body
+// raw (at most wire.MaxAnswerBytes) decoded into out on 200, else an
+// *Error. The one reading of an answer, for this client and for an answer
+// a lean front got and handed on (internal/front).
+func Answer(status int, raw []byte, out any) error {
+	if status != http.StatusOK {
 		var eb ErrorBody
 		if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
-			return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("the daemon answered %s", resp.Status)}
+			return &Error{Status: status, Code: CodeInternal, Message: fmt.Sprintf("the daemon answered %d %s", status, http.StatusText(status))}
 		}
-		return &Error{Status: resp.StatusCode, Code: eb.Error, Message: eb.Message}
+		return &Error{Status: status, Code: eb.Error, Message: eb.Message}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

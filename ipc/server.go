@@ -17,6 +17,7 @@ import (
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/peer"
+	"github.com/torale-ai/torale-cred/internal/peercred"
 )
 
 // Options tune a Server; the zero value is usable.
@@ -125,7 +126,7 @@ type connPeer struct {
 // A peer let through is identified here, once per connection, for the
 // audit trail and the policy.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	uid, pid, err := PeerCred(c)
+	uid, pid, err := peercred.Of(c)
 	switch {
 	case err != nil:
 		s.log.Warn("refused a connection: cannot learn the peer's user id", "err", err)
@@ -199,6 +200,7 @@ func (s *Server) routes() *http.ServeMux {
 	table := []route{
 		{"GET", "/v1/health", s.health},
 		{"POST", "/v1/resolve", s.resolve},
+		{"POST", "/v1/git", s.git},
 		{"GET", "/v1/credentials", s.list},
 		{"GET", "/v1/credentials/{profile}", s.stored},
 		{"PUT", "/v1/credentials/{profile}", s.put},
@@ -226,7 +228,7 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 	mux.HandleFunc("/", guard(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, CodeUnknownRoute, "no such endpoint; the API is /v1/health, /v1/resolve and /v1/credentials")
+		writeError(w, http.StatusNotFound, CodeUnknownRoute, "no such endpoint; the API is /v1/health, /v1/resolve, /v1/git and /v1/credentials")
 	}))
 	return mux
 }

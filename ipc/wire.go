@@ -12,6 +12,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // The wire types are credstore's own (Request, Resolution, ProfileInfo,
@@ -19,12 +20,12 @@ import (
 // What is here exists only on the wire.
 
 // MaxBodyBytes bounds every request body; a larger one is answered 413.
-const MaxBodyBytes = 64 << 10
+const MaxBodyBytes = wire.MaxBodyBytes
 
 // DoorHeader names the door a look-up hands its key through (token, exec,
 // env, git, rotate), for the audit trail. The daemon believes it only from
 // torale-cred's own executables; any other program's look-up is "socket".
-const DoorHeader = "Torale-Cred-Door"
+const DoorHeader = wire.DoorHeader
 
 // Error codes carried in {"error": code, "message": sentence}.
 const (

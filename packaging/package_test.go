@@ -70,6 +70,7 @@ func TestDebPackage(t *testing.T) {
 		"-rw-r--r-- /usr/share/lintian/overrides/torale-cred",
 		"-rwxr-xr-x /usr/bin/git-credential-torale",
 		"-rwxr-xr-x /usr/bin/torale-cred",
+		"-rwxr-xr-x /usr/lib/torale-cred/torale-cred-cli",
 		"-rwxr-xr-x /usr/lib/torale-cred/torale-cred-service",
 	}
 	root := t.TempDir()

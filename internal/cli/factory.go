@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"path/filepath"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/lookup"
 	"github.com/torale-ai/torale-cred/internal/paths"
 )
 
@@ -33,26 +33,15 @@ func NewFactory(io *IOStreams, getenv func(string) string) *Factory {
 	return &Factory{IO: io, Getenv: getenv, Now: time.Now}
 }
 
-// env is the caller's Torale environment with its own paths filled in as
-// this process sees them (absolute), so a daemon with other paths answers
-// as this process would on its own.
-func (f *Factory) env() credstore.Env {
-	e := credstore.EnvFrom(f.Getenv)
-	if p, err := f.configPath(); err == nil {
-		e.Config = absPath(p)
-	}
-	if d, err := paths.StateDir(f.Getenv); err == nil {
-		e.StateDir = absPath(d)
-	}
-	return e
+// flags are the command line's look-up flags, as internal/lookup takes them.
+func (f *Factory) flags() lookup.Flags {
+	return lookup.Flags{Profile: f.Profile, ConfigPath: f.ConfigPath, SocketPath: f.SocketPath,
+		KeychainTimeout: f.KeychainTimeout, RotateAfter: f.RotateAfter.d, RotateAfterSet: f.RotateAfter.set}
 }
 
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}
+// env is the caller's Torale environment with its own paths filled in as
+// this process sees them (absolute), by lookup.Env.
+func (f *Factory) env() credstore.Env { return lookup.Env(f.Getenv, f.flags()) }
 
 // profile is the selected profile: --profile, TORALE_PROFILE, "default".
 func (f *Factory) profile() (string, error) {
@@ -66,15 +55,9 @@ func (f *Factory) profileChosen() bool {
 
 // request is the look-up this process would make: --api-key / --api-url
 // (when the command has them), its environment, its paths and its
-// rotation period.
+// rotation period (lookup.Request, the lean front's rule too).
 func (f *Factory) request(profile, flagKey, flagURL string) credstore.Request {
-	req := credstore.Request{Profile: profile, FlagKey: flagKey, FlagURL: flagURL, Env: f.env()}
-	if f.RotateAfter.set {
-		req.RotateAfterSeconds = int64(f.RotateAfter.d / time.Second)
-	} else if d, err := f.rotationPeriod(); err == nil && d != credstore.DefaultRotationPeriod {
-		req.RotateAfterSeconds = int64(d / time.Second)
-	}
-	return req
+	return lookup.Request(f.Getenv, f.flags(), profile, flagKey, flagURL)
 }
 
 // keychainService lets tests and side-by-side installs use their own
@@ -87,34 +70,18 @@ func (f *Factory) keychainService() string {
 }
 
 func (f *Factory) timeout() (time.Duration, error) {
-	if f.KeychainTimeout > 0 {
-		return f.KeychainTimeout, nil
+	d, err := lookup.KeychainTimeout(f.Getenv, f.flags())
+	if err != nil {
+		return 0, usageErrorf("%s", err)
 	}
-	if v := f.Getenv("TORALE_CRED_KEYCHAIN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return 0, usageErrorf("TORALE_CRED_KEYCHAIN_TIMEOUT=%q is not a duration such as 3s or 1m", v)
-		}
-		return d, nil
-	}
-	return credstore.DefaultKeychainTimeout, nil
+	return d, nil
 }
 
 // configPath is the watched config.json: --torale-config, TORALE_CONFIG, ~/.torale/config.json.
-func (f *Factory) configPath() (string, error) {
-	if f.ConfigPath != "" {
-		return f.ConfigPath, nil
-	}
-	return paths.ToraleConfig(f.Getenv)
-}
+func (f *Factory) configPath() (string, error) { return lookup.ConfigPath(f.Getenv, f.flags()) }
 
 // socketPath is the daemon's socket: --socket, TORALE_CRED_SOCKET, the default.
-func (f *Factory) socketPath() (string, error) {
-	if f.SocketPath != "" {
-		return f.SocketPath, nil
-	}
-	return paths.Socket(f.Getenv)
-}
+func (f *Factory) socketPath() (string, error) { return lookup.SocketPath(f.Getenv, f.flags()) }
 
 // keychain opens the OS keychain with this process's bounds.
 func (f *Factory) keychain() (*credstore.Keychain, error) {

@@ -1,12 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/lookup"
+	"github.com/torale-ai/torale-cred/internal/progs"
+	"github.com/torale-ai/torale-cred/internal/wire"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -34,6 +41,45 @@ type backend struct {
 	// running): a write after that is refused with it, not made behind a
 	// daemon that would go on serving the old key.
 	broken error
+	// stuck is the first call's answer without asking: a lean front
+	// already waited the client timeout for this daemon
+	// (progs.DaemonStuckEnv), so the keychain is read at once, with the
+	// same one warning.
+	stuck error
+	// handed is the daemon's answer to the lean front's own look-up
+	// (progs.DaemonAnswerFDEnv): the first Resolve's answer, not asked again.
+	handed *handedAnswer
+}
+
+// handedAnswer is an answer of the daemon's that a lean front read.
+type handedAnswer struct {
+	status int
+	raw    []byte
+}
+
+// takeHanded reads the answer the front left on descriptor fd (">= 3"):
+// "STATUS\n" then the body. nil when there is none or it cannot be read,
+// and the look-up is made again.
+func takeHanded(fd string) *handedAnswer {
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return nil
+	}
+	f := os.NewFile(uintptr(n), "daemon-answer")
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, wire.MaxAnswerBytes+16))
+	if err != nil {
+		return nil
+	}
+	line, raw, ok := bytes.Cut(b, []byte("\n"))
+	status, err := strconv.Atoi(string(line))
+	if !ok || err != nil || status < 200 || status > 599 {
+		return nil
+	}
+	return &handedAnswer{status: status, raw: raw}
 }
 
 var _ credstore.Backend = (*backend)(nil)
@@ -46,12 +92,13 @@ func (f *Factory) Backend() *backend {
 	b := &backend{f: f}
 	if f.Getenv("TORALE_CRED_NO_DAEMON") != "1" {
 		if sock, err := f.socketPath(); err == nil {
-			d, _ := f.timeout()
-			if d <= 0 {
-				d = credstore.DefaultKeychainTimeout
-			}
 			// The daemon itself may wait on the keychain for its timeout.
-			b.client = ipc.NewClient(sock, d+2*time.Second)
+			b.client = ipc.NewClient(sock, lookup.ClientTimeout(f.Getenv, f.flags()))
+			if f.Getenv(progs.DaemonStuckEnv) == "1" {
+				b.stuck = ipc.StuckError(sock)
+			} else if fd := f.Getenv(progs.DaemonAnswerFDEnv); fd != "" {
+				b.handed = takeHanded(fd)
+			}
 		}
 	}
 	f.backend = b
@@ -92,7 +139,10 @@ func (b *backend) call(write bool, op func(credstore.Backend) error) error {
 		return b.writeRefused(b.broken)
 	}
 	if b.client != nil {
-		err := op(b.client)
+		err := b.stuck
+		if err == nil {
+			err = op(b.client)
+		}
 		var answer *ipc.Error
 		switch {
 		case err == nil, errors.As(err, &answer), errors.Is(err, context.Canceled):
@@ -125,6 +175,10 @@ func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credsto
 			return r, lerr
 		}
 		return l.Resolve(ctx, req)
+	}
+	if h := b.handed; h != nil && b.client != nil {
+		b.handed = nil
+		return r, ipc.Answer(h.status, h.raw, &r)
 	}
 	err = b.call(false, func(be credstore.Backend) (e error) { r, e = be.Resolve(ctx, req); return })
 	return r, err

@@ -8,17 +8,51 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // Main runs torale-cred with the process's arguments and returns its exit code.
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, os.Args[1:], System(), os.Getenv)
+	return Run(ctx, os.Args[1:], System(), frontGetenv())
+}
+
+// FullMain is torale-cred-cli's main, which the lean fronts exec:
+// git-credential-torale when its argv[0] is that name, else torale-cred.
+func FullMain() int {
+	if strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe") == progs.Git {
+		return GitCredentialMain()
+	}
+	return Main()
+}
+
+// frontGetenv is os.Getenv with what a lean front told this process
+// (progs.FrontEnv, progs.DaemonStuckEnv) taken out of the environment
+// first, so that only this process sees them, never a child of exec.
+func frontGetenv() func(string) string {
+	told := map[string]string{}
+	for _, k := range []string{progs.FrontEnv, progs.DaemonStuckEnv, progs.DaemonAnswerFDEnv} {
+		if v, ok := os.LookupEnv(k); ok {
+			told[k] = v
+			_ = os.Unsetenv(k)
+		}
+	}
+	if len(told) == 0 {
+		return os.Getenv
+	}
+	return func(k string) string {
+		if v, ok := told[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
 }
 
 // Run is Main with its inputs passed in, for tests.

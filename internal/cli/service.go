@@ -6,16 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // serviceProgram is the program that runs `torale-cred service …`
 // (internal/usersvc, cmd/torale-cred-service). The service library probes
 // the system when it initialises, so it lives in a program of its own and
 // every other command neither links nor initialises it.
-const serviceProgram = "torale-cred-service"
+const serviceProgram = progs.Service
 
 // serviceProgramEnv names another torale-cred-service (tests).
 const serviceProgramEnv = "TORALE_CRED_SERVICE_PROGRAM"
@@ -42,9 +43,9 @@ start, stop and status (see 'torale-cred service --help').`,
 			if err != nil {
 				return err
 			}
-			self, err := os.Executable()
+			self, err := frontPath(f.Getenv)
 			if err != nil {
-				return fmt.Errorf("finding torale-cred's own path for the service: %w", err)
+				return err
 			}
 			c := exec.Command(prog, args...)
 			c.Env = append(os.Environ(), executableEnv+"="+self)
@@ -62,42 +63,30 @@ start, stop and status (see 'torale-cred service --help').`,
 	}
 }
 
-// findServiceProgram looks for torale-cred-service beside this torale-cred
-// (bin/, go install), where the packages put it (/usr/lib/torale-cred/,
-// Homebrew's libexec/), both for the path torale-cred was run by and the
-// file it links to, then on PATH.
+// frontPath is the torale-cred the user ran, which the service unit runs:
+// the lean front that execed this CLI (progs.FrontEnv), else this program.
+func frontPath(getenv func(string) string) (string, error) {
+	if p := getenv(progs.FrontEnv); filepath.IsAbs(p) {
+		return p, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding torale-cred's own path for the service: %w", err)
+	}
+	return self, nil
+}
+
+// findServiceProgram looks for torale-cred-service where progs puts it
+// beside this program (bin/, go install, /usr/lib/torale-cred/, Homebrew's
+// libexec/), then on PATH.
 func findServiceProgram(getenv func(string) string) (string, error) {
 	if p := getenv(serviceProgramEnv); p != "" {
 		return p, nil
 	}
-	name := serviceProgram
-	if runtime.GOOS == "windows" {
-		name += ".exe"
+	p, err := progs.Find(progs.Service)
+	var nf *progs.NotFoundError
+	if errors.As(err, &nf) {
+		return "", fmt.Errorf("the service commands are in %s, which is not installed with this torale-cred (looked in %v and on PATH); reinstall torale-cred, or build it: CGO_ENABLED=0 go install ./cmd/%s", nf.Name, nf.Looked, serviceProgram)
 	}
-	var dirs []string
-	if self, err := os.Executable(); err == nil {
-		dirs = append(dirs, filepath.Dir(self))
-		if real, err := filepath.EvalSymlinks(self); err == nil && filepath.Dir(real) != dirs[0] {
-			dirs = append(dirs, filepath.Dir(real))
-		}
-	}
-	var looked []string
-	for _, d := range dirs {
-		for _, p := range []string{
-			filepath.Join(d, name),
-			filepath.Join(d, "..", "lib", "torale-cred", name),
-			filepath.Join(d, "..", "libexec", "torale-cred", name),
-			filepath.Join(d, "..", "libexec", name),
-		} {
-			p = filepath.Clean(p)
-			looked = append(looked, p)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-				return p, nil
-			}
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("the service commands are in %s, which is not installed with this torale-cred (looked in %v and on PATH); reinstall torale-cred, or build it: CGO_ENABLED=0 go install ./cmd/%s", name, looked, serviceProgram)
+	return p, err
 }

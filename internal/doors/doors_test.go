@@ -15,22 +15,35 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
-// gitMainEnv makes the test binary git-credential-torale.
-const gitMainEnv = "TORALE_CRED_TEST_GIT_MAIN"
+// bin holds the shipped programs, built once by TestMain: every door is
+// the binary a user runs (the lean fronts, which exec torale-cred-cli).
+var bin string
 
 func TestMain(m *testing.M) {
-	switch {
-	case os.Getenv(gitMainEnv) == "1": // first: the git wrapper inherits MainEnv too
-		os.Exit(cli.GitCredentialMain())
-	case os.Getenv(proctest.MainEnv) == "1":
-		os.Exit(cli.Main())
+	dir, err := os.MkdirTemp("", "torale-doors-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	if err := proctest.BuildPrograms(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newWorld is a proctest world whose torale-cred is the built front.
+func newWorld(t *testing.T) *proctest.World {
+	w := proctest.NewWorld(t)
+	w.Bin = bin
+	return w
 }
 
 const (
@@ -165,7 +178,7 @@ func daemonEnv(r row) []string {
 // environment.
 func setUp(t *testing.T, r row) (*proctest.World, []string) {
 	t.Helper()
-	w := proctest.NewWorld(t)
+	w := newWorld(t)
 	st := w.Store()
 	ctx := context.Background()
 	for p, k := range r.stored {
@@ -315,14 +328,6 @@ func checkGit(t *testing.T, w *proctest.World, door string, env []string, r row)
 	if r.flagKey != "" || r.profile != "" {
 		return // git has neither flag
 	}
-	bin := filepath.Join(w.Base, "gitbin")
-	if err := os.MkdirAll(bin, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	wrapper := "#!/bin/sh\n" + gitMainEnv + "=1 exec " + proctest.Self(t) + ` "$@"` + "\n"
-	if err := os.WriteFile(filepath.Join(bin, "git-credential-torale"), []byte(wrapper), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	gitcfg := filepath.Join(w.Base, "gitconfig")
 	if err := os.WriteFile(gitcfg, []byte("[credential]\n\thelper = torale\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -330,7 +335,7 @@ func checkGit(t *testing.T, w *proctest.World, door string, env []string, r row)
 	scheme, host, _ := strings.Cut(r.want.url, "://")
 	cmd := exec.Command("git", "credential", "fill")
 	cmd.Env = append(w.Env(), env...)
-	cmd.Env = append(cmd.Env, "PATH="+bin+":"+os.Getenv("PATH"), "GIT_CONFIG_GLOBAL="+gitcfg, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=", "SSH_ASKPASS=")
+	cmd.Env = append(cmd.Env, "PATH="+w.Bin+":"+os.Getenv("PATH"), "GIT_CONFIG_GLOBAL="+gitcfg, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=", "SSH_ASKPASS=")
 	cmd.Stdin = strings.NewReader("protocol=" + scheme + "\nhost=" + host + "\n\n")
 	outb, _ := cmd.Output()
 	out := string(outb)
@@ -435,14 +440,14 @@ func hideKeys(s string) string {
 // command within a second of the signal.
 func TestTermEndsBlockedCommands(t *testing.T) {
 	testkeyring.Require(t)
-	w := proctest.NewWorld(t)
+	w := newWorld(t)
 	if err := syscall.Mkfifo(w.Config, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hung := hungBus(t, w)
 	for _, args := range [][]string{{"token"}, {"status"}, {"exec", "--", "true"}, {"env"}, {"list"}, {"import"}} {
 		start := time.Now()
-		cmd := exec.Command("timeout", append([]string{"-s", "TERM", "1", proctest.Self(t)}, args...)...)
+		cmd := exec.Command("timeout", append([]string{"-s", "TERM", "1", w.Program(t)}, args...)...)
 		cmd.Env = append(w.Env(), "DBUS_SESSION_BUS_ADDRESS="+hung, "TORALE_CRED_KEYCHAIN_TIMEOUT=60s", "TORALE_CRED_NO_DAEMON=1")
 		_ = cmd.Run()
 		if d := time.Since(start); d > 2500*time.Millisecond {
@@ -481,7 +486,7 @@ while True:
 // says the keychain failure once.
 func TestStatusBoundedByOneTimeout(t *testing.T) {
 	testkeyring.Require(t)
-	w := proctest.NewWorld(t)
+	w := newWorld(t)
 	sf := credstore.StateFile{Dir: w.State}
 	if err := sf.Update(func(s *credstore.State) error {
 		for i := range 6 {

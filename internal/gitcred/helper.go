@@ -33,6 +33,10 @@ type Helper struct {
 	Env credstore.Env
 	// Stderr receives a sentence when a store or erase is declined.
 	Stderr io.Writer
+	// Door is the audit trail's word for where Get's key goes: "" is git
+	// (credstore.DoorGit); the daemon's /v1/git says socket for a program
+	// that is not torale-cred's own.
+	Door string
 }
 
 // target is a scheme and a host[:port], lower-cased, default port dropped:
@@ -194,7 +198,11 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 			continue
 		}
 		// The answer hands the key to git: the audit trail's "git" door.
-		r, err := h.resolveFor(credstore.WithDoor(ctx, credstore.DoorGit), p)
+		door := h.Door
+		if door == "" {
+			door = credstore.DoorGit
+		}
+		r, err := h.resolveFor(credstore.WithDoor(ctx, door), p)
 		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
 			continue
 		}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // Caller is one process as the audit trail names it (SPEC: "caller").
@@ -22,6 +24,8 @@ type Caller struct {
 	Comm string `json:"comm"`
 	Unit string `json:"unit"`
 	SSH  bool   `json:"ssh"`
+
+	argv0 string // read only when Exe is torale-cred-cli (progs.Canonical)
 }
 
 // Program is how a person reads the caller: the executable with its pid.
@@ -43,6 +47,12 @@ func Identify(pid int, uid uint32) *Caller {
 	c := &Caller{PID: pid, UID: int(uid)}
 	if pid > 0 {
 		identify(c)
+		if c.Exe != "" {
+			if pid == os.Getpid() && len(os.Args) > 0 {
+				c.argv0 = os.Args[0]
+			}
+			c.Exe = progs.Canonical(c.Exe, c.argv0)
+		}
 	}
 	return c
 }
@@ -66,7 +76,8 @@ func From(ctx context.Context) *Caller {
 	return Self()
 }
 
-// ours are torale-cred's own executables beside this one, resolved once.
+// ours are torale-cred's own executables where progs puts them relative
+// to this one, resolved once.
 var ours = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	exe, err := os.Executable()
@@ -77,9 +88,8 @@ var ours = sync.OnceValue(func() map[string]bool {
 		exe = r
 	}
 	m[exe] = true
-	dir := filepath.Dir(exe)
-	for _, n := range []string{"torale-cred", "git-credential-torale"} {
-		m[filepath.Join(dir, n)] = true
+	for _, p := range progs.Family(exe) {
+		m[p] = true
 	}
 	return m
 })

@@ -5,10 +5,13 @@ package peer
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // identify reads /proc/PID through a descriptor of the directory: once it
@@ -22,6 +25,11 @@ func identify(c *Caller) {
 	defer unix.Close(dir)
 	if exe, err := readlinkat(dir, "exe"); err == nil {
 		c.Exe = strings.TrimSuffix(exe, " (deleted)")
+		if filepath.Base(c.Exe) == progs.CLI {
+			if b, err := readAt(dir, "cmdline", 4096); err == nil {
+				c.argv0, _, _ = strings.Cut(string(b), "\x00")
+			}
+		}
 	}
 	if b, err := readAt(dir, "comm", 64); err == nil {
 		c.Comm = string(bytes.TrimRight(b, "\n"))

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,27 @@ const stopWait = 10 * time.Second
 // healthWait is how long WaitHealthy waits for a daemon to answer.
 const healthWait = 15 * time.Second
 
+// BuildPrograms builds the shipped programs (torale-cred and
+// git-credential-torale, the lean fronts; torale-cred-cli, which they exec;
+// torale-cred-service) into dir as make build does (static, trimmed
+// paths), for tests that run them as users do.
+func BuildPrograms(dir string) error {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return errors.New("the go command is not on PATH")
+	}
+	args := []string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}
+	for _, c := range []string{"torale-cred", "torale-cred-cli", "git-credential-torale", "torale-cred-service"} {
+		args = append(args, "github.com/torale-ai/torale-cred/cmd/"+c)
+	}
+	cmd := exec.Command(goCmd, args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
+}
+
 // World is one user's private torale-cred setup: its own HOME, runtime
 // dir, state and keychain service name, all under one temporary Base.
 type World struct {
@@ -53,6 +75,21 @@ type World struct {
 	// OnCLI, when set, is called with the stderr of every CLI run that
 	// exited, after it exited.
 	OnCLI func(stderr *SyncBuf)
+
+	// Bin, when set, is a directory of built programs (BuildPrograms):
+	// Start and CLI run its torale-cred, the lean front, instead of the
+	// test binary.
+	Bin string
+}
+
+// Program is what Start and CLI run: Bin's torale-cred, else the test
+// binary (Self).
+func (w *World) Program(t testing.TB) string {
+	t.Helper()
+	if w.Bin != "" {
+		return filepath.Join(w.Bin, "torale-cred")
+	}
+	return Self(t)
 }
 
 // NewWorld makes a world under t.TempDir, with HOME, the runtime dir and
@@ -149,7 +186,7 @@ func Self(t testing.TB) string {
 // environment Env then env; it is stopped (Stop) when t is cleaned up.
 func (w *World) Start(t testing.TB, env []string, args ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(Self(t), args...)
+	cmd := exec.Command(w.Program(t), args...)
 	cmd.Env = append(w.Env(), env...)
 	p := &Proc{Cmd: cmd, Stderr: &SyncBuf{}, Done: make(chan error, 1)}
 	cmd.Stderr = p.Stderr
@@ -227,7 +264,7 @@ func WaitHealthy(t testing.TB, sock string, p *Proc) {
 // returns stdout, stderr and the exit code.
 func (w *World) CLI(t testing.TB, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(Self(t), args...)
+	cmd := exec.Command(w.Program(t), args...)
 	cmd.Env = append(w.Env(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer

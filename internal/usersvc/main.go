@@ -16,13 +16,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/internal/paths"
+	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // Exit codes, the same as torale-cred's (SPEC.md).
@@ -132,21 +132,10 @@ func toraleCredPath() (string, error) {
 	if p := os.Getenv(ExecutableEnv); filepath.IsAbs(p) {
 		return p, nil
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("finding torale-cred's own path for the service: %w", err)
-	}
-	name := "torale-cred"
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	dir := filepath.Dir(self)
-	// Beside it (bin/, go install), or /usr/lib/torale-cred/ and
-	// libexec/ next to bin/ (the packages, Homebrew).
-	for _, p := range []string{filepath.Join(dir, name), filepath.Join(dir, "..", "..", "bin", name), filepath.Join(dir, "..", "bin", name)} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return filepath.Clean(p), nil
-		}
+	// Where progs puts it relative to this program: beside it (bin/, go
+	// install), or bin/ next to /usr/lib/torale-cred/ or libexec/.
+	if p, err := progs.Find(progs.Front); err == nil && filepath.IsAbs(p) {
+		return filepath.Clean(p), nil
 	}
 	return "", errors.New("cannot find the torale-cred the service should run; run this as: torale-cred service …")
 }

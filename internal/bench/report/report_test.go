@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -81,21 +82,17 @@ func TestQuickReport(t *testing.T) {
 	}
 }
 
-// buildCommands builds torale-cred and git-credential-torale as make build
-// does (static, trimmed paths): the race-instrumented test binary playing
-// them would start too slowly for a quick run.
+// buildCommands builds the shipped programs as make build does (static,
+// trimmed paths): the race-instrumented test binary playing them would
+// start too slowly for a quick run.
 func buildCommands(t *testing.T) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go command is not on PATH")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(goCmd, "build", "-trimpath", "-o", dir+string(filepath.Separator),
-		"github.com/torale-ai/torale-cred/cmd/torale-cred", "github.com/torale-ai/torale-cred/cmd/git-credential-torale")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := proctest.BuildPrograms(dir); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

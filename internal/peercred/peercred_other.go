@@ -1,6 +1,6 @@
 //go:build !linux && !darwin
 
-package ipc
+package peercred
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	"runtime"
 )
 
-// PeerCred cannot learn a peer's user id on this system, so every
+// Of cannot learn a peer's user id on this system, so every
 // connection is refused: the check fails closed.
-func PeerCred(net.Conn) (uint32, int, error) {
+func Of(net.Conn) (uint32, int, error) {
 	return 0, 0, errors.New("peer credentials are not supported on " + runtime.GOOS)
 }

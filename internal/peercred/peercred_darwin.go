@@ -1,6 +1,6 @@
 //go:build darwin
 
-package ipc
+package peercred
 
 import (
 	"fmt"
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PeerCred is the user id (LOCAL_PEERCRED, as getpeereid) and process id
+// Of is the user id (LOCAL_PEERCRED, as getpeereid) and process id
 // (LOCAL_PEERPID) of the process at the other end of a Unix socket.
-func PeerCred(c net.Conn) (uid uint32, pid int, err error) {
+func Of(c net.Conn) (uid uint32, pid int, err error) {
 	err = control(c, func(fd uintptr) error {
 		cred, err := unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 		if err != nil {

@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package ipc
+package peercred
 
 import (
 	"fmt"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package ipc
+package peercred
 
 import (
 	"fmt"
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PeerCred is the user id and process id of the process at the other end
+// Of is the user id and process id of the process at the other end
 // of a Unix socket connection, from SO_PEERCRED (as at connect time).
-func PeerCred(c net.Conn) (uid uint32, pid int, err error) {
+func Of(c net.Conn) (uid uint32, pid int, err error) {
 	err = control(c, func(fd uintptr) error {
 		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 		if err != nil {

@@ -1,0 +1,210 @@
+// Package wire is what a look-up is on the socket: the request, the
+// caller's environment, the answer, the profile rule and the few constants
+// both ends share. It is a leaf (the standard library's encoding/json and
+// nothing heavier), so that the lean front binaries speak it without
+// linking the keychain or net/http; credstore re-exports every type here
+// under its old name, so nothing is converted on the way through.
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults every door agrees on.
+const (
+	// DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
+	DefaultProfile = "default"
+	// DefaultKeychainTimeout bounds every keychain call. go-keyring has no
+	// deadline of its own and its Secret Service code waits forever on an
+	// unlock prompt nobody answers.
+	DefaultKeychainTimeout = 3 * time.Second
+	// DefaultRotationPeriod is Torale's documented best practice.
+	DefaultRotationPeriod = 90 * 24 * time.Hour
+	// ConfirmTimeout is how long `confirm` waits for the user's answer;
+	// clients wait this much longer once the daemon says it is asking
+	// (102 Processing).
+	ConfirmTimeout = 30 * time.Second
+)
+
+// The socket's framing, shared by the server and every client.
+const (
+	// MaxBodyBytes bounds every request body; a larger one is answered 413.
+	MaxBodyBytes = 64 << 10
+	// MaxAnswerBytes bounds what a client reads of an answer.
+	MaxAnswerBytes = 1 << 20
+	// DoorHeader names the door a look-up hands its key through (token,
+	// exec, env, git, rotate), for the audit trail. The daemon believes it
+	// only from torale-cred's own executables.
+	DoorHeader = "Torale-Cred-Door"
+)
+
+// Doors a key leaves torale-cred through, as the audit trail names them.
+// A look-up with no door is one of torale-cred's own checks (status,
+// login's "is there a key already"), which hands no key on.
+const (
+	DoorSocket = "socket" // a program asked the socket itself
+	DoorToken  = "token"
+	DoorExec   = "exec"
+	DoorEnv    = "env"
+	DoorGit    = "git"    // git-credential-torale get
+	DoorRotate = "rotate" // rotate's own call to the Torale API
+)
+
+// CheckDoor reports whether door is one of the names above.
+func CheckDoor(door string) bool {
+	switch door {
+	case DoorSocket, DoorToken, DoorExec, DoorEnv, DoorGit, DoorRotate:
+		return true
+	}
+	return false
+}
+
+var (
+	// ErrBadRequest: a request that cannot be understood (wire decoding).
+	ErrBadRequest = errors.New("bad request")
+	// ErrBadProfile is wrapped when a profile name is not acceptable.
+	ErrBadProfile = errors.New("invalid profile name")
+)
+
+// BadRequestf is ErrBadRequest with a sentence.
+func BadRequestf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
+}
+
+// Request is one look-up: the caller's profile, its own flags and its
+// environment. It is also the body of POST /v1/resolve.
+type Request struct {
+	Profile string `json:"profile,omitempty"`
+	FlagKey string `json:"api_key,omitempty"`
+	FlagURL string `json:"api_url,omitempty"`
+	Env     Env    `json:"env,omitzero"`
+	// RotateAfter is the caller's rotation period (--rotate-after), so the
+	// rotation status does not depend on who answers; 0: the default.
+	RotateAfterSeconds int64 `json:"rotate_after_seconds,omitempty"`
+	// URLOnly asks for the URL alone: no key is read or returned (the git
+	// helper deciding whether a host is the user's Torale server).
+	URLOnly bool `json:"url_only,omitempty"`
+}
+
+// Env is the caller's Torale environment. The SDK compares the flags to the
+// string "1" exactly, so TORALE_DEV=true is not dev mode. Config and
+// StateDir are the caller's own paths, when it set them: a daemon serving
+// other paths answers from those instead, as the caller would without it.
+type Env struct {
+	APIKey  string `json:"TORALE_API_KEY,omitempty"`
+	APIURL  string `json:"TORALE_API_URL,omitempty"`
+	Dev     string `json:"TORALE_DEV,omitempty"`
+	NoAuth  string `json:"TORALE_NOAUTH,omitempty"`
+	Profile string `json:"TORALE_PROFILE,omitempty"`
+	// Config is TORALE_CONFIG (or --torale-config), absolute.
+	Config string `json:"TORALE_CONFIG,omitempty"`
+	// StateDir is TORALE_CRED_STATE_DIR, absolute.
+	StateDir string `json:"TORALE_CRED_STATE_DIR,omitempty"`
+}
+
+// EnvFrom reads the Torale variables through getenv.
+func EnvFrom(getenv func(string) string) Env {
+	return Env{APIKey: getenv("TORALE_API_KEY"), APIURL: getenv("TORALE_API_URL"),
+		Dev: getenv("TORALE_DEV"), NoAuth: getenv("TORALE_NOAUTH"), Profile: getenv("TORALE_PROFILE"),
+		Config: getenv("TORALE_CONFIG"), StateDir: getenv("TORALE_CRED_STATE_DIR")}
+}
+
+// DevMode reports whether the URL order's localhost tier applies.
+func (e Env) DevMode() bool { return e.Dev == "1" || e.NoAuth == "1" }
+
+// vars maps the wire names onto the fields, for UnmarshalJSON.
+func (e *Env) vars() map[string]*string {
+	return map[string]*string{"TORALE_API_KEY": &e.APIKey, "TORALE_API_URL": &e.APIURL,
+		"TORALE_DEV": &e.Dev, "TORALE_NOAUTH": &e.NoAuth, "TORALE_PROFILE": &e.Profile,
+		"TORALE_CONFIG": &e.Config, "TORALE_CRED_STATE_DIR": &e.StateDir}
+}
+
+// UnmarshalJSON takes the Torale variables and ignores the rest, so a
+// caller may pass its whole environment; each of ours must be a string.
+// (Duplicate names are refused by the strict decoder before this runs.)
+func (e *Env) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for name, dst := range e.vars() {
+		if v, ok := m[name]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return BadRequestf("env.%s must be a string", name)
+			}
+		}
+	}
+	return nil
+}
+
+// Resolution is the answer to a look-up, each value with where it came
+// from, and the stored key's rotation status. It is also the wire form of
+// /v1/resolve and GET /v1/credentials/{profile}.
+type Resolution struct {
+	Profile   string `json:"profile"`
+	Key       string `json:"api_key"`
+	KeySource string `json:"api_key_source"`
+	URL       string `json:"api_url"`
+	URLSource string `json:"api_url_source"`
+	NoAuth    bool   `json:"noauth"`
+	// Rotation is nil when the profile has no metadata.
+	Rotation *Rotation `json:"rotation"`
+	// KeychainProblem is set when the keychain failed but a lower tier
+	// (config.json) answered, so every door can warn the same way.
+	KeychainProblem string `json:"keychain_problem,omitempty"`
+}
+
+// Rotation is how old a stored key is and when it is due.
+type Rotation struct {
+	AgeDays int       `json:"age_days"`
+	DueAt   time.Time `json:"due_at"`
+	Due     bool      `json:"due"`
+}
+
+// GitRequest is the body of POST /v1/git: one run of git's credential
+// protocol, answered by the daemon with the git helper's own rule.
+type GitRequest struct {
+	// Operation is git's verb; the route answers "get" only.
+	Operation string `json:"operation"`
+	// Input is the attribute lines git sent, as it sent them.
+	Input string `json:"input"`
+	// Profile is the helper's --profile ("" for none).
+	Profile string `json:"profile,omitempty"`
+	Env     Env    `json:"env,omitzero"`
+}
+
+// GitAnswer is POST /v1/git's answer: what the helper prints for git
+// ("" when it has nothing to say for that host).
+type GitAnswer struct {
+	Output string `json:"output"`
+}
+
+// CheckProfile refuses names that could not be a keychain account or a
+// git username: 1 to 64 letters, digits, '.', '_' or '-'.
+func CheckProfile(name string) error {
+	if !ValidProfileName(name) {
+		shown := Printable(name, 70)
+		if strings.Contains(name, "sk_") {
+			shown = KeyPrefix(name) + "…" // a key pasted where a profile goes: never echoed
+		}
+		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, shown)
+	}
+	return nil
+}
+
+// ProfileOf is the selected profile: the flag, else TORALE_PROFILE, else
+// "default", checked. Every door chooses its profile here.
+func ProfileOf(flag string, env Env) (string, error) {
+	p := flag
+	if p == "" {
+		p = env.Profile
+	}
+	if p == "" {
+		p = DefaultProfile
+	}
+	return p, CheckProfile(p)
+}
