@@ -50,6 +50,8 @@ type Server struct {
 	hs    *http.Server
 	uid   uint32
 	conns atomic.Int64
+	// ids names each connection's peer, remembering parent chains.
+	ids peer.Identifier
 }
 
 // NewServer builds the server for b.
@@ -133,7 +135,7 @@ func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 	case uid != s.uid:
 		s.log.Warn("refused a connection from another user", "peer_uid", uid, "uid", s.uid)
 	default:
-		who := peer.Identify(pid, uid)
+		who := s.ids.Identify(pid, uid)
 		return context.WithValue(ctx, peerKey{}, &connPeer{caller: who, ours: who.Ours()})
 	}
 	_ = c.Close()

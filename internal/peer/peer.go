@@ -43,10 +43,56 @@ func (c *Caller) Program() string {
 // Identify describes process pid of user uid. What cannot be read (the
 // process has gone, another OS) stays empty: the caller is still named by
 // its pid and uid, never guessed.
-func Identify(pid int, uid uint32) *Caller {
+func Identify(pid int, uid uint32) *Caller { return (*Identifier)(nil).Identify(pid, uid) }
+
+// Identifier identifies one server's callers, remembering which parent
+// chains came in over SSH: a connection then reads its own process and its
+// parent's, not every ancestor up to init. The zero value is ready; a nil
+// one remembers nothing.
+type Identifier struct {
+	mu     sync.Mutex
+	chains map[procKey]bool
+}
+
+// procKey is one process for all its life: a pid is reused, a pid with its
+// start time is not.
+type procKey struct {
+	pid   int
+	start uint64
+}
+
+// maxChains bounds what an Identifier remembers.
+const maxChains = 1024
+
+func (id *Identifier) lookup(k procKey) (ssh, ok bool) {
+	if id == nil {
+		return false, false
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	ssh, ok = id.chains[k]
+	return ssh, ok
+}
+
+func (id *Identifier) store(ks []procKey, ssh bool) {
+	if id == nil || len(ks) == 0 {
+		return
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.chains == nil || len(id.chains)+len(ks) > maxChains {
+		id.chains = make(map[procKey]bool, len(ks))
+	}
+	for _, k := range ks {
+		id.chains[k] = ssh
+	}
+}
+
+// Identify is the package's Identify, remembering parent chains in id.
+func (id *Identifier) Identify(pid int, uid uint32) *Caller {
 	c := &Caller{PID: pid, UID: int(uid)}
 	if pid > 0 {
-		identify(c)
+		identify(c, id)
 		if c.Exe != "" {
 			if pid == os.Getpid() && len(os.Args) > 0 {
 				c.argv0 = os.Args[0]

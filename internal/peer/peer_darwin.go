@@ -11,7 +11,7 @@ import (
 // identify asks the kernel through sysctl: kern.procargs2 begins with the
 // executable's path; kern.proc.pid holds the name and the parent. macOS
 // has no systemd unit.
-func identify(c *Caller) {
+func identify(c *Caller, _ *Identifier) {
 	if b, err := unix.SysctlRaw("kern.procargs2", c.PID); err == nil && len(b) > 4 {
 		if i := bytes.IndexByte(b[4:], 0); i > 0 {
 			c.Exe = string(b[4 : 4+i])

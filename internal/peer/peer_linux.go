@@ -4,7 +4,6 @@ package peer
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ import (
 // identify reads /proc/PID through a descriptor of the directory: once it
 // is open, a read answers for that process or fails (ESRCH) when it has
 // gone, so a reused pid is never described as the caller.
-func identify(c *Caller) {
+func identify(c *Caller, id *Identifier) {
 	dir, err := unix.Open("/proc/"+strconv.Itoa(c.PID), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -31,79 +30,108 @@ func identify(c *Caller) {
 			}
 		}
 	}
-	if b, err := readAt(dir, "comm", 64); err == nil {
-		c.Comm = string(bytes.TrimRight(b, "\n"))
+	// stat holds the command name (as /proc/PID/comm) and the parent.
+	ppid, comm, _, ok := stat(dir)
+	if !ok {
+		return
 	}
+	c.Comm = comm
 	if b, err := readAt(dir, "cgroup", 8<<10); err == nil {
 		c.Unit = unitOf(string(b))
 	}
-	c.SSH = sshChain(dir)
+	c.SSH = isSSH(comm) || sshAbove(ppid, id)
 }
 
-// sshChain walks the parents from the process in dir (itself included).
-func sshChain(dir int) bool {
-	ppid, comm, ok := stat(dir)
+// sshAbove walks the parents from pid up, stopping at a chain id already
+// knows; what it learns it remembers for every process it passed.
+func sshAbove(pid int, id *Identifier) bool {
+	var passed []procKey
+	ssh := false
 	for range maxChain {
+		if pid <= 1 {
+			break
+		}
+		ppid, comm, start, ok := statOf(pid)
 		if !ok {
-			return false
+			break
 		}
+		k := procKey{pid, start}
+		if v, hit := id.lookup(k); hit {
+			ssh = v
+			break
+		}
+		passed = append(passed, k)
 		if isSSH(comm) {
-			return true
+			ssh = true
+			break
 		}
-		if ppid <= 1 {
-			return false
-		}
-		ppid, comm, ok = statOf(ppid)
+		pid = ppid
 	}
-	return false
+	id.store(passed, ssh)
+	return ssh
 }
 
-func statOf(pid int) (int, string, bool) {
-	dir, err := unix.Open("/proc/"+strconv.Itoa(pid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+func statOf(pid int) (ppid int, comm string, start uint64, ok bool) {
+	b, err := readFile(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pid)+"/stat", 1024)
 	if err != nil {
-		return 0, "", false
-	}
-	defer unix.Close(dir)
-	return stat(dir)
-}
-
-// stat is /proc/PID/stat's parent pid and command name. The name is in
-// parentheses and may itself hold ") ", so it ends at the last ')'.
-func stat(dir int) (ppid int, comm string, ok bool) {
-	b, err := readAt(dir, "stat", 4<<10)
-	if err != nil {
-		return 0, "", false
+		return 0, "", 0, false
 	}
 	return parseStat(b)
 }
 
-func parseStat(b []byte) (ppid int, comm string, ok bool) {
+// stat is /proc/PID/stat's parent pid, command name and start time. The
+// name is in parentheses and may itself hold ") ", so it ends at the last
+// ')'.
+func stat(dir int) (ppid int, comm string, start uint64, ok bool) {
+	b, err := readAt(dir, "stat", 1024)
+	if err != nil {
+		return 0, "", 0, false
+	}
+	return parseStat(b)
+}
+
+func parseStat(b []byte) (ppid int, comm string, start uint64, ok bool) {
 	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if open < 0 || end < open {
-		return 0, "", false
+		return 0, "", 0, false
 	}
-	comm = string(b[open+1 : end])
 	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 2 {
-		return 0, "", false
+	// f[0] is field 3 (state): the parent is field 4, the start time 22.
+	if len(f) < 20 {
+		return 0, "", 0, false
 	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, comm, err == nil
+	ppid, err1 := strconv.Atoi(f[1])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, "", 0, false
+	}
+	return ppid, string(b[open+1 : end]), start, true
 }
 
 func readAt(dir int, name string, limit int) ([]byte, error) {
+	return readFile(dir, name, limit)
+}
+
+// readFile reads at most limit bytes of name (relative to dir) with plain
+// system calls: /proc files are read once and closed, and an os.File's
+// bookkeeping (a finalizer each) is a large part of a connection's cost.
+func readFile(dir int, name string, limit int) ([]byte, error) {
 	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
+	defer unix.Close(fd)
 	buf := make([]byte, limit)
-	n, err := f.Read(buf)
-	if err != nil {
-		return nil, err
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
 	}
-	return buf[:n], nil
 }
 
 func readlinkat(dir int, name string) (string, error) {

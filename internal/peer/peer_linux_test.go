@@ -54,11 +54,15 @@ func TestIdentifySSHChain(t *testing.T) {
 			defer func() { p, _ := os.FindProcess(pid); _ = p.Kill() }()
 			// $! is known before the child has exec'd sleep.
 			var c *Caller
+			var id Identifier
 			for range 200 {
-				if c = Identify(pid, uint32(os.Getuid())); c.Comm == "sleep" {
+				if c = id.Identify(pid, uint32(os.Getuid())); c.Comm == "sleep" {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)
+			}
+			if again := id.Identify(pid, uint32(os.Getuid())); again.SSH != c.SSH {
+				t.Fatalf("remembered chain answers %v, first %v", again.SSH, c.SSH)
 			}
 			// Without the fake sshd, the answer is this test's own (a CI
 			// runner may itself be reached over SSH).
@@ -70,35 +74,57 @@ func TestIdentifySSHChain(t *testing.T) {
 	}
 }
 
+// A real line's tail: fields 3 (state) to 22 (start time) and beyond.
+const statTail = " S 99 123 123 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 778899 1000 10"
+
 func TestParseStat(t *testing.T) {
 	cases := []struct {
-		in   string
-		ppid int
-		comm string
-		ok   bool
+		in    string
+		ppid  int
+		comm  string
+		start uint64
+		ok    bool
 	}{
-		{"123 (bash) S 99 123 123 0 -1", 99, "bash", true},
-		{"123 (a) b) c) S 7 1 1", 7, "a) b) c", true},
-		{"123 (sshd-session) S 1 1 1", 1, "sshd-session", true},
-		{"123 bash S 99", 0, "", false},
-		{"123 (bash)", 0, "", false},
-		{"", 0, "", false},
+		{"123 (bash)" + statTail, 99, "bash", 778899, true},
+		{"123 (a) b) c)" + statTail, 99, "a) b) c", 778899, true},
+		{"123 (sshd-session)" + statTail, 99, "sshd-session", 778899, true},
+		{"123 (bash) S 99 123 123 0 -1", 0, "", 0, false}, // cut short
+		{"123 bash" + statTail, 0, "", 0, false},
+		{"123 (bash)", 0, "", 0, false},
+		{"", 0, "", 0, false},
 	}
 	for _, c := range cases {
-		ppid, comm, ok := parseStat([]byte(c.in))
-		if ppid != c.ppid || comm != c.comm || ok != c.ok {
-			t.Errorf("parseStat(%q) = %d %q %v, want %d %q %v", c.in, ppid, comm, ok, c.ppid, c.comm, c.ok)
+		ppid, comm, start, ok := parseStat([]byte(c.in))
+		if ppid != c.ppid || comm != c.comm || start != c.start || ok != c.ok {
+			t.Errorf("parseStat(%q) = %d %q %d %v, want %d %q %d %v", c.in, ppid, comm, start, ok, c.ppid, c.comm, c.start, c.ok)
 		}
 	}
 }
 
 func FuzzParseStat(f *testing.F) {
-	f.Add([]byte("123 (bash) S 99 123 123 0 -1"))
+	f.Add([]byte("123 (bash)" + statTail))
 	f.Add([]byte("1 ()) S 0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ppid, comm, ok := parseStat(b)
-		if !ok && (ppid != 0 || comm != "") {
-			t.Fatalf("not ok but %d %q", ppid, comm)
+		ppid, comm, start, ok := parseStat(b)
+		if !ok && (ppid != 0 || comm != "" || start != 0) {
+			t.Fatalf("not ok but %d %q %d", ppid, comm, start)
 		}
 	})
+}
+
+// An Identifier remembers chains: the second caller under the same parent
+// gets the same answer, and a chain through a fake sshd is still seen.
+func TestIdentifierRemembersChains(t *testing.T) {
+	var id Identifier
+	a := id.Identify(os.Getpid(), 0)
+	if len(id.chains) == 0 && os.Getppid() > 1 {
+		t.Fatal("nothing remembered")
+	}
+	b := id.Identify(os.Getpid(), 0)
+	if a.SSH != b.SSH || a.Exe != b.Exe || a.Comm != b.Comm || a.Unit != b.Unit {
+		t.Fatalf("remembered answer differs: %+v %+v", a, b)
+	}
+	if c := Identify(os.Getpid(), 0); c.SSH != a.SSH {
+		t.Fatalf("without memory: %+v, with: %+v", c, a)
+	}
 }

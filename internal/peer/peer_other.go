@@ -3,4 +3,4 @@
 package peer
 
 // identify learns nothing more than the pid and uid on this OS.
-func identify(*Caller) {}
+func identify(*Caller, *Identifier) {}
