@@ -344,7 +344,7 @@ func renderProcesses(p func(string, ...any), res *results) {
 			ratio(x.st.P50, ref(res.procFloor)), ratio(x.st.P50, ref(res.gitCache)), g.goal, verdict)
 	}
 	if rc, gc, fl := ref(res.rawClient), ref(res.gitCache), ref(res.procFloor); rc > 0 && gc > 0 && fl > 0 {
-		p("\nThe least a Go process asking the daemon costs here is the minimal client's %s: %s the floor and %s `git credential-cache get`, against the goal's %.1f×. What `torale-cred token` costs beyond it is its own start-up: the packages it links and initialises.\n",
+		p("\nThe least a Go process asking the daemon costs here is the minimal client's %s: %s the floor and %s `git credential-cache get`, against the goal's %.1f×. `torale-cred token` is the lean front (2.6 MiB, no net/http, cobra or D-Bus): what it costs beyond that client is its own request (the caller's paths and environment, JSON through reflection) and the daemon's per-connection work, which now includes naming the peer for the audit trail.\n",
 			fmtDur(rc), ratio(rc, fl), ratio(rc, gc), gitCacheGoal)
 	}
 	if kp, kc, fl := ref(res.keyreadProc), ref(res.keychain), ref(res.procFloor); kp > 0 && kc > 0 && fl > 0 && kp > kc+fl {
