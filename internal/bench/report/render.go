@@ -196,6 +196,9 @@ func render(w io.Writer, res *results) {
 		}
 		p("| %d | %s | %d | %s | %s |\n", t.clients, count(t.total), t.errs, t.elapsed.Round(time.Millisecond), count(int(t.rate)))
 	}
+	if t := res.tputNoAudit; t != nil && t.err == nil {
+		p("| %d, audit trail off (`daemon --no-audit`, run right after) | %s | %d | %s | %s |\n", t.clients, count(t.total), t.errs, t.elapsed.Round(time.Millisecond), count(int(t.rate)))
+	}
 	p("\n## Daemon memory (resident)\n\n| when | RSS | detail |\n|---|---:|---|\n")
 	p("| idle, after start-up and one look-up | %s | %s |\n", mib(res.rssIdle), res.memIdle)
 	p("| after %s look-ups (RSS read right after the %d-client run) | %s | %s |\n", count(res.served), lastClients(res), mib(res.rssAfter), res.memAfter)
@@ -417,7 +420,11 @@ func targets(res *results) []target {
 		}
 	}
 	if top != nil && top.err == nil {
-		ts = append(ts, target{fmt.Sprintf("≥ 30,000 look-ups/s from 64 concurrent clients, with the audit trail on (it wrote %s lines, dropped %s, failed %s)", count(int(res.audit.Written)), count(int(res.audit.Dropped)), count(int(res.audit.Failed))), "issues 3, 15", count(int(top.rate)) + "/s", top.rate >= 30000, true})
+		off := ""
+		if t := res.tputNoAudit; t != nil && t.err == nil {
+			off = fmt.Sprintf("; the same daemon with the trail off, right after: %s/s", count(int(t.rate)))
+		}
+		ts = append(ts, target{fmt.Sprintf("≥ 30,000 look-ups/s from 64 concurrent clients, with the audit trail on (it wrote %s lines, dropped %s, failed %s%s)", count(int(res.audit.Written)), count(int(res.audit.Dropped)), count(int(res.audit.Failed)), off), "issues 3, 15", count(int(top.rate)) + "/s", top.rate >= 30000, true})
 	} else {
 		ts = append(ts, target{"≥ 30,000 look-ups/s from 64 concurrent clients", "issue 3", "–", false, false})
 	}

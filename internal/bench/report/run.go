@@ -78,6 +78,9 @@ type results struct {
 
 	// audit is the trail's counters after every look-up above.
 	audit audit.Stats
+	// tputNoAudit is the largest client count again, against the daemon
+	// without the trail (daemon --no-audit), right after the main runs.
+	tputNoAudit *tputResult
 
 	exposure    []time.Duration
 	exposureErr error
@@ -366,6 +369,15 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 			r.res.rssAfter, _ = sockbench.RSS(p.pid())
 			r.res.memAfter = sockbench.MemDetail(p.pid())
 		}
+	}
+	if n := len(r.o.tput); n > 0 {
+		t := r.o.tput[n-1]
+		r.logf("throughput: %d clients, %d look-ups, audit trail off (the second daemon)", t.clients, t.total)
+		tr := tputResult{clients: t.clients, total: t.total}
+		t0 := time.Now()
+		tr.rate, tr.errs, tr.err = sockbench.Throughput(sockNA, req, t.clients, t.total)
+		tr.elapsed = time.Since(t0)
+		r.res.tputNoAudit = &tr
 	}
 	// Plus what the latency figures sent: keep-alive (unpinned and pinned)
 	// and new-connection look-ups with their warm-ups, the first check, the
