@@ -90,14 +90,68 @@ func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	err := json.Unmarshal(body, v, json.RejectUnknownMembers(true), json.MatchCaseInsensitiveNames(false))
+	err := json.Unmarshal(body, v, json.RejectUnknownMembers(true), json.MatchCaseInsensitiveNames(false),
+		json.WithUnmarshalers(envUnmarshaler))
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, credstore.ErrBadRequest) {
-		return cmp.Or(errors.Unwrap(err), err) // Env.UnmarshalJSON's own sentence, not json's wrapping of it
+		return cmp.Or(errors.Unwrap(err), err) // readEnv's own sentence, not json's wrapping of it
 	}
 	return fmt.Errorf("%w: %s", credstore.ErrBadRequest, jsonReason(err))
+}
+
+// envUnmarshaler reads a request's env: our variables (wire.Env.Var), each
+// a string, and nothing else kept, so a caller may pass its whole
+// environment. It streams the object (no map of every variable, no second
+// decoding of each value: the map it replaces cost a tenth of a look-up's
+// CPU). Names are matched exactly and a name given twice is refused by the
+// decoder itself.
+var envUnmarshaler = json.UnmarshalFromFunc(readEnv)
+
+func readEnv(dec *jsontext.Decoder, e *credstore.Env) error {
+	switch dec.PeekKind() {
+	case 'n': // null: no environment, as an absent env
+		_, err := dec.ReadToken()
+		return err
+	case '{':
+	default:
+		return fmt.Errorf("%w: env must be an object of the caller's environment variables", credstore.ErrBadRequest)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		name := tok.String()
+		dst := e.Var(name)
+		if dst == nil {
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		switch dec.PeekKind() {
+		case '"':
+		case 'n': // null: unset, as encoding/json leaves a string for null
+			if _, err := dec.ReadToken(); err != nil {
+				return err
+			}
+			continue
+		default:
+			return fmt.Errorf("%w: env.%s must be a string", credstore.ErrBadRequest, name)
+		}
+		v, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		*dst = v.String()
+	}
+	_, err := dec.ReadToken()
+	return err
 }
 
 // jsonReason describes a decoding error without echoing the input.

@@ -7,7 +7,6 @@
 package wire
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,27 +115,26 @@ func EnvFrom(getenv func(string) string) Env {
 // DevMode reports whether the URL order's localhost tier applies.
 func (e Env) DevMode() bool { return e.Dev == "1" || e.NoAuth == "1" }
 
-// vars maps the wire names onto the fields, for UnmarshalJSON.
-func (e *Env) vars() map[string]*string {
-	return map[string]*string{"TORALE_API_KEY": &e.APIKey, "TORALE_API_URL": &e.APIURL,
-		"TORALE_DEV": &e.Dev, "TORALE_NOAUTH": &e.NoAuth, "TORALE_PROFILE": &e.Profile,
-		"TORALE_CONFIG": &e.Config, "TORALE_CRED_STATE_DIR": &e.StateDir}
-}
-
-// UnmarshalJSON takes the Torale variables and ignores the rest, so a
-// caller may pass its whole environment; each of ours must be a string.
-// (Duplicate names are refused by the strict decoder before this runs.)
-func (e *Env) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	for name, dst := range e.vars() {
-		if v, ok := m[name]; ok {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return BadRequestf("env.%s must be a string", name)
-			}
-		}
+// Var is the field that holds the Torale variable name, nil for any other
+// name: the one map from the wire's env names to Env's fields. A request's
+// env takes our variables and ignores the rest, so a caller may pass its
+// whole environment; ipc's decoder reads it through Var.
+func (e *Env) Var(name string) *string {
+	switch name {
+	case "TORALE_API_KEY":
+		return &e.APIKey
+	case "TORALE_API_URL":
+		return &e.APIURL
+	case "TORALE_DEV":
+		return &e.Dev
+	case "TORALE_NOAUTH":
+		return &e.NoAuth
+	case "TORALE_PROFILE":
+		return &e.Profile
+	case "TORALE_CONFIG":
+		return &e.Config
+	case "TORALE_CRED_STATE_DIR":
+		return &e.StateDir
 	}
 	return nil
 }
