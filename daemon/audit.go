@@ -22,7 +22,7 @@ func (d *Daemon) openAudit() {
 // directory of its own gets the line in its own trail, as it would without
 // the daemon (rare: written at once).
 func (d *Daemon) record(dir string, e audit.Event) {
-	if filepath.Clean(dir) == filepath.Clean(d.cfg.StateDir) {
+	if dir == d.cfg.StateDir || filepath.Clean(dir) == filepath.Clean(d.cfg.StateDir) {
 		d.trail.Record(e)
 		return
 	}
