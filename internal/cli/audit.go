@@ -109,18 +109,26 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 	if bad > 0 {
 		f.warn("%d line(s) of the audit trail are not records (a line torn by a crash, or an edit); they were skipped", bad)
 	}
+	// JSON is always a list (empty, not null); a person is told of none.
+	var rows any = events
+	n := len(events)
 	if o.summary {
 		usage := audit.Summarize(events)
-		if o.json {
-			if usage == nil {
-				usage = []audit.Usage{}
-			}
-			return writeJSON(f.IO.Out, usage)
+		rows, n = usage, len(usage)
+		if usage == nil {
+			rows = []audit.Usage{}
 		}
-		if len(usage) == 0 {
-			f.say("No key was handed out since %s.", filter.Since.Local().Format("2006-01-02 15:04"))
-			return nil
-		}
+	} else if events == nil {
+		rows = []audit.Event{}
+	}
+	switch {
+	case o.json:
+		return writeJSON(f.IO.Out, rows)
+	case n == 0:
+		f.say("No key was handed out since %s.", filter.Since.Local().Format("2006-01-02 15:04"))
+		return nil
+	}
+	if usage, ok := rows.([]audit.Usage); ok {
 		tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PROFILE\tKEY\tPROGRAM\tTIMES\tDENIED\tLAST\tUNIT\tDOORS")
 		for _, u := range usage {
@@ -128,16 +136,6 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 				u.Last.Local().Format("2006-01-02 15:04"), orDash(strings.Join(u.Units, ",")), strings.Join(u.Doors, ","))
 		}
 		return tw.Flush()
-	}
-	if o.json {
-		if events == nil {
-			events = []audit.Event{}
-		}
-		return writeJSON(f.IO.Out, events)
-	}
-	if len(events) == 0 {
-		f.say("No key was handed out since %s.", filter.Since.Local().Format("2006-01-02 15:04"))
-		return nil
 	}
 	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tPROFILE\tKEY\tPROGRAM\tUNIT\tDOOR\tRESULT")
