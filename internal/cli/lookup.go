@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
@@ -54,12 +55,13 @@ type backend struct {
 // handedAnswer is an answer of the daemon's that a lean front read.
 type handedAnswer struct {
 	status int
+	door   string // the door of the look-up it answers
 	raw    []byte
 }
 
 // takeHanded reads the answer the front left on descriptor fd (">= 3"):
-// "STATUS\n" then the body. nil when there is none or it cannot be read,
-// and the look-up is made again.
+// "STATUS DOOR\n" then the body. nil when there is none or it cannot be
+// read, and the look-up is made again.
 func takeHanded(fd string) *handedAnswer {
 	n, err := strconv.Atoi(fd)
 	if err != nil || n < 3 {
@@ -75,11 +77,12 @@ func takeHanded(fd string) *handedAnswer {
 		return nil
 	}
 	line, raw, ok := bytes.Cut(b, []byte("\n"))
-	status, err := strconv.Atoi(string(line))
-	if !ok || err != nil || status < 200 || status > 599 {
+	code, door, _ := strings.Cut(string(line), " ")
+	status, err := strconv.Atoi(code)
+	if !ok || err != nil || status < 200 || status > 599 || !credstore.CheckDoor(door) {
 		return nil
 	}
-	return &handedAnswer{status: status, raw: raw}
+	return &handedAnswer{status: status, door: door, raw: raw}
 }
 
 var _ credstore.Backend = (*backend)(nil)
@@ -176,7 +179,9 @@ func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credsto
 		}
 		return l.Resolve(ctx, req)
 	}
-	if h := b.handed; h != nil && b.client != nil {
+	// The front's answer is this process's look-up through the same door
+	// (not the git helper's earlier URL-only checks).
+	if h := b.handed; h != nil && b.client != nil && h.door == credstore.DoorFrom(ctx) && !req.URLOnly {
 		b.handed = nil
 		return r, ipc.Answer(h.status, h.raw, &r)
 	}

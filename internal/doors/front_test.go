@@ -181,6 +181,19 @@ func TestFrontSaysWhatTheCLISays(t *testing.T) {
 			t.Errorf("token --profile %s through the front: %d audit records, want 1", profile, n)
 		}
 	}
+	// The git front hands a refusal on too: one refusal record, not two.
+	for _, profile := range []string{"locked", "default"} {
+		time.Sleep(300 * time.Millisecond)
+		before := trail()
+		r := runProg(t, w, "git-credential-torale", "git-credential-torale", "protocol=https\nhost=api.torale.ai\nusername="+profile+"\n\n", nil, "get")
+		if profile == "locked" && (r.code != 1 || !strings.Contains(r.err, "policy allow")) {
+			t.Errorf("git get for a refused profile: exit %d, stderr %q", r.code, r.err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := trail() - before; n != 1 {
+			t.Errorf("git get --profile %s through the front: %d audit records, want 1", profile, n)
+		}
+	}
 
 	// A stuck daemon: one warning and one client timeout (1 s keychain
 	// timeout + 2 s), not one in the front and another in the CLI.

@@ -176,11 +176,13 @@ func argv0(name string) string {
 // stuckEnv is what delegate adds after a look-up the daemon did not answer.
 var stuckEnv = progs.DaemonStuckEnv + "=1"
 
-// handOn leaves a on a descriptor the full CLI inherits and returns the
-// variable that names it (progs.DaemonAnswerFDEnv), or "" when it cannot:
-// the CLI then asks again.
-func handOn(a answer) string {
-	data := append([]byte(strconv.Itoa(a.status)+"\n"), a.body...)
+// handOn leaves a, the answer to the look-up through door, on a
+// descriptor the full CLI inherits and returns the variable that names it
+// (progs.DaemonAnswerFDEnv), or "" when it cannot: the CLI then asks again.
+// The first line is "STATUS DOOR"; the CLI takes the answer as its own
+// look-up's through that door only.
+func handOn(a answer, door string) string {
+	data := append([]byte(strconv.Itoa(a.status)+" "+door+"\n"), a.body...)
 	fd, err := inheritable(data)
 	if err != nil {
 		return ""

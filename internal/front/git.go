@@ -62,6 +62,10 @@ func Git() int {
 	switch a, o := ask(conn, "/v1/git", wire.DoorGit, body, timeout); {
 	case o == stuck:
 		return replay(name, input, stuckEnv)
+	case o == answered && a.status == http403:
+		// A policy refused (or the user denied) the key: the helper says
+		// so from this answer, without asking (and auditing) again.
+		return replay(name, input, handOn(a, wire.DoorGit))
 	case o != answered || a.status != 200 || json.Unmarshal(a.body, &out) != nil:
 		return replay(name, input)
 	}
@@ -70,6 +74,9 @@ func Git() int {
 	}
 	return 0
 }
+
+// http403 is a refusal by a policy (ipc's "denied").
+const http403 = 403
 
 // readRequest reads git's request as the helper's parser does: lines up
 // to a blank one or the end, at most maxGitInput bytes. It returns every

@@ -58,7 +58,7 @@ func Token() int {
 	case a.status != 200 || json.Unmarshal(a.body, &r) != nil || r.Key == "" || r.KeychainProblem != "" || r.Rotation != nil && r.Rotation.Due:
 		// Nothing to print, or something to say besides the key: the CLI
 		// says it, from this very answer (the key is handed out once).
-		return delegate(name, front, handOn(a))
+		return delegate(name, front, handOn(a, wire.DoorToken))
 	}
 	if _, err := os.Stdout.WriteString(r.Key + "\n"); err != nil {
 		return 1
