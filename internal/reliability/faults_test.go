@@ -496,7 +496,8 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 	}
 	w := newWorld(t)
 	kc := credstore.NewKeychain(credstore.WithService(w.Service))
-	var inFile, inKeychain, both, lost, broken, withKey int
+	var tally killTally
+	var withKey int
 	leftovers := map[string]bool{}
 	for i := range rounds {
 		d := w.Daemon(t, nil)
@@ -509,25 +510,7 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 		<-d.Done
 		d.Done <- errors.New("killed")
 
-		b, err := os.ReadFile(w.Config)
-		fileHas := err == nil && strings.Contains(string(b), key)
-		if err != nil || !strings.Contains(string(b), fmt.Sprintf(`"round":%d`, i)) || !strings.Contains(string(b), "https://kill.example") {
-			broken++
-			t.Errorf("round %d: config.json after SIGKILL: %v %q", i, err, b)
-		}
-		k, kerr := kc.Get(t.Context(), "default")
-		kcHas := kerr == nil && k == key
-		switch {
-		case fileHas && kcHas:
-			both++
-		case fileHas:
-			inFile++
-		case kcHas:
-			inKeychain++
-		default:
-			lost++
-			t.Errorf("round %d: the key is neither in config.json nor in the keychain (%v)", i, kerr)
-		}
+		tally.observe(t, w.Config, kc, key, i, fmt.Sprintf("round %d", i))
 		// What a kill leaves is a rewrite's temp file: the new content, or
 		// (killed after the exchange) what config.json held, key included.
 		// A daemon sweeps it once it is over a minute old (a younger one
@@ -567,10 +550,10 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 			t.Errorf("round %d: stop: %v", i, err)
 		}
 	}
-	t.Logf("%d SIGKILLs: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; files left behind %v (%d holding a key), each swept by the restart", rounds, inFile, inKeychain, both, lost, broken, leftovers, withKey)
+	t.Logf("%d SIGKILLs: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; files left behind %v (%d holding a key), each swept by the restart", rounds, tally.inFile, tally.inKeychain, tally.both, tally.lost, tally.broken, leftovers, withKey)
 	swept := true // eventually stops the test otherwise
 	report.add("Faults", fmt.Sprintf("daemon process SIGKILLed 0–19 ms after a new plaintext key lands in config.json (%d rounds), then restarted", rounds),
 		"key never lost (in config.json, the keychain or both); config.json whole; the restarted daemon finishes the move",
-		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; every restart finished the move; %d .config.json.*.tmp left behind by kills (%d holding the key), each removed by the restart once a minute old: %v", inFile, inKeychain, both, lost, broken, len(leftovers), withKey, swept),
-		okStr(lost == 0 && broken == 0 && swept))
+		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; every restart finished the move; %d .config.json.*.tmp left behind by kills (%d holding the key), each removed by the restart once a minute old: %v", tally.inFile, tally.inKeychain, tally.both, tally.lost, tally.broken, len(leftovers), withKey, swept),
+		okStr(tally.lost == 0 && tally.broken == 0 && swept))
 }

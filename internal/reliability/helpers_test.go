@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 )
@@ -324,4 +325,34 @@ func fdCount(pid int) int {
 // with every tool).
 func inCI() bool {
 	return os.Getenv("CI") != "" || os.Getenv("TORALE_CRED_REQUIRE_KEYRING") == "1"
+}
+
+// killTally counts where a round's key stood after the daemon was
+// SIGKILLed mid-move: the one reading of "lost" every kill round shares.
+type killTally struct{ inFile, inKeychain, both, lost, broken int }
+
+// observe checks config.json is still whole (the round's marker and the
+// other field kept) and counts where key is; what names the round in a
+// failure.
+func (k *killTally) observe(t *testing.T, config string, kc *credstore.Keychain, key string, round int, what string) {
+	t.Helper()
+	b, err := os.ReadFile(config)
+	fileHas := err == nil && strings.Contains(string(b), key)
+	if err != nil || !strings.Contains(string(b), fmt.Sprintf(`"round":%d`, round)) || !strings.Contains(string(b), "https://kill.example") {
+		k.broken++
+		t.Errorf("%s: config.json after SIGKILL: %v %q", what, err, b)
+	}
+	got, kerr := kc.Get(t.Context(), "default")
+	kcHas := kerr == nil && got == key
+	switch {
+	case fileHas && kcHas:
+		k.both++
+	case fileHas:
+		k.inFile++
+	case kcHas:
+		k.inKeychain++
+	default:
+		k.lost++
+		t.Errorf("%s: the key is neither in config.json nor in the keychain (%v)", what, kerr)
+	}
 }

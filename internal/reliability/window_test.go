@@ -193,7 +193,8 @@ func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
 		return nil
 	}
 	start := time.Now()
-	var total, inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept int
+	var tally killTally
+	var total, left, leftWithKey, unswept int
 	for _, c := range rewriteCalls {
 		// Count the move's calls of this kind on a move of its own.
 		d := w.Daemon(t, nil)
@@ -225,25 +226,8 @@ func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
 			d.Done <- errors.New("killed")
 			tr.stop()
 
-			b, err := os.ReadFile(w.Config)
-			fileHas := err == nil && strings.Contains(string(b), key)
-			if err != nil || !strings.Contains(string(b), fmt.Sprintf(`"round":%d`, total)) || !strings.Contains(string(b), "https://kill.example") {
-				broken++
-				t.Errorf("%s held, round %d: config.json after SIGKILL: %v %q", c.names, r, err, b)
-			}
-			got, kerr := kc.Get(t.Context(), "default")
-			kcHas := kerr == nil && got == key
-			switch {
-			case fileHas && kcHas:
-				both++
-			case fileHas:
-				inFile++
-			case kcHas:
-				inKeychain++
-			default:
-				lost++
-				t.Errorf("%s held, round %d (killed in the move's call %d of %d): the key is neither in config.json nor in the keychain (%v)", c.names, r, k, calls, kerr)
-			}
+			tally.observe(t, w.Config, kc, key, total, fmt.Sprintf("%s held, round %d (killed in the move's call %d of %d)", c.names, r, k, calls))
+
 			names, withKey := temps()
 			left += len(names)
 			leftWithKey += withKey
@@ -267,11 +251,11 @@ func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
 		}
 	}
 	took := time.Since(start).Round(time.Second)
-	t.Logf("%d SIGKILLs inside the move (%d delayed system calls) in %s: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left by kills (%d holding a key), %d not swept", total, len(rewriteCalls), took, inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept)
+	t.Logf("%d SIGKILLs inside the move (%d delayed system calls) in %s: key in file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left by kills (%d holding a key), %d not swept", total, len(rewriteCalls), took, tally.inFile, tally.inKeychain, tally.both, tally.lost, tally.broken, left, leftWithKey, unswept)
 	report.add("Faults", fmt.Sprintf("daemon SIGKILLed while strace holds it in the k-th call of a move, each of its %d system calls in turn (%d rounds), then restarted", len(rewriteCalls), total),
 		"key never lost (in config.json, the keychain or both); config.json whole; the restarted daemon finishes the move and sweeps what the kill left (aged past its minute)",
-		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left (%d holding the key the keychain holds), %d not swept; %s", inFile, inKeychain, both, lost, broken, left, leftWithKey, unswept, took),
-		okStr(lost == 0 && broken == 0 && unswept == 0))
+		fmt.Sprintf("file only %d, keychain only %d, both %d, lost %d; config.json broken %d; %d temp files left (%d holding the key the keychain holds), %d not swept; %s", tally.inFile, tally.inKeychain, tally.both, tally.lost, tally.broken, left, leftWithKey, unswept, took),
+		okStr(tally.lost == 0 && tally.broken == 0 && unswept == 0))
 }
 
 // delays says how long rewriteCalls hold each call: "10ms, D-Bus replies 2ms".
