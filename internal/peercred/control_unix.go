@@ -4,24 +4,23 @@ package peercred
 
 import (
 	"fmt"
-	"net"
 	"syscall"
 )
 
-// control runs fn on a Unix connection's descriptor.
-func control(c net.Conn, fn func(fd uintptr) error) error {
-	uc, ok := c.(*net.UnixConn)
+// Of is the user id and process id of the process at the other end of a
+// Unix socket connection c (a syscall.Conn, such as *net.UnixConn), as at
+// connect time.
+func Of(c any) (uid uint32, pid int, err error) {
+	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return fmt.Errorf("a %T is not a Unix socket connection", c)
+		return 0, 0, fmt.Errorf("a %T is not a Unix socket connection", c)
 	}
-	var sc syscall.Conn = uc
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(fd) }); err != nil {
-		return err
+	if cerr := rc.Control(func(fd uintptr) { uid, pid, err = OfFD(int(fd)) }); cerr != nil {
+		return 0, 0, cerr
 	}
-	return ferr
+	return uid, pid, err
 }

@@ -7,15 +7,28 @@ package peercred
 
 import (
 	"fmt"
-	"net"
 	"os"
 )
+
+// It takes a connection as any value with a descriptor (syscall.Conn: a
+// *net.UnixConn), or the descriptor itself, and imports no net: the lean
+// fronts dial with plain system calls and link no net package.
 
 // CheckSelf fails unless the process serving c (at path, for the message)
 // runs as this process's user: a key is never handed to, or asked of,
 // another user's process.
-func CheckSelf(c net.Conn, path string) error {
+func CheckSelf(c any, path string) error {
 	uid, _, err := Of(c)
+	return checkUID(uid, err, path)
+}
+
+// CheckSelfFD is CheckSelf for a socket's descriptor.
+func CheckSelfFD(fd int, path string) error {
+	uid, _, err := OfFD(fd)
+	return checkUID(uid, err, path)
+}
+
+func checkUID(uid uint32, err error, path string) error {
 	if err != nil {
 		return fmt.Errorf("checking who serves %s: %w", path, err)
 	}

@@ -4,12 +4,14 @@ package peercred
 
 import (
 	"errors"
-	"net"
 	"runtime"
 )
 
+var errUnsupported = errors.New("peer credentials are not supported on " + runtime.GOOS)
+
 // Of cannot learn a peer's user id on this system, so every
 // connection is refused: the check fails closed.
-func Of(net.Conn) (uint32, int, error) {
-	return 0, 0, errors.New("peer credentials are not supported on " + runtime.GOOS)
-}
+func Of(any) (uint32, int, error) { return 0, 0, errUnsupported }
+
+// OfFD fails closed as Of does.
+func OfFD(int) (uint32, int, error) { return 0, 0, errUnsupported }
