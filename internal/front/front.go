@@ -2,8 +2,9 @@
 
 // Package front is the lean torale-cred and git-credential-torale: the two
 // doors scripts and git run on every look-up, answered straight from the
-// daemon by a binary that links only the standard library's net and
-// encoding/json. It handles the happy path alone: anything else (another
+// daemon by a binary that links no net package and no encoding/json: it
+// dials with plain system calls (conn.go) and reads JSON with wire's
+// reflection-free tokenizer. It handles the happy path alone: anything else (another
 // command or flag, no daemon, any error, a warning to print) execs the
 // full CLI (torale-cred-cli) with the same command line and environment,
 // so that every sentence, warning and exit code is said in one place,
@@ -13,12 +14,9 @@ package front
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,19 +40,16 @@ const (
 
 // dial connects to the daemon's socket and checks it is served by this
 // user (peercred, the CLI's own check).
-func dial(sock string, timeout time.Duration) (net.Conn, outcome) {
-	conn, err := net.DialTimeout("unix", sock, timeout)
+func dial(sock string, timeout time.Duration) (*conn, outcome) {
+	c, err := dialUnix(sock, timeout)
 	if err != nil {
-		if isTimeout(err) {
-			return nil, stuck
-		}
+		return nil, classify(err)
+	}
+	if peercred.CheckSelfFD(c.fd, sock) != nil {
+		c.Close()
 		return nil, failed
 	}
-	if peercred.CheckSelf(conn, sock) != nil {
-		conn.Close()
-		return nil, failed
-	}
-	return conn, answered
+	return c, answered
 }
 
 // answer is one of the daemon's answers: its status and its body.
@@ -63,77 +58,160 @@ type answer struct {
 	body   []byte
 }
 
-// ask posts body to path on conn, the door named in wire.DoorHeader, and
+// maxHead bounds an answer's status line and headers.
+const maxHead = 64 << 10
+
+// ask posts body to path on c, the door named in wire.DoorHeader, and
 // reads the answer (a Content-Length body of at most wire.MaxAnswerBytes).
-// It waits timeout for the answer,
-// restarted with wire.ConfirmTimeout more on 102 Processing (a policy is
-// asking the user), as ipc.Client does. Only the framing is written here;
-// the server is net/http.
-func ask(conn net.Conn, path, door string, body []byte, timeout time.Duration) (answer, outcome) {
-	_ = conn.SetDeadline(time.Now().Add(timeout))
-	var req bytes.Buffer
-	fmt.Fprintf(&req, "POST %s HTTP/1.1\r\nHost: torale\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s: %s\r\n\r\n",
-		path, len(body), wire.DoorHeader, door)
-	req.Write(body)
-	if _, err := conn.Write(req.Bytes()); err != nil {
+// It waits timeout for the answer, restarted with wire.ConfirmTimeout more
+// on 102 Processing (a policy is asking the user), as ipc.Client does.
+// Only the framing is written here; the server is net/http.
+func ask(c *conn, path, door string, body []byte, timeout time.Duration) (answer, outcome) {
+	req := make([]byte, 0, 160+len(body))
+	req = append(append(append(req, "POST "...), path...), " HTTP/1.1\r\nHost: torale\r\nContent-Type: application/json\r\nContent-Length: "...)
+	req = strconv.AppendInt(req, int64(len(body)), 10)
+	req = append(append(append(append(append(req, "\r\n"...), wire.DoorHeader...), ": "...), door...), "\r\n\r\n"...)
+	if err := c.writeAll(append(req, body...)); err != nil {
 		return answer{}, classify(err)
 	}
-	br := bufio.NewReader(io.LimitReader(conn, 64<<10+wire.MaxAnswerBytes))
-	tp := textproto.NewReader(br)
+	br := bufio.NewReader(io.LimitReader(c, maxHead+wire.MaxAnswerBytes))
 	for {
-		line, err := tp.ReadLine()
+		h, err := readHead(br)
 		if err != nil {
 			return answer{}, classify(err)
 		}
-		code, ok := statusCode(line)
-		if !ok {
-			return answer{}, failed
-		}
-		hdr, err := tp.ReadMIMEHeader()
-		if err != nil {
-			return answer{}, classify(err)
-		}
-		if code >= 100 && code < 200 {
-			if code == 102 {
-				_ = conn.SetDeadline(time.Now().Add(wire.ConfirmTimeout + timeout))
+		if h.status >= 100 && h.status < 200 {
+			if h.status == 102 {
+				c.extend(wire.ConfirmTimeout + timeout)
 			}
 			continue
 		}
-		if code < 200 || code > 599 || hdr.Get("Transfer-Encoding") != "" {
+		if h.status < 200 || h.status > 599 || h.chunked || h.length < 0 || h.length > wire.MaxAnswerBytes {
 			return answer{}, failed
 		}
-		n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64)
-		if err != nil || n < 0 || n > wire.MaxAnswerBytes {
-			return answer{}, failed
-		}
-		raw := make([]byte, n)
+		raw := make([]byte, h.length)
 		if _, err := io.ReadFull(br, raw); err != nil {
 			return answer{}, classify(err)
 		}
-		return answer{status: code, body: raw}, answered
+		return answer{status: h.status, body: raw}, answered
 	}
 }
 
-// statusCode reads "HTTP/1.1 200 OK".
+// head is what a front reads of an answer's status line and headers.
+type head struct {
+	status  int
+	length  int64 // Content-Length, -1 when absent
+	chunked bool  // any Transfer-Encoding: not what the daemon sends
+}
+
+var errBadHead = errors.New("not an HTTP/1.1 answer")
+
+// readHead reads one status line and its header lines, up to the blank
+// line, from at most maxHead bytes. Content-Length given twice, or a line
+// it cannot read, is an error.
+func readHead(br *bufio.Reader) (head, error) {
+	h := head{length: -1}
+	line, err := readLine(br)
+	if err != nil {
+		return h, err
+	}
+	var ok bool
+	if h.status, ok = statusCode(line); !ok || h.status == 204 || h.status == 304 {
+		// (204 and 304 carry no body whatever their headers say; the
+		// daemon sends neither.)
+		return h, errBadHead
+	}
+	for n := len(line); ; {
+		line, err := readLine(br)
+		if err != nil {
+			return h, err
+		}
+		if n += len(line) + 2; n > maxHead {
+			return h, errBadHead
+		}
+		if line == "" {
+			return h, nil
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !token(name) || !fieldValue(value) {
+			return h, errBadHead
+		}
+		value = strings.Trim(value, " \t")
+		switch {
+		case strings.EqualFold(name, "Content-Length"):
+			v, err := strconv.ParseUint(value, 10, 63)
+			if err != nil || h.length >= 0 || value[0] == '+' {
+				return h, errBadHead
+			}
+			h.length = int64(v)
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			h.chunked = true
+		}
+	}
+}
+
+// token reports whether s is an HTTP token (a header's name).
+func token(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// fieldValue reports whether s holds no control character but tab.
+func fieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// readLine is one line without its CRLF (or LF); a line longer than the
+// reader's buffer is an error.
+func readLine(br *bufio.Reader) (string, error) {
+	b, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return "", errBadHead
+	}
+	if err == io.EOF && len(b) > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return "", err
+	}
+	b = b[:len(b)-1]
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return string(b), nil
+}
+
+// statusCode reads "HTTP/1.1 200 OK" (or HTTP/1.0): three digits.
 func statusCode(line string) (int, bool) {
 	proto, rest, ok := strings.Cut(line, " ")
-	if !ok || !strings.HasPrefix(proto, "HTTP/1.") || len(rest) < 3 {
+	if !ok || (proto != "HTTP/1.1" && proto != "HTTP/1.0") || len(rest) < 3 || (len(rest) > 3 && rest[3] != ' ') {
 		return 0, false
 	}
-	code, err := strconv.Atoi(rest[:3])
-	return code, err == nil && (len(rest) == 3 || rest[3] == ' ')
+	code := 0
+	for _, c := range []byte(rest[:3]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	return code, code >= 100
 }
 
 func classify(err error) outcome {
-	if isTimeout(err) {
+	if errors.Is(err, errTimeout) {
 		return stuck
 	}
 	return failed
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // delegate execs the full CLI (progs.CLI, found by progs' rule) in place

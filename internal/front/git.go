@@ -5,7 +5,6 @@ package front
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 	"os"
 	"unicode/utf8"
@@ -54,22 +53,26 @@ func Git() int {
 	if err != nil || !utf8.Valid(input) {
 		return replay(name, input)
 	}
-	body, err := json.Marshal(wire.GitRequest{Operation: "get", Input: string(input), Profile: profile, Env: env})
+	body, err := wire.GitRequest{Operation: "get", Input: string(input), Profile: profile, Env: env}.MarshalJSON()
 	if err != nil || len(body) > wire.MaxBodyBytes {
 		return replay(name, input)
 	}
-	var out wire.GitAnswer
-	switch a, o := ask(conn, "/v1/git", wire.DoorGit, body, timeout); {
+	a, o := ask(conn, "/v1/git", wire.DoorGit, body, timeout)
+	out, ok := "", false
+	if o == answered && a.status == 200 {
+		out, ok = wire.GitOutput(a.body)
+	}
+	switch {
 	case o == stuck:
 		return replay(name, input, stuckEnv)
 	case o == answered && a.status == http403:
 		// A policy refused (or the user denied) the key: the helper says
 		// so from this answer, without asking (and auditing) again.
 		return replay(name, input, handOn(a, wire.DoorGit))
-	case o != answered || a.status != 200 || json.Unmarshal(a.body, &out) != nil:
+	case !ok:
 		return replay(name, input)
 	}
-	if _, err := os.Stdout.WriteString(out.Output); err != nil {
+	if _, err := os.Stdout.WriteString(out); err != nil {
 		return 1
 	}
 	return 0

@@ -3,7 +3,6 @@
 package front
 
 import (
-	"encoding/json"
 	"os"
 
 	"github.com/torale-ai/torale-cred/internal/lookup"
@@ -38,7 +37,7 @@ func Token() int {
 	if err != nil {
 		return delegate(name, front)
 	}
-	body, err := json.Marshal(lookup.Request(getenv, fl, p, "", ""))
+	body, err := lookup.Request(getenv, fl, p, "", "").MarshalJSON()
 	if err != nil {
 		return delegate(name, front)
 	}
@@ -49,18 +48,22 @@ func Token() int {
 		a, o = ask(conn, "/v1/resolve", wire.DoorToken, body, timeout)
 		conn.Close()
 	}
-	var r wire.Resolution
+	key, plain := "", false
 	switch {
 	case o == stuck:
 		return delegate(name, front, stuckEnv)
 	case o != answered:
 		return delegate(name, front)
-	case a.status != 200 || json.Unmarshal(a.body, &r) != nil || r.Key == "" || r.KeychainProblem != "" || r.Rotation != nil && r.Rotation.Due:
+	}
+	if a.status == 200 {
+		key, plain = wire.PlainKey(a.body)
+	}
+	if !plain {
 		// Nothing to print, or something to say besides the key: the CLI
 		// says it, from this very answer (the key is handed out once).
 		return delegate(name, front, handOn(a, wire.DoorToken))
 	}
-	if _, err := os.Stdout.WriteString(r.Key + "\n"); err != nil {
+	if _, err := os.Stdout.WriteString(key + "\n"); err != nil {
 		return 1
 	}
 	return 0
