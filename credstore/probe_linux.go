@@ -21,7 +21,9 @@ const (
 // probeKeychain tells apart the ways the Secret Service can be missing
 // before go-keyring is let near it: go-keyring would make godbus spawn
 // dbus-launch when no bus is configured, and would wait forever on an unlock
-// prompt when the collection is locked.
+// prompt when the collection is locked. The usual case, an unlocked login
+// collection, costs one call (is it locked?); the calls that say what is
+// missing are made only when that one fails.
 func probeKeychain(ctx context.Context, allowPrompt bool) error {
 	if !sessionBusConfigured() {
 		return &KeychainError{Fault: FaultUnavailable,
@@ -31,6 +33,16 @@ func probeKeychain(ctx context.Context, allowPrompt bool) error {
 	conn, err := dbus.SessionBus()
 	if err != nil {
 		return &KeychainError{Fault: FaultUnavailable, Reason: "cannot connect to the D-Bus session bus: " + err.Error(), Fix: secretServiceFix}
+	}
+	if !allowPrompt {
+		// Without auto-start: a Secret Service that is not running yet is
+		// the slow path's to find and start.
+		var locked dbus.Variant
+		err := conn.Object(secretsName, loginCollection).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", dbus.FlagNoAutoStart,
+			"org.freedesktop.Secret.Collection", "Locked").Store(&locked)
+		if err == nil {
+			return lockedError(locked)
+		}
 	}
 	bus := conn.BusObject()
 	var owned bool
@@ -67,6 +79,11 @@ func probeKeychain(ctx context.Context, allowPrompt bool) error {
 	if err := conn.Object(secretsName, path).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.Secret.Collection", "Locked").Store(&locked); err != nil {
 		return &KeychainError{Fault: FaultUnavailable, Reason: "the Secret Service has no login or default collection: " + err.Error(), Fix: secretServiceFix}
 	}
+	return lockedError(locked)
+}
+
+// lockedError is FaultLocked when a collection's Locked property says so.
+func lockedError(locked dbus.Variant) error {
 	if l, ok := locked.Value().(bool); ok && l {
 		return &KeychainError{Fault: FaultLocked,
 			Reason: "the login collection must be unlocked before torale-cred can read it",

@@ -114,12 +114,24 @@ func (s *Server) Conns() int64 { return s.conns.Load() }
 type peerKey struct{}
 
 // connPeer is what connContext learned of a connection's peer, once: every
-// request on a kept-alive connection reuses it.
+// request on a kept-alive connection reuses it. The peer is identified
+// (its /proc files read) while the connection's first request is read and
+// decoded, not before: reading a new process's /proc entries is the
+// largest part of a look-up's time in the daemon, and a request waits for
+// it only when it hands a key out (handOutContext).
 type connPeer struct {
+	ready  chan struct{} // closed once caller and ours are set
 	caller *peer.Caller
 	// ours: the peer runs one of torale-cred's own executables, the only
 	// ones believed when they name a door.
 	ours bool
+}
+
+// identified waits for the peer's identity (the process is blocked on
+// this connection meanwhile, so its /proc entries are still its own).
+func (cp *connPeer) identified() *connPeer {
+	<-cp.ready
+	return cp
 }
 
 // connContext checks the peer's user id before a byte is read and fails
@@ -135,8 +147,13 @@ func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 	case uid != s.uid:
 		s.log.Warn("refused a connection from another user", "peer_uid", uid, "uid", s.uid)
 	default:
-		who := s.ids.Identify(pid, uid)
-		return context.WithValue(ctx, peerKey{}, &connPeer{caller: who, ours: who.Ours()})
+		cp := &connPeer{ready: make(chan struct{})}
+		go func() {
+			defer close(cp.ready)
+			cp.caller = s.ids.Identify(pid, uid)
+			cp.ours = cp.caller.Ours()
+		}()
+		return context.WithValue(ctx, peerKey{}, cp)
 	}
 	_ = c.Close()
 	return ctx
@@ -151,6 +168,7 @@ func handOutContext(w http.ResponseWriter, r *http.Request) context.Context {
 	if cp == nil {
 		return ctx
 	}
+	cp = cp.identified()
 	door := credstore.DoorSocket
 	if cp.ours {
 		// "" from our own command is one of its checks (status, login),

@@ -94,7 +94,7 @@ func (id *Identifier) Identify(pid int, uid uint32) *Caller {
 	if pid > 0 {
 		identify(c, id)
 		if c.Exe != "" {
-			if pid == os.Getpid() && len(os.Args) > 0 {
+			if pid == selfPID && len(os.Args) > 0 {
 				c.argv0 = os.Args[0]
 			}
 			c.Exe = progs.Canonical(c.Exe, c.argv0)
@@ -102,6 +102,10 @@ func (id *Identifier) Identify(pid int, uid uint32) *Caller {
 	}
 	return c
 }
+
+// selfPID is this process's pid, read once: os.Getpid is a system call,
+// and Identify runs once per connection.
+var selfPID = os.Getpid()
 
 // Self is this process, identified once.
 var Self = sync.OnceValue(func() *Caller { return Identify(os.Getpid(), uint32(os.Getuid())) })
