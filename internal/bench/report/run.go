@@ -443,7 +443,7 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 		{name: "`git credential-cache get`", how: "process: git's own socket daemon (`git credential-cache--daemon`)",
 			mk: gitCache, stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitCache, err: gitErr},
 		{name: "`torale-cred token`, daemon running", how: "process: asks the daemon", mk: cmd(r.cred, nil, "token"), ok: isKey, slot: &r.res.token},
-		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: `net.Dial`, one hand-written `/v1/resolve` request, `encoding/json`; the least a Go process asking the daemon can cost",
+		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: plain socket/connect/write/read system calls, one hand-written `/v1/resolve` request, the key cut out of the answer without a JSON library; the least a Go process asking the daemon can cost",
 			mk: helper(rawresolve, w.sock), ok: isKey, slot: &r.res.rawClient, err: buildErr},
 		{name: "`git-credential-torale get`, daemon running", how: "process: git's protocol, asks the daemon",
 			mk: cmd(r.git, nil, "get"), stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitHelper},
