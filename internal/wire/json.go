@@ -58,14 +58,13 @@ func (g GitRequest) MarshalJSON() ([]byte, error) {
 // appendObject is e as a JSON object of the variables that are set.
 func (e Env) appendObject(b []byte) []byte {
 	b = append(b, '{')
-	n := len(b)
 	for _, v := range [...]struct{ name, value string }{
 		{"TORALE_API_KEY", e.APIKey}, {"TORALE_API_URL", e.APIURL}, {"TORALE_DEV", e.Dev},
 		{"TORALE_NOAUTH", e.NoAuth}, {"TORALE_PROFILE", e.Profile}, {"TORALE_CONFIG", e.Config},
 		{"TORALE_CRED_STATE_DIR", e.StateDir},
 	} {
 		if v.value != "" {
-			b = quote(openAt(b, n, v.name), v.value)
+			b = quote(open(b, v.name), v.value)
 		}
 	}
 	return append(b, '}')
@@ -80,18 +79,9 @@ func member(b []byte, name, value string) []byte {
 }
 
 // open appends a member's name and colon, after a comma unless it is the
-// object's first member.
+// object's first member (no value ends in '{', so the byte before says).
 func open(b []byte, name string) []byte {
 	if b[len(b)-1] != '{' {
-		b = append(b, ',')
-	}
-	return append(append(append(b, '"'), name...), `":`...)
-}
-
-// openAt is open for an object that started at n (its first member has
-// no comma before it).
-func openAt(b []byte, n int, name string) []byte {
-	if len(b) > n {
 		b = append(b, ',')
 	}
 	return append(append(append(b, '"'), name...), `":`...)
@@ -228,37 +218,33 @@ func skipOther(d *jsontext.Decoder, name string, known ...string) error {
 	return d.SkipValue()
 }
 
-// readString reads a string or null (which leaves *s as it was, as
-// encoding/json does) into s (nil: checked only).
-func readString(d *jsontext.Decoder, s *string) error {
-	t, err := d.ReadToken()
-	switch {
-	case err != nil:
-		return err
-	case t.Kind() == 'n':
-		return nil
-	case t.Kind() != '"':
-		return errNotPlain
+// readKind reads a value whose kind is one of kinds, or null (set false,
+// as encoding/json leaves a field alone on null); any other kind is not
+// what encoding/json would decode into the field.
+func readKind(d *jsontext.Decoder, kinds string) (t jsontext.Token, set bool, err error) {
+	if t, err = d.ReadToken(); err != nil || t.Kind() == 'n' {
+		return t, false, err
 	}
-	if s != nil {
+	if !strings.ContainsRune(kinds, rune(t.Kind())) {
+		return t, false, errNotPlain
+	}
+	return t, true, nil
+}
+
+// readString reads a string or null into s (nil: checked only).
+func readString(d *jsontext.Decoder, s *string) error {
+	t, set, err := readKind(d, `"`)
+	if set && s != nil {
 		*s = t.String()
 	}
-	return nil
+	return err
 }
 
 // readBool reads a boolean or null into v (nil: checked only).
 func readBool(d *jsontext.Decoder, v *bool) error {
-	t, err := d.ReadToken()
-	switch {
-	case err != nil:
-		return err
-	case t.Kind() == 'n':
-		return nil
-	case t.Kind() != 't' && t.Kind() != 'f':
-		return errNotPlain
-	}
-	if v != nil {
+	t, set, err := readKind(d, "tf")
+	if set && v != nil {
 		*v = t.Bool()
 	}
-	return nil
+	return err
 }
