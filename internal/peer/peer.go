@@ -52,13 +52,20 @@ func Identify(pid int, uid uint32) *Caller { return (*Identifier)(nil).Identify(
 type Identifier struct {
 	mu     sync.Mutex
 	chains map[procKey]bool
+	// units maps a cgroup (v2) id to its systemd unit: a cgroup's id is
+	// never reused while the system runs, and its name never changes.
+	units map[uint64]string
+	// procOnly reads every answer from /proc, as on a kernel without
+	// pidfd information (tests compare the two ways).
+	procOnly bool
 }
 
 // procKey is one process for all its life: a pid is reused, a pid with its
-// start time is not.
+// start time is not, nor its pidfs inode number (since Linux 6.9).
 type procKey struct {
 	pid   int
-	start uint64
+	id    uint64 // the start time, or the inode number when pidfs is set
+	pidfs bool
 }
 
 // maxChains bounds what an Identifier remembers.
@@ -86,6 +93,28 @@ func (id *Identifier) store(ks []procKey, ssh bool) {
 	for _, k := range ks {
 		id.chains[k] = ssh
 	}
+}
+
+func (id *Identifier) unit(cgroup uint64) (unit string, ok bool) {
+	if id == nil {
+		return "", false
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	unit, ok = id.units[cgroup]
+	return unit, ok
+}
+
+func (id *Identifier) storeUnit(cgroup uint64, unit string) {
+	if id == nil {
+		return
+	}
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.units == nil || len(id.units) >= maxChains {
+		id.units = make(map[uint64]string)
+	}
+	id.units[cgroup] = unit
 }
 
 // Identify is the package's Identify, remembering parent chains in id.
@@ -151,8 +180,9 @@ func (c *Caller) Ours() bool { return c.Exe != "" && ours()[c.Exe] }
 
 // unitOf picks the systemd unit from /proc/PID/cgroup's text: the deepest
 // .service or .scope of the unified (v2) hierarchy, else of v1's
-// name=systemd one. "" when the process is in none.
-func unitOf(cgroup string) string {
+// name=systemd one. "" when the process is in none. fromV2 says the
+// answer is the v2 cgroup's own, so the cgroup's id may stand for it.
+func unitOf(cgroup string) (unit string, fromV2 bool) {
 	var v2, v1 string
 	for _, line := range strings.Split(cgroup, "\n") {
 		parts := strings.SplitN(line, ":", 3)
@@ -166,18 +196,18 @@ func unitOf(cgroup string) string {
 			v1 = parts[2]
 		}
 	}
-	path := v2
+	path, fromV2 := v2, true
 	if path == "" || path == "/" {
-		path = v1
+		path, fromV2 = v1, v1 == ""
 	}
 	elems := strings.Split(path, "/")
 	for i := len(elems) - 1; i >= 0; i-- {
 		e := elems[i]
 		if strings.HasSuffix(e, ".service") || strings.HasSuffix(e, ".scope") {
-			return e
+			return e, fromV2
 		}
 	}
-	return ""
+	return "", fromV2
 }
 
 // isSSH: a process name that means the chain came in over SSH (OpenSSH's

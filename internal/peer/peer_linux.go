@@ -13,10 +13,79 @@ import (
 	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
-// identify reads /proc/PID through a descriptor of the directory: once it
-// is open, a read answers for that process or fails (ESRCH) when it has
-// gone, so a reused pid is never described as the caller.
+// identify names process c.PID: through a pidfd where the kernel tells a
+// process's parent and cgroup in one call (Linux 6.13), else from /proc's
+// stat through a descriptor of /proc/PID.
 func identify(c *Caller, id *Identifier) {
+	if id == nil || !id.procOnly {
+		if identifyPidfd(c, id) {
+			return
+		}
+	}
+	identifyProc(c, id)
+}
+
+// identifyPidfd is identify through a pidfd: its parent and cgroup id come
+// from PIDFD_GET_INFO, the unit from what id remembers of that cgroup, and
+// /proc is read only for the executable and the name. Those reads name the
+// process only if it is still alive afterwards (its pid cannot have been
+// reused meanwhile), so the answer is checked last. False when the kernel
+// cannot answer this way.
+func identifyPidfd(c *Caller, id *Identifier) bool {
+	fd, err := unix.PidfdOpen(c.PID, 0)
+	if err != nil {
+		return err == unix.ESRCH // gone: /proc has nothing either
+	}
+	defer unix.Close(fd)
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID}
+	if err := unix.IoctlPidfdInfo(fd, &info); err != nil {
+		return err == unix.ESRCH
+	}
+	proc := "/proc/" + strconv.Itoa(c.PID)
+	var got Caller
+	if exe, err := readlinkat(unix.AT_FDCWD, proc+"/exe"); err == nil {
+		got.Exe = strings.TrimSuffix(exe, " (deleted)")
+		if filepath.Base(got.Exe) == progs.CLI {
+			if b, err := readFile(unix.AT_FDCWD, proc+"/cmdline", 4096); err == nil {
+				got.argv0, _, _ = strings.Cut(string(b), "\x00")
+			}
+		}
+	}
+	comm, err := readFile(unix.AT_FDCWD, proc+"/comm", 64)
+	if err != nil {
+		return true
+	}
+	got.Comm = strings.TrimSuffix(string(comm), "\n")
+	hasID := info.Mask&unix.PIDFD_INFO_CGROUPID != 0
+	unit, known := id.unit(info.Cgroupid)
+	if !hasID || !known {
+		b, err := readFile(unix.AT_FDCWD, proc+"/cgroup", 8<<10)
+		if err != nil {
+			return true
+		}
+		var fromV2 bool
+		if unit, fromV2 = unitOf(string(b)); hasID && fromV2 {
+			id.storeUnit(info.Cgroupid, unit)
+		}
+	}
+	if !alive(fd) {
+		return true
+	}
+	c.Exe, c.argv0, c.Comm, c.Unit = got.Exe, got.argv0, got.Comm, unit
+	c.SSH = isSSH(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
+	return true
+}
+
+// alive: the pidfd's process has not ended (a zombie still holds its pid).
+func alive(pidfd int) bool {
+	return unix.PidfdSendSignal(pidfd, 0, nil, 0) == nil
+}
+
+// identifyProc is identify from /proc/PID/stat, read through a descriptor
+// of the directory: once it is open, a read answers for that process or
+// fails (ESRCH) when it has gone, so a reused pid is never described as
+// the caller.
+func identifyProc(c *Caller, id *Identifier) {
 	dir, err := unix.Open("/proc/"+strconv.Itoa(c.PID), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -25,7 +94,7 @@ func identify(c *Caller, id *Identifier) {
 	if exe, err := readlinkat(dir, "exe"); err == nil {
 		c.Exe = strings.TrimSuffix(exe, " (deleted)")
 		if filepath.Base(c.Exe) == progs.CLI {
-			if b, err := readAt(dir, "cmdline", 4096); err == nil {
+			if b, err := readFile(dir, "cmdline", 4096); err == nil {
 				c.argv0, _, _ = strings.Cut(string(b), "\x00")
 			}
 		}
@@ -36,28 +105,39 @@ func identify(c *Caller, id *Identifier) {
 		return
 	}
 	c.Comm = comm
-	if b, err := readAt(dir, "cgroup", 8<<10); err == nil {
-		c.Unit = unitOf(string(b))
+	if b, err := readFile(dir, "cgroup", 8<<10); err == nil {
+		c.Unit, _ = unitOf(string(b))
 	}
-	c.SSH = isSSH(comm) || sshAbove(ppid, id)
+	c.SSH = isSSH(comm) || sshAbove(ppid, id, statLineage{})
+}
+
+// lineage is how a walk up the parents learns each one: its key first,
+// which is all a remembered chain needs, then its parent and name.
+type lineage interface {
+	key(pid int) (procKey, bool)
+	// up is pid's parent and name, if pid is still the process k names.
+	up(pid int, k procKey) (ppid int, comm string, ok bool)
 }
 
 // sshAbove walks the parents from pid up, stopping at a chain id already
 // knows; what it learns it remembers for every process it passed.
-func sshAbove(pid int, id *Identifier) bool {
+func sshAbove(pid int, id *Identifier, l lineage) bool {
 	var passed []procKey
 	ssh := false
 	for range maxChain {
 		if pid <= 1 {
 			break
 		}
-		ppid, comm, start, ok := statOf(pid)
+		k, ok := l.key(pid)
 		if !ok {
 			break
 		}
-		k := procKey{pid, start}
 		if v, hit := id.lookup(k); hit {
 			ssh = v
+			break
+		}
+		ppid, comm, ok := l.up(pid, k)
+		if !ok {
 			break
 		}
 		passed = append(passed, k)
@@ -69,6 +149,60 @@ func sshAbove(pid int, id *Identifier) bool {
 	}
 	id.store(passed, ssh)
 	return ssh
+}
+
+// statLineage reads /proc/PID/stat: a process is its pid and start time.
+type statLineage struct{}
+
+func (statLineage) key(pid int) (procKey, bool) {
+	_, _, start, ok := statOf(pid)
+	return procKey{pid: pid, id: start}, ok
+}
+
+func (statLineage) up(pid int, k procKey) (int, string, bool) {
+	ppid, comm, start, ok := statOf(pid)
+	return ppid, comm, ok && start == k.id
+}
+
+// pidfdLineage asks a pidfd: a process is its pid and pidfs inode number,
+// which three cheap calls learn where /proc/PID/stat is formatted whole.
+type pidfdLineage struct{}
+
+func (pidfdLineage) key(pid int) (procKey, bool) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return procKey{}, false
+	}
+	defer unix.Close(fd)
+	ino, ok := pidfsInode(fd)
+	return procKey{pid: pid, id: ino, pidfs: true}, ok
+}
+
+func (pidfdLineage) up(pid int, k procKey) (int, string, bool) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, "", false
+	}
+	defer unix.Close(fd)
+	var info unix.PidfdInfo
+	if ino, ok := pidfsInode(fd); !ok || ino != k.id || unix.IoctlPidfdInfo(fd, &info) != nil {
+		return 0, "", false
+	}
+	comm, err := readFile(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pid)+"/comm", 64)
+	if err != nil || !alive(fd) {
+		return 0, "", false
+	}
+	return int(info.Ppid), strings.TrimSuffix(string(comm), "\n"), true
+}
+
+// pidfsInode is the pidfd's inode number: on pidfs (every kernel with
+// PIDFD_GET_INFO) one process's for all time.
+func pidfsInode(fd int) (uint64, bool) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0, false
+	}
+	return st.Ino, true
 }
 
 func statOf(pid int) (ppid int, comm string, start uint64, ok bool) {
@@ -83,7 +217,7 @@ func statOf(pid int) (ppid int, comm string, start uint64, ok bool) {
 // name is in parentheses and may itself hold ") ", so it ends at the last
 // ')'.
 func stat(dir int) (ppid int, comm string, start uint64, ok bool) {
-	b, err := readAt(dir, "stat", 1024)
+	b, err := readFile(dir, "stat", 1024)
 	if err != nil {
 		return 0, "", 0, false
 	}
@@ -106,10 +240,6 @@ func parseStat(b []byte) (ppid int, comm string, start uint64, ok bool) {
 		return 0, "", 0, false
 	}
 	return ppid, string(b[open+1 : end]), start, true
-}
-
-func readAt(dir int, name string, limit int) ([]byte, error) {
-	return readFile(dir, name, limit)
 }
 
 // readFile reads at most limit bytes of name (relative to dir) with plain

@@ -4,6 +4,7 @@ package peer
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A process whose ancestor is named sshd came in over SSH (a forwarded
@@ -25,10 +28,11 @@ func TestIdentifySSHChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name string
-		ssh  bool
-	}{{"sshd", true}, {"sshd-session", true}, {"notsshd", false}} {
-		t.Run(tc.name, func(t *testing.T) {
+		name     string
+		ssh      bool
+		procOnly bool
+	}{{"sshd", true, false}, {"sshd-session", true, false}, {"notsshd", false, false}, {"sshd", true, true}, {"notsshd", false, true}} {
+		t.Run(fmt.Sprintf("%s/procOnly=%v", tc.name, tc.procOnly), func(t *testing.T) {
 			fake := filepath.Join(t.TempDir(), tc.name)
 			if err := os.WriteFile(fake, b, 0o755); err != nil {
 				t.Fatal(err)
@@ -54,7 +58,7 @@ func TestIdentifySSHChain(t *testing.T) {
 			defer func() { p, _ := os.FindProcess(pid); _ = p.Kill() }()
 			// $! is known before the child has exec'd sleep.
 			var c *Caller
-			var id Identifier
+			id := Identifier{procOnly: tc.procOnly}
 			for range 200 {
 				if c = id.Identify(pid, uint32(os.Getuid())); c.Comm == "sleep" {
 					break
@@ -126,5 +130,63 @@ func TestIdentifierRemembersChains(t *testing.T) {
 	}
 	if c := Identify(os.Getpid(), 0); c.SSH != a.SSH {
 		t.Fatalf("without memory: %+v, with: %+v", c, a)
+	}
+}
+
+// The pidfd way and the /proc way name a process alike, and on a kernel
+// that has PIDFD_GET_INFO the pidfd way is the one taken.
+func TestPidfdAndProcAgree(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for _, pid := range []int{os.Getpid(), cmd.Process.Pid, os.Getppid()} {
+		fast, slow := Identifier{}, Identifier{procOnly: true}
+		var a, b *Caller
+		for range 200 { // until sleep has exec'd
+			if a, b = fast.Identify(pid, 0), slow.Identify(pid, 0); a.Comm != "" && a.Comm == b.Comm {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if *a != *b {
+			t.Errorf("pid %d: pidfd %+v, /proc %+v", pid, a, b)
+		}
+		if again := fast.Identify(pid, 0); *again != *a {
+			t.Errorf("pid %d: remembered %+v, first %+v", pid, again, a)
+		}
+	}
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		t.Skipf("no pidfd: %v", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlPidfdInfo(fd, &unix.PidfdInfo{}); err != nil {
+		t.Skipf("no PIDFD_GET_INFO: %v", err)
+	}
+	var id Identifier
+	id.Identify(cmd.Process.Pid, 0)
+	for k := range id.chains {
+		if !k.pidfs {
+			t.Fatalf("chain remembered by start time (%+v): the pidfd way was not taken", k)
+		}
+	}
+	if len(id.chains) == 0 {
+		t.Fatal("nothing remembered")
+	}
+}
+
+// A process that has ended (and its pid) is named by its pid alone,
+// either way.
+func TestIdentifyEnded(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []*Identifier{{}, {procOnly: true}} {
+		if c := id.Identify(cmd.Process.Pid, 7); c.Exe != "" || c.Comm != "" || c.Unit != "" || c.PID != cmd.Process.Pid || c.UID != 7 {
+			t.Errorf("gone process named %+v", c)
+		}
 	}
 }

@@ -7,21 +7,26 @@ import (
 )
 
 func TestUnitOf(t *testing.T) {
-	cases := []struct{ cgroup, want string }{
-		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-u12.service\n", "run-u12.service"},
-		{"0::/user.slice/user-1000.slice/session-3.scope\n", "session-3.scope"},
-		{"0::/system.slice/torale-cred.service\n", "torale-cred.service"},
-		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-org.gnome.Terminal.slice/vte-spawn-1.scope\n", "vte-spawn-1.scope"},
-		{"0::/\n", ""},
-		{"0::/init.scope\n", "init.scope"},
-		{"12:pids:/user.slice\n1:name=systemd:/user.slice/user-1000.slice/session-2.scope\n0::/\n", "session-2.scope"},
-		{"", ""},
-		{"garbage", ""},
-		{"0::/docker/abc123\n", ""},
+	cases := []struct {
+		cgroup, want string
+		fromV2       bool
+	}{
+		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-u12.service\n", "run-u12.service", true},
+		{"0::/user.slice/user-1000.slice/session-3.scope\n", "session-3.scope", true},
+		{"0::/system.slice/torale-cred.service\n", "torale-cred.service", true},
+		{"0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-org.gnome.Terminal.slice/vte-spawn-1.scope\n", "vte-spawn-1.scope", true},
+		{"0::/\n", "", true},
+		{"0::/init.scope\n", "init.scope", true},
+		// v1's answer: the v2 cgroup (the root, for everyone) cannot stand for it.
+		{"12:pids:/user.slice\n1:name=systemd:/user.slice/user-1000.slice/session-2.scope\n0::/\n", "session-2.scope", false},
+		{"9:name=systemd:/\n8:pids:/\n", "", false},
+		{"", "", true},
+		{"garbage", "", true},
+		{"0::/docker/abc123\n", "", true},
 	}
 	for _, c := range cases {
-		if got := unitOf(c.cgroup); got != c.want {
-			t.Errorf("unitOf(%q) = %q, want %q", c.cgroup, got, c.want)
+		if got, fromV2 := unitOf(c.cgroup); got != c.want || fromV2 != c.fromV2 {
+			t.Errorf("unitOf(%q) = %q, %v; want %q, %v", c.cgroup, got, fromV2, c.want, c.fromV2)
 		}
 	}
 }
