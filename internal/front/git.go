@@ -41,14 +41,14 @@ func Git() int {
 		return delegate(name)
 	}
 	timeout := lookup.ClientTimeout(getenv, fl)
-	conn, o := dial(sock, timeout)
+	c, o := dial(sock, timeout)
 	if o != answered {
 		if o == stuck {
 			return delegate(name, stuckEnv)
 		}
 		return delegate(name)
 	}
-	defer conn.Close()
+	defer c.Close()
 	input, err := readRequest(os.Stdin)
 	if err != nil || !utf8.Valid(input) {
 		return replay(name, input)
@@ -57,7 +57,7 @@ func Git() int {
 	if err != nil || len(body) > wire.MaxBodyBytes {
 		return replay(name, input)
 	}
-	a, o := ask(conn, "/v1/git", wire.DoorGit, body, timeout)
+	a, o := ask(c, "/v1/git", wire.DoorGit, body, timeout)
 	out, ok := "", false
 	if o == answered && a.status == 200 {
 		out, ok = wire.GitOutput(a.body)

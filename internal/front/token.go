@@ -15,45 +15,49 @@ import (
 // rotation due), every other command and case by the full CLI.
 func Token() int {
 	name := argv0(progs.Front)
-	self, _ := os.Executable()
-	front := progs.FrontEnv + "=" + self
+	// The CLI learns where this front is (progs.FrontEnv) only when it runs:
+	// the answered look-up needs no /proc/self/exe.
+	toCLI := func(extra ...string) int {
+		self, _ := os.Executable()
+		return delegate(name, append([]string{progs.FrontEnv + "=" + self}, extra...)...)
+	}
 	profile, ok := hotArgs(os.Args[1:], "token")
 	if !ok || !usable() {
-		return delegate(name, front)
+		return toCLI()
 	}
 	getenv := os.Getenv
 	fl := lookup.Flags{Profile: profile}
 	p, err := wire.ProfileOf(profile, wire.EnvFrom(getenv))
 	if err != nil {
-		return delegate(name, front)
+		return toCLI()
 	}
 	if _, err := lookup.KeychainTimeout(getenv, fl); err != nil {
-		return delegate(name, front)
+		return toCLI()
 	}
 	if _, err := lookup.RotationPeriod(getenv, fl); err != nil {
-		return delegate(name, front)
+		return toCLI()
 	}
 	sock, err := lookup.SocketPath(getenv, fl)
 	if err != nil {
-		return delegate(name, front)
+		return toCLI()
 	}
 	body, err := lookup.Request(getenv, fl, p, "", "").MarshalJSON()
 	if err != nil {
-		return delegate(name, front)
+		return toCLI()
 	}
 	timeout := lookup.ClientTimeout(getenv, fl)
-	conn, o := dial(sock, timeout)
+	c, o := dial(sock, timeout)
 	var a answer
 	if o == answered {
-		a, o = ask(conn, "/v1/resolve", wire.DoorToken, body, timeout)
-		conn.Close()
+		a, o = ask(c, "/v1/resolve", wire.DoorToken, body, timeout)
+		c.Close()
 	}
 	key, plain := "", false
 	switch {
 	case o == stuck:
-		return delegate(name, front, stuckEnv)
+		return toCLI(stuckEnv)
 	case o != answered:
-		return delegate(name, front)
+		return toCLI()
 	}
 	if a.status == 200 {
 		key, plain = wire.PlainKey(a.body)
@@ -61,7 +65,7 @@ func Token() int {
 	if !plain {
 		// Nothing to print, or something to say besides the key: the CLI
 		// says it, from this very answer (the key is handed out once).
-		return delegate(name, front, handOn(a, wire.DoorToken))
+		return toCLI(handOn(a, wire.DoorToken))
 	}
 	if _, err := os.Stdout.WriteString(key + "\n"); err != nil {
 		return 1
