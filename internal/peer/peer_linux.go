@@ -43,14 +43,7 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	}
 	proc := "/proc/" + strconv.Itoa(c.PID)
 	var got Caller
-	if exe, err := readlinkat(unix.AT_FDCWD, proc+"/exe"); err == nil {
-		got.Exe = strings.TrimSuffix(exe, " (deleted)")
-		if filepath.Base(got.Exe) == progs.CLI {
-			if b, err := readFile(unix.AT_FDCWD, proc+"/cmdline", 4096); err == nil {
-				got.argv0, _, _ = strings.Cut(string(b), "\x00")
-			}
-		}
-	}
+	got.Exe, got.argv0 = exeOf(unix.AT_FDCWD, proc+"/")
 	comm, err := readFile(unix.AT_FDCWD, proc+"/comm", 64)
 	if err != nil {
 		return true
@@ -91,14 +84,7 @@ func identifyProc(c *Caller, id *Identifier) {
 		return
 	}
 	defer unix.Close(dir)
-	if exe, err := readlinkat(dir, "exe"); err == nil {
-		c.Exe = strings.TrimSuffix(exe, " (deleted)")
-		if filepath.Base(c.Exe) == progs.CLI {
-			if b, err := readFile(dir, "cmdline", 4096); err == nil {
-				c.argv0, _, _ = strings.Cut(string(b), "\x00")
-			}
-		}
-	}
+	c.Exe, c.argv0 = exeOf(dir, "")
 	// stat holds the command name (as /proc/PID/comm) and the parent.
 	ppid, comm, _, ok := stat(dir)
 	if !ok {
@@ -109,6 +95,22 @@ func identifyProc(c *Caller, id *Identifier) {
 		c.Unit, _ = unitOf(string(b))
 	}
 	c.SSH = isSSH(comm) || sshAbove(ppid, id, statLineage{})
+}
+
+// exeOf is the executable at prefix+"exe" relative to dir, and for the
+// CLI its argv[0] too (progs.Canonical tells its names apart by it).
+func exeOf(dir int, prefix string) (exe, argv0 string) {
+	link, err := readlinkat(dir, prefix+"exe")
+	if err != nil {
+		return "", ""
+	}
+	exe = strings.TrimSuffix(link, " (deleted)")
+	if filepath.Base(exe) == progs.CLI {
+		if b, err := readFile(dir, prefix+"cmdline", 4096); err == nil {
+			argv0, _, _ = strings.Cut(string(b), "\x00")
+		}
+	}
+	return exe, argv0
 }
 
 // lineage is how a walk up the parents learns each one: its key first,
