@@ -51,18 +51,21 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	got.Comm = strings.TrimSuffix(string(comm), "\n")
 	hasID := info.Mask&unix.PIDFD_INFO_CGROUPID != 0
 	unit, known := id.unit(info.Cgroupid)
+	fromV2 := false
 	if !hasID || !known {
 		b, err := readFile(unix.AT_FDCWD, proc+"/cgroup", 8<<10)
 		if err != nil {
 			return true
 		}
-		var fromV2 bool
-		if unit, fromV2 = unitOf(string(b)); hasID && fromV2 {
-			id.storeUnit(info.Cgroupid, unit)
-		}
+		unit, fromV2 = unitOf(string(b))
 	}
 	if !alive(fd) {
 		return true
+	}
+	// Remembered only now: a cgroup file read from a reused pid must not
+	// stand for this process's cgroup from then on.
+	if hasID && !known && fromV2 {
+		id.storeUnit(info.Cgroupid, unit)
 	}
 	c.Exe, c.argv0, c.Comm, c.Unit = got.Exe, got.argv0, got.Comm, unit
 	c.SSH = isSSH(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
