@@ -44,11 +44,11 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	proc := "/proc/" + strconv.Itoa(c.PID)
 	var got Caller
 	got.Exe, got.argv0 = exeOf(unix.AT_FDCWD, proc+"/")
-	comm, err := readFile(unix.AT_FDCWD, proc+"/comm", 64)
-	if err != nil {
+	comm, ok := commOf(c.PID)
+	if !ok {
 		return true
 	}
-	got.Comm = strings.TrimSuffix(string(comm), "\n")
+	got.Comm = comm
 	hasID := info.Mask&unix.PIDFD_INFO_CGROUPID != 0
 	unit, known := id.unit(info.Cgroupid)
 	fromV2 := false
@@ -70,6 +70,16 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	c.Exe, c.argv0, c.Comm, c.Unit = got.Exe, got.argv0, got.Comm, unit
 	c.SSH = isSSH(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
 	return true
+}
+
+// commOf is /proc/PID/comm: the name stat also holds, without formatting
+// the rest of stat.
+func commOf(pid int) (string, bool) {
+	b, err := readFile(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pid)+"/comm", 64)
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSuffix(string(b), "\n"), true
 }
 
 // alive: the pidfd's process has not ended (a zombie still holds its pid).
@@ -193,11 +203,11 @@ func (pidfdLineage) up(pid int, k procKey) (int, string, bool) {
 	if ino, ok := pidfsInode(fd); !ok || ino != k.id || unix.IoctlPidfdInfo(fd, &info) != nil {
 		return 0, "", false
 	}
-	comm, err := readFile(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pid)+"/comm", 64)
-	if err != nil || !alive(fd) {
+	comm, ok := commOf(pid)
+	if !ok || !alive(fd) {
 		return 0, "", false
 	}
-	return int(info.Ppid), strings.TrimSuffix(string(comm), "\n"), true
+	return int(info.Ppid), comm, true
 }
 
 // pidfsInode is the pidfd's inode number: on pidfs (every kernel with
