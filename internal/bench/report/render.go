@@ -308,6 +308,32 @@ func procGoals(res *results) []procGoal {
 	return gs
 }
 
+// renderDaemonSide splits what `torale-cred token` costs beyond the floor
+// by the rows that bracket each part: the minimal client against a
+// one-thread blocking server, against net/http, against the daemon, and
+// the front itself. A part is the difference of two medians of one series,
+// so a small one can come out negative in a noisy run.
+func renderDaemonSide(p func(string, ...any), fl, gc, blocking, nethttp, raw, token time.Duration) {
+	if fl <= 0 || gc <= 0 || blocking <= 0 || nethttp <= 0 || raw <= 0 || token <= 0 {
+		return
+	}
+	diff := func(a, b time.Duration) string {
+		d := a - b
+		sign := "+"
+		if d < 0 {
+			sign, d = "−", -d
+		}
+		return fmt.Sprintf("%s%s (%s%.2f× floor)", sign, fmtDur(d), sign, float64(d)/float64(fl))
+	}
+	p("\nWhere `torale-cred token`'s %s goes beyond the floor's %s, each part the difference of two rows' medians in this one series:\n\n", fmtDur(token), fmtDur(fl))
+	p("- connecting, and one round trip to a one-thread blocking server that answers from memory: %s. That row is %s `git credential-cache get`: the least any daemon's answer costs a new process here.\n", diff(blocking, fl), ratio(blocking, gc))
+	p("- Go's own serving of a new connection (the netpoller, a goroutine per connection, net/http): %s.\n", diff(nethttp, blocking))
+	p("- the daemon's own work for a new connection (naming the caller from /proc for the audit trail, the look-up, its JSON): %s.\n", diff(raw, nethttp))
+	p("- the front's own work (`torale-cred token` beyond the minimal client): %s.\n", diff(token, raw))
+	bound := time.Duration(gitCacheGoal * float64(gc))
+	p("\nThe goal, %.1f× `git credential-cache get`, is %s in this run: the floor %s.\n", gitCacheGoal, fmtDur(bound), diff(bound, fl))
+}
+
 // renderProcesses is the process table: every row a whole process, all
 // of them taken in one series, taking turns run by run.
 func renderProcesses(p func(string, ...any), res *results) {
@@ -346,10 +372,7 @@ func renderProcesses(p func(string, ...any), res *results) {
 		p("| %s | %s | %s | %d | %s | %s | %s | %s |\n", x.name, fmtDur(x.st.P50), fmtDur(x.st.P99), x.st.N,
 			ratio(x.st.P50, ref(res.procFloor)), ratio(x.st.P50, ref(res.gitCache)), g.goal, verdict)
 	}
-	if rc, gc, fl := ref(res.rawClient), ref(res.gitCache), ref(res.procFloor); rc > 0 && gc > 0 && fl > 0 {
-		p("\nThe least a Go process asking the daemon costs here is the minimal client's %s: %s the floor and %s `git credential-cache get`, against the goal's %.1f×. `torale-cred token` is the lean front (about 2 MiB: no net package, encoding/json, net/http, cobra or D-Bus): what it costs beyond that client is its own work (the caller's paths and environment, the request and the answer through jsontext, the peer check); the daemon's side of both, a new connection from a new process, is mostly naming that process for the audit trail (its /proc files) and net/http's per-connection work.\n",
-			fmtDur(rc), ratio(rc, fl), ratio(rc, gc), gitCacheGoal)
-	}
+	renderDaemonSide(p, ref(res.procFloor), ref(res.gitCache), ref(res.rawBlocking), ref(res.rawHTTP), ref(res.rawClient), ref(res.token))
 	if kp, kc, fl := ref(res.keyreadProc), ref(res.keychain), ref(res.procFloor); kp > 0 && kc > 0 && fl > 0 && kp > kc+fl {
 		p("\nWithout the daemon the goal (a go-keyring read in process plus the floor, %s) is below what a static program doing nothing but that read costs as a process here (%s): opening a D-Bus connection in a fresh process costs more than the in-process read's figure shows.\n",
 			fmtDur(kc+fl), fmtDur(kp))

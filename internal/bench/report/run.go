@@ -53,6 +53,9 @@ type results struct {
 	keepAliveNoAudit *row
 	// The process rows the goals are judged by.
 	procFloor, gitCache, gitHelper, keyreadProc, tokenNoDaemon, gitNoDaemon, rawClient *row
+	// rawBlocking and rawHTTP: the minimal client against fixed-answer
+	// servers (internal/bench/answer), the daemon's side without its work.
+	rawBlocking, rawHTTP *row
 	// inits is package initialisation (GODEBUG=inittrace=1) per command.
 	inits []initFigure
 
@@ -419,7 +422,20 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 	noDaemon := "TORALE_CRED_SOCKET=" + filepath.Join(r.tmp, "nowhere", "cred.sock")
 	isKey := func(out string) bool { return out == key+"\n" }
 
-	floor, keyread, rawresolve, buildErr := buildHelpers(ctx, r.tmp)
+	h, buildErr := buildHelpers(ctx, r.tmp)
+	floor, keyread, rawresolve := h.floor, h.keyread, h.rawresolve
+	// The same minimal client against two servers that answer from memory:
+	// what the daemon's side would cost were it git's one-thread C loop, or
+	// net/http doing nothing else.
+	answerSock := map[string]string{}
+	answerErr := map[string]error{"blocking": buildErr, "http": buildErr}
+	if buildErr == nil {
+		for mode := range answerErr {
+			sock, stop, err := r.startAnswer(ctx, h.answer, mode, key)
+			defer stop()
+			answerSock[mode], answerErr[mode] = sock, err
+		}
+	}
 	cmd := func(p program, extra []string, args ...string) func() *exec.Cmd {
 		return func() *exec.Cmd {
 			c := exec.Command(p.path, args...)
@@ -443,8 +459,12 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 		{name: "`git credential-cache get`", how: "process: git's own socket daemon (`git credential-cache--daemon`)",
 			mk: gitCache, stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitCache, err: gitErr},
 		{name: "`torale-cred token`, daemon running", how: "process: asks the daemon", mk: cmd(r.cred, nil, "token"), ok: isKey, slot: &r.res.token},
-		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: plain socket/connect/write/read system calls, one hand-written `/v1/resolve` request, the key cut out of the answer without a JSON library; the least a Go process asking the daemon can cost",
+		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: plain socket/connect/write/read system calls, one hand-written `/v1/resolve` request, the key cut out of the answer without a JSON library: what `torale-cred token` costs beyond it is the front's own work",
 			mk: helper(rawresolve, w.sock), ok: isKey, slot: &r.res.rawClient, err: buildErr},
+		{name: "minimal Go client, one-thread blocking server", how: "process: the same client against `internal/bench/answer blocking`, which answers from memory on one thread with blocking accept, read, write and close, as git's credential-cache daemon (C) does: the least a Go process asking any daemon costs here",
+			mk: helper(rawresolve, answerSock["blocking"]), ok: isKey, slot: &r.res.rawBlocking, err: answerErr["blocking"]},
+		{name: "minimal Go client, net/http server", how: "process: the same client against `internal/bench/answer http`: net/http with one P, as the daemon runs, and a handler that only writes the answer: Go's own serving before any of torale-cred's work",
+			mk: helper(rawresolve, answerSock["http"]), ok: isKey, slot: &r.res.rawHTTP, err: answerErr["http"]},
 		{name: "`git-credential-torale get`, daemon running", how: "process: git's protocol, asks the daemon",
 			mk: cmd(r.git, nil, "get"), stdin: gitIn, ok: func(out string) bool { return strings.Contains(out, wantGit) }, slot: &r.res.gitHelper},
 		{name: "direct go-keyring read, as a process", how: "process: `internal/bench/keyread`, static, one `keyring.Get` (D-Bus to the Secret Service)",
@@ -516,24 +536,50 @@ func (r *runner) procRun(c procCase) func() error {
 	}
 }
 
-// buildHelpers builds the process floor, the keychain-read program and the
-// minimal daemon client as make build builds torale-cred: static, trimmed,
-// stripped.
-func buildHelpers(ctx context.Context, dir string) (floor, keyread, rawresolve string, err error) {
+// helpers are the bench's own programs, built as make build builds
+// torale-cred: static, trimmed, stripped.
+type helpers struct {
+	floor, keyread, rawresolve, answer string
+}
+
+// buildHelpers builds the process floor, the keychain-read program, the
+// minimal daemon client and the fixed-answer servers.
+func buildHelpers(ctx context.Context, dir string) (helpers, error) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
-		return "", "", "", fmt.Errorf("not built: %w", err)
+		return helpers{}, fmt.Errorf("not built: %w", err)
 	}
-	floor, keyread, rawresolve = filepath.Join(dir, "floor"), filepath.Join(dir, "keyread"), filepath.Join(dir, "rawresolve")
-	for out, pkg := range map[string]string{floor: "floor", keyread: "keyread", rawresolve: "rawresolve"} {
+	h := helpers{filepath.Join(dir, "floor"), filepath.Join(dir, "keyread"), filepath.Join(dir, "rawresolve"), filepath.Join(dir, "answer")}
+	for out, pkg := range map[string]string{h.floor: "floor", h.keyread: "keyread", h.rawresolve: "rawresolve", h.answer: "answer"} {
 		c := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags", "-s -w", "-o", out,
 			"github.com/torale-ai/torale-cred/internal/bench/"+pkg)
 		c.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := c.CombinedOutput(); err != nil {
-			return "", "", "", fmt.Errorf("go build %s: %w: %s", pkg, err, firstLine(string(b)))
+			return helpers{}, fmt.Errorf("go build %s: %w: %s", pkg, err, firstLine(string(b)))
 		}
 	}
-	return floor, keyread, rawresolve, nil
+	return h, nil
+}
+
+// startAnswer starts the fixed-answer server (internal/bench/answer) the
+// given way on a socket of its own, the key on its standard input; stop
+// ends it.
+func (r *runner) startAnswer(ctx context.Context, bin, mode, key string) (sock string, stop func(), err error) {
+	stop = func() {}
+	sock = filepath.Join(r.tmp, "answer-"+mode+".sock")
+	c := exec.CommandContext(ctx, bin, mode, sock)
+	c.Stdin = strings.NewReader(key + "\n")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		return "", stop, fmt.Errorf("answer %s: %w", mode, err)
+	}
+	stop = func() { _ = c.Process.Kill(); _ = c.Wait() }
+	if err := sockbench.WaitSocket(sock, 10*time.Second); err != nil {
+		stop()
+		return "", func() {}, fmt.Errorf("answer %s: %w: %s", mode, err, firstLine(stderr.String()))
+	}
+	return sock, stop, nil
 }
 
 // startGitCache starts git's credential-cache daemon on a private socket
