@@ -68,7 +68,10 @@ const maxHead = 64 << 10
 // Only the framing is written here; the server is net/http.
 func ask(c *conn, path, door string, body []byte, timeout time.Duration) (answer, outcome) {
 	req := make([]byte, 0, 160+len(body))
-	req = append(append(append(req, "POST "...), path...), " HTTP/1.1\r\nHost: torale\r\nContent-Type: application/json\r\nContent-Length: "...)
+	// Connection: close: one request per connection, so the daemon closes
+	// after its answer instead of waiting for another request and waking
+	// again on our exit.
+	req = append(append(append(req, "POST "...), path...), " HTTP/1.1\r\nHost: torale\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: "...)
 	req = strconv.AppendInt(req, int64(len(body)), 10)
 	req = append(append(append(append(append(req, "\r\n"...), wire.DoorHeader...), ": "...), door...), "\r\n\r\n"...)
 	if err := c.writeAll(append(req, body...)); err != nil {
