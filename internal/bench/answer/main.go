@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command answer is the bench's floor for the daemon's side of a look-up:
 // a server that answers every /v1/resolve with one fixed key, so the
 // minimal client (internal/bench/rawresolve) can be timed against it as a
