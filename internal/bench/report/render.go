@@ -329,7 +329,7 @@ func renderDaemonSide(p func(string, ...any), fl, gc, blocking, nethttp, raw, to
 	p("- connecting, and one round trip to a one-thread blocking server that answers from memory: %s. That row is %s `git credential-cache get`: the least any daemon's answer costs a new process here.\n", diff(blocking, fl), ratio(blocking, gc))
 	p("- Go's own serving of a new connection (the netpoller, a goroutine per connection, net/http): %s.\n", diff(nethttp, blocking))
 	p("- the daemon's own work for a new connection (naming the caller from /proc for the audit trail, the look-up, its JSON): %s.\n", diff(raw, nethttp))
-	p("- the front's own work (`torale-cred token` beyond the minimal client): %s.\n", diff(token, raw))
+	p("- the front's own work (`torale-cred token` beyond the minimal client; a little of it is the daemon's, which names the front's door and reads the paths it sends): %s.\n", diff(token, raw))
 	bound := time.Duration(gitCacheGoal * float64(gc))
 	p("\nThe goal, %.1f× `git credential-cache get`, is %s in this run: the floor %s.\n", gitCacheGoal, fmtDur(bound), diff(bound, fl))
 }

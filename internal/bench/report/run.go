@@ -464,7 +464,7 @@ func (r *runner) procRows(ctx context.Context, w *world, key string) {
 		{name: "`torale-cred token`, daemon running", how: "process: asks the daemon", mk: cmd(r.cred, nil, "token"), ok: isKey, slot: &r.res.token},
 		{name: "minimal Go client, one-thread blocking server", how: "process: the minimal client (`internal/bench/rawresolve`, below) against `internal/bench/answer blocking`, which answers from memory on one thread with blocking accept, read, write and close, as git's credential-cache daemon (C) does: the least a Go process asking any daemon costs here",
 			mk: helper(rawresolve, answerSock["blocking"]), ok: isKey, slot: &r.res.rawBlocking, err: answerErr["blocking"]},
-		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: plain socket/connect/write/read system calls, one hand-written `/v1/resolve` request, the key cut out of the answer without a JSON library: what `torale-cred token` costs beyond it is the front's own work",
+		{name: "minimal Go client of the daemon, as a process", how: "process: `internal/bench/rawresolve`, static: plain socket/connect/write/read system calls, one hand-written `/v1/resolve` request, the key cut out of the answer without a JSON library: what `torale-cred token` costs beyond it is mostly the front's own work",
 			mk: helper(rawresolve, w.sock), ok: isKey, slot: &r.res.rawClient, err: buildErr},
 		{name: "minimal Go client, net/http server", how: "process: the minimal client against `internal/bench/answer http`: net/http with one P, as the daemon runs, and a handler that only writes the answer: Go's own serving before any of torale-cred's work",
 			mk: helper(rawresolve, answerSock["http"]), ok: isKey, slot: &r.res.rawHTTP, err: answerErr["http"]},
