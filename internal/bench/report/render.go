@@ -338,7 +338,7 @@ func renderDaemonSide(p func(string, ...any), fl, gc, blocking, nethttp, raw, to
 // of them taken in one series, taking turns run by run.
 func renderProcesses(p func(string, ...any), res *results) {
 	p("\n## A look-up as a process\n\n")
-	p("Each row is a whole process, as a script or git meets it: fork, exec, the program's start-up, its work, exit. The commands take turns run by run in one series (every command once, then again), so drift in the shared machine's load falls on each alike. The floor is a static Go program that only writes a line; `git credential-cache get` is the tool torale-cred's doors are measured against.\n\n")
+	p("Each row is a whole process, as a script or git meets it: fork, exec, the program's start-up, its work, exit. The commands take turns run by run in one series (every command once, then again), so drift in the shared machine's load falls on each alike, and each timed run follows an untimed run of the floor, never the command before it: straight after `secret-tool lookup` (the last command of a turn) a floor run costs about 1.2× one after another floor run, while dbus-daemon and gnome-keyring finish that look-up. The floor is a static Go program that only writes a line; `git credential-cache get` is the tool torale-cred's doors are measured against.\n\n")
 	p("| process | p50 | p99 | n | ÷ floor | ÷ `git credential-cache get` | goal | |\n|---|---:|---:|---:|---:|---:|---|---|\n")
 	ref := func(x *row) time.Duration {
 		if x == nil || x.err != nil {

@@ -267,6 +267,15 @@ func WaitSocket(sock string, d time.Duration) error {
 // (a shared machine) falls on every figure alike and their ratios stay
 // fair. It stops at the first error, saying which fn failed.
 func Interleave(n, warm, block int, fns ...func() error) ([]Stats, error) {
+	return InterleaveSettled(n, warm, block, nil, fns...)
+}
+
+// InterleaveSettled is Interleave with settle (when not nil) called,
+// untimed, before every timed call: each figure then follows the same
+// call, not whichever fn took its turn before it, whose aftermath (a
+// process's helpers still working, a server still awake) would fall on
+// the next figure alone.
+func InterleaveSettled(n, warm, block int, settle func() error, fns ...func() error) ([]Stats, error) {
 	block = max(block, 1)
 	for i, fn := range fns {
 		for range warm {
@@ -280,6 +289,11 @@ func Interleave(n, warm, block int, fns ...func() error) ([]Stats, error) {
 		k := min(block, n-done)
 		for i, fn := range fns {
 			for range k {
+				if settle != nil {
+					if err := settle(); err != nil {
+						return nil, fmt.Errorf("settling before figure %d: %w", i, err)
+					}
+				}
 				t := time.Now()
 				if err := fn(); err != nil {
 					return nil, fmt.Errorf("figure %d: %w", i, err)
