@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/torale-ai/torale-cred/internal/progs"
 )
@@ -55,9 +56,11 @@ type Identifier struct {
 	// units maps a cgroup (v2) id to its systemd unit: a cgroup's id is
 	// never reused while the system runs, and its name never changes.
 	units map[uint64]string
-	// procOnly reads every answer from /proc, as on a kernel without
-	// pidfd information (tests compare the two ways).
-	procOnly bool
+	// procOnly: every answer comes from /proc, as it must on a kernel
+	// without PIDFD_GET_INFO (before Linux 6.13, Debian 12's 6.1 among
+	// them). Set at the kernel's first refusal, so that no later
+	// connection pays for asking again; tests set it to compare the ways.
+	procOnly atomic.Bool
 }
 
 // procKey is one process for all its life: a pid is reused, a pid with its

@@ -17,7 +17,7 @@ import (
 // process's parent and cgroup in one call (Linux 6.13), else from /proc's
 // stat through a descriptor of /proc/PID.
 func identify(c *Caller, id *Identifier) {
-	if id == nil || !id.procOnly {
+	if id == nil || !id.procOnly.Load() {
 		if identifyPidfd(c, id) {
 			return
 		}
@@ -34,11 +34,13 @@ func identify(c *Caller, id *Identifier) {
 func identifyPidfd(c *Caller, id *Identifier) bool {
 	fd, err := unix.PidfdOpen(c.PID, 0)
 	if err != nil {
+		id.refused(err)
 		return err == unix.ESRCH // gone: /proc has nothing either
 	}
 	defer unix.Close(fd)
 	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CGROUPID}
 	if err := unix.IoctlPidfdInfo(fd, &info); err != nil {
+		id.refused(err)
 		return err == unix.ESRCH
 	}
 	proc := "/proc/" + strconv.Itoa(c.PID)
@@ -70,6 +72,15 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	c.Exe, c.argv0, c.Comm, c.Unit = got.Exe, got.argv0, got.Comm, unit
 	c.SSH = isSSH(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
 	return true
+}
+
+// refused remembers in id a kernel that cannot answer through a pidfd: no
+// pidfd_open (ENOSYS) or no PIDFD_GET_INFO (ENOTTY; EINVAL for a size it
+// does not know). A passing failure (EMFILE, ESRCH) is not remembered.
+func (id *Identifier) refused(err error) {
+	if id != nil && (err == unix.ENOSYS || err == unix.ENOTTY || err == unix.EINVAL) {
+		id.procOnly.Store(true)
+	}
 }
 
 // commOf is /proc/PID/comm: the name stat also holds, without formatting

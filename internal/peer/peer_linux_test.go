@@ -58,7 +58,8 @@ func TestIdentifySSHChain(t *testing.T) {
 			defer func() { p, _ := os.FindProcess(pid); _ = p.Kill() }()
 			// $! is known before the child has exec'd sleep.
 			var c *Caller
-			id := Identifier{procOnly: tc.procOnly}
+			var id Identifier
+			id.procOnly.Store(tc.procOnly)
 			for range 200 {
 				if c = id.Identify(pid, uint32(os.Getuid())); c.Comm == "sleep" {
 					break
@@ -142,7 +143,8 @@ func TestPidfdAndProcAgree(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	for _, pid := range []int{os.Getpid(), cmd.Process.Pid, os.Getppid()} {
-		fast, slow := Identifier{}, Identifier{procOnly: true}
+		var fast, slow Identifier
+		slow.procOnly.Store(true)
 		var a, b *Caller
 		for range 200 { // until sleep has exec'd
 			if a, b = fast.Identify(pid, 0), slow.Identify(pid, 0); a.Comm != "" && a.Comm == b.Comm {
@@ -184,9 +186,39 @@ func TestIdentifyEnded(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []*Identifier{{}, {procOnly: true}} {
+	slow := &Identifier{}
+	slow.procOnly.Store(true)
+	for _, id := range []*Identifier{{}, slow} {
 		if c := id.Identify(cmd.Process.Pid, 7); c.Exe != "" || c.Comm != "" || c.Unit != "" || c.PID != cmd.Process.Pid || c.UID != 7 {
 			t.Errorf("gone process named %+v", c)
+		}
+	}
+}
+
+// A kernel's refusal of pidfds or of PIDFD_GET_INFO sends every later
+// caller to /proc at once; a passing failure does not.
+func TestRefusalSwitchesToProc(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{{unix.ENOSYS, true}, {unix.ENOTTY, true}, {unix.EINVAL, true}, {unix.EMFILE, false}, {unix.ESRCH, false}} {
+		var id Identifier
+		id.refused(tc.err)
+		if id.procOnly.Load() != tc.want {
+			t.Errorf("after %v: procOnly %v, want %v", tc.err, id.procOnly.Load(), tc.want)
+		}
+	}
+	(*Identifier)(nil).refused(unix.ENOSYS) // a nil Identifier remembers nothing
+
+	var id Identifier
+	id.refused(unix.ENOTTY)
+	id.Identify(os.Getpid(), 0)
+	if len(id.chains) == 0 {
+		t.Fatal("nothing remembered")
+	}
+	for k := range id.chains {
+		if k.pidfs {
+			t.Fatalf("chain remembered by pidfs inode (%+v) after the kernel refused", k)
 		}
 	}
 }
