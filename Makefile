@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/torale-ai/torale-cred/internal/version.version=$(VERSION)
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
-CMDS := torale-cred torale-cred-cli git-credential-torale torale-cred-service
+CMDS := torale-cred git-credential-torale
 
 .PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short test-systemd test-package
 

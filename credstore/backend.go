@@ -3,8 +3,6 @@ package credstore
 import (
 	"context"
 	"time"
-
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // Backend is the one seam every door looks keys up through: the socket
@@ -29,22 +27,6 @@ type Backend interface {
 	// Health is nil when the keychain answers, else why it does not.
 	Health(ctx context.Context) error
 }
-
-// The wire types are internal/wire's (a leaf the lean front binaries
-// link too), under their old names: nothing is converted on the way.
-type (
-	// Request is one look-up: the caller's profile, its own flags and its
-	// environment. It is also the body of POST /v1/resolve.
-	Request = wire.Request
-	// Env is the caller's Torale environment.
-	Env = wire.Env
-	// Resolution is the answer to a look-up, each value with where it came
-	// from, and the stored key's rotation status.
-	Resolution = wire.Resolution
-)
-
-// EnvFrom reads the Torale variables through getenv.
-func EnvFrom(getenv func(string) string) Env { return wire.EnvFrom(getenv) }
 
 // ProfileInfo is one profile's metadata with its rotation status: never a
 // key. It is the wire form of GET /v1/credentials and of PUT's answer.

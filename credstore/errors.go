@@ -3,8 +3,6 @@ package credstore
 import (
 	"errors"
 	"fmt"
-
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // Sentinel errors beside ErrNotFound and ErrKeychain (keychain.go),
@@ -13,13 +11,9 @@ import (
 var (
 	// ErrBadURL: a URL tier holds a value that must not be passed on.
 	ErrBadURL = errors.New("invalid API URL")
-	// ErrBadRequest: a request that cannot be understood (wire decoding).
-	ErrBadRequest = wire.ErrBadRequest
 	// ErrDenied: a policy refused to hand the key to this caller.
 	ErrDenied = errors.New("denied")
 )
-
-func badRequestf(format string, a ...any) error { return wire.BadRequestf(format, a...) }
 
 // NoKeyMessage is the one sentence for "no key", worded as the official
 // CLI words it ("No API key configured"), with the command that fixes it.

@@ -18,7 +18,7 @@ func BenchmarkHandOut(b *testing.B) {
 	defer tr.Close(context.Background())
 	s := &Store{Keychain: &mapKeys{m: map[string]string{DefaultProfile: polKey}},
 		StateFile: StateFile{Dir: filepath.Join(dir, "state")}, ConfigPath: filepath.Join(dir, "config.json"),
-		Audit: func(_ string, e audit.Event) { tr.Record(e) }}
+		Audit: func(e audit.Event) { tr.Record(e) }}
 	c := &peer.Caller{PID: 1, Exe: "/usr/bin/curl"}
 	for _, bc := range []struct {
 		name string

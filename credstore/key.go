@@ -4,14 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
-
-// The byte-loop validators are internal/wire's (see there why they are
-// not regexps); key_fuzz_test.go proves each equal to its regexp.
-func validKey(s string) bool         { return wire.ValidKey(s) }
-func validProfileName(s string) bool { return wire.ValidProfileName(s) }
 
 // ErrBadKey is wrapped by every key-format error, so callers map it to a
 // usage-class exit without inspecting text.
@@ -27,25 +20,16 @@ func ParseKey(s string) (string, error) {
 	case strings.ContainsAny(k, " \t\r\n"):
 		return "", fmt.Errorf("%w: the input holds more than one word or line; paste exactly one key", ErrBadKey)
 	case !strings.HasPrefix(k, "sk_"):
-		return "", fmt.Errorf("%w: a Torale key starts with sk_ (got %q…)", ErrBadKey, prefix(k))
+		return "", fmt.Errorf("%w: a Torale key starts with sk_ (got %q…)", ErrBadKey, KeyPrefix(k))
 	case len(k) < 3+32:
-		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has sk_ and at least 32 more", ErrBadKey, prefix(k), len(k))
+		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has sk_ and at least 32 more", ErrBadKey, KeyPrefix(k), len(k))
 	case len(k) > 3+128:
-		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has at most 131", ErrBadKey, prefix(k), len(k))
-	case !validKey(k):
-		return "", fmt.Errorf("%w: %q… holds a character other than letters, digits, - or _", ErrBadKey, prefix(k))
+		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has at most 131", ErrBadKey, KeyPrefix(k), len(k))
+	case !ValidKey(k):
+		return "", fmt.Errorf("%w: %q… holds a character other than letters, digits, - or _", ErrBadKey, KeyPrefix(k))
 	}
 	return k, nil
 }
-
-// ValidKey reports whether s is a well-formed key as it stands (no trimming).
-func ValidKey(s string) bool { return validKey(s) }
-
-// prefix is the most of a key any message may show.
-func prefix(k string) string { return wire.KeyPrefix(k) }
-
-// printable is at most n bytes of s, printable ASCII only.
-func printable(s string, n int) string { return wire.Printable(s, n) }
 
 // Hint is how a key is shown to people: sk_... and its last 5 characters,
 // the docs' form.

@@ -36,8 +36,8 @@ func FuzzValidKeyMatchesPattern(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := validKey(s), keyPattern.MatchString(s); got != want {
-			t.Fatalf("validKey(%q) = %v, the pattern says %v", s, got, want)
+		if got, want := ValidKey(s), keyPattern.MatchString(s); got != want {
+			t.Fatalf("ValidKey(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }
@@ -47,8 +47,8 @@ func FuzzValidProfileNameMatchesPattern(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := validProfileName(s), profilePattern.MatchString(s); got != want {
-			t.Fatalf("validProfileName(%q) = %v, the pattern says %v", s, got, want)
+		if got, want := ValidProfileName(s), profilePattern.MatchString(s); got != want {
+			t.Fatalf("ValidProfileName(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }

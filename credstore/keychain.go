@@ -9,18 +9,11 @@ import (
 	"time"
 
 	"github.com/zalando/go-keyring"
-
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // Service is the keychain service name every entry is filed under; the
 // account is the profile name.
 const Service = "torale"
-
-// DefaultKeychainTimeout bounds every keychain call. go-keyring has no
-// deadline of its own and its Secret Service code waits forever on an unlock
-// prompt nobody answers.
-const DefaultKeychainTimeout = wire.DefaultKeychainTimeout
 
 // Sentinel errors. Callers decide exit codes and HTTP statuses with
 // errors.Is, never by reading text.

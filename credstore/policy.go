@@ -11,7 +11,6 @@ import (
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // Policy modes: who may receive a profile's key through torale-cred's
@@ -39,20 +38,15 @@ func CheckPolicy(p Policy) error {
 			return fmt.Errorf("%w: \"allow\" needs at least one executable", ErrBadRequest)
 		}
 	default:
-		return fmt.Errorf("%w: the policy is allow, confirm or open, not %q", ErrBadRequest, printable(p.Mode, 20))
+		return fmt.Errorf("%w: the policy is allow, confirm or open, not %q", ErrBadRequest, Printable(p.Mode, 20))
 	}
 	for _, e := range p.Allow {
 		if !strings.HasPrefix(e, "/") || strings.ContainsAny(e, "\x00\n") {
-			return fmt.Errorf("%w: %q is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, printable(e, 80))
+			return fmt.Errorf("%w: %q is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, Printable(e, 80))
 		}
 	}
 	return nil
 }
-
-// ConfirmTimeout is how long `confirm` waits for the user's answer (a
-// Store may wait less: Store.ConfirmWait); clients wait this much longer
-// once the daemon says it is asking.
-const ConfirmTimeout = wire.ConfirmTimeout
 
 func (s *Store) confirmWait() time.Duration {
 	if s.ConfirmWait > 0 && s.ConfirmWait < ConfirmTimeout {
@@ -79,31 +73,58 @@ func WithWaiting(ctx context.Context, fn func(time.Duration)) context.Context {
 	return context.WithValue(ctx, waitingKey{}, fn)
 }
 
-// handOut is the one place a key leaves through a door: the policy
-// decides, the trail records (a refusal too), and a refused look-up gets
-// no key. torale-cred's own checks (no door) and keys the caller gave
-// itself (flag, environment) are neither judged nor recorded.
+// handOut is the one place a key leaves torale-cred, by any door: the
+// policy decides, the trail records (a refusal too), and a refused look-up
+// gets no key. No door means one of torale-cred's own checks: it learns
+// the key's hint, never the key. Only keys the caller gave itself (flag,
+// environment) pass unjudged, as nothing of ours leaves with them.
 func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
-	door := DoorFrom(ctx)
-	if door == "" || r.Key == "" || (r.KeySource != FromKeychain && r.KeySource != FromConfig) {
+	if r.Key == "" {
 		return nil
 	}
-	c := peer.From(ctx)
-	var err error
-	if door != DoorRotate { // rotate sends the key to the Torale API itself, at the user's command
-		err = s.decide(ctx, v, r.Profile, c)
+	r.KeyHint = Hint(r.Key)
+	door := DoorFrom(ctx)
+	if door == "" {
+		r.Key = ""
+		return nil
 	}
+	if r.KeySource != FromKeychain && r.KeySource != FromConfig {
+		return nil
+	}
+	if s.KeysJudged && r.KeySource == FromKeychain {
+		return nil // the daemon judged and recorded it (a client answering itself)
+	}
+	if err := s.judge(ctx, v, r.Profile, door, r.KeyHint, ""); err != nil {
+		*r = Resolution{}
+		return err
+	}
+	return nil
+}
+
+// judge applies profile's policy to the caller of ctx and records the
+// outcome in the trail: a key handed out (action ""), stored or removed.
+func (s *Store) judge(ctx context.Context, v *view, profile, door, hint, action string) error {
+	c := Caller(ctx, door)
+	err := s.decide(ctx, v, profile, door, c)
 	if s.Audit != nil {
 		res := audit.ResultOK
 		if err != nil {
 			res = audit.ResultDenied
 		}
-		s.Audit(v.s.StateFile.Dir, audit.Event{Time: s.now(), Profile: r.Profile, KeyHint: Hint(r.Key), Door: door, Result: res, Caller: c})
-	}
-	if err != nil {
-		*r = Resolution{}
+		s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Result: res, Caller: c})
 	}
 	return err
+}
+
+// Caller is who a request through door is judged as: the socket's peer
+// or this process, and when that is torale-cred's own program, the
+// program behind it (peer.Behind), with via naming the door.
+func Caller(ctx context.Context, door string) *peer.Caller {
+	c := peer.From(ctx)
+	if c.Via == "" && c.Ours() && door != DoorRemind { // the daemon's own look-up is its own
+		c = (*peer.Identifier)(nil).Behind(c, door)
+	}
+	return c
 }
 
 func (v *view) policy(profile string) Policy {
@@ -115,11 +136,15 @@ func (v *view) policy(profile string) Policy {
 	return Policy{Mode: PolicyOpen}
 }
 
-// decide applies profile's policy to caller c.
-func (s *Store) decide(ctx context.Context, v *view, profile string, c *peer.Caller) error {
+// decide applies profile's policy to caller c. The daemon's own look-up
+// (DoorRemind) never raises a question: it goes without.
+func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *peer.Caller) error {
 	p := v.policy(profile)
 	if p.Mode == PolicyOpen || (c.Exe != "" && slices.Contains(p.Allow, c.Exe)) {
 		return nil
+	}
+	if door == DoorRemind {
+		return fmt.Errorf("%w: profile %q's policy does not cover torale-cred's own look-up", ErrDenied, profile)
 	}
 	prog := c.Program()
 	allowCmd := "torale-cred policy set " + profile + " allow " + strings.Join(append(slices.Clone(p.Allow), exeOr(c)), " ")

@@ -61,7 +61,7 @@ func newPolicyFixture(t *testing.T, answer string, askErr error) *policyFixture 
 		StateFile:   StateFile{Dir: filepath.Join(dir, "state")},
 		ConfigPath:  filepath.Join(dir, "config.json"),
 		ConfirmWait: time.Second,
-		Audit: func(_ string, e audit.Event) {
+		Audit: func(e audit.Event) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.events = append(f.events, e)
@@ -177,17 +177,20 @@ func TestHandOutOnlyThroughDoors(t *testing.T) {
 	if r, err := f.store.Resolve(lookupAs(curl, DoorToken), Request{Env: Env{APIKey: "sk_ENVenvENVenvENVenvENVenvENVenv12"}}); err != nil || r.KeySource != FromEnv {
 		t.Fatalf("env key: %+v %v", r, err)
 	}
-	if r, err := f.store.Resolve(lookupAs(curl, ""), Request{}); err != nil || r.Key != polKey {
+	// An own check learns the hint, never the key.
+	if r, err := f.store.Resolve(lookupAs(curl, ""), Request{}); err != nil || r.Key != "" || r.KeyHint != Hint(polKey) {
 		t.Fatalf("own check: %+v %v", r, err)
 	}
 	if len(f.events) != 0 {
 		t.Fatalf("recorded %+v, want nothing", f.events)
 	}
-	// rotate's own call to the API is recorded, and no policy stops it.
-	if r, err := f.store.Stored(lookupAs(curl, DoorRotate), DefaultProfile); err != nil || r.Key != polKey {
+	// rotate's own call to the API is judged like any door (it was exempt
+	// before, so a denied caller's rotate sent the key where it pointed),
+	// and recorded.
+	if r, err := f.store.Stored(lookupAs(curl, DoorRotate), DefaultProfile); !errors.Is(err, ErrDenied) || r.Key != "" {
 		t.Fatalf("rotate: %+v %v", r, err)
 	}
-	if len(f.events) != 1 || f.events[0].Door != DoorRotate || f.events[0].Result != audit.ResultOK {
+	if len(f.events) != 1 || f.events[0].Door != DoorRotate || f.events[0].Result != audit.ResultDenied {
 		t.Fatalf("rotate recorded %+v", f.events)
 	}
 }

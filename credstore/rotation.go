@@ -3,15 +3,7 @@ package credstore
 import (
 	"math"
 	"time"
-
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
-
-// DefaultRotationPeriod is Torale's documented best practice.
-const DefaultRotationPeriod = wire.DefaultRotationPeriod
-
-// Rotation is how old a stored key is and when it is due.
-type Rotation = wire.Rotation
 
 // RotationOf computes p's rotation status at now for the given period.
 func RotationOf(p Profile, period time.Duration, now time.Time) Rotation {

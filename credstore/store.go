@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,22 +16,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
-
-// DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
-const DefaultProfile = wire.DefaultProfile
-
-// ErrBadProfile is wrapped when a profile name is not acceptable.
-var ErrBadProfile = wire.ErrBadProfile
-
-// CheckProfile refuses names that could not be a keychain account or a
-// git username: 1 to 64 letters, digits, '.', '_' or '-'.
-func CheckProfile(name string) error { return wire.CheckProfile(name) }
-
-// ProfileOf is the selected profile: the flag, else TORALE_PROFILE, else
-// "default", checked. Every door chooses its profile here (wire.ProfileOf).
-func ProfileOf(flag string, env Env) (string, error) { return wire.ProfileOf(flag, env) }
 
 // KeyStore is the keychain as the Store uses it: *Keychain, or the daemon's
 // cache in front of one.
@@ -84,9 +68,9 @@ type Store struct {
 	Period time.Duration
 	// Now is the clock, replaceable in tests.
 	Now func() time.Time
-	// Audit records every key handed out through a door into the trail of
-	// the state directory dir, the caller's own (nil: no trail).
-	Audit func(dir string, e audit.Event)
+	// Audit records every key handed out, and every write, through a door
+	// into this Store's trail (nil: no trail).
+	Audit func(e audit.Event)
 	// Warn reports a problem that fails nothing (nil: dropped).
 	Warn func(msg string)
 	// Ask puts a policy's question to the user (nil: notify.Ask).
@@ -94,6 +78,11 @@ type Store struct {
 	// ConfirmWait bounds the wait for the user's answer (0, or more than
 	// ConfirmTimeout: ConfirmTimeout).
 	ConfirmWait time.Duration
+
+	// KeysJudged: Keychain is the daemon (a client whose own files differ
+	// from the daemon's answers itself over the daemon's keys), which
+	// judges and records every stored key it hands this process.
+	KeysJudged bool
 
 	asking singleflight.Group
 
@@ -226,11 +215,7 @@ func (s *Store) Resolve(ctx context.Context, req Request) (Resolution, error) {
 		return Resolution{}, err
 	}
 	req.Profile = p
-	st, err := s.forCaller(req.Env)
-	if err != nil {
-		return Resolution{}, err
-	}
-	v := &view{s: st}
+	v := &view{s: s}
 	r, err := resolve(ctx, req, v)
 	if err != nil {
 		return r, err
@@ -240,31 +225,6 @@ func (s *Store) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	}
 	r.Rotation = v.rotation(p, s.period(req.RotateAfterSeconds))
 	return r, nil
-}
-
-// forCaller is the store as a caller with its own paths sees it: a daemon
-// asked by a process whose TORALE_CONFIG or state directory differ from
-// its own reads the caller's files (afresh, uncached) with its own
-// keychain, so the answer is the one the caller would get without it.
-func (s *Store) forCaller(env Env) (*Store, error) {
-	cfg, dir := s.ConfigPath, s.StateFile.Dir
-	for _, p := range []*string{&env.Config, &env.StateDir} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			return nil, badRequestf("env.TORALE_CONFIG and env.TORALE_CRED_STATE_DIR must be absolute paths")
-		}
-	}
-	if env.Config != "" {
-		cfg = env.Config
-	}
-	if env.StateDir != "" {
-		dir = env.StateDir
-	}
-	if (cfg == s.ConfigPath && dir == s.StateFile.Dir) || // the usual case, without cleaning four paths a look-up
-		(filepath.Clean(cfg) == filepath.Clean(s.ConfigPath) && filepath.Clean(dir) == filepath.Clean(s.StateFile.Dir)) {
-		return s, nil
-	}
-	return &Store{Keychain: s.Keychain, StateFile: StateFile{Dir: dir}, ConfigPath: cfg, Period: s.Period, Now: s.Now,
-		Audit: s.Audit, Ask: s.Ask, Warn: s.Warn, ConfirmWait: s.ConfirmWait}, nil
 }
 
 // Stored implements Backend: the keychain tier alone, with the URL the
@@ -322,6 +282,19 @@ func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (Pro
 	if o.APIURL != nil && *o.APIURL != "" {
 		if err := CheckURL(*o.APIURL, "--api-url"); err != nil {
 			return ProfileInfo{}, err
+		}
+	}
+	if err := CheckProfile(profile); err != nil {
+		return ProfileInfo{}, err
+	}
+	// A write through a door is judged and recorded, unless it would leave
+	// the keychain as it is (git stores the key it was given after every
+	// use).
+	if door := DoorFrom(ctx); door != "" && ValidKey(key) {
+		if old, err := s.Keychain.Get(ctx, profile); err != nil || old != key {
+			if err := s.judge(ctx, &view{s: s}, profile, door, Hint(key), audit.ActionStore); err != nil {
+				return ProfileInfo{}, err
+			}
 		}
 	}
 	s.writeMu.Lock()
@@ -425,6 +398,16 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 func (s *Store) Delete(ctx context.Context, profile string) error {
 	if err := CheckProfile(profile); err != nil {
 		return err
+	}
+	if door := DoorFrom(ctx); door != "" {
+		v := &view{s: s}
+		hint := ""
+		if st, _ := v.state(); st != nil && st.Profiles[profile] != nil {
+			hint = st.Profiles[profile].KeyHint
+		}
+		if err := s.judge(ctx, v, profile, door, hint, audit.ActionRemove); err != nil {
+			return err
+		}
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()

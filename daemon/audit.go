@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/torale-ai/torale-cred/internal/audit"
 )
@@ -18,22 +17,8 @@ func (d *Daemon) openAudit() {
 	d.store.Audit = d.record
 }
 
-// record queues a hand-out for the daemon's own trail; a caller with a state
-// directory of its own gets the line in its own trail, as it would without
-// the daemon (rare: written at once).
-func (d *Daemon) record(dir string, e audit.Event) {
-	if dir == d.cfg.StateDir || filepath.Clean(dir) == filepath.Clean(d.cfg.StateDir) {
-		d.trail.Record(e)
-		return
-	}
-	first, err := audit.Append(dir, 0, e)
-	if err != nil {
-		d.log.Warn("audit trail: cannot write the caller's own trail", "dir", dir, "err", err)
-	}
-	if first {
-		d.firstUse(e)
-	}
-}
+// record queues a hand-out for the daemon's trail, its own and only.
+func (d *Daemon) record(e audit.Event) { d.trail.Record(e) }
 
 // firstUse says, in the log and on the desktop, that a program received a
 // profile's key for the first time.

@@ -13,6 +13,7 @@ import (
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify/notifytest"
+	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -34,14 +35,14 @@ func TestConfirmOnRealBus(t *testing.T) {
 	if err := p.d.Store().SetPolicy(credstore.DefaultProfile, credstore.Policy{Mode: credstore.PolicyConfirm}); err != nil {
 		t.Fatal(err)
 	}
-	exe, _ := os.Executable()
+	// This test binary is torale-cred's own executable to the daemon, so
+	// the caller judged and asked about is the program behind it (go test).
+	exe := (*peer.Identifier)(nil).Behind(peer.Self(), credstore.DoorToken).Exe
 	// The client gives up after 300 ms unless told to wait: the daemon's
 	// 102 Processing must stretch that past the user's answer.
 	c := ipc.NewClient(p.sock, 300*time.Millisecond)
 	defer c.Close()
 	look := func() (credstore.Resolution, error) {
-		// This test binary is torale-cred's own executable to the daemon,
-		// so it names its door like the CLI does.
 		return c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{})
 	}
 

@@ -157,8 +157,9 @@ func (d *Daemon) disposable(content []byte) bool {
 	if err != nil || c.APIKey == "" {
 		return err == nil || !bytes.Contains(content, []byte("sk_"))
 	}
-	r, err := d.store.Stored(context.Background(), d.store.ConfigOwner())
-	return err == nil && r.Key == c.APIKey
+	// The daemon's own comparison: the keychain itself, nothing handed out.
+	k, err := d.store.Keychain.Get(context.Background(), d.store.ConfigOwner())
+	return err == nil && k == c.APIKey
 }
 
 func nothingToMigrate(context.Context) (credstore.MigrationResult, error) {
@@ -185,6 +186,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	so.Logger, so.Version = d.log, d.cfg.Version
 	so.Watching = d.cfg.Migrate
 	so.Audit = d.auditStats()
+	so.ConfigPath, so.StateDir = d.store.ConfigPath, d.store.StateFile.Dir
 	if min := d.cfg.Keychain.Timeout() + 5*time.Second; so.WriteTimeout < min {
 		so.WriteTimeout = max(min, 15*time.Second)
 	}

@@ -101,7 +101,7 @@ func TestDaemonForgetsConfigURLOnceRemoved(t *testing.T) {
 	answer := func(wantURL, wantSource string) func() error {
 		return func() error {
 			for door, b := range map[string]credstore.Backend{"store": store, "socket": c} {
-				r, err := b.Resolve(ctx, credstore.Request{Profile: "default"})
+				r, err := b.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: "default"})
 				if err != nil {
 					return fmt.Errorf("%s: %v", door, err)
 				}
@@ -109,7 +109,7 @@ func TestDaemonForgetsConfigURLOnceRemoved(t *testing.T) {
 					return fmt.Errorf("%s: key %s from %s, URL %s from %s; want the moved key from keychain, %s from %s",
 						door, credstore.Hint(r.Key), r.KeySource, r.URL, r.URLSource, wantURL, wantSource)
 				}
-				s, err := b.Stored(ctx, "default")
+				s, err := b.Stored(credstore.WithDoor(ctx, credstore.DoorToken), "default")
 				if err != nil || s.URL != wantURL || s.URLSource != wantSource {
 					return fmt.Errorf("%s: stored tier's URL %s from %s (%v), want %s from %s", door, s.URL, s.URLSource, err, wantURL, wantSource)
 				}

@@ -93,8 +93,8 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 			r.before()
 		}
 		check := func() error {
-			got, err := c.Resolve(ctx, r.req)
-			lr, lerr := local.Resolve(ctx, r.req)
+			got, err := c.Resolve(tokenDoor(ctx), r.req)
+			lr, lerr := local.Resolve(tokenDoor(ctx), r.req)
 			if r.wantNotFound {
 				var ie *ipc.Error
 				if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, credstore.ErrNotFound) {
@@ -114,6 +114,9 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 			}
 			got.Rotation, lr.Rotation = nil, nil
 			want := credstore.Resolution{Profile: r.req.Profile, Key: r.key, KeySource: r.keySrc, URL: r.url, URLSource: r.urlSrc, NoAuth: r.noauth}
+			if r.key != "" {
+				want.KeyHint = credstore.Hint(r.key)
+			}
 			if got != want {
 				return fmt.Errorf("daemon %+v, want %+v", got, want)
 			}
@@ -318,7 +321,7 @@ func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "first key", func() error {
-		r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
+		r, err := c.Resolve(tokenDoor(t.Context()), credstore.Request{Profile: "default"})
 		if err != nil || r.Key != keyStored {
 			return fmt.Errorf("%+v %v", r, err)
 		}
@@ -328,7 +331,7 @@ func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "changed key", func() error {
-		r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
+		r, err := c.Resolve(tokenDoor(t.Context()), credstore.Request{Profile: "default"})
 		if err != nil || r.Key != keyEnv {
 			return fmt.Errorf("%+v %v", r, err)
 		}

@@ -1,12 +1,14 @@
 package daemon_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/bench/sockbench"
 	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
@@ -70,3 +72,9 @@ func dialRaw(t *testing.T, sock string) net.Conn {
 // newClient is a daemon client whose every request is bounded, so a test
 // waiting on a stuck daemon fails instead of hanging.
 func newClient(sock string) *ipc.Client { return ipc.NewClient(sock, 10*time.Second) }
+
+// tokenDoor is a look-up that hands its key out (as torale-cred token):
+// without a door, an answer carries the key's hint only.
+func tokenDoor(ctx context.Context) context.Context {
+	return credstore.WithDoor(ctx, credstore.DoorToken)
+}

@@ -256,7 +256,8 @@ func (r *Reminder) lookupCreated(ctx context.Context, name string, p *credstore.
 	r.mu.Unlock()
 
 	log := r.logger().With("profile", name, "key", p.KeyHint)
-	stored, err := r.Store.Stored(ctx, name)
+	// The key leaves for the Torale API: through the hand-out point.
+	stored, err := r.Store.Stored(credstore.WithDoor(ctx, credstore.DoorRemind), name)
 	if err != nil {
 		log.Debug("created_at look-up: no key to ask with", "err", err)
 		return

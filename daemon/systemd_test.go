@@ -167,7 +167,7 @@ func TestSocketActivation(t *testing.T) {
 	if _, err := c.Put(ctx, "default", keyStored, credstore.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.Key != keyStored {
+	if r, err := c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default"}); err != nil || r.Key != keyStored {
 		t.Fatalf("resolve: %+v %v", r, err)
 	}
 	_ = c.Delete(ctx, "default")
@@ -234,12 +234,12 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	if err != nil || !strings.HasPrefix(h.Keychain, "unavailable: ") || !strings.Contains(h.Keychain, "Secret Service") {
 		t.Fatalf("health without a Secret Service: %+v %v", h, err)
 	}
-	_, err = c.Resolve(ctx, credstore.Request{Profile: "default"})
+	_, err = c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default"})
 	var ie *ipc.Error
 	if !errors.As(err, &ie) || ie.Status != 503 || ie.Code != ipc.CodeKeychain || errors.Is(err, credstore.ErrNotFound) {
 		t.Fatalf("stored look-up without a keychain: %v", err)
 	}
-	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default", Env: credstore.Env{APIKey: keyEnv}}); err != nil || r.Key != keyEnv {
+	if r, err := c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default", Env: credstore.Env{APIKey: keyEnv}}); err != nil || r.Key != keyEnv {
 		t.Fatalf("env key without a keychain: %+v %v", r, err)
 	}
 	// The CLI through the daemon: exit 4, never "no key".
@@ -261,7 +261,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 		if err != nil || h.Keychain != "ok" {
 			return fmt.Errorf("%+v %v", h, err)
 		}
-		_, err = c.Resolve(ctx, credstore.Request{Profile: "default"})
+		_, err = c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default"})
 		if !errors.Is(err, credstore.ErrNotFound) {
 			return fmt.Errorf("stored look-up after recovery: %v", err)
 		}
@@ -270,7 +270,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	if _, err := c.Put(ctx, "default", keyStored, credstore.PutOptions{}); err != nil {
 		t.Fatalf("put after recovery: %v", err)
 	}
-	if r, err := c.Resolve(ctx, credstore.Request{Profile: "default"}); err != nil || r.Key != keyStored {
+	if r, err := c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default"}); err != nil || r.Key != keyStored {
 		t.Fatalf("resolve after recovery: %+v %v", r, err)
 	}
 	if !strings.Contains(p.Stderr.String(), "keychain available again") {

@@ -14,12 +14,12 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/peercred"
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // ErrNoDaemon: nothing listens on the socket (no file, or nobody accepts).
@@ -82,6 +82,9 @@ type Client struct {
 	socket  string
 	hc      *http.Client
 	timeout time.Duration
+	// confirmWait is how much longer a request waits once the daemon says
+	// a policy is asking the user (credstore.ConfirmTimeout; tests less).
+	confirmWait time.Duration
 }
 
 var _ credstore.Backend = (*Client)(nil)
@@ -89,7 +92,7 @@ var _ credstore.Backend = (*Client)(nil)
 // NewClient is a client for the socket at path; it dials only when used.
 // timeout bounds each request (0: none beyond the caller's context).
 func NewClient(path string, timeout time.Duration) *Client {
-	c := &Client{socket: path, timeout: timeout}
+	c := &Client{socket: path, timeout: timeout, confirmWait: credstore.ConfirmTimeout}
 	tr := &http.Transport{
 		DialContext:            c.dial,
 		MaxIdleConns:           2,
@@ -147,6 +150,8 @@ func (c *Client) send(parent context.Context, method, path string, in, out any) 
 	}
 	if d := credstore.DoorFrom(ctx); d != "" {
 		req.Header[DoorHeader] = []string{d}
+	} else {
+		req.Header[DoorHeader] = []string{credstore.HintOnly}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -166,18 +171,17 @@ func (c *Client) send(parent context.Context, method, path string, in, out any) 
 		return fmt.Errorf("asking the daemon on %s: %w", c.socket, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxAnswerBytes))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, credstore.MaxAnswerBytes))
 	if err != nil {
 		return fmt.Errorf("%w on %s: its answer was cut off", ErrDaemonStuck, c.socket)
 	}
-	return Answer(resp.StatusCode, raw, out)
+	return answer(resp.StatusCode, raw, out)
 }
 
-// Answer is what a client makes of the daemon's answer: status and body
-// raw (at most wire.MaxAnswerBytes) decoded into out on 200, else an
-// *Error. The one reading of an answer, for this client and for an answer
-// a lean front got and handed on (internal/front).
-func Answer(status int, raw []byte, out any) error {
+// answer is what a client makes of the daemon's answer: status and body
+// raw (at most credstore.MaxAnswerBytes) decoded into out on 200, else an
+// *Error.
+func answer(status int, raw []byte, out any) error {
 	if status != http.StatusOK {
 		var eb ErrorBody
 		if json.Unmarshal(raw, &eb) != nil || eb.Error == "" {
@@ -193,19 +197,22 @@ func Answer(status int, raw []byte, out any) error {
 	return nil
 }
 
-// deadline bounds one request by the client's timeout, restarted (with
-// credstore.ConfirmTimeout more) when the daemon answers 102 Processing: a
-// policy is asking the user, and the daemon is not stuck.
+// deadline bounds one request by the client's timeout, extended once
+// (by credstore.ConfirmTimeout) when the daemon first answers 102
+// Processing: a policy is asking the user. Later 102s extend nothing, so
+// one request waits at most 2×timeout + ConfirmTimeout, whatever the
+// other end sends.
 func (c *Client) deadline(parent context.Context) (context.Context, func()) {
 	if c.timeout <= 0 {
 		return parent, func() {}
 	}
 	ctx, cancel := context.WithCancel(parent)
 	t := time.AfterFunc(c.timeout, cancel)
+	var extended atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
-			if code == http.StatusProcessing {
-				t.Reset(credstore.ConfirmTimeout + c.timeout)
+			if code == http.StatusProcessing && extended.CompareAndSwap(false, true) {
+				t.Reset(c.confirmWait + c.timeout)
 			}
 			return nil
 		},

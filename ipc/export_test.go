@@ -1,5 +1,7 @@
 package ipc
 
+import "time"
+
 // Test-only views of the request decoder, for the fuzz target and the
 // strict-JSON tests in package ipc_test.
 
@@ -8,3 +10,6 @@ var DecodeStrict = decodeStrict
 
 // PutBody is the body of PUT /v1/credentials/{profile}.
 type PutBody = putBody
+
+// SetConfirmWait shortens how long c waits once the daemon says it asks.
+func SetConfirmWait(c *Client, d time.Duration) { c.confirmWait = d }

@@ -24,7 +24,7 @@ func TestRealKeychainOverTheSocket(t *testing.T) {
 	sock, _ := serve(t, st, ipc.Options{})
 	c := ipc.NewClient(sock, 10*time.Second)
 	defer c.Close()
-	ctx := t.Context()
+	ctx := credstore.WithDoor(t.Context(), credstore.DoorToken) // a door: a key is handed out
 	t.Cleanup(func() { _ = kc.Delete(ctx, "default") })
 
 	if err := c.Health(ctx); err != nil {

@@ -39,6 +39,9 @@ type Options struct {
 	Watching bool
 	// Audit reads the audit trail's counters for /v1/health (nil: none).
 	Audit func() audit.Stats
+	// ConfigPath and StateDir are the daemon's own files, reported by
+	// /v1/health: a client whose own differ answers itself.
+	ConfigPath, StateDir string
 }
 
 // Server is the socket API over any credstore.Backend: handler → Backend
@@ -159,32 +162,44 @@ func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// handOutContext is a look-up's context: its caller, the door its key goes
-// through (named by torale-cred's own commands, else the socket itself),
-// and how to tell the client to wait while a policy asks the user.
-func handOutContext(w http.ResponseWriter, r *http.Request) context.Context {
+// errPeerChanged: the process that connected runs another program now.
+var errPeerChanged = fmt.Errorf("%w: the process that connected now runs another program; connect again", credstore.ErrDenied)
+
+// handOutContext is a request's context for the one hand-out point: its
+// caller, the door a key goes through, and how to tell the client to wait
+// while a policy asks the user. Nothing here exempts a request: a peer
+// that is torale-cred's own program names its door, and the caller judged
+// and recorded is the program behind it (peer.Behind), read from /proc. A
+// request asking for the hint alone (HintHeader), and every HEAD, gets
+// no key: the door is none.
+func (s *Server) handOutContext(w http.ResponseWriter, r *http.Request) (context.Context, error) {
 	ctx := r.Context()
 	cp, _ := ctx.Value(peerKey{}).(*connPeer)
 	if cp == nil {
-		return ctx
+		return ctx, errPeerChanged
 	}
 	cp = cp.identified()
-	door := credstore.DoorSocket
+	if !peer.StillRuns(cp.caller) {
+		return ctx, errPeerChanged
+	}
+	caller, door := cp.caller, credstore.DoorSocket
 	if cp.ours {
-		// "" from our own command is one of its checks (status, login),
-		// which hands no key on.
-		door = ""
 		if d := r.Header.Get(DoorHeader); credstore.CheckDoor(d) {
 			door = d
 		}
+		caller = s.ids.Behind(caller, door)
 	}
-	ctx = credstore.WithDoor(peer.With(ctx, cp.caller), door)
+	write := r.Method == http.MethodPut || r.Method == http.MethodDelete
+	if !write && (r.Method == http.MethodHead || r.Header.Get(DoorHeader) == credstore.HintOnly) {
+		door = "" // a write is judged whatever it asks
+	}
+	ctx = credstore.WithDoor(peer.With(ctx, caller), door)
 	return credstore.WithWaiting(ctx, func(d time.Duration) {
 		rc := http.NewResponseController(w)
 		_ = rc.SetWriteDeadline(time.Now().Add(d + 5*time.Second))
 		_ = rc.SetReadDeadline(time.Time{})
 		w.WriteHeader(http.StatusProcessing)
-	})
+	}), nil
 }
 
 func (s *Server) connState(c net.Conn, st http.ConnState) {
@@ -220,7 +235,6 @@ func (s *Server) routes() *http.ServeMux {
 	table := []route{
 		{"GET", "/v1/health", s.health},
 		{"POST", "/v1/resolve", s.resolve},
-		{"POST", "/v1/git", s.git},
 		{"GET", "/v1/credentials", s.list},
 		{"GET", "/v1/credentials/{profile}", s.stored},
 		{"PUT", "/v1/credentials/{profile}", s.put},
@@ -248,7 +262,7 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 	mux.HandleFunc("/", guard(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, CodeUnknownRoute, "no such endpoint; the API is /v1/health, /v1/resolve, /v1/git and /v1/credentials")
+		writeError(w, http.StatusNotFound, CodeUnknownRoute, "no such endpoint; the API is /v1/health, /v1/resolve and /v1/credentials")
 	}))
 	return mux
 }
@@ -285,7 +299,12 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	res, err := s.b.Resolve(handOutContext(w, r), req)
+	ctx, err := s.handOutContext(w, r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	res, err := s.b.Resolve(ctx, req)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -294,7 +313,8 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	h := Health{Status: "ok", Version: s.o.Version, Keychain: "ok", Watching: s.o.Watching, PID: os.Getpid()}
+	h := Health{Status: "ok", Version: s.o.Version, Keychain: "ok", Watching: s.o.Watching, PID: os.Getpid(),
+		Config: s.o.ConfigPath, StateDir: s.o.StateDir}
 	if s.o.Audit != nil {
 		st := s.o.Audit()
 		h.Audit = &st
@@ -328,7 +348,12 @@ func (s *Server) stored(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	res, err := s.b.Stored(handOutContext(w, r), p)
+	ctx, err := s.handOutContext(w, r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	res, err := s.b.Stored(ctx, p)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -361,7 +386,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	info, err := s.b.Put(r.Context(), p, pb.APIKey, pb.PutOptions)
+	ctx, err := s.handOutContext(w, r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	info, err := s.b.Put(ctx, p, pb.APIKey, pb.PutOptions)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -384,7 +414,12 @@ func (s *Server) del(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if err := s.b.Delete(r.Context(), p); err != nil {
+	ctx, err := s.handOutContext(w, r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.b.Delete(ctx, p); err != nil {
 		s.fail(w, err)
 		return
 	}

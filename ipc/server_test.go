@@ -379,7 +379,7 @@ func TestClientOverRealStore(t *testing.T) {
 	sock, _ := serve(t, st, ipc.Options{})
 	c := ipc.NewClient(sock, 5*time.Second)
 	defer c.Close()
-	ctx := t.Context()
+	ctx := credstore.WithDoor(t.Context(), credstore.DoorToken) // a door: a key is handed out
 	_, err := c.Resolve(ctx, credstore.Request{Profile: "default"})
 	var ie *ipc.Error
 	if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, credstore.ErrNotFound) || errors.Is(err, credstore.ErrKeychain) {

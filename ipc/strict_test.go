@@ -57,7 +57,10 @@ func TestResolveIsStrictJSON(t *testing.T) {
 			`"env":{"TORALE_API_KEY":"` + k2 + `","TORALE_API_URL":"https://e","TORALE_DEV":"1","TORALE_NOAUTH":"0","TORALE_PROFILE":"q",` +
 			`"TORALE_CONFIG":"/c/config.json","TORALE_CRED_STATE_DIR":"/s"}}`, true,
 			wantRequest(credstore.Request{Profile: "p", FlagKey: k, FlagURL: "https://f", RotateAfterSeconds: 60, URLOnly: true,
-				Env: credstore.Env{APIKey: k2, APIURL: "https://e", Dev: "1", NoAuth: "0", Profile: "q", Config: "/c/config.json", StateDir: "/s"}})},
+				Env: credstore.Env{APIKey: k2, APIURL: "https://e", Dev: "1", NoAuth: "0", Profile: "q"}})},
+		// The daemon reads its own files only: a caller's paths are
+		// ignored like any other variable (a policy bypass before).
+		{"paths in env ignored", `{"env":{"TORALE_CONFIG":"/tmp/x/config.json","TORALE_CRED_STATE_DIR":"/tmp/x"}}`, true, wantRequest(credstore.Request{})},
 		{"other env vars ignored", `{"env":{"TORALE_API_KEY":"` + k + `","PATH":"/bin","HOME":1,"X":{"y":[true,null]},"torale_api_key":"` + k2 + `","TORALE_API_KEY_2":7}}`, true,
 			wantRequest(credstore.Request{Env: credstore.Env{APIKey: k}})},
 		{"other env vars only", `{"env":{"PATH":"/bin","LANG":"C"}}`, true, wantRequest(credstore.Request{})},

@@ -12,7 +12,6 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/audit"
-	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
 // The wire types are credstore's own (Request, Resolution, ProfileInfo,
@@ -20,12 +19,13 @@ import (
 // What is here exists only on the wire.
 
 // MaxBodyBytes bounds every request body; a larger one is answered 413.
-const MaxBodyBytes = wire.MaxBodyBytes
+const MaxBodyBytes = credstore.MaxBodyBytes
 
 // DoorHeader names the door a look-up hands its key through (token, exec,
-// env, git, rotate), for the audit trail. The daemon believes it only from
-// torale-cred's own executables; any other program's look-up is "socket".
-const DoorHeader = wire.DoorHeader
+// env, git, rotate, ...), for the audit trail. The daemon believes it only
+// from torale-cred's own executables; any other program's look-up is
+// "socket". credstore.HintOnly asks for the hint alone.
+const DoorHeader = credstore.DoorHeader
 
 // Error codes carried in {"error": code, "message": sentence}.
 const (
@@ -52,6 +52,11 @@ type Health struct {
 	// under daemon --no-watch).
 	Watching bool `json:"watching"`
 	PID      int  `json:"pid,omitempty"`
+	// Config and StateDir are the daemon's config.json and state
+	// directory: a client with other files answers itself, over the
+	// daemon's keys, and never names a path to the daemon.
+	Config   string `json:"config,omitempty"`
+	StateDir string `json:"state_dir,omitempty"`
 	// Audit counts the trail's records: written, dropped (queue full),
 	// failed (the disk refused them). Absent under daemon --no-audit.
 	Audit *audit.Stats `json:"audit,omitempty"`
@@ -101,7 +106,7 @@ func decodeStrict(body []byte, v any) error {
 	return fmt.Errorf("%w: %s", credstore.ErrBadRequest, jsonReason(err))
 }
 
-// envUnmarshaler reads a request's env: our variables (wire.Env.Var), each
+// envUnmarshaler reads a request's env: our variables (credstore.Env.Var), each
 // a string, and nothing else kept, so a caller may pass its whole
 // environment. It streams the object (no map of every variable, no second
 // decoding of each value: the map it replaces cost a tenth of a look-up's

@@ -64,7 +64,7 @@ func TestDecodeStrict(t *testing.T) {
 // decoder takes back unchanged (the two sides agree on every name).
 func TestClientEncodingIsAccepted(t *testing.T) {
 	req := credstore.Request{Profile: "p", FlagKey: "sk_flag", FlagURL: "https://f", RotateAfterSeconds: 7, URLOnly: true,
-		Env: credstore.Env{APIKey: "sk_env", APIURL: "https://e", Dev: "1", NoAuth: "1", Profile: "q", Config: "/c", StateDir: "/s"}}
+		Env: credstore.Env{APIKey: "sk_env", APIURL: "https://e", Dev: "1", NoAuth: "1", Profile: "q"}}
 	for _, r := range []credstore.Request{{}, req} {
 		b, err := json.Marshal(r)
 		if err != nil {

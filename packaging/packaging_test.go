@@ -33,13 +33,12 @@ func goTool(t *testing.T) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// buildToraleCred builds the real torale-cred (static, as shipped) into
-// dir, with the full CLI beside it that the lean front execs.
+// buildToraleCred builds the real torale-cred (static, as shipped) into dir.
 func buildToraleCred(t *testing.T, dir string) string {
 	t.Helper()
 	exe := filepath.Join(dir, "torale-cred")
 	cmd := exec.Command(goTool(t), "build", "-o", dir+string(filepath.Separator),
-		"github.com/torale-ai/torale-cred/cmd/torale-cred", "github.com/torale-ai/torale-cred/cmd/torale-cred-cli")
+		"github.com/torale-ai/torale-cred/cmd/torale-cred")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -100,7 +100,7 @@ func TestReadmeGoInstall(t *testing.T) {
 	if out, err := exec.Command(filepath.Join(bin, "torale-cred"), "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "torale-cred ") {
 		t.Errorf("installed torale-cred version: %v %q", err, out)
 	}
-	for _, name := range []string{"git-credential-torale", "torale-cred-cli", "torale-cred-service"} {
+	for _, name := range []string{"git-credential-torale"} {
 		if fi, err := os.Stat(filepath.Join(bin, name)); err != nil || fi.Mode()&0o111 == 0 {
 			t.Errorf("%s not installed: %v", name, err)
 		}

@@ -1,15 +1,12 @@
-//go:build !windows
-
 // Command git-credential-torale is git's credential helper for Torale API
-// keys: git config credential.helper torale. This is its lean front
-// (internal/front): `get` answered by the daemon, everything else by the
-// full helper in torale-cred-cli, which it execs.
+// keys (git config credential.helper torale): torale-cred's own code,
+// reached by this name.
 package main
 
 import (
 	"os"
 
-	"github.com/torale-ai/torale-cred/internal/front"
+	"github.com/torale-ai/torale-cred/internal/cli"
 )
 
-func main() { os.Exit(front.Git()) }
+func main() { os.Exit(cli.GitCredentialMain()) }

@@ -1,14 +1,12 @@
-//go:build !windows
-
-// Command torale-cred keeps Torale API keys in the OS keychain. This is its
-// lean front (internal/front): `token` answered by the daemon, everything
-// else by the full CLI, torale-cred-cli, which it execs.
+// Command torale-cred keeps Torale API keys in the OS keychain: every
+// command, the daemon and (reached by the name git-credential-torale) git's
+// credential helper, in one program.
 package main
 
 import (
 	"os"
 
-	"github.com/torale-ai/torale-cred/internal/front"
+	"github.com/torale-ai/torale-cred/internal/cli"
 )
 
-func main() { os.Exit(front.Token()) }
+func main() { os.Exit(cli.Main()) }

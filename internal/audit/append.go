@@ -36,7 +36,7 @@ func Append(dir string, maxBytes int64, e Event) (firstUse bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("writing the audit trail: %w", err)
 	}
-	if e.Result != ResultOK || e.Caller == nil {
+	if !e.HandedOut() {
 		return false, nil
 	}
 	return (&Seen{Dir: dir}).FirstUse(e.Profile, e.Caller.Exe)

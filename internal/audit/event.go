@@ -29,16 +29,29 @@ const (
 	ResultDenied = "denied"
 )
 
+// Actions of a key written through a door.
+const (
+	ActionStore  = "store"
+	ActionRemove = "remove"
+)
+
 // Event is one line: a key that left torale-cred, or a look-up a policy
 // refused. KeyHint is the sk_...xyz89 form; no field ever holds a key.
 type Event struct {
-	Time    time.Time    `json:"time"`
-	Profile string       `json:"profile"`
-	KeyHint string       `json:"key_hint"`
-	Door    string       `json:"door"`
-	Result  string       `json:"result"`
-	Caller  *peer.Caller `json:"caller"`
+	Time    time.Time `json:"time"`
+	Profile string    `json:"profile"`
+	KeyHint string    `json:"key_hint"`
+	Door    string    `json:"door"`
+	// Action is "store" or "remove" for a key written through a door
+	// (PUT, DELETE, login, logout); absent for a key handed out.
+	Action string       `json:"action,omitempty"`
+	Result string       `json:"result"`
+	Caller *peer.Caller `json:"caller"`
 }
+
+// HandedOut: a program received the key (not a refusal, not a write),
+// what first-use alerts are about.
+func (e *Event) HandedOut() bool { return e.Result == ResultOK && e.Action == "" && e.Caller != nil }
 
 // appendLine encodes e as one line onto b. callerJSON is the caller's
 // encoding, made once per caller (a connection's identity does not change).
@@ -51,6 +64,10 @@ func appendLine(b []byte, e *Event, callerJSON []byte) []byte {
 	b = appendString(b, e.KeyHint)
 	b = append(b, `,"door":`...)
 	b = appendString(b, e.Door)
+	if e.Action != "" {
+		b = append(b, `,"action":`...)
+		b = appendString(b, e.Action)
+	}
 	b = append(b, `,"result":`...)
 	b = appendString(b, e.Result)
 	b = append(b, `,"caller":`...)

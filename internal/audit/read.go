@@ -80,6 +80,9 @@ func Summarize(events []Event) []Usage {
 	idx := map[k]int{}
 	var out []Usage
 	for _, e := range events {
+		if e.Action != "" {
+			continue // a key stored or removed: nobody received one
+		}
 		exe := ""
 		var unit string
 		var ssh bool

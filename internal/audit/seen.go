@@ -127,7 +127,7 @@ func (t *Trail) firstUses(events []Event) {
 		return
 	}
 	for _, e := range events {
-		if e.Caller == nil || e.Result != ResultOK {
+		if !e.HandedOut() {
 			continue
 		}
 		isNew, err := t.seen.FirstUse(e.Profile, e.Caller.Exe)

@@ -147,8 +147,12 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 				prog += " over SSH"
 			}
 		}
+		door := e.Door
+		if e.Action != "" {
+			door += " (" + e.Action + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Profile, e.KeyHint,
-			prog, orDash(unit), e.Door, e.Result)
+			prog, orDash(unit), door, e.Result)
 	}
 	return tw.Flush()
 }
@@ -205,13 +209,18 @@ func (f *Factory) usedBy(hint string) []string {
 
 // localAudit is the trail as a command that read the keychain itself
 // writes it: its own line at once, and its own first-use alert.
-func (f *Factory) localAudit(dir string, e audit.Event) {
+func (f *Factory) localAudit(e audit.Event) {
+	dir, err := paths.StateDir(f.Getenv)
+	if err != nil {
+		f.warn("the audit trail could not be written (%v); the key was handed out all the same", err)
+		return
+	}
 	first, err := audit.Append(dir, 0, e)
 	if err != nil {
 		f.warn("the audit trail could not be written (%v); the key was handed out all the same", err)
 		return
 	}
-	if first {
+	if first && e.Action == "" {
 		body := fmt.Sprintf("%s received the key %s of profile %q for the first time (through %s). See: torale-cred audit", e.Caller.Program(), e.KeyHint, e.Profile, e.Door)
 		_ = notify.Notify(context.Background(), "Torale API key: a new program", body)
 	}

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/internal/lookup"
 	"github.com/torale-ai/torale-cred/internal/paths"
 )
 
@@ -33,16 +32,6 @@ func NewFactory(io *IOStreams, getenv func(string) string) *Factory {
 	return &Factory{IO: io, Getenv: getenv, Now: time.Now}
 }
 
-// flags are the command line's look-up flags, as internal/lookup takes them.
-func (f *Factory) flags() lookup.Flags {
-	return lookup.Flags{Profile: f.Profile, ConfigPath: f.ConfigPath, SocketPath: f.SocketPath,
-		KeychainTimeout: f.KeychainTimeout, RotateAfter: f.RotateAfter.d, RotateAfterSet: f.RotateAfter.set}
-}
-
-// env is the caller's Torale environment with its own paths filled in as
-// this process sees them (absolute), by lookup.Env.
-func (f *Factory) env() credstore.Env { return lookup.Env(f.Getenv, f.flags()) }
-
 // profile is the selected profile: --profile, TORALE_PROFILE, "default".
 func (f *Factory) profile() (string, error) {
 	return credstore.ProfileOf(f.Profile, credstore.EnvFrom(f.Getenv))
@@ -53,11 +42,19 @@ func (f *Factory) profileChosen() bool {
 	return f.Profile != "" || f.Getenv("TORALE_PROFILE") != ""
 }
 
+// env is the caller's Torale environment.
+func (f *Factory) env() credstore.Env { return credstore.EnvFrom(f.Getenv) }
+
 // request is the look-up this process would make: --api-key / --api-url
-// (when the command has them), its environment, its paths and its
-// rotation period (lookup.Request, the lean front's rule too).
+// (when the command has them), its environment and its rotation period
+// (sent only when not the default; a bad TORALE_CRED_ROTATE_AFTER is the
+// local store's usage error, not sent).
 func (f *Factory) request(profile, flagKey, flagURL string) credstore.Request {
-	return lookup.Request(f.Getenv, f.flags(), profile, flagKey, flagURL)
+	req := credstore.Request{Profile: profile, FlagKey: flagKey, FlagURL: flagURL, Env: f.env()}
+	if d, err := f.rotationPeriod(); err == nil && d != credstore.DefaultRotationPeriod {
+		req.RotateAfterSeconds = int64(d / time.Second)
+	}
+	return req
 }
 
 // keychainService lets tests and side-by-side installs use their own
@@ -69,19 +66,49 @@ func (f *Factory) keychainService() string {
 	return credstore.Service
 }
 
+// timeout bounds every keychain call: --keychain-timeout,
+// TORALE_CRED_KEYCHAIN_TIMEOUT, 3 s; a bad value is a usage error.
 func (f *Factory) timeout() (time.Duration, error) {
-	d, err := lookup.KeychainTimeout(f.Getenv, f.flags())
-	if err != nil {
-		return 0, usageErrorf("%s", err)
+	if f.KeychainTimeout > 0 {
+		return f.KeychainTimeout, nil
 	}
-	return d, nil
+	if v := f.Getenv("TORALE_CRED_KEYCHAIN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, usageErrorf("TORALE_CRED_KEYCHAIN_TIMEOUT=%q is not a duration such as 3s or 1m", v)
+		}
+		return d, nil
+	}
+	return credstore.DefaultKeychainTimeout, nil
+}
+
+// clientTimeout is how long a client waits for the daemon's answer: the
+// daemon itself may wait on the keychain for its timeout, then 2 s more.
+// A bad keychain timeout counts as the default here (the local store
+// reports it).
+func (f *Factory) clientTimeout() time.Duration {
+	d, err := f.timeout()
+	if err != nil {
+		d = credstore.DefaultKeychainTimeout
+	}
+	return d + 2*time.Second
 }
 
 // configPath is the watched config.json: --torale-config, TORALE_CONFIG, ~/.torale/config.json.
-func (f *Factory) configPath() (string, error) { return lookup.ConfigPath(f.Getenv, f.flags()) }
+func (f *Factory) configPath() (string, error) {
+	if f.ConfigPath != "" {
+		return f.ConfigPath, nil
+	}
+	return paths.ToraleConfig(f.Getenv)
+}
 
 // socketPath is the daemon's socket: --socket, TORALE_CRED_SOCKET, the default.
-func (f *Factory) socketPath() (string, error) { return lookup.SocketPath(f.Getenv, f.flags()) }
+func (f *Factory) socketPath() (string, error) {
+	if f.SocketPath != "" {
+		return f.SocketPath, nil
+	}
+	return paths.Socket(f.Getenv)
+}
 
 // keychain opens the OS keychain with this process's bounds.
 func (f *Factory) keychain() (*credstore.Keychain, error) {

@@ -15,9 +15,8 @@ import (
 func GitCredentialMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	getenv := frontGetenv()
 	return gitcred.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, func(profile string) (*gitcred.Helper, error) {
-		return NewGitHelper(System(), getenv, profile)
+		return NewGitHelper(System(), os.Getenv, profile)
 	})
 }
 

@@ -59,9 +59,10 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 		opts.APIURL = &o.apiURL
 	}
 	be := f.Backend()
-	ctx := cmd.Context()
-	// What the profile holds now, to say when login replaces another key.
-	before, berr := be.Stored(ctx, profile)
+	ctx := credstore.WithDoor(cmd.Context(), credstore.DoorLogin)
+	// What the profile holds now (its hint: nothing is handed out), to say
+	// when login replaces another key.
+	before, berr := be.Stored(credstore.WithDoor(ctx, ""), profile)
 	if berr != nil && !errors.Is(berr, credstore.ErrNotFound) {
 		return berr
 	}
@@ -73,7 +74,7 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 				url = credstore.DefaultAPIURL
 			}
 		}
-		who, err := verifyKey(ctx, url, key)
+		who, err := verifyKey(ctx, url, key) // the user's own key, from their input
 		if err != nil {
 			return err
 		}
@@ -83,11 +84,11 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 		return err
 	}
 	switch {
-	case before.Key == key:
+	case before.KeyHint == credstore.Hint(key):
 		f.say("Profile %q already holds %s; nothing changed.", profile, credstore.Hint(key))
-	case before.Key != "":
+	case before.KeyHint != "":
 		f.say("Stored %s for profile %q in the keychain, replacing %s (revoke that key at %s if nothing uses it).",
-			credstore.Hint(key), profile, credstore.Hint(before.Key), dashboardKeysFor(before.URL))
+			credstore.Hint(key), profile, before.KeyHint, dashboardKeysFor(before.URL))
 	default:
 		f.say("Stored %s for profile %q in the keychain.", credstore.Hint(key), profile)
 	}

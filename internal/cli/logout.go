@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/torale-ai/torale-cred/credstore"
 )
 
 func newLogoutCmd(f *Factory) *cobra.Command {
@@ -18,7 +19,7 @@ Keys) if it should stop working.`,
 			if err != nil {
 				return err
 			}
-			if err := f.Backend().Delete(cmd.Context(), profile); err != nil {
+			if err := f.Backend().Delete(credstore.WithDoor(cmd.Context(), credstore.DoorLogout), profile); err != nil {
 				return err
 			}
 			f.say("Removed the key for profile %q from the keychain.", profile)

@@ -1,20 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
-	"strings"
+	"path/filepath"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/internal/lookup"
-	"github.com/torale-ai/torale-cred/internal/progs"
-	"github.com/torale-ai/torale-cred/internal/wire"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -24,65 +17,27 @@ const (
 	ViaKeychain = "keychain" // the daemon is not running; the CLI read the keychain itself
 )
 
-// backend is the one Backend every command and the git helper use. It is
-// chosen once per process: the daemon's client while the daemon answers
-// (and TORALE_CRED_NO_DAEMON is not 1), else the local Store. Both apply the
-// same resolver to the same request, and the request carries this
-// process's own paths, which a daemon serving other paths reads instead of
-// its own: the answer does not depend on who gives it.
+// backend is the one Backend every command and the git helper use, chosen
+// once per process: the daemon while it answers and serves this process's
+// own files (TORALE_CRED_NO_DAEMON=1 never asks it), else the local Store.
+// A process whose config.json or state directory differ from the daemon's
+// (/v1/health names the daemon's) answers itself through a local Store
+// whose stored keys come from the daemon, so the daemon's policy and trail
+// still judge every stored key it hands over. Requests never carry paths.
 //
 // A daemon that does not answer (stopped, wedged, overloaded) is left for
 // the keychain for a read, with one warning; a write is refused with the
 // fix instead, since a stopped daemon would go on serving the old key.
 type backend struct {
 	f      *Factory
-	client *ipc.Client // nil once the local store is chosen
+	client *ipc.Client // the daemon, while it is asked
 	local  credstore.Backend
+	// checked: the daemon's files were compared with this process's.
+	checked bool
 	// broken is why the daemon was left for the keychain (nil: it is not
 	// running): a write after that is refused with it, not made behind a
 	// daemon that would go on serving the old key.
 	broken error
-	// stuck is the first call's answer without asking: a lean front
-	// already waited the client timeout for this daemon
-	// (progs.DaemonStuckEnv), so the keychain is read at once, with the
-	// same one warning.
-	stuck error
-	// handed is the daemon's answer to the lean front's own look-up
-	// (progs.DaemonAnswerFDEnv): the first Resolve's answer, not asked again.
-	handed *handedAnswer
-}
-
-// handedAnswer is an answer of the daemon's that a lean front read.
-type handedAnswer struct {
-	status int
-	door   string // the door of the look-up it answers
-	raw    []byte
-}
-
-// takeHanded reads the answer the front left on descriptor fd (">= 3"):
-// "STATUS DOOR\n" then the body. nil when there is none or it cannot be
-// read, and the look-up is made again.
-func takeHanded(fd string) *handedAnswer {
-	n, err := strconv.Atoi(fd)
-	if err != nil || n < 3 {
-		return nil
-	}
-	f := os.NewFile(uintptr(n), "daemon-answer")
-	if f == nil {
-		return nil
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, wire.MaxAnswerBytes+16))
-	if err != nil {
-		return nil
-	}
-	line, raw, ok := bytes.Cut(b, []byte("\n"))
-	code, door, _ := strings.Cut(string(line), " ")
-	status, err := strconv.Atoi(code)
-	if !ok || err != nil || status < 200 || status > 599 || !credstore.CheckDoor(door) {
-		return nil
-	}
-	return &handedAnswer{status: status, door: door, raw: raw}
 }
 
 var _ credstore.Backend = (*backend)(nil)
@@ -96,12 +51,7 @@ func (f *Factory) Backend() *backend {
 	if f.Getenv("TORALE_CRED_NO_DAEMON") != "1" {
 		if sock, err := f.socketPath(); err == nil {
 			// The daemon itself may wait on the keychain for its timeout.
-			b.client = ipc.NewClient(sock, lookup.ClientTimeout(f.Getenv, f.flags()))
-			if f.Getenv(progs.DaemonStuckEnv) == "1" {
-				b.stuck = ipc.StuckError(sock)
-			} else if fd := f.Getenv(progs.DaemonAnswerFDEnv); fd != "" {
-				b.handed = takeHanded(fd)
-			}
+			b.client = ipc.NewClient(sock, f.clientTimeout())
 		}
 	}
 	f.backend = b
@@ -136,18 +86,51 @@ func (b *backend) writeRefused(err error) error {
 	return fmt.Errorf("%w; nothing was changed", err)
 }
 
+// sameFiles asks the daemon which files it serves (once): when they are
+// not this process's, the local Store answers over the daemon's keys.
+func (b *backend) sameFiles(ctx context.Context) error {
+	if b.checked {
+		return nil
+	}
+	b.checked = true
+	h, err := b.client.Info(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := b.f.Store()
+	if err != nil {
+		return err
+	}
+	if samePath(h.Config, st.ConfigPath) && samePath(h.StateDir, st.StateFile.Dir) {
+		return nil
+	}
+	st.Keychain, st.KeysJudged = daemonKeys{b.client}, true
+	b.local, b.client = st, nil
+	return nil
+}
+
+func samePath(a, b string) bool {
+	if a == "" || b == "" {
+		return a == b
+	}
+	aa, err1 := filepath.Abs(a)
+	ba, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == ba
+}
+
 // call runs op against the daemon while it answers, else locally.
-func (b *backend) call(write bool, op func(credstore.Backend) error) error {
+func (b *backend) call(ctx context.Context, write bool, op func(credstore.Backend) error) error {
 	if write && b.broken != nil {
 		return b.writeRefused(b.broken)
 	}
 	if b.client != nil {
-		err := b.stuck
-		if err == nil {
+		err := b.sameFiles(ctx)
+		if err == nil && b.client != nil {
 			err = op(b.client)
 		}
 		var answer *ipc.Error
 		switch {
+		case b.client == nil && err == nil: // answering itself over the daemon's keys
 		case err == nil, errors.As(err, &answer), errors.Is(err, context.Canceled):
 			return err // the daemon's own answer
 		case errors.Is(err, ipc.ErrNoDaemon):
@@ -159,8 +142,10 @@ func (b *backend) call(write bool, op func(credstore.Backend) error) error {
 			b.broken = err
 			b.f.warn("%v; reading the keychain directly", err)
 		}
-		b.client.Close()
-		b.client = nil
+		if b.client != nil {
+			b.client.Close()
+			b.client = nil
+		}
 	}
 	l, err := b.localStore()
 	if err != nil {
@@ -168,6 +153,27 @@ func (b *backend) call(write bool, op func(credstore.Backend) error) error {
 	}
 	return op(l)
 }
+
+// daemonKeys is the daemon as the key store of a process that answers
+// itself (its own files differ from the daemon's): every key comes through
+// the daemon's hand-out point, judged and recorded there.
+type daemonKeys struct{ c *ipc.Client }
+
+func (d daemonKeys) Get(ctx context.Context, profile string) (string, error) {
+	r, err := d.c.Stored(ctx, profile)
+	return r.Key, err
+}
+
+func (d daemonKeys) Set(ctx context.Context, profile, key string) error {
+	_, err := d.c.Put(ctx, profile, key, credstore.PutOptions{})
+	return err
+}
+
+func (d daemonKeys) Delete(ctx context.Context, profile string) error {
+	return d.c.Delete(ctx, profile)
+}
+
+func (d daemonKeys) Ping(ctx context.Context) error { return d.c.Health(ctx) }
 
 func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credstore.Resolution, err error) {
 	// A flag or environment key wins without the stored tiers: no socket
@@ -179,37 +185,31 @@ func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credsto
 		}
 		return l.Resolve(ctx, req)
 	}
-	// The front's answer is this process's look-up through the same door
-	// (not the git helper's earlier URL-only checks).
-	if h := b.handed; h != nil && b.client != nil && h.door == credstore.DoorFrom(ctx) && !req.URLOnly {
-		b.handed = nil
-		return r, ipc.Answer(h.status, h.raw, &r)
-	}
-	err = b.call(false, func(be credstore.Backend) (e error) { r, e = be.Resolve(ctx, req); return })
+	err = b.call(ctx, false, func(be credstore.Backend) (e error) { r, e = be.Resolve(ctx, req); return })
 	return r, err
 }
 
 func (b *backend) Stored(ctx context.Context, profile string) (r credstore.Resolution, err error) {
-	err = b.call(false, func(be credstore.Backend) (e error) { r, e = be.Stored(ctx, profile); return })
+	err = b.call(ctx, false, func(be credstore.Backend) (e error) { r, e = be.Stored(ctx, profile); return })
 	return r, err
 }
 
 func (b *backend) List(ctx context.Context) (l []credstore.ProfileInfo, err error) {
-	err = b.call(false, func(be credstore.Backend) (e error) { l, e = be.List(ctx); return })
+	err = b.call(ctx, false, func(be credstore.Backend) (e error) { l, e = be.List(ctx); return })
 	return l, err
 }
 
 func (b *backend) Put(ctx context.Context, profile, key string, o credstore.PutOptions) (i credstore.ProfileInfo, err error) {
-	err = b.call(true, func(be credstore.Backend) (e error) { i, e = be.Put(ctx, profile, key, o); return })
+	err = b.call(ctx, true, func(be credstore.Backend) (e error) { i, e = be.Put(ctx, profile, key, o); return })
 	return i, err
 }
 
 func (b *backend) Delete(ctx context.Context, profile string) error {
-	return b.call(true, func(be credstore.Backend) error { return be.Delete(ctx, profile) })
+	return b.call(ctx, true, func(be credstore.Backend) error { return be.Delete(ctx, profile) })
 }
 
 func (b *backend) Health(ctx context.Context) error {
-	return b.call(false, func(be credstore.Backend) error { return be.Health(ctx) })
+	return b.call(ctx, false, func(be credstore.Backend) error { return be.Health(ctx) })
 }
 
 // daemonInfo is what status and doctor say of the daemon.

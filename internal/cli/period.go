@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/internal/lookup"
 )
 
 // rotateAfter is --rotate-after: days ("60d", "90") or a Go duration
@@ -32,25 +34,73 @@ func (p *rotateAfter) Set(s string) error {
 
 func (p *rotateAfter) Type() string { return "period" }
 
-// The period rule is internal/lookup's, shared with the lean front.
+// Bounds on the rotation period: short ones are for trying reminders out.
 const (
-	minPeriod = lookup.MinPeriod
-	maxPeriod = lookup.MaxPeriod
+	minPeriod = time.Minute
+	maxPeriod = 10 * 365 * 24 * time.Hour
 )
 
-func parsePeriod(s string) (time.Duration, error) { return lookup.ParsePeriod(s) }
-
-func fmtPeriod(d time.Duration) string { return lookup.FormatPeriod(d) }
-
-// rotationPeriod is how long a key lives before it is due: --rotate-after,
-// else TORALE_CRED_ROTATE_AFTER, else 90 days (lookup.RotationPeriod); a
-// bad value of either is a usage error naming the allowed range.
-func (f *Factory) rotationPeriod() (time.Duration, error) {
-	d, err := lookup.RotationPeriod(f.Getenv, f.flags())
-	if err != nil {
-		return 0, usageErrorf("%s", err)
+// parsePeriod reads "90d", "90" (days) or a Go duration such as "36h".
+func parsePeriod(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok || isDigits(s) {
+		if !ok {
+			n = s
+		}
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 || days > int(maxPeriod/(24*time.Hour)) {
+			return 0, fmt.Errorf("%q is not a rotation period: use days such as 60d or 90d, or a duration such as 36h, between 1m and 3650d", s)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a rotation period: use days such as 60d or 90d, or a duration such as 36h, between 1m and 3650d", s)
+		}
+	}
+	if d < minPeriod || d > maxPeriod {
+		return 0, fmt.Errorf("rotation period %q is out of range: between 1m and 3650d", s)
 	}
 	return d, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fmtPeriod is d as parsePeriod reads it back: "60d", or "36h0m0s".
+func fmtPeriod(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// rotationPeriod is how long a key lives before it is due: --rotate-after,
+// else TORALE_CRED_ROTATE_AFTER, else 90 days. One rule for both: a bad
+// value of either is a usage error naming the allowed range.
+func (f *Factory) rotationPeriod() (time.Duration, error) {
+	if f.RotateAfter.set {
+		return f.RotateAfter.d, nil
+	}
+	if v := f.Getenv("TORALE_CRED_ROTATE_AFTER"); v != "" {
+		d, err := parsePeriod(v)
+		if err != nil {
+			return 0, usageErrorf("TORALE_CRED_ROTATE_AFTER: %s", err)
+		}
+		return d, nil
+	}
+	return credstore.DefaultRotationPeriod, nil
 }
 
 // warnIfRotationDue prints a one-line rotation hint on stderr when the

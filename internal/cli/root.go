@@ -13,46 +13,22 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
-// Main runs torale-cred with the process's arguments and returns its exit code.
-func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return Run(ctx, os.Args[1:], System(), frontGetenv())
-}
+// GitHelperName is the name that makes this program git's credential
+// helper (git config credential.helper torale runs git-credential-torale).
+const GitHelperName = "git-credential-torale"
 
-// FullMain is torale-cred-cli's main, which the lean fronts exec:
-// git-credential-torale when its argv[0] is that name, else torale-cred.
-func FullMain() int {
-	if strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe") == progs.Git {
+// Main runs torale-cred with the process's arguments and returns its exit
+// code; reached by the name git-credential-torale (a link), it is the git
+// helper.
+func Main() int {
+	if strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe") == GitHelperName {
 		return GitCredentialMain()
 	}
-	return Main()
-}
-
-// frontGetenv is os.Getenv with what a lean front told this process
-// (progs.FrontEnv, progs.DaemonStuckEnv) taken out of the environment
-// first, so that only this process sees them, never a child of exec.
-func frontGetenv() func(string) string {
-	told := map[string]string{}
-	for _, k := range []string{progs.FrontEnv, progs.DaemonStuckEnv, progs.DaemonAnswerFDEnv} {
-		if v, ok := os.LookupEnv(k); ok {
-			told[k] = v
-			_ = os.Unsetenv(k)
-		}
-	}
-	if len(told) == 0 {
-		return os.Getenv
-	}
-	return func(k string) string {
-		if v, ok := told[k]; ok {
-			return v
-		}
-		return os.Getenv(k)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, os.Args[1:], System(), os.Getenv)
 }
 
 // Run is Main with its inputs passed in, for tests.
@@ -151,7 +127,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	root.AddCommand(
 		newLoginCmd(f), newLogoutCmd(f), newTokenCmd(f), newStatusCmd(f), newListCmd(f),
 		newExecCmd(f), newEnvCmd(f), newSetupGitCmd(f), newImportCmd(f), newRotateCmd(f),
-		newDaemonCmd(f), newServiceCmd(f, args), newDoctorCmd(f), newVersionCmd(f),
+		newDaemonCmd(f), newServiceCmd(f), newDoctorCmd(f), newVersionCmd(f),
 		newAuditCmd(f), newPolicyCmd(f),
 	)
 	return root

@@ -1,92 +1,103 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/torale-ai/torale-cred/internal/progs"
+	"github.com/torale-ai/torale-cred/internal/usersvc"
 )
 
-// serviceProgram is the program that runs `torale-cred service …`
-// (internal/usersvc, cmd/torale-cred-service). The service library probes
-// the system when it initialises, so it lives in a program of its own and
-// every other command neither links nor initialises it.
-const serviceProgram = progs.Service
-
-// serviceProgramEnv names another torale-cred-service (tests).
-const serviceProgramEnv = "TORALE_CRED_SERVICE_PROGRAM"
-
-// executableEnv is usersvc.ExecutableEnv, spelt out: importing usersvc
-// would link the service library into torale-cred (service_test.go checks
-// the two agree).
-const executableEnv = "TORALE_CRED_EXECUTABLE"
-
-// newServiceCmd hands `service …` with the whole command line (args, as
-// given to Run), the environment and the standard streams to
-// torale-cred-service, which parses it as torale-cred would, and passes
-// its exit code on.
-func newServiceCmd(f *Factory, args []string) *cobra.Command {
-	return &cobra.Command{
+// newServiceCmd is `service install|uninstall|start|stop|status`: flags and
+// printing here, the work in internal/usersvc.
+func newServiceCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "service",
 		Short: "Install, start, stop or remove the per-user service (systemd, launchd)",
-		Long: `Runs 'torale-cred daemon' as a per-user service: service install, uninstall,
-start, stop and status (see 'torale-cred service --help').`,
-		// Flags, help and usage errors are torale-cred-service's.
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			prog, err := findServiceProgram(f.Getenv)
-			if err != nil {
-				return err
-			}
-			self, err := frontPath(f.Getenv)
-			if err != nil {
-				return err
-			}
-			c := exec.Command(prog, args...)
-			c.Env = append(os.Environ(), executableEnv+"="+self)
-			c.Stdin, c.Stdout, c.Stderr = f.IO.In, f.IO.Out, f.IO.ErrOut
-			err = c.Run()
-			var ee *exec.ExitError
-			switch {
-			case err == nil:
-				return nil
-			case errors.As(err, &ee) && ee.ExitCode() >= 0:
-				return &ExitCodeError{Code: ee.ExitCode()}
-			}
-			return fmt.Errorf("running %s: %w", prog, err)
+		Long: `Runs 'torale-cred daemon' as a per-user service, inside your login session
+so it can reach the keychain.
+
+Linux: writes torale-cred.service and torale-cred.socket (the same files the
+packages ship, ExecStart pointing at this binary) to ~/.config/systemd/user,
+enables both and starts the socket: the daemon starts on the first look-up
+and at login. macOS: writes ~/Library/LaunchAgents/ai.torale.cred.plist and
+loads it with launchctl bootstrap. Without a service manager (a container,
+no 'systemd --user'), run 'torale-cred daemon' yourself.`,
+		Example: `  torale-cred service install
+  torale-cred service status
+  torale-cred service uninstall`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return usageErrorf("service needs a subcommand: install, uninstall, start, stop or status")
 		},
 	}
+	env := func() *usersvc.Env {
+		return &usersvc.Env{Out: f.IO.Out, ErrOut: f.IO.ErrOut, Getenv: f.Getenv, SocketPath: f.SocketPath}
+	}
+	run := func(use, short, long string, do func(usersvc.Manager, context.Context) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Long: long, Args: cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				m, err := usersvc.NewManager(env())
+				if err != nil {
+					return err
+				}
+				return do(m, c.Context())
+			},
+		}
+	}
+	var asJSON bool
+	status := run("status", "Show whether the service is installed, enabled and running", "",
+		func(m usersvc.Manager, ctx context.Context) error {
+			st, err := m.Status(ctx)
+			if err != nil {
+				return err
+			}
+			st.Daemon = env().DaemonOnSocket(ctx, st.Units)
+			if asJSON {
+				return writeJSON(f.IO.Out, st)
+			}
+			return printServiceState(f, st)
+		})
+	status.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.AddCommand(
+		run("install", "Install and enable the per-user service",
+			"Installs the service for this user and enables it; running it again updates\nthe files and changes nothing else. Prints what it did.",
+			usersvc.Manager.Install),
+		run("uninstall", "Stop the service and remove exactly what install wrote", "", usersvc.Manager.Uninstall),
+		run("start", "Start the service now", "", usersvc.Manager.Start),
+		run("stop", "Stop the service until the next start or login", "", usersvc.Manager.Stop),
+		status,
+	)
+	return cmd
 }
 
-// frontPath is the torale-cred the user ran, which the service unit runs:
-// the lean front that execed this CLI (progs.FrontEnv), else this program.
-func frontPath(getenv func(string) string) (string, error) {
-	if p := getenv(progs.FrontEnv); filepath.IsAbs(p) {
-		return p, nil
+func printServiceState(f *Factory, st usersvc.State) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "manager: %s\n", st.Manager)
+	for _, u := range st.Units {
+		fmt.Fprintf(&b, "%s: %s, %s", u.Name, u.Active, u.Enabled)
+		if u.PID > 0 {
+			fmt.Fprintf(&b, ", pid %d", u.PID)
+		}
+		b.WriteString("\n")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("finding torale-cred's own path for the service: %w", err)
+	if len(st.Files) == 0 {
+		b.WriteString("files: none (not installed by 'torale-cred service install')\n")
 	}
-	return self, nil
-}
-
-// findServiceProgram looks for torale-cred-service where progs puts it
-// beside this program (bin/, go install, /usr/lib/torale-cred/, Homebrew's
-// libexec/), then on PATH.
-func findServiceProgram(getenv func(string) string) (string, error) {
-	if p := getenv(serviceProgramEnv); p != "" {
-		return p, nil
+	for _, p := range st.Files {
+		fmt.Fprintf(&b, "file: %s\n", p)
 	}
-	p, err := progs.Find(progs.Service)
-	var nf *progs.NotFoundError
-	if errors.As(err, &nf) {
-		return "", fmt.Errorf("the service commands are in %s, which is not installed with this torale-cred (looked in %v and on PATH); reinstall torale-cred, or build it: CGO_ENABLED=0 go install ./cmd/%s", nf.Name, nf.Looked, serviceProgram)
+	switch d := st.Daemon; {
+	case d.Answering && d.OutsideManager:
+		fmt.Fprintf(&b, "daemon: pid %d answers on %s outside the service manager (started by hand?); stop it before relying on the service\n", d.PID, d.Socket)
+	case d.Answering:
+		fmt.Fprintf(&b, "daemon: pid %d answers on %s\n", d.PID, d.Socket)
+	default:
+		fmt.Fprintf(&b, "daemon: nothing answers on %s\n", d.Socket)
 	}
-	return p, err
+	_, err := fmt.Fprint(f.IO.Out, b.String())
+	return err
 }

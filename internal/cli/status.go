@@ -115,6 +115,8 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		if envKey != "" && !credstore.ValidKey(envKey) {
 			ps.Warning = "TORALE_API_KEY does not look like a Torale key (sk_ and 32 to 128 letters, digits, - or _); it is used as it is, as the SDK would"
 		}
+		// status learns the key's hint only; --verify takes the key itself
+		// below, through the hand-out point, judged and recorded.
 		r, err := be.Resolve(ctx, f.request(name, "", ""))
 		if errors.Is(err, credstore.ErrNotFound) && r.URL == "" {
 			// The daemon's 404 names no URL: ask for the URL alone.
@@ -127,8 +129,8 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		if errors.Is(err, credstore.ErrKeychain) {
 			ps.APIKeySource = "unknown" // said once, on the Keychain line
 		}
-		if r.Key != "" {
-			ps.KeyHint = credstore.Hint(r.Key)
+		if r.KeyHint != "" {
+			ps.KeyHint = r.KeyHint
 		}
 		ps.err = err
 		if !ps.StoredAt.IsZero() && r.KeySource != credstore.FromKeychain && kerr == nil {
@@ -136,8 +138,12 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 				ps.Gone = true
 			}
 		}
-		if verify && r.Key != "" {
-			who, verr := verifyKey(ctx, r.URL, r.Key)
+		if verify && err == nil && r.KeyHint != "" {
+			var who string
+			vr, verr := be.Resolve(credstore.WithDoor(ctx, credstore.DoorVerify), f.request(name, "", ""))
+			if verr == nil {
+				who, verr = verifyKey(ctx, vr.URL, vr.Key)
+			}
 			ps.User = who
 			if verr != nil {
 				ps.VerifyError = verr.Error()

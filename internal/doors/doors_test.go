@@ -20,7 +20,7 @@ import (
 )
 
 // bin holds the shipped programs, built once by TestMain: every door is
-// the binary a user runs (the lean fronts, which exec torale-cred-cli).
+// the binary a user runs.
 var bin string
 
 func TestMain(m *testing.M) {

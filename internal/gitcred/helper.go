@@ -33,10 +33,6 @@ type Helper struct {
 	Env credstore.Env
 	// Stderr receives a sentence when a store or erase is declined.
 	Stderr io.Writer
-	// Door is the audit trail's word for where Get's key goes: "" is git
-	// (credstore.DoorGit); the daemon's /v1/git says socket for a program
-	// that is not torale-cred's own.
-	Door string
 }
 
 // target is a scheme and a host[:port], lower-cased, default port dropped:
@@ -198,11 +194,7 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 			continue
 		}
 		// The answer hands the key to git: the audit trail's "git" door.
-		door := h.Door
-		if door == "" {
-			door = credstore.DoorGit
-		}
-		r, err := h.resolveFor(credstore.WithDoor(ctx, door), p)
+		r, err := h.resolveFor(credstore.WithDoor(ctx, credstore.DoorGit), p)
 		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
 			continue
 		}
@@ -252,14 +244,13 @@ func (h *Helper) Store(ctx context.Context, c Credential) error {
 		h.notef("not storing a key for %s in profile %q: that profile's API URL is another server", s.target, profile)
 		return nil
 	}
-	r, err := h.resolveFor(ctx, profile)
-	if err != nil && !(errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain)) {
-		return err
-	}
-	if r.Key == c.Password {
+	// The caller's own key (flag or environment) is not torale-cred's to
+	// keep; Put itself leaves the stored key as it was, and a new one is
+	// judged and recorded as git's.
+	if c.Password == h.Env.APIKey {
 		return nil
 	}
-	_, err = h.Keys.Put(ctx, profile, c.Password, credstore.PutOptions{Source: credstore.SourceGit})
+	_, err = h.Keys.Put(credstore.WithDoor(ctx, credstore.DoorGit), profile, c.Password, credstore.PutOptions{Source: credstore.SourceGit})
 	return err
 }
 
@@ -275,6 +266,7 @@ func (h *Helper) Erase(ctx context.Context, c Credential) error {
 	if !ok || !slices.Contains(s.profiles, profile) {
 		return nil
 	}
+	ctx = credstore.WithDoor(ctx, credstore.DoorGit)
 	r, err := h.Keys.Stored(ctx, profile)
 	stored := r.Key
 	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // Caller is one process as the audit trail names it (SPEC: "caller").
@@ -25,8 +23,13 @@ type Caller struct {
 	Comm string `json:"comm"`
 	Unit string `json:"unit"`
 	SSH  bool   `json:"ssh"`
+	// Via is the torale-cred command this process asked through (token,
+	// exec, git, ...), when the socket's peer was torale-cred itself and
+	// this is the program behind it (Behind).
+	Via string `json:"via,omitempty"`
 
-	argv0 string // read only when Exe is torale-cred-cli (progs.Canonical)
+	// PPID is the parent, when the OS tells it (Behind walks up by it).
+	PPID int `json:"-"`
 }
 
 // Program is how a person reads the caller: the executable with its pid.
@@ -38,7 +41,53 @@ func (c *Caller) Program() string {
 	if name == "" {
 		name = "unknown program"
 	}
-	return name + " (pid " + strconv.Itoa(c.PID) + ")"
+	s := name + " (pid " + strconv.Itoa(c.PID) + ")"
+	if base := filepath.Base(c.Exe); c.Comm != "" && c.Exe != "" &&
+		!strings.HasPrefix(base, c.Comm) && !strings.HasPrefix(c.Comm, base) {
+		// A script: its name is the comm, its executable the interpreter.
+		s = c.Comm + " (" + c.Exe + ", pid " + strconv.Itoa(c.PID) + ")"
+	}
+	if c.Via != "" {
+		s += " via torale-cred " + c.Via
+	}
+	return s
+}
+
+// Behind is who a request from torale-cred's own program (c, the socket's
+// peer) is for: its nearest ancestor that is not torale-cred, read from
+// the OS, never from what the client says, with via naming the command.
+// Where no such ancestor can be read, c itself with via.
+func (id *Identifier) Behind(c *Caller, via string) *Caller {
+	pid := c.PPID
+	for range maxChain {
+		if pid <= 1 {
+			break
+		}
+		exe, ppid, ok := exeAndParent(pid)
+		if !ok {
+			break
+		}
+		if !ours()[exe] {
+			a := id.Identify(pid, uint32(c.UID))
+			a.Via = via
+			return a
+		}
+		pid = ppid
+	}
+	cc := *c
+	cc.Via = via
+	return &cc
+}
+
+// StillRuns reports whether process c.PID still runs c.Exe: a peer that
+// connected and then exec'd another program is no longer the caller that
+// was identified.
+func StillRuns(c *Caller) bool {
+	if c.PID <= 0 || c.Exe == "" {
+		return c.Exe == ""
+	}
+	exe, _, ok := exeAndParent(c.PID)
+	return ok && exe == c.Exe
 }
 
 // Identify describes process pid of user uid. What cannot be read (the
@@ -125,19 +174,9 @@ func (id *Identifier) Identify(pid int, uid uint32) *Caller {
 	c := &Caller{PID: pid, UID: int(uid)}
 	if pid > 0 {
 		identify(c, id)
-		if c.Exe != "" {
-			if pid == selfPID && len(os.Args) > 0 {
-				c.argv0 = os.Args[0]
-			}
-			c.Exe = progs.Canonical(c.Exe, c.argv0)
-		}
 	}
 	return c
 }
-
-// selfPID is this process's pid, read once: os.Getpid is a system call,
-// and Identify runs once per connection.
-var selfPID = os.Getpid()
 
 // Self is this process, identified once.
 var Self = sync.OnceValue(func() *Caller { return Identify(os.Getpid(), uint32(os.Getuid())) })
@@ -158,27 +197,34 @@ func From(ctx context.Context) *Caller {
 	return Self()
 }
 
-// ours are torale-cred's own executables where progs puts them relative
-// to this one, resolved once.
+// ours are torale-cred's own executables: this one (as run and resolved)
+// and the program's other name beside it, resolved once.
 var ours = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	exe, err := os.Executable()
 	if err != nil {
 		return m
 	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
-	}
-	m[exe] = true
-	for _, p := range progs.Family(exe) {
+	for _, p := range []string{exe, resolved(exe)} {
 		m[p] = true
+		for _, n := range []string{"torale-cred", "git-credential-torale"} {
+			sib := filepath.Join(filepath.Dir(p), n)
+			m[sib], m[resolved(sib)] = true, true
+		}
 	}
 	return m
 })
 
+func resolved(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
 // Ours reports whether c runs one of torale-cred's own executables (this
-// one, or its siblings in the same directory): only those may name the
-// door a key goes through; for anything else the door is the socket.
+// one, or its other name beside it): a request from those is judged for
+// the program behind it (Behind), and only those may name the door.
 func (c *Caller) Ours() bool { return c.Exe != "" && ours()[c.Exe] }
 
 // unitOf picks the systemd unit from /proc/PID/cgroup's text: the deepest

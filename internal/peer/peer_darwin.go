@@ -21,7 +21,7 @@ func identify(c *Caller, _ *Identifier) {
 	if !ok {
 		return
 	}
-	c.Comm = comm
+	c.Comm, c.PPID = comm, ppid
 	for range maxChain {
 		if isSSH(comm) {
 			c.SSH = true
@@ -46,4 +46,17 @@ func kinfo(pid int) (int, string, bool) {
 		name = name[:i]
 	}
 	return int(k.Eproc.Ppid), string(name), true
+}
+
+// exeAndParent is process pid's executable and parent.
+func exeAndParent(pid int) (exe string, ppid int, ok bool) {
+	b, err := unix.SysctlRaw("kern.procargs2", pid)
+	if err != nil || len(b) <= 4 {
+		return "", 0, false
+	}
+	if i := bytes.IndexByte(b[4:], 0); i > 0 {
+		exe = string(b[4 : 4+i])
+	}
+	ppid, _, ok = kinfo(pid)
+	return exe, ppid, ok && exe != ""
 }

@@ -4,13 +4,10 @@ package peer
 
 import (
 	"bytes"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/torale-ai/torale-cred/internal/progs"
 )
 
 // identify names process c.PID: through a pidfd where the kernel tells a
@@ -45,7 +42,7 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	}
 	proc := "/proc/" + strconv.Itoa(c.PID)
 	var got Caller
-	got.Exe, got.argv0 = exeOf(unix.AT_FDCWD, proc+"/")
+	got.Exe = exeOf(unix.AT_FDCWD, proc+"/")
 	comm, ok := commOf(c.PID)
 	if !ok {
 		return true
@@ -69,7 +66,7 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 	if hasID && !known && fromV2 {
 		id.storeUnit(info.Cgroupid, unit)
 	}
-	c.Exe, c.argv0, c.Comm, c.Unit = got.Exe, got.argv0, got.Comm, unit
+	c.Exe, c.Comm, c.Unit, c.PPID = got.Exe, got.Comm, unit, int(info.Ppid)
 	c.SSH = isSSH(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
 	return true
 }
@@ -108,33 +105,39 @@ func identifyProc(c *Caller, id *Identifier) {
 		return
 	}
 	defer unix.Close(dir)
-	c.Exe, c.argv0 = exeOf(dir, "")
+	c.Exe = exeOf(dir, "")
 	// stat holds the command name (as /proc/PID/comm) and the parent.
 	ppid, comm, _, ok := stat(dir)
 	if !ok {
 		return
 	}
-	c.Comm = comm
+	c.Comm, c.PPID = comm, ppid
 	if b, err := readFile(dir, "cgroup", 8<<10); err == nil {
 		c.Unit, _ = unitOf(string(b))
 	}
 	c.SSH = isSSH(comm) || sshAbove(ppid, id, statLineage{})
 }
 
-// exeOf is the executable at prefix+"exe" relative to dir, and for the
-// CLI its argv[0] too (progs.Canonical tells its names apart by it).
-func exeOf(dir int, prefix string) (exe, argv0 string) {
+// exeOf is the executable at prefix+"exe" relative to dir.
+func exeOf(dir int, prefix string) string {
 	link, err := readlinkat(dir, prefix+"exe")
 	if err != nil {
-		return "", ""
+		return ""
 	}
-	exe = strings.TrimSuffix(link, " (deleted)")
-	if filepath.Base(exe) == progs.CLI {
-		if b, err := readFile(dir, prefix+"cmdline", 4096); err == nil {
-			argv0, _, _ = strings.Cut(string(b), "\x00")
-		}
+	return strings.TrimSuffix(link, " (deleted)")
+}
+
+// exeAndParent is process pid's executable and parent, read through one
+// descriptor of /proc/PID so both are that process's.
+func exeAndParent(pid int) (exe string, ppid int, ok bool) {
+	dir, err := unix.Open("/proc/"+strconv.Itoa(pid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", 0, false
 	}
-	return exe, argv0
+	defer unix.Close(dir)
+	exe = exeOf(dir, "")
+	ppid, _, _, ok = stat(dir)
+	return exe, ppid, ok && exe != ""
 }
 
 // lineage is how a walk up the parents learns each one: its key first,

@@ -4,3 +4,6 @@ package peer
 
 // identify learns nothing more than the pid and uid on this OS.
 func identify(*Caller, *Identifier) {}
+
+// exeAndParent cannot be read on this OS.
+func exeAndParent(int) (string, int, bool) { return "", 0, false }

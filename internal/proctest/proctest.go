@@ -35,16 +35,15 @@ const stopWait = 10 * time.Second
 const healthWait = 15 * time.Second
 
 // BuildPrograms builds the shipped programs (torale-cred and
-// git-credential-torale, the lean fronts; torale-cred-cli, which they exec;
-// torale-cred-service) into dir as make build does (static, trimmed
-// paths), for tests that run them as users do.
+// git-credential-torale, one program under two names) into dir as make
+// build does (static, trimmed paths), for tests that run them as users do.
 func BuildPrograms(dir string) error {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		return errors.New("the go command is not on PATH")
 	}
 	args := []string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}
-	for _, c := range []string{"torale-cred", "torale-cred-cli", "git-credential-torale", "torale-cred-service"} {
+	for _, c := range []string{"torale-cred", "git-credential-torale"} {
 		args = append(args, "github.com/torale-ai/torale-cred/cmd/"+c)
 	}
 	cmd := exec.Command(goCmd, args...)

@@ -58,7 +58,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 			defer c.Close()
 			for ctx.Err() == nil {
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				r, err := c.Resolve(rctx, credstore.Request{Profile: "default"})
+				r, err := c.Resolve(credstore.WithDoor(rctx, credstore.DoorToken), credstore.Request{Profile: "default"})
 				cancel()
 				var ie *ipc.Error
 				switch {
@@ -186,7 +186,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	}
 	c := ipc.NewClient(w.Sock, 0)
 	defer c.Close()
-	r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
+	r, err := c.Resolve(credstore.WithDoor(t.Context(), credstore.DoorToken), credstore.Request{Profile: "default"})
 	if err != nil || r.Key != key || r.KeySource != "keychain" {
 		t.Errorf("look-up on a full disk: %s %v", r.KeySource, err)
 	}

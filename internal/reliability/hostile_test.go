@@ -254,7 +254,7 @@ func TestHostileInput(t *testing.T) {
 	_, kerr := kc.Get(t.Context(), "default")
 	c := ipc.NewClient(w.Sock, 0)
 	defer c.Close()
-	r, rerr := c.Resolve(t.Context(), credstore.Request{Profile: "default"})
+	r, rerr := c.Resolve(credstore.WithDoor(t.Context(), credstore.DoorToken), credstore.Request{Profile: "default"})
 	cfgOK := string(b) == cfgRaw && errors.Is(kerr, credstore.ErrNotFound)
 	seen := fmt.Sprintf("file untouched: %v; keychain: %v", string(b) == cfgRaw, kerr)
 	report.add("Hostile input (socket)", "config.json api_key holding CR/LF", "watcher refuses: file untouched, nothing stored in the keychain", seen, okStr(cfgOK))

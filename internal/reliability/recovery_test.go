@@ -113,7 +113,7 @@ func TestUnlockMovesTheWaitingKeyAtOnce(t *testing.T) {
 			}
 		}
 		if served == 0 {
-			if r, err := c.Resolve(t.Context(), credstore.Request{Profile: "default"}); err == nil && r.Key == waiting && r.KeySource == credstore.FromKeychain {
+			if r, err := c.Resolve(credstore.WithDoor(t.Context(), credstore.DoorToken), credstore.Request{Profile: "default"}); err == nil && r.Key == waiting && r.KeySource == credstore.FromKeychain {
 				served = time.Since(unlocked)
 			}
 		}

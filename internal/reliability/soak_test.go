@@ -87,7 +87,7 @@ func TestSoak(t *testing.T) {
 		}
 		rewritten := time.Now()
 		for {
-			r, err := probe.Resolve(t.Context(), credstore.Request{Profile: "default"})
+			r, err := probe.Resolve(credstore.WithDoor(t.Context(), credstore.DoorToken), credstore.Request{Profile: "default"})
 			if err == nil && r.Key == k && r.KeySource == "keychain" {
 				confirmed.Store(int64(i))
 				return time.Since(start), nil
@@ -172,7 +172,7 @@ func TestSoak(t *testing.T) {
 				}
 				floor := confirmed.Load()
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				r, err := c.Resolve(rctx, credstore.Request{Profile: "default"})
+				r, err := c.Resolve(credstore.WithDoor(rctx, credstore.DoorToken), credstore.Request{Profile: "default"})
 				cancel()
 				done.Add(1)
 				if err != nil {

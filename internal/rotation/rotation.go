@@ -78,8 +78,10 @@ func (r *Rotator) api(url, key string) *toraleapi.Client {
 // Rotate runs the workflow. The error is one sentence with the fix; it
 // says whether anything changed.
 func (r *Rotator) Rotate(ctx context.Context) (Result, error) {
-	// The stored key leaves for the Torale API: the audit trail says so.
-	stored, err := r.Keys.Stored(credstore.WithDoor(ctx, credstore.DoorRotate), r.Profile)
+	// Every key read and written here goes through the hand-out point as
+	// rotate's: judged, and in the trail.
+	ctx = credstore.WithDoor(ctx, credstore.DoorRotate)
+	stored, err := r.Keys.Stored(ctx, r.Profile)
 	if err != nil {
 		return Result{}, err
 	}

@@ -32,7 +32,7 @@ type launchdAgent struct {
 	f *Env
 }
 
-func newServiceManager(f *Env) (serviceManager, error) { return &launchdAgent{f: f}, nil }
+func newServiceManager(f *Env) (Manager, error) { return &launchdAgent{f: f}, nil }
 
 // home is the directory kardianos writes the agent under (the account's,
 // which launchd also uses), so logs and plist agree.
@@ -213,8 +213,8 @@ func (l *launchdAgent) Stop(ctx context.Context) error {
 	return nil
 }
 
-func (l *launchdAgent) Status(ctx context.Context) (serviceState, error) {
-	st := serviceState{Manager: "launchd (" + l.domain() + ")", Files: []string{}}
+func (l *launchdAgent) Status(ctx context.Context) (State, error) {
+	st := State{Manager: "launchd (" + l.domain() + ")", Files: []string{}}
 	home, err := l.home()
 	if err != nil {
 		return st, err
@@ -222,7 +222,7 @@ func (l *launchdAgent) Status(ctx context.Context) (serviceState, error) {
 	if p := l.plistPath(home); exists(p) {
 		st.Files = append(st.Files, p)
 	}
-	us := unitState{Name: packaging.LaunchdLabel, Active: "not running", Enabled: "not loaded"}
+	us := Unit{Name: packaging.LaunchdLabel, Active: "not running", Enabled: "not loaded"}
 	if out, ok := l.loaded(ctx); ok {
 		us.Enabled = "loaded"
 		for _, line := range strings.Split(out, "\n") {

@@ -31,7 +31,7 @@ type systemdUser struct {
 	f *Env
 }
 
-func newServiceManager(f *Env) (serviceManager, error) { return &systemdUser{f: f}, nil }
+func newServiceManager(f *Env) (Manager, error) { return &systemdUser{f: f}, nil }
 
 // unitDir is where kardianos writes a user unit: $HOME/.config/systemd/user.
 // probe checks that the user manager reads it.
@@ -320,8 +320,8 @@ func (s *systemdUser) Stop(ctx context.Context) error {
 	return nil
 }
 
-func (s *systemdUser) Status(ctx context.Context) (serviceState, error) {
-	st := serviceState{Manager: "systemd (user)", Files: []string{}}
+func (s *systemdUser) Status(ctx context.Context) (State, error) {
+	st := State{Manager: "systemd (user)", Files: []string{}}
 	dir, err := s.unitDir()
 	if err != nil {
 		return st, err
@@ -338,7 +338,7 @@ func (s *systemdUser) Status(ctx context.Context) (serviceState, error) {
 			return st, err
 		}
 		p := parseProperties(out)
-		us := unitState{Name: u, Active: p["ActiveState"], Enabled: p["UnitFileState"]}
+		us := Unit{Name: u, Active: p["ActiveState"], Enabled: p["UnitFileState"]}
 		if p["LoadState"] == "not-found" {
 			us.Active, us.Enabled = "not-found", "not installed"
 		} else if p["SubState"] != "" && p["SubState"] != p["ActiveState"] {

@@ -1,9 +1,8 @@
 //go:build linux
 
-package usersvc
+package usersvc_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/internal/cli"
+	"github.com/torale-ai/torale-cred/internal/usersvc"
 	"github.com/torale-ai/torale-cred/packaging"
 )
 
@@ -68,9 +69,9 @@ func serviceEnv(t *testing.T, fake bool) (home, log string) {
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	code = Run(context.Background(), args, &Env{Out: &out, ErrOut: &errOut, Getenv: os.Getenv})
-	return code, out.String(), errOut.String()
+	io, sout, serr := cli.Test("")
+	code = cli.Run(context.Background(), args, io, os.Getenv)
+	return code, sout.String(), serr.String()
 }
 
 // tree lists every path under root with its type and, for files and links,
@@ -196,7 +197,7 @@ func TestServiceInstallWritesPackagedUnitsAndUninstallRemovesThem(t *testing.T) 
 	if code != 0 {
 		t.Fatalf("status: exit %d:\n%s", code, stderr)
 	}
-	var st serviceState
+	var st usersvc.State
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, stdout)
 	}
@@ -251,7 +252,7 @@ func TestServiceInstallFailureLeavesNothing(t *testing.T) {
 	before := tree(t, home)
 	t.Setenv("SYSTEMCTL_FAIL", "--user enable --now torale-cred.socket")
 	code, _, stderr := runCLI(t, "service", "install")
-	if code != ExitFailure || !strings.Contains(stderr, "injected by SYSTEMCTL_FAIL") {
+	if code != cli.ExitFailure || !strings.Contains(stderr, "injected by SYSTEMCTL_FAIL") {
 		t.Fatalf("install with a failing systemctl: exit %d:\n%s", code, stderr)
 	}
 	// kardianos made ~/.config/systemd/user; the units and links are gone.
@@ -268,7 +269,7 @@ func TestServiceWithoutAUserManager(t *testing.T) {
 	before := tree(t, home)
 	for _, action := range []string{"install", "start", "stop", "status"} {
 		code, stdout, stderr := runCLI(t, "service", action)
-		if code != ExitFailure || stdout != "" {
+		if code != cli.ExitFailure || stdout != "" {
 			t.Errorf("service %s: exit %d, stdout %q", action, code, stdout)
 		}
 		if !strings.Contains(stderr, "no systemd user manager is reachable") || !strings.HasSuffix(stderr, "torale-cred daemon\n") ||
@@ -285,17 +286,17 @@ func TestServiceWithoutAUserManager(t *testing.T) {
 
 	t.Setenv("PATH", t.TempDir()) // no systemctl at all
 	code, _, stderr := runCLI(t, "service", "install")
-	if code != ExitFailure || !strings.Contains(stderr, "systemctl is not installed") {
+	if code != cli.ExitFailure || !strings.Contains(stderr, "systemctl is not installed") {
 		t.Errorf("install without systemctl: exit %d:\n%s", code, stderr)
 	}
 }
 
 func TestServiceNeedsASubcommand(t *testing.T) {
-	if code, _, _ := runCLI(t, "service"); code != ExitUsage {
-		t.Errorf("service alone: exit %d, want %d", code, ExitUsage)
+	if code, _, _ := runCLI(t, "service"); code != cli.ExitUsage {
+		t.Errorf("service alone: exit %d, want %d", code, cli.ExitUsage)
 	}
-	if code, _, _ := runCLI(t, "service", "install", "extra"); code != ExitUsage {
-		t.Errorf("service install extra: exit %d, want %d", code, ExitUsage)
+	if code, _, _ := runCLI(t, "service", "install", "extra"); code != cli.ExitUsage {
+		t.Errorf("service install extra: exit %d, want %d", code, cli.ExitUsage)
 	}
 }
 

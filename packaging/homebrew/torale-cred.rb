@@ -30,12 +30,6 @@ class ToraleCred < Formula
     ldflags = "-s -w -X github.com/torale-ai/torale-cred/internal/version.version=#{stamp}"
     system "go", "build", *std_go_args(ldflags:, output: bin/"torale-cred"), "./cmd/torale-cred"
     system "go", "build", *std_go_args(ldflags:, output: bin/"git-credential-torale"), "./cmd/git-credential-torale"
-    # The full command line, which the lean torale-cred and
-    # git-credential-torale exec from libexec for everything but their hot
-    # path, and the service commands, which `torale-cred service ...` execs;
-    # nobody types their names.
-    system "go", "build", *std_go_args(ldflags:, output: libexec/"torale-cred-cli"), "./cmd/torale-cred-cli"
-    system "go", "build", *std_go_args(ldflags:, output: libexec/"torale-cred-service"), "./cmd/torale-cred-service"
     # Shell completion (cobra's `torale-cred completion SHELL`) and the man
     # pages generated from the same command tree the packages ship.
     generate_completions_from_executable(bin/"torale-cred", "completion")

@@ -133,13 +133,13 @@ check "in $user's manager, nobody having run enable: torale-cred.socket enabled 
 
 usc start gnome-keyring-daemon.service
 key="sk_$(head -c 33 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-43)"
-check "a look-up answers: PUT, then GET /v1/credentials/default over the socket, socket-activating /usr/bin/torale-cred (which execs /usr/lib/torale-cred/torale-cred-cli daemon in the same process)" bash -c "
+check "a look-up answers: PUT, then GET /v1/credentials/default over the socket, socket-activating /usr/bin/torale-cred daemon" bash -c "
 	$(declare -f in_root as_user usc uprop expect_eq); pid1=$pid1 uid=$uid user=$user
 	sock=/run/user/$uid/torale/cred.sock
 	as_user curl -sSf --max-time 10 --unix-socket \$sock -X PUT -d '{\"api_key\":\"$key\"}' http://torale/v1/credentials/default >/dev/null || exit 1
 	got=\$(as_user curl -sSf --max-time 10 --unix-socket \$sock http://torale/v1/credentials/default) || exit 1
 	case \"\$got\" in *'\"api_key\":\"$key\"'*) ;; *) echo \"\$got\"; exit 1 ;; esac
-	expect_eq 'service' \"\$(uprop torale-cred.service ActiveState)/\$(uprop torale-cred.service ExecMainPID | xargs -I{} nsenter --target $pid1 --all -- readlink /proc/{}/exe)\" active//usr/lib/torale-cred/torale-cred-cli"
+	expect_eq 'service' \"\$(uprop torale-cred.service ActiveState)/\$(uprop torale-cred.service ExecMainPID | xargs -I{} nsenter --target $pid1 --all -- readlink /proc/{}/exe)\" active//usr/bin/torale-cred"
 check "torale-cred token, as $user, prints the stored key (the daemon answers)" bash -c "
 	$(declare -f in_root as_user); pid1=$pid1 uid=$uid user=$user
 	[ \"\$(as_user torale-cred token 2>/dev/null)\" = '$key' ] || { as_user torale-cred status; exit 1; }"

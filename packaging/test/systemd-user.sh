@@ -386,7 +386,7 @@ export -f sc prop api status_of body_of hint wait_for journal_since render_servi
 export src exe sock units
 
 mkdir -p "$HOME/.local/bin"
-install -m 0755 "$bin/torale-cred" "$bin/torale-cred-cli" "$bin/git-credential-torale" "$bin/torale-cred-service" "$HOME/.local/bin/"
+install -m 0755 "$bin/torale-cred" "$bin/git-credential-torale" "$HOME/.local/bin/"
 install_units
 
 all="socket-activation put-get-migration audit-unit restart-after-kill watchdog seccomp-kills commented-hardening service-install"

@@ -270,7 +270,7 @@ func (r *runner) lookups(ctx context.Context, w *world, key string) error {
 	}
 	// The answer is right before anything is timed.
 	c := ipc.NewClient(w.sock, 0)
-	ans, err := c.Resolve(ctx, credstore.Request{Profile: credstore.DefaultProfile})
+	ans, err := c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: credstore.DefaultProfile})
 	c.Close()
 	if err != nil {
 		return fmt.Errorf("first look-up: %w", err)

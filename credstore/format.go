@@ -1,11 +1,11 @@
-package wire
+package credstore
 
 import "strings"
 
 // Key and profile formats are checked by hand-written loops, not regexps:
 // a regexp is compiled when the package initialises, in every process that
 // links it, and `^sk_[A-Za-z0-9_-]{32,128}$` compiled to a program of over
-// two thousand allocations. credstore's key_fuzz_test.go proves each loop
+// two thousand allocations. key_fuzz_test.go proves each loop
 // equal to its regexp.
 
 // ValidKey is `^sk_[A-Za-z0-9_-]{32,128}$`: both the documented keys (sk_ +

@@ -1,10 +1,4 @@
-// Package wire is what a look-up is on the socket: the request, the
-// caller's environment, the answer, the profile rule and the few constants
-// both ends share. It is a leaf (the standard library's encoding/json and
-// nothing heavier), so that the lean front binaries speak it without
-// linking the keychain or net/http; credstore re-exports every type here
-// under its old name, so nothing is converted on the way through.
-package wire
+package credstore
 
 import (
 	"errors"
@@ -36,27 +30,35 @@ const (
 	// MaxAnswerBytes bounds what a client reads of an answer.
 	MaxAnswerBytes = 1 << 20
 	// DoorHeader names the door a look-up hands its key through (token,
-	// exec, env, git, rotate), for the audit trail. The daemon believes it
-	// only from torale-cred's own executables.
+	// exec, env, git, rotate, ...), for the audit trail. The daemon believes
+	// it only from torale-cred's own executables; HintOnly from anyone.
 	DoorHeader = "Torale-Cred-Door"
+	// HintOnly as the DoorHeader asks for an answer without the key: its
+	// hint only (torale-cred's own checks), so nothing is handed out.
+	HintOnly = "none"
 )
 
-// Doors a key leaves torale-cred through, as the audit trail names them.
-// A look-up with no door is one of torale-cred's own checks (status,
-// login's "is there a key already"), which hands no key on.
+// Doors a key leaves torale-cred through (or a write comes in by), as the
+// audit trail names them. A look-up with no door is one of torale-cred's
+// own checks (status, login's "is there a key already"): it is answered
+// with the key's hint, never the key.
 const (
 	DoorSocket = "socket" // a program asked the socket itself
 	DoorToken  = "token"
 	DoorExec   = "exec"
 	DoorEnv    = "env"
-	DoorGit    = "git"    // git-credential-torale get
-	DoorRotate = "rotate" // rotate's own call to the Torale API
+	DoorGit    = "git"    // git-credential-torale
+	DoorRotate = "rotate" // rotate's own calls to the Torale API
+	DoorVerify = "verify" // status --verify, login --verify: GET /auth/me
+	DoorRemind = "remind" // the daemon's own created_at look-up (https only)
+	DoorLogin  = "login"  // a key stored by login or import
+	DoorLogout = "logout" // a key removed by logout
 )
 
 // CheckDoor reports whether door is one of the names above.
 func CheckDoor(door string) bool {
 	switch door {
-	case DoorSocket, DoorToken, DoorExec, DoorEnv, DoorGit, DoorRotate:
+	case DoorSocket, DoorToken, DoorExec, DoorEnv, DoorGit, DoorRotate, DoorVerify, DoorRemind, DoorLogin, DoorLogout:
 		return true
 	}
 	return false
@@ -90,26 +92,20 @@ type Request struct {
 }
 
 // Env is the caller's Torale environment. The SDK compares the flags to the
-// string "1" exactly, so TORALE_DEV=true is not dev mode. Config and
-// StateDir are the caller's own paths, when it set them: a daemon serving
-// other paths answers from those instead, as the caller would without it.
+// string "1" exactly, so TORALE_DEV=true is not dev mode. It names no path:
+// the daemon reads its own files only.
 type Env struct {
 	APIKey  string `json:"TORALE_API_KEY,omitempty"`
 	APIURL  string `json:"TORALE_API_URL,omitempty"`
 	Dev     string `json:"TORALE_DEV,omitempty"`
 	NoAuth  string `json:"TORALE_NOAUTH,omitempty"`
 	Profile string `json:"TORALE_PROFILE,omitempty"`
-	// Config is TORALE_CONFIG (or --torale-config), absolute.
-	Config string `json:"TORALE_CONFIG,omitempty"`
-	// StateDir is TORALE_CRED_STATE_DIR, absolute.
-	StateDir string `json:"TORALE_CRED_STATE_DIR,omitempty"`
 }
 
 // EnvFrom reads the Torale variables through getenv.
 func EnvFrom(getenv func(string) string) Env {
 	return Env{APIKey: getenv("TORALE_API_KEY"), APIURL: getenv("TORALE_API_URL"),
-		Dev: getenv("TORALE_DEV"), NoAuth: getenv("TORALE_NOAUTH"), Profile: getenv("TORALE_PROFILE"),
-		Config: getenv("TORALE_CONFIG"), StateDir: getenv("TORALE_CRED_STATE_DIR")}
+		Dev: getenv("TORALE_DEV"), NoAuth: getenv("TORALE_NOAUTH"), Profile: getenv("TORALE_PROFILE")}
 }
 
 // DevMode reports whether the URL order's localhost tier applies.
@@ -131,10 +127,6 @@ func (e *Env) Var(name string) *string {
 		return &e.NoAuth
 	case "TORALE_PROFILE":
 		return &e.Profile
-	case "TORALE_CONFIG":
-		return &e.Config
-	case "TORALE_CRED_STATE_DIR":
-		return &e.StateDir
 	}
 	return nil
 }
@@ -151,6 +143,9 @@ type Resolution struct {
 	NoAuth    bool   `json:"noauth"`
 	// Rotation is nil when the profile has no metadata.
 	Rotation *Rotation `json:"rotation"`
+	// KeyHint is the key as people see it (sk_...xyz89): set whenever a key
+	// was found, also in an answer that holds no key (HintOnly).
+	KeyHint string `json:"key_hint,omitempty"`
 	// KeychainProblem is set when the keychain failed but a lower tier
 	// (config.json) answered, so every door can warn the same way.
 	KeychainProblem string `json:"keychain_problem,omitempty"`
@@ -161,24 +156,6 @@ type Rotation struct {
 	AgeDays int       `json:"age_days"`
 	DueAt   time.Time `json:"due_at"`
 	Due     bool      `json:"due"`
-}
-
-// GitRequest is the body of POST /v1/git: one run of git's credential
-// protocol, answered by the daemon with the git helper's own rule.
-type GitRequest struct {
-	// Operation is git's verb; the route answers "get" only.
-	Operation string `json:"operation"`
-	// Input is the attribute lines git sent, as it sent them.
-	Input string `json:"input"`
-	// Profile is the helper's --profile ("" for none).
-	Profile string `json:"profile,omitempty"`
-	Env     Env    `json:"env,omitzero"`
-}
-
-// GitAnswer is POST /v1/git's answer: what the helper prints for git
-// ("" when it has nothing to say for that host).
-type GitAnswer struct {
-	Output string `json:"output"`
 }
 
 // CheckProfile refuses names that could not be a keychain account or a
