@@ -2,6 +2,7 @@ package credstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
@@ -89,6 +91,8 @@ func (s *State) Names() []string {
 // daemon and a CLI never lose each other's updates.
 type StateFile struct {
 	Dir string
+	// lockWait replaces stateLockWait (tests).
+	lockWait time.Duration
 }
 
 // Path is the file's location.
@@ -143,12 +147,32 @@ func ParseState(b []byte) (*State, error) {
 	return &s, nil
 }
 
+// stateLockWait bounds how long a writer (login, a migration, the
+// reminder) waits for another process's hold on state.lock: long enough
+// for any honest update, then it fails naming the lock file.
+const stateLockWait = 5 * time.Second
+
+// stateMu queues this process's own writers: flock is per open file, so
+// goroutines would otherwise poll against each other, unfairly, and could
+// give up on a lock only their own process held.
+var stateMu sync.Mutex
+
 // Update applies fn to the state under the lock and writes it atomically.
+// It waits at most stateLockWait (f.lockWait in tests) for another
+// process's hold on state.lock; then it fails with filelock.ErrBusy.
 func (f StateFile) Update(fn func(*State) error) error {
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating the metadata directory: %w", err)
 	}
-	unlock, err := filelock.Lock(filepath.Join(f.Dir, "state.lock"))
+	stateMu.Lock()
+	defer stateMu.Unlock()
+	wait := stateLockWait
+	if f.lockWait > 0 {
+		wait = f.lockWait
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	unlock, err := filelock.Lock(ctx, filepath.Join(f.Dir, "state.lock"))
 	if err != nil {
 		return fmt.Errorf("locking the metadata: %w", err)
 	}

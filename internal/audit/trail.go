@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/torale-ai/torale-cred/internal/filelock"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
@@ -66,6 +65,8 @@ type Trail struct {
 	callers map[*peer.Caller][]byte
 	seen    *Seen
 	failing bool
+	// seenFailing: the first-use set could not be kept (logged once).
+	seenFailing bool
 }
 
 // Stats are the trail's counters since the daemon started.
@@ -90,7 +91,7 @@ func Open(dir string, o Options) *Trail {
 	}
 	t := &Trail{dir: dir, o: o, log: o.Logger, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), callers: map[*peer.Caller][]byte{},
-		seen: &Seen{Dir: dir}}
+		seen: &Seen{Dir: dir, wait: writerLockWait}}
 	go t.run()
 	return t
 }
@@ -263,9 +264,9 @@ func (t *Trail) ensureOpen() error {
 // rotate makes the full file the ".1" file, under the lock the commands
 // take too, unless another process already did.
 func (t *Trail) rotate() error {
-	unlock, err := filelock.Lock(filepath.Join(t.dir, "audit.lock"))
+	unlock, err := lock(t.dir, writerLockWait)
 	if err != nil {
-		return fmt.Errorf("locking the audit trail: %w", err)
+		return err
 	}
 	defer unlock()
 	if same(t.f, t.path()) {
