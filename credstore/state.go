@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
 	"github.com/torale-ai/torale-cred/internal/filelock"
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Sources of a stored key, as state.json records them.
@@ -98,23 +97,17 @@ type StateFile struct {
 // Path is the file's location.
 func (f StateFile) Path() string { return filepath.Join(f.Dir, "state.json") }
 
-// Load reads the metadata; a missing file is an empty state. The directory
-// and the file must pass the trust rules, or nothing is read.
+// Load reads the metadata; a missing file is an empty state. It is read
+// through safefile.Open: the directory and the file must pass the trust
+// rules, and only a regular file of at most maxStateSize is read, so a FIFO
+// or device at the path is refused at once, never waited on.
 func (f StateFile) Load() (*State, error) {
-	if err := trust.Dir(f.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("the metadata directory: %w", err)
-	}
-	if fi, err := os.Lstat(f.Path()); err == nil {
-		if err := trust.Info(f.Path(), fi); err != nil {
-			return nil, fmt.Errorf("the metadata file: %w", err)
-		}
-	}
-	b, err := readLimited(f.Path(), maxStateSize)
+	b, err := safefile.ReadFile(f.Path(), safefile.Options{MaxSize: maxStateSize})
 	if errors.Is(err, fs.ErrNotExist) {
 		return &State{Version: stateVersion, Profiles: map[string]*Profile{}}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading metadata: %w", err)
+		return nil, fmt.Errorf("reading the metadata: %w", err)
 	}
 	return ParseState(b)
 }
@@ -189,21 +182,4 @@ func (f StateFile) Update(fn func(*State) error) error {
 		return fmt.Errorf("encoding metadata: %w", err)
 	}
 	return atomicfile.Write(f.Path(), append(b, '\n'), 0o600)
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(fh, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return buf.Bytes(), nil
 }
