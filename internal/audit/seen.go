@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // SeenFileName holds, per profile, the executables that have received its
@@ -35,25 +35,19 @@ type Seen struct {
 
 func (s *Seen) path() string { return filepath.Join(s.Dir, SeenFileName) }
 
+// maxSeenSize bounds what is read: seen.json holds a path per program.
+const maxSeenSize = 4 << 20
+
+// load reads seen.json through safefile: a FIFO, device or link at the
+// path, or an untrusted directory or file, is refused at once.
 func (s *Seen) load() (seenFile, error) {
 	sf := seenFile{Version: 1, Profiles: map[string][]string{}}
-	if err := trust.Dir(s.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return sf, err
-	}
-	if fi, err := os.Lstat(s.path()); err == nil {
-		if err := trust.Info(s.path(), fi); err != nil {
-			return sf, err
-		}
-		if !fi.Mode().IsRegular() || fi.Size() > 4<<20 {
-			return sf, fmt.Errorf("%s is not a small regular file", s.path())
-		}
-	}
-	b, err := os.ReadFile(s.path())
+	b, err := safefile.ReadFile(s.path(), safefile.Options{MaxSize: maxSeenSize})
 	if errors.Is(err, fs.ErrNotExist) {
 		return sf, nil
 	}
 	if err != nil {
-		return sf, err
+		return sf, fmt.Errorf("reading the set of programs seen: %w", err)
 	}
 	if err := json.Unmarshal(b, &sf); err != nil {
 		return sf, fmt.Errorf("%s is not valid JSON: %w", s.path(), err)

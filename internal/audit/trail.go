@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/peer"
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Options tune a Trail; the zero value is usable.
@@ -293,34 +293,23 @@ func same(f *os.File, path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// openTrail opens dir's trail for appending (creating it 0600), refusing a
-// directory or file that fails the trust rules or is not a regular file,
-// and cuts a torn last line a crash left, so the file is whole lines.
+// openTrail opens dir's trail for appending (creating it 0600) through
+// safefile.Open, which refuses a directory or file that fails the trust
+// rules, a link, or anything but a regular file, and cuts a torn last line
+// a crash left, so the file is whole lines.
 func openTrail(dir string) (*os.File, int64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, fmt.Errorf("creating the state directory: %w", err)
 	}
-	if err := trust.Dir(dir); err != nil {
-		return nil, 0, fmt.Errorf("the state directory: %w", err)
-	}
-	path := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|noFollow, 0o600)
+	f, fi, err := safefile.Open(filepath.Join(dir, FileName), safefile.Options{Flag: os.O_RDWR | os.O_APPEND | os.O_CREATE, Perm: 0o600})
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening the audit trail: %w", err)
 	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", path)
-	}
-	if err == nil {
-		err = trust.Info(path, fi)
-	}
-	if err == nil && fi.Mode().Perm() != 0o600 {
-		err = f.Chmod(0o600)
-	}
-	if err != nil {
-		f.Close()
-		return nil, 0, err
+	if fi.Mode().Perm() != 0o600 {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("opening the audit trail: %w", err)
+		}
 	}
 	size, err := cutTornTail(f)
 	if err != nil {
