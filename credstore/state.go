@@ -2,19 +2,20 @@ package credstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
 	"github.com/torale-ai/torale-cred/internal/filelock"
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Sources of a stored key, as state.json records them.
@@ -89,28 +90,24 @@ func (s *State) Names() []string {
 // daemon and a CLI never lose each other's updates.
 type StateFile struct {
 	Dir string
+	// lockWait replaces stateLockWait (tests).
+	lockWait time.Duration
 }
 
 // Path is the file's location.
 func (f StateFile) Path() string { return filepath.Join(f.Dir, "state.json") }
 
-// Load reads the metadata; a missing file is an empty state. The directory
-// and the file must pass the trust rules, or nothing is read.
+// Load reads the metadata; a missing file is an empty state. It is read
+// through safefile.Open: the directory and the file must pass the trust
+// rules, and only a regular file of at most maxStateSize is read, so a FIFO
+// or device at the path is refused at once, never waited on.
 func (f StateFile) Load() (*State, error) {
-	if err := trust.Dir(f.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("the metadata directory: %w", err)
-	}
-	if fi, err := os.Lstat(f.Path()); err == nil {
-		if err := trust.Info(f.Path(), fi); err != nil {
-			return nil, fmt.Errorf("the metadata file: %w", err)
-		}
-	}
-	b, err := readLimited(f.Path(), maxStateSize)
+	b, err := safefile.ReadFile(f.Path(), safefile.Options{MaxSize: maxStateSize})
 	if errors.Is(err, fs.ErrNotExist) {
 		return &State{Version: stateVersion, Profiles: map[string]*Profile{}}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading metadata: %w", err)
+		return nil, fmt.Errorf("reading the metadata: %w", err)
 	}
 	return ParseState(b)
 }
@@ -143,12 +140,32 @@ func ParseState(b []byte) (*State, error) {
 	return &s, nil
 }
 
+// stateLockWait bounds how long a writer (login, a migration, the
+// reminder) waits for another process's hold on state.lock: long enough
+// for any honest update, then it fails naming the lock file.
+const stateLockWait = 5 * time.Second
+
+// stateMu queues this process's own writers: flock is per open file, so
+// goroutines would otherwise poll against each other, unfairly, and could
+// give up on a lock only their own process held.
+var stateMu sync.Mutex
+
 // Update applies fn to the state under the lock and writes it atomically.
+// It waits at most stateLockWait (f.lockWait in tests) for another
+// process's hold on state.lock; then it fails with filelock.ErrBusy.
 func (f StateFile) Update(fn func(*State) error) error {
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating the metadata directory: %w", err)
 	}
-	unlock, err := filelock.Lock(filepath.Join(f.Dir, "state.lock"))
+	stateMu.Lock()
+	defer stateMu.Unlock()
+	wait := stateLockWait
+	if f.lockWait > 0 {
+		wait = f.lockWait
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	unlock, err := filelock.Lock(ctx, filepath.Join(f.Dir, "state.lock"))
 	if err != nil {
 		return fmt.Errorf("locking the metadata: %w", err)
 	}
@@ -165,21 +182,4 @@ func (f StateFile) Update(fn func(*State) error) error {
 		return fmt.Errorf("encoding metadata: %w", err)
 	}
 	return atomicfile.Write(f.Path(), append(b, '\n'), 0o600)
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(fh, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return buf.Bytes(), nil
 }

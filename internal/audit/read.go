@@ -3,12 +3,14 @@ package audit
 import (
 	"bufio"
 	"errors"
+	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Filter selects events; zero fields select everything.
@@ -27,19 +29,26 @@ func (f Filter) match(e Event) bool {
 // maxLine bounds one line; a longer one is skipped as not an event.
 const maxLine = 64 << 10
 
+// maxReadBytes bounds each file Read takes in: the trail keeps its files
+// near DefaultMaxBytes, so one many times that size is not the trail's
+// and is refused rather than read into memory.
+const maxReadBytes = 16 * DefaultMaxBytes
+
 // Read returns dir's events that match f, oldest first, from the rotated
 // file and the current one, and how many lines were not events (a torn
-// last line, an edit). A missing trail is no events.
+// last line, an edit). A missing trail is no events. Each file is opened
+// through safefile.Open: an untrusted directory or file, a FIFO, device or
+// link at its path, or a file past maxReadBytes is an error at once.
 func Read(dir string, f Filter) (events []Event, bad int, err error) {
 	for _, name := range []string{FileName + ".1", FileName} {
-		fh, err := os.Open(filepath.Join(dir, name))
+		fh, _, err := safefile.Open(filepath.Join(dir, name), safefile.Options{MaxSize: maxReadBytes})
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, 0, err
 		}
-		sc := bufio.NewScanner(fh)
+		sc := bufio.NewScanner(io.LimitReader(fh, maxReadBytes))
 		sc.Buffer(make([]byte, 4096), maxLine)
 		for sc.Scan() {
 			e, err := ParseLine(sc.Bytes())

@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
-	"github.com/torale-ai/torale-cred/internal/filelock"
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // SeenFileName holds, per profile, the executables that have received its
@@ -29,29 +29,25 @@ type seenFile struct {
 type Seen struct {
 	Dir string
 	mem map[string]map[string]bool
+	// wait bounds each wait for audit.lock (appendLockWait when 0).
+	wait time.Duration
 }
 
 func (s *Seen) path() string { return filepath.Join(s.Dir, SeenFileName) }
 
+// maxSeenSize bounds what is read: seen.json holds a path per program.
+const maxSeenSize = 4 << 20
+
+// load reads seen.json through safefile: a FIFO, device or link at the
+// path, or an untrusted directory or file, is refused at once.
 func (s *Seen) load() (seenFile, error) {
 	sf := seenFile{Version: 1, Profiles: map[string][]string{}}
-	if err := trust.Dir(s.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return sf, err
-	}
-	if fi, err := os.Lstat(s.path()); err == nil {
-		if err := trust.Info(s.path(), fi); err != nil {
-			return sf, err
-		}
-		if !fi.Mode().IsRegular() || fi.Size() > 4<<20 {
-			return sf, fmt.Errorf("%s is not a small regular file", s.path())
-		}
-	}
-	b, err := os.ReadFile(s.path())
+	b, err := safefile.ReadFile(s.path(), safefile.Options{MaxSize: maxSeenSize})
 	if errors.Is(err, fs.ErrNotExist) {
 		return sf, nil
 	}
 	if err != nil {
-		return sf, err
+		return sf, fmt.Errorf("reading the set of programs seen: %w", err)
 	}
 	if err := json.Unmarshal(b, &sf); err != nil {
 		return sf, fmt.Errorf("%s is not valid JSON: %w", s.path(), err)
@@ -97,11 +93,17 @@ func (s *Seen) FirstUse(profile, exe string) (bool, error) {
 }
 
 // add merges exe into the file; false when another process had added it.
+// It waits at most s.wait for audit.lock; then it fails (wrapping
+// filelock.ErrBusy) and exe stays unrecorded, to be tried again next time.
 func (s *Seen) add(profile, exe string) (bool, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return false, err
 	}
-	unlock, err := filelock.Lock(filepath.Join(s.Dir, "audit.lock"))
+	wait := s.wait
+	if wait <= 0 {
+		wait = appendLockWait
+	}
+	unlock, err := lock(s.Dir, wait)
 	if err != nil {
 		return false, err
 	}
@@ -121,7 +123,10 @@ func (s *Seen) add(profile, exe string) (bool, error) {
 	return true, atomicfile.Write(s.path(), append(b, '\n'), 0o600)
 }
 
-// firstUses runs the first-use alert for a written batch's events.
+// firstUses runs the first-use alert for a written batch's events. The
+// first failure ends the batch's work (logged once while it lasts), so a
+// held audit.lock costs a batch one bounded wait, not one per event; a
+// program not yet recorded is named when it next receives the key.
 func (t *Trail) firstUses(events []Event) {
 	if t.o.FirstUse == nil {
 		return
@@ -132,11 +137,18 @@ func (t *Trail) firstUses(events []Event) {
 		}
 		isNew, err := t.seen.FirstUse(e.Profile, e.Caller.Exe)
 		if err != nil {
-			t.log.Warn("audit trail: cannot keep the set of programs seen", "err", err)
-			continue
+			if !t.seenFailing {
+				t.seenFailing = true
+				t.log.Warn("audit trail: cannot keep the set of programs seen; a program's first use is named once it can be", "err", err)
+			}
+			return
 		}
 		if isNew {
 			t.o.FirstUse(e)
 		}
+	}
+	if t.seenFailing {
+		t.seenFailing = false
+		t.log.Info("audit trail: keeping the set of programs seen again")
 	}
 }

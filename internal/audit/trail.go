@@ -13,9 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/torale-ai/torale-cred/internal/filelock"
 	"github.com/torale-ai/torale-cred/internal/peer"
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Options tune a Trail; the zero value is usable.
@@ -66,6 +65,8 @@ type Trail struct {
 	callers map[*peer.Caller][]byte
 	seen    *Seen
 	failing bool
+	// seenFailing: the first-use set could not be kept (logged once).
+	seenFailing bool
 }
 
 // Stats are the trail's counters since the daemon started.
@@ -90,7 +91,7 @@ func Open(dir string, o Options) *Trail {
 	}
 	t := &Trail{dir: dir, o: o, log: o.Logger, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), callers: map[*peer.Caller][]byte{},
-		seen: &Seen{Dir: dir}}
+		seen: &Seen{Dir: dir, wait: writerLockWait}}
 	go t.run()
 	return t
 }
@@ -263,9 +264,9 @@ func (t *Trail) ensureOpen() error {
 // rotate makes the full file the ".1" file, under the lock the commands
 // take too, unless another process already did.
 func (t *Trail) rotate() error {
-	unlock, err := filelock.Lock(filepath.Join(t.dir, "audit.lock"))
+	unlock, err := lock(t.dir, writerLockWait)
 	if err != nil {
-		return fmt.Errorf("locking the audit trail: %w", err)
+		return err
 	}
 	defer unlock()
 	if same(t.f, t.path()) {
@@ -292,34 +293,23 @@ func same(f *os.File, path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// openTrail opens dir's trail for appending (creating it 0600), refusing a
-// directory or file that fails the trust rules or is not a regular file,
-// and cuts a torn last line a crash left, so the file is whole lines.
+// openTrail opens dir's trail for appending (creating it 0600) through
+// safefile.Open, which refuses a directory or file that fails the trust
+// rules, a link, or anything but a regular file, and cuts a torn last line
+// a crash left, so the file is whole lines.
 func openTrail(dir string) (*os.File, int64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, fmt.Errorf("creating the state directory: %w", err)
 	}
-	if err := trust.Dir(dir); err != nil {
-		return nil, 0, fmt.Errorf("the state directory: %w", err)
-	}
-	path := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|noFollow, 0o600)
+	f, fi, err := safefile.Open(filepath.Join(dir, FileName), safefile.Options{Flag: os.O_RDWR | os.O_APPEND | os.O_CREATE, Perm: 0o600})
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening the audit trail: %w", err)
 	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", path)
-	}
-	if err == nil {
-		err = trust.Info(path, fi)
-	}
-	if err == nil && fi.Mode().Perm() != 0o600 {
-		err = f.Chmod(0o600)
-	}
-	if err != nil {
-		f.Close()
-		return nil, 0, err
+	if fi.Mode().Perm() != 0o600 {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("opening the audit trail: %w", err)
+		}
 	}
 	size, err := cutTornTail(f)
 	if err != nil {

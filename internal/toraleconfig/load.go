@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
-	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
-// Why config.json contributes nothing, beyond ErrMalformed. Each is wrapped
-// with the path and the fix.
+// Why config.json contributes nothing, beyond ErrMalformed: safefile's
+// refusals, named here for the callers that tell them apart. Each is
+// wrapped with the path and what stands there.
 var (
-	ErrNotRegular = errors.New("config.json is not a regular file")
-	ErrTooLarge   = errors.New("config.json is too large")
+	ErrNotRegular = safefile.ErrNotRegular
+	ErrTooLarge   = safefile.ErrTooLarge
 )
 
 // Snapshot is config.json as read once: what it says, the exact bytes (a
@@ -32,75 +31,44 @@ type Snapshot struct {
 	Config Config
 }
 
-// Load reads config.json the one safe way: the directory holding it and the
-// file (a symlink's target too) must pass the trust rules; only a regular
-// file is read, opened without blocking (a FIFO or device is refused at
-// once, never waited on) and at most MaxSize bytes. An absent file is a
-// Snapshot with Exists false and no error.
+// Load reads config.json through safefile.Open, the one safe way: the
+// directory holding it and the file (a symlink's target too) must pass the
+// trust rules; only a regular file is read, opened without blocking (a
+// FIFO or device is refused at once, never waited on) and at most MaxSize
+// bytes. An absent file (or a dangling link) is a Snapshot with Exists
+// false and no error.
 //
 // Errors wrap trust.ErrUntrusted, ErrNotRegular, ErrTooLarge, ErrMalformed
 // (unparseable content: Raw is still set) or the read error; none quotes
 // the content.
 func Load(path string) (Snapshot, error) {
 	s := Snapshot{Path: path, Target: path}
-	li, err := os.Lstat(path)
+	// Absent is absent, whatever its directory: nothing would be read.
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	f, fi, err := safefile.Open(path, safefile.Options{FollowLink: true, MaxSize: MaxSize})
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
-	if err != nil {
-		return s, err
-	}
-	if err := trust.Dir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return s, err
-	}
-	if li.Mode()&fs.ModeSymlink != 0 {
-		if err := trust.Info(path, li); err != nil {
-			return s, err
-		}
-		t, err := filepath.EvalSymlinks(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return s, nil // a dangling link holds nothing
-		}
-		if err != nil {
-			return s, err
-		}
-		s.Target = t
-		if err := trust.Dir(filepath.Dir(t)); err != nil {
-			return s, err
-		}
-	}
-	f, err := openNonBlocking(s.Target)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
+	if f != nil {
+		defer f.Close()
+		s.Target = f.Name()
 	}
 	if err != nil {
-		return s, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+		if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrTooLarge) {
+			s.Exists = true
+			err = fmt.Errorf("%w; it is left alone", err)
+		}
 		return s, err
 	}
 	s.Exists, s.Info = true, fi
-	if !fi.Mode().IsRegular() {
-		what := "not a regular file"
-		if fi.IsDir() {
-			what = "a directory"
-		}
-		return s, fmt.Errorf("%w: %s is %s; it is left alone", ErrNotRegular, s.Target, what)
-	}
-	if err := trust.Info(s.Target, fi); err != nil {
-		return s, err
-	}
-	if fi.Size() > MaxSize {
-		return s, fmt.Errorf("%w: %s is %d bytes, larger than the %d a Torale config can be; it is left alone", ErrTooLarge, s.Target, fi.Size(), MaxSize)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	raw, err := safefile.Read(f, MaxSize)
 	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			err = fmt.Errorf("%w; it is left alone", err)
+		}
 		return s, err
-	}
-	if len(raw) > MaxSize {
-		return s, fmt.Errorf("%w: %s grew past %d bytes while read; it is left alone", ErrTooLarge, s.Target, MaxSize)
 	}
 	s.Raw = raw
 	if s.Empty() {
