@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/torale-ai/torale-cred/internal/safetext"
 	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
@@ -44,16 +45,15 @@ func ValidKey(s string) bool { return validKey(s) }
 // prefix is the most of a key any message may show.
 func prefix(k string) string { return wire.KeyPrefix(k) }
 
-// printable is at most n bytes of s, printable ASCII only.
-func printable(s string, n int) string { return wire.Printable(s, n) }
-
 // Hint is how a key is shown to people: sk_... and its last 5 characters,
 // the docs' form.
 func Hint(key string) string {
 	if len(key) < 8 {
 		return "sk_..."
 	}
-	return "sk_..." + key[len(key)-5:]
+	// A well-formed key's tail is plain; a malformed one (config.json's,
+	// TORALE_API_KEY) may end in anything.
+	return "sk_..." + safetext.Text(key[len(key)-5:], 0)
 }
 
 // MatchesServerPrefix reports whether a server's key_prefix names key. The

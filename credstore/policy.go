@@ -11,6 +11,7 @@ import (
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
+	"github.com/torale-ai/torale-cred/internal/safetext"
 	"github.com/torale-ai/torale-cred/internal/wire"
 )
 
@@ -39,11 +40,11 @@ func CheckPolicy(p Policy) error {
 			return fmt.Errorf("%w: \"allow\" needs at least one executable", ErrBadRequest)
 		}
 	default:
-		return fmt.Errorf("%w: the policy is allow, confirm or open, not %q", ErrBadRequest, printable(p.Mode, 20))
+		return fmt.Errorf("%w: the policy is allow, confirm or open, not \"%s\"", ErrBadRequest, safetext.Text(p.Mode, 20))
 	}
 	for _, e := range p.Allow {
 		if !strings.HasPrefix(e, "/") || strings.ContainsAny(e, "\x00\n") {
-			return fmt.Errorf("%w: %q is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, printable(e, 80))
+			return fmt.Errorf("%w: \"%s\" is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, safetext.Text(e, 80))
 		}
 	}
 	return nil
@@ -122,10 +123,10 @@ func (s *Store) decide(ctx context.Context, v *view, profile string, c *peer.Cal
 		return nil
 	}
 	prog := c.Program()
-	allowCmd := "torale-cred policy set " + profile + " allow " + strings.Join(append(slices.Clone(p.Allow), exeOr(c)), " ")
+	allowCmd := "torale-cred policy set " + profile + " allow " + shownList(append(slices.Clone(p.Allow), exeOr(c)), " ")
 	if p.Mode == PolicyAllow {
 		return fmt.Errorf("%w: profile %q hands its key only to %s (policy allow), not to %s; to allow it: %s",
-			ErrDenied, profile, strings.Join(p.Allow, ", "), prog, allowCmd)
+			ErrDenied, profile, shownList(p.Allow, ", "), prog, allowCmd)
 	}
 	if c.Exe == "" {
 		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and the program asking (pid %d) cannot be named; to hand it out freely: torale-cred policy set %s open",
@@ -145,6 +146,16 @@ func (s *Store) decide(ctx context.Context, v *view, profile string, c *peer.Cal
 		}
 	}
 	return nil
+}
+
+// shownList joins names from state.json or /proc for a person to read,
+// each escaped.
+func shownList(names []string, sep string) string {
+	shown := make([]string, len(names))
+	for i, n := range names {
+		shown[i] = safetext.Text(n, safetext.MaxName)
+	}
+	return strings.Join(shown, sep)
 }
 
 func exeOr(c *peer.Caller) string {
@@ -169,7 +180,7 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 		defer cancel()
 		where := ""
 		if c.Unit != "" {
-			where = " in " + c.Unit
+			where = " in " + safetext.Text(c.Unit, safetext.MaxName)
 		}
 		if c.SSH {
 			where += " over SSH"

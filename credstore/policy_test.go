@@ -249,3 +249,38 @@ func TestPolicySurvivesDelete(t *testing.T) {
 		t.Fatalf("after logout and login: %v, want denied", err)
 	}
 }
+
+// Names from /proc and state.json reach the desktop question and the
+// refusal's sentence escaped: a program chooses its own path.
+func TestPolicyTextIsEscaped(t *testing.T) {
+	evil := &peer.Caller{PID: 45, Exe: "/tmp/x\r\x1b[2K/usr/bin/git\u202e", Comm: "x", Unit: "run-\x1b]0;t\a.service"}
+	unsafe := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x202e })
+	}
+	f := newPolicyFixture(t, answerDeny, nil)
+	var body string
+	f.store.Ask = func(_ context.Context, _, b string, _ []notify.Choice) (string, error) {
+		body = b
+		return answerDeny, nil
+	}
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyConfirm}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.store.Resolve(lookupAs(evil, DoorSocket), Request{})
+	if !errors.Is(err, ErrDenied) {
+		t.Fatalf("err = %v, want denied", err)
+	}
+	if body == "" || unsafe(body) || !strings.Contains(body, `/tmp/x\r\x1b[2K/usr/bin/git\u202e (pid 45) in run-\x1b]0;t\a.service`) {
+		t.Fatalf("question body = %q", body)
+	}
+	if unsafe(err.Error()) {
+		t.Fatalf("refusal = %q", err)
+	}
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyAllow, Allow: []string{"/opt/\x1b[8mhidden"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.store.Resolve(lookupAs(evil, DoorSocket), Request{})
+	if !errors.Is(err, ErrDenied) || unsafe(err.Error()) || !strings.Contains(err.Error(), `/opt/\x1b[8mhidden`) {
+		t.Fatalf("refusal = %q", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/torale-ai/torale-cred/internal/progs"
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // Caller is one process as the audit trail names it (SPEC: "caller").
@@ -30,6 +31,8 @@ type Caller struct {
 }
 
 // Program is how a person reads the caller: the executable with its pid.
+// The name is escaped (safetext): any program chooses its own path and
+// command name, and this text goes to terminals and the desktop.
 func (c *Caller) Program() string {
 	name := c.Exe
 	if name == "" {
@@ -38,7 +41,7 @@ func (c *Caller) Program() string {
 	if name == "" {
 		name = "unknown program"
 	}
-	return name + " (pid " + strconv.Itoa(c.PID) + ")"
+	return safetext.Text(name, safetext.MaxName) + " (pid " + strconv.Itoa(c.PID) + ")"
 }
 
 // Identify describes process pid of user uid. What cannot be read (the

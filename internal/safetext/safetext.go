@@ -62,6 +62,17 @@ func Text(s string, max int) string {
 	return b.String()
 }
 
+// Lines is Text, unbounded, of each line of s: for a sentence or a
+// notification that is the last guard for a name that reached it
+// unescaped. Its line breaks stay line breaks.
+func Lines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Text(l, 0)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // plainASCII: every byte printable ASCII, the common case, kept cheap.
 func plainASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

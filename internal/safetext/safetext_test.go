@@ -66,3 +66,18 @@ func TestTextNeverPassesControls(t *testing.T) {
 		}
 	}
 }
+
+func TestLines(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"", ""},
+		{"one line", "one line"},
+		{"two\nlines\n", "two\nlines\n"},
+		{"a\rb\n\x1b[2Jc", "a\\rb\n\\x1b[2Jc"},
+		{`kept \x1b`, `kept \x1b`},
+	}
+	for _, tc := range cases {
+		if got := Lines(tc.in); got != tc.want {
+			t.Errorf("Lines(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
