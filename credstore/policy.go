@@ -107,18 +107,37 @@ func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
 	return err
 }
 
-func (v *view) policy(profile string) Policy {
-	if st, _ := v.state(); st != nil {
-		if p, ok := st.Policies[profile]; ok && CheckPolicy(p) == nil {
-			return p
-		}
+// policy is profile's rule: open when state.json names none. A rule that
+// cannot be read denies (ErrDenied, with the fix): a policy written
+// "Allow", or a state.json that cannot be read, must not mean "open" to
+// whoever asks next.
+func (v *view) policy(profile string) (Policy, error) {
+	setCmd := "torale-cred policy set " + profile + " open|confirm|allow EXE..."
+	st, err := v.state()
+	if err != nil {
+		return Policy{}, fmt.Errorf("%w: profile %q hands its key to nobody while its policy cannot be read: %s cannot be read (%v); fix the file or move it aside, then set the policy again: %s",
+			ErrDenied, profile, v.s.StateFile.Path(), err, setCmd)
 	}
-	return Policy{Mode: PolicyOpen}
+	if st == nil {
+		return Policy{Mode: PolicyOpen}, nil
+	}
+	p, ok := st.Policies[profile]
+	if !ok {
+		return Policy{Mode: PolicyOpen}, nil
+	}
+	if err := CheckPolicy(p); err != nil {
+		return Policy{}, fmt.Errorf("%w: profile %q hands its key to nobody while its policy in %s is not valid (%s); set it again: %s",
+			ErrDenied, profile, v.s.StateFile.Path(), strings.TrimPrefix(err.Error(), ErrBadRequest.Error()+": "), setCmd)
+	}
+	return p, nil
 }
 
 // decide applies profile's policy to caller c.
 func (s *Store) decide(ctx context.Context, v *view, profile string, c *peer.Caller) error {
-	p := v.policy(profile)
+	p, err := v.policy(profile)
+	if err != nil {
+		return err
+	}
 	if p.Mode == PolicyOpen || (c.Exe != "" && slices.Contains(p.Allow, c.Exe)) {
 		return nil
 	}

@@ -3,6 +3,7 @@ package credstore
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -282,5 +283,56 @@ func TestPolicyTextIsEscaped(t *testing.T) {
 	_, err = f.store.Resolve(lookupAs(evil, DoorSocket), Request{})
 	if !errors.Is(err, ErrDenied) || unsafe(err.Error()) || !strings.Contains(err.Error(), `/opt/\x1b[8mhidden`) {
 		t.Fatalf("refusal = %q", err)
+	}
+}
+
+// A policy that cannot be read denies every hand-out of its profile, with
+// a sentence naming state.json and the fix; it never falls back to open.
+func TestUnreadablePolicyDenies(t *testing.T) {
+	cases := []struct {
+		name       string
+		state      string // state.json as written by hand
+		wantDenied bool
+		wantInErr  string
+	}{
+		{"capitalised mode", `{"version":1,"profiles":{},"policies":{"default":{"mode":"Allow","allow":["/usr/bin/curl"]}}}`, true, `not "Allow"`},
+		{"empty mode", `{"version":1,"profiles":{},"policies":{"default":{"allow":["/usr/bin/curl"]}}}`, true, "not valid"},
+		{"allow with nobody", `{"version":1,"profiles":{},"policies":{"default":{"mode":"allow"}}}`, true, "at least one executable"},
+		{"relative executable", `{"version":1,"profiles":{},"policies":{"default":{"mode":"allow","allow":["curl"]}}}`, true, "absolute"},
+		{"policy not an object", `{"version":1,"profiles":{},"policies":{"default":"open"}}`, true, "cannot be read"},
+		{"not JSON", `{"version":1,"policies":`, true, "cannot be read"},
+		{"another profile's bad policy", `{"version":1,"profiles":{},"policies":{"work":{"mode":"Allow"}}}`, false, ""},
+		{"valid allow", `{"version":1,"profiles":{},"policies":{"default":{"mode":"allow","allow":["/usr/bin/curl"]}}}`, false, ""},
+		{"no policies", `{"version":1,"profiles":{}}`, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newPolicyFixture(t, answerOnce, nil)
+			if err := os.MkdirAll(f.store.StateFile.Dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f.store.StateFile.Path(), []byte(tc.state), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{})
+			if !tc.wantDenied {
+				if err != nil || r.Key != polKey {
+					t.Fatalf("got key %q, err %v; want the key", Hint(r.Key), err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) || r.Key != "" {
+				t.Fatalf("got key %q, err %v; want denied", Hint(r.Key), err)
+			}
+			msg := err.Error()
+			for _, want := range []string{tc.wantInErr, "state.json", "torale-cred policy set default open|confirm|allow EXE..."} {
+				if !strings.Contains(msg, want) {
+					t.Fatalf("error %q lacks %q", msg, want)
+				}
+			}
+			if f.asked != 0 || len(f.events) != 1 || f.events[0].Result != audit.ResultDenied {
+				t.Fatalf("asked %d, events %+v; want no question and one denial on the trail", f.asked, f.events)
+			}
+		})
 	}
 }
