@@ -184,8 +184,12 @@ func exeOr(c *peer.Caller) string {
 	return "EXE"
 }
 
-// confirm asks the desktop once per (profile, executable) at a time: a
-// burst of look-ups from one program raises one question.
+// confirm asks the desktop once per (profile, process) at a time: a burst
+// of look-ups from one process raises one question. "Allow once" is for
+// the process that asked: another process running the same executable
+// gets a question of its own. A process is its pid with its executable (a
+// pid reused while a question is open would also need the same
+// executable); a caller with no pid shares no answer.
 func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (string, error) {
 	if fn, ok := ctx.Value(waitingKey{}).(func(time.Duration)); ok {
 		fn(s.confirmWait())
@@ -194,7 +198,7 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 	if ask == nil {
 		ask = notify.Ask
 	}
-	v, err, _ := s.asking.Do(profile+"\x00"+c.Exe, func() (any, error) {
+	question := func() (any, error) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.confirmWait())
 		defer cancel()
 		where := ""
@@ -207,7 +211,14 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 		body := fmt.Sprintf("%s%s asks for the Torale API key of profile %q.", c.Program(), where, profile)
 		return ask(actx, "Hand out a Torale API key?", body, []notify.Choice{
 			{Key: answerOnce, Label: "Allow once"}, {Key: answerAlways, Label: "Allow always"}, {Key: answerDeny, Label: "Deny"}})
-	})
+	}
+	var v any
+	var err error
+	if c.PID > 0 {
+		v, err, _ = s.asking.Do(fmt.Sprintf("%s\x00%d\x00%d\x00%s", profile, c.UID, c.PID, c.Exe), question)
+	} else {
+		v, err = question()
+	}
 	if err != nil {
 		return "", err
 	}

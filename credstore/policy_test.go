@@ -336,3 +336,59 @@ func TestUnreadablePolicyDenies(t *testing.T) {
 		})
 	}
 }
+
+// "Allow once" is for the process that asked: two processes running the
+// same executable at the same time each get a question of their own, and
+// each its own answer.
+func TestConfirmAsksEachProcess(t *testing.T) {
+	f := newPolicyFixture(t, "", nil)
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyConfirm}); err != nil {
+		t.Fatal(err)
+	}
+	first := &peer.Caller{PID: 101, UID: 1000, Exe: "/usr/bin/python3"}
+	second := &peer.Caller{PID: 102, UID: 1000, Exe: "/usr/bin/python3"}
+	var mu sync.Mutex
+	var bodies []string
+	both := make(chan struct{})
+	f.store.ConfirmWait = 10 * time.Second
+	f.store.Ask = func(ctx context.Context, _, body string, _ []notify.Choice) (string, error) {
+		mu.Lock()
+		bodies = append(bodies, body)
+		if len(bodies) == 2 {
+			close(both)
+		}
+		mu.Unlock()
+		// Both questions are open at once before either is answered.
+		select {
+		case <-both:
+		case <-ctx.Done():
+			return "", notify.ErrNoAnswer
+		}
+		if strings.Contains(body, "(pid 101)") {
+			return answerDeny, nil
+		}
+		return answerOnce, nil
+	}
+	type result struct {
+		r   Resolution
+		err error
+	}
+	results := make([]chan result, 2)
+	for i, c := range []*peer.Caller{first, second} {
+		results[i] = make(chan result, 1)
+		go func() {
+			r, err := f.store.Resolve(lookupAs(c, DoorSocket), Request{})
+			results[i] <- result{r, err}
+		}()
+	}
+	a, b := <-results[0], <-results[1]
+	if len(bodies) != 2 {
+		t.Fatalf("asked %d questions (%q), want one for each process", len(bodies), bodies)
+	}
+	if !errors.Is(a.err, ErrDenied) || a.r.Key != "" {
+		t.Fatalf("pid 101, denied: got key %q, err %v", Hint(a.r.Key), a.err)
+	}
+	if b.err != nil || b.r.Key != polKey {
+		t.Fatalf("pid 102, allowed once: got key %q, err %v", Hint(b.r.Key), b.err)
+	}
+}
