@@ -142,6 +142,9 @@ func TestResolveRefusesBadURLs(t *testing.T) {
 		{"ftp in profile tier", Request{}, fakeTiers{purl: "ftp://x.example"}, "login --api-url"},
 		{"no host", Request{Env: Env{APIURL: "https://"}}, fakeTiers{}, "TORALE_API_URL"},
 		{"newline", Request{Env: Env{APIURL: "https://a.example\nHost: evil"}}, fakeTiers{}, "TORALE_API_URL"},
+		{"C1 CSI in config", Request{}, fakeTiers{plain: toraleconfig.Config{APIURL: "https://a.example/\u009b2J"}}, "config.json's api_url"},
+		{"bidi override in profile tier", Request{}, fakeTiers{purl: "https://a.example/\u202egpj"}, "login --api-url"},
+		{"not UTF-8", Request{Env: Env{APIURL: "https://a.example/\xff"}}, fakeTiers{}, "TORALE_API_URL"},
 		{"credentials in URL", Request{Env: Env{APIURL: "https://u:p@a.example"}}, fakeTiers{}, "TORALE_API_URL"},
 	}
 	for _, tt := range tests {
