@@ -1,6 +1,6 @@
 package credstore
 
-import "strings"
+import "github.com/torale-ai/torale-cred/internal/safetext"
 
 // Key and profile formats are checked by hand-written loops, not regexps:
 // a regexp is compiled when the package initialises, in every process that
@@ -43,21 +43,11 @@ func alnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// KeyPrefix is the most of a key any message may show.
-func KeyPrefix(k string) string { return Printable(k, 7) }
-
-// Printable is at most n bytes of s with anything but printable ASCII
-// shown as '?', for quoting a caller's input in a message.
-func Printable(s string, n int) string {
-	var b strings.Builder
-	for i, r := range s {
-		if i >= n {
-			break
-		}
-		if r < 0x20 || r == 0x7f || r > 0x7e {
-			r = '?'
-		}
-		b.WriteRune(r)
+// KeyPrefix is the most of a key any message may show: its first 7
+// bytes, escaped for a terminal.
+func KeyPrefix(k string) string {
+	if len(k) > 7 {
+		k = k[:7]
 	}
-	return b.String()
+	return safetext.Text(k, 0)
 }

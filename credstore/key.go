@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // ErrBadKey is wrapped by every key-format error, so callers map it to a
@@ -37,7 +39,9 @@ func Hint(key string) string {
 	if len(key) < 8 {
 		return "sk_..."
 	}
-	return "sk_..." + key[len(key)-5:]
+	// A well-formed key's tail is plain; a malformed one (config.json's,
+	// TORALE_API_KEY) may end in anything.
+	return "sk_..." + safetext.Text(key[len(key)-5:], 0)
 }
 
 // MatchesServerPrefix reports whether a server's key_prefix names key. The

@@ -80,6 +80,10 @@ func TestHintAndServerPrefix(t *testing.T) {
 	if got := Hint(key); got != "sk_...345pq" {
 		t.Errorf("Hint = %q", got)
 	}
+	// A malformed key (config.json's, TORALE_API_KEY) may end in escapes.
+	if got := Hint("not a key\x1b]0;x\a"); got != `sk_...]0;x\a` {
+		t.Errorf("Hint of a malformed key = %q", got)
+	}
 	for _, p := range []string{"sk_...345pq", key[:15] + "..."} {
 		if !MatchesServerPrefix(key, p) {
 			t.Errorf("MatchesServerPrefix(%q) = false", p)

@@ -11,6 +11,7 @@ import (
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // Policy modes: who may receive a profile's key through torale-cred's
@@ -38,11 +39,11 @@ func CheckPolicy(p Policy) error {
 			return fmt.Errorf("%w: \"allow\" needs at least one executable", ErrBadRequest)
 		}
 	default:
-		return fmt.Errorf("%w: the policy is allow, confirm or open, not %q", ErrBadRequest, Printable(p.Mode, 20))
+		return fmt.Errorf("%w: the policy is allow, confirm or open, not \"%s\"", ErrBadRequest, safetext.Text(p.Mode, 20))
 	}
 	for _, e := range p.Allow {
 		if !strings.HasPrefix(e, "/") || strings.ContainsAny(e, "\x00\n") {
-			return fmt.Errorf("%w: %q is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, Printable(e, 80))
+			return fmt.Errorf("%w: \"%s\" is not an absolute executable path (policy allow names programs by their path, as `torale-cred audit` shows them)", ErrBadRequest, safetext.Text(e, 80))
 		}
 	}
 	return nil
@@ -127,19 +128,38 @@ func Caller(ctx context.Context, door string) *peer.Caller {
 	return c
 }
 
-func (v *view) policy(profile string) Policy {
-	if st, _ := v.state(); st != nil {
-		if p, ok := st.Policies[profile]; ok && CheckPolicy(p) == nil {
-			return p
-		}
+// policy is profile's rule: open when state.json names none. A rule that
+// cannot be read denies (ErrDenied, with the fix): a policy written
+// "Allow", or a state.json that cannot be read, must not mean "open" to
+// whoever asks next.
+func (v *view) policy(profile string) (Policy, error) {
+	setCmd := "torale-cred policy set " + profile + " open|confirm|allow EXE..."
+	st, err := v.state()
+	if err != nil {
+		return Policy{}, fmt.Errorf("%w: profile %q hands its key to nobody while its policy cannot be read: %s cannot be read (%v); fix the file or move it aside, then set the policy again: %s",
+			ErrDenied, profile, v.s.StateFile.Path(), err, setCmd)
 	}
-	return Policy{Mode: PolicyOpen}
+	if st == nil {
+		return Policy{Mode: PolicyOpen}, nil
+	}
+	p, ok := st.Policies[profile]
+	if !ok {
+		return Policy{Mode: PolicyOpen}, nil
+	}
+	if err := CheckPolicy(p); err != nil {
+		return Policy{}, fmt.Errorf("%w: profile %q hands its key to nobody while its policy in %s is not valid (%s); set it again: %s",
+			ErrDenied, profile, v.s.StateFile.Path(), strings.TrimPrefix(err.Error(), ErrBadRequest.Error()+": "), setCmd)
+	}
+	return p, nil
 }
 
 // decide applies profile's policy to caller c. The daemon's own look-up
 // (DoorRemind) never raises a question: it goes without.
 func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *peer.Caller) error {
-	p := v.policy(profile)
+	p, err := v.policy(profile)
+	if err != nil {
+		return err
+	}
 	if p.Mode == PolicyOpen || (c.Exe != "" && slices.Contains(p.Allow, c.Exe)) {
 		return nil
 	}
@@ -147,10 +167,10 @@ func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *pe
 		return fmt.Errorf("%w: profile %q's policy does not cover torale-cred's own look-up", ErrDenied, profile)
 	}
 	prog := c.Program()
-	allowCmd := "torale-cred policy set " + profile + " allow " + strings.Join(append(slices.Clone(p.Allow), exeOr(c)), " ")
+	allowCmd := "torale-cred policy set " + profile + " allow " + shownList(append(slices.Clone(p.Allow), exeOr(c)), " ")
 	if p.Mode == PolicyAllow {
 		return fmt.Errorf("%w: profile %q hands its key only to %s (policy allow), not to %s; to allow it: %s",
-			ErrDenied, profile, strings.Join(p.Allow, ", "), prog, allowCmd)
+			ErrDenied, profile, shownList(p.Allow, ", "), prog, allowCmd)
 	}
 	if c.Exe == "" {
 		return fmt.Errorf("%w: profile %q asks before handing its key out (policy confirm), and the program asking (pid %d) cannot be named; to hand it out freely: torale-cred policy set %s open",
@@ -172,6 +192,16 @@ func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *pe
 	return nil
 }
 
+// shownList joins names from state.json or /proc for a person to read,
+// each escaped.
+func shownList(names []string, sep string) string {
+	shown := make([]string, len(names))
+	for i, n := range names {
+		shown[i] = safetext.Text(n, safetext.MaxName)
+	}
+	return strings.Join(shown, sep)
+}
+
 func exeOr(c *peer.Caller) string {
 	if c.Exe != "" {
 		return c.Exe
@@ -179,8 +209,12 @@ func exeOr(c *peer.Caller) string {
 	return "EXE"
 }
 
-// confirm asks the desktop once per (profile, executable) at a time: a
-// burst of look-ups from one program raises one question.
+// confirm asks the desktop once per (profile, process) at a time: a burst
+// of look-ups from one process raises one question. "Allow once" is for
+// the process that asked: another process running the same executable
+// gets a question of its own. A process is its pid with its executable (a
+// pid reused while a question is open would also need the same
+// executable); a caller with no pid shares no answer.
 func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (string, error) {
 	if fn, ok := ctx.Value(waitingKey{}).(func(time.Duration)); ok {
 		fn(s.confirmWait())
@@ -189,12 +223,12 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 	if ask == nil {
 		ask = notify.Ask
 	}
-	v, err, _ := s.asking.Do(profile+"\x00"+c.Exe, func() (any, error) {
+	question := func() (any, error) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.confirmWait())
 		defer cancel()
 		where := ""
 		if c.Unit != "" {
-			where = " in " + c.Unit
+			where = " in " + safetext.Text(c.Unit, safetext.MaxName)
 		}
 		if c.SSH {
 			where += " over SSH"
@@ -202,7 +236,14 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 		body := fmt.Sprintf("%s%s asks for the Torale API key of profile %q.", c.Program(), where, profile)
 		return ask(actx, "Hand out a Torale API key?", body, []notify.Choice{
 			{Key: answerOnce, Label: "Allow once"}, {Key: answerAlways, Label: "Allow always"}, {Key: answerDeny, Label: "Deny"}})
-	})
+	}
+	var v any
+	var err error
+	if c.PID > 0 {
+		v, err, _ = s.asking.Do(fmt.Sprintf("%s\x00%d\x00%d\x00%s", profile, c.UID, c.PID, c.Exe), question)
+	} else {
+		v, err = question()
+	}
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@ package credstore
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -250,5 +251,147 @@ func TestPolicySurvivesDelete(t *testing.T) {
 	}
 	if _, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{}); !errors.Is(err, ErrDenied) {
 		t.Fatalf("after logout and login: %v, want denied", err)
+	}
+}
+
+// Names from /proc and state.json reach the desktop question and the
+// refusal's sentence escaped: a program chooses its own path.
+func TestPolicyTextIsEscaped(t *testing.T) {
+	evil := &peer.Caller{PID: 45, Exe: "/tmp/x\r\x1b[2K/usr/bin/git\u202e", Comm: "x", Unit: "run-\x1b]0;t\a.service"}
+	unsafe := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x202e })
+	}
+	f := newPolicyFixture(t, answerDeny, nil)
+	var body string
+	f.store.Ask = func(_ context.Context, _, b string, _ []notify.Choice) (string, error) {
+		body = b
+		return answerDeny, nil
+	}
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyConfirm}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.store.Resolve(lookupAs(evil, DoorSocket), Request{})
+	if !errors.Is(err, ErrDenied) {
+		t.Fatalf("err = %v, want denied", err)
+	}
+	if body == "" || unsafe(body) || !strings.Contains(body, `/tmp/x\r\x1b[2K/usr/bin/git\u202e (pid 45) in run-\x1b]0;t\a.service`) {
+		t.Fatalf("question body = %q", body)
+	}
+	if unsafe(err.Error()) {
+		t.Fatalf("refusal = %q", err)
+	}
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyAllow, Allow: []string{"/opt/\x1b[8mhidden"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.store.Resolve(lookupAs(evil, DoorSocket), Request{})
+	if !errors.Is(err, ErrDenied) || unsafe(err.Error()) || !strings.Contains(err.Error(), `/opt/\x1b[8mhidden`) {
+		t.Fatalf("refusal = %q", err)
+	}
+}
+
+// A policy that cannot be read denies every hand-out of its profile, with
+// a sentence naming state.json and the fix; it never falls back to open.
+func TestUnreadablePolicyDenies(t *testing.T) {
+	cases := []struct {
+		name       string
+		state      string // state.json as written by hand
+		wantDenied bool
+		wantInErr  string
+	}{
+		{"capitalised mode", `{"version":1,"profiles":{},"policies":{"default":{"mode":"Allow","allow":["/usr/bin/curl"]}}}`, true, `not "Allow"`},
+		{"empty mode", `{"version":1,"profiles":{},"policies":{"default":{"allow":["/usr/bin/curl"]}}}`, true, "not valid"},
+		{"allow with nobody", `{"version":1,"profiles":{},"policies":{"default":{"mode":"allow"}}}`, true, "at least one executable"},
+		{"relative executable", `{"version":1,"profiles":{},"policies":{"default":{"mode":"allow","allow":["curl"]}}}`, true, "absolute"},
+		{"policy not an object", `{"version":1,"profiles":{},"policies":{"default":"open"}}`, true, "cannot be read"},
+		{"not JSON", `{"version":1,"policies":`, true, "cannot be read"},
+		{"another profile's bad policy", `{"version":1,"profiles":{},"policies":{"work":{"mode":"Allow"}}}`, false, ""},
+		{"valid allow", `{"version":1,"profiles":{},"policies":{"default":{"mode":"allow","allow":["/usr/bin/curl"]}}}`, false, ""},
+		{"no policies", `{"version":1,"profiles":{}}`, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newPolicyFixture(t, answerOnce, nil)
+			if err := os.MkdirAll(f.store.StateFile.Dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f.store.StateFile.Path(), []byte(tc.state), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{})
+			if !tc.wantDenied {
+				if err != nil || r.Key != polKey {
+					t.Fatalf("got key %q, err %v; want the key", Hint(r.Key), err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) || r.Key != "" {
+				t.Fatalf("got key %q, err %v; want denied", Hint(r.Key), err)
+			}
+			msg := err.Error()
+			for _, want := range []string{tc.wantInErr, "state.json", "torale-cred policy set default open|confirm|allow EXE..."} {
+				if !strings.Contains(msg, want) {
+					t.Fatalf("error %q lacks %q", msg, want)
+				}
+			}
+			if f.asked != 0 || len(f.events) != 1 || f.events[0].Result != audit.ResultDenied {
+				t.Fatalf("asked %d, events %+v; want no question and one denial on the trail", f.asked, f.events)
+			}
+		})
+	}
+}
+
+// "Allow once" is for the process that asked: two processes running the
+// same executable at the same time each get a question of their own, and
+// each its own answer.
+func TestConfirmAsksEachProcess(t *testing.T) {
+	f := newPolicyFixture(t, "", nil)
+	if err := f.store.SetPolicy(DefaultProfile, Policy{Mode: PolicyConfirm}); err != nil {
+		t.Fatal(err)
+	}
+	first := &peer.Caller{PID: 101, UID: 1000, Exe: "/usr/bin/python3"}
+	second := &peer.Caller{PID: 102, UID: 1000, Exe: "/usr/bin/python3"}
+	var mu sync.Mutex
+	var bodies []string
+	both := make(chan struct{})
+	f.store.ConfirmWait = 10 * time.Second
+	f.store.Ask = func(ctx context.Context, _, body string, _ []notify.Choice) (string, error) {
+		mu.Lock()
+		bodies = append(bodies, body)
+		if len(bodies) == 2 {
+			close(both)
+		}
+		mu.Unlock()
+		// Both questions are open at once before either is answered.
+		select {
+		case <-both:
+		case <-ctx.Done():
+			return "", notify.ErrNoAnswer
+		}
+		if strings.Contains(body, "(pid 101)") {
+			return answerDeny, nil
+		}
+		return answerOnce, nil
+	}
+	type result struct {
+		r   Resolution
+		err error
+	}
+	results := make([]chan result, 2)
+	for i, c := range []*peer.Caller{first, second} {
+		results[i] = make(chan result, 1)
+		go func() {
+			r, err := f.store.Resolve(lookupAs(c, DoorSocket), Request{})
+			results[i] <- result{r, err}
+		}()
+	}
+	a, b := <-results[0], <-results[1]
+	if len(bodies) != 2 {
+		t.Fatalf("asked %d questions (%q), want one for each process", len(bodies), bodies)
+	}
+	if !errors.Is(a.err, ErrDenied) || a.r.Key != "" {
+		t.Fatalf("pid 101, denied: got key %q, err %v", Hint(a.r.Key), a.err)
+	}
+	if b.err != nil || b.r.Key != polKey {
+		t.Fatalf("pid 102, allowed once: got key %q, err %v", Hint(b.r.Key), b.err)
 	}
 }

@@ -3,6 +3,8 @@ package credstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -42,9 +44,10 @@ type tiers interface {
 // config.json's api_url > the profile's login --api-url > api.torale.ai.
 // The URL chosen is checked (CheckURL) whichever tier it came from.
 //
-// Errors: ErrBadURL for a bad URL; ErrNotFound (a *NoKeyError) when no tier
-// has a key and TORALE_NOAUTH is not 1; an ErrKeychain error when the
-// keychain failed and no lower tier answered.
+// Errors: ErrBadURL for a bad URL; ErrBadKey when config.json's key, the
+// tier that answers, is not well-formed (checkConfigKey); ErrNotFound (a
+// *NoKeyError) when no tier has a key and TORALE_NOAUTH is not 1; an
+// ErrKeychain error when the keychain failed and no lower tier answered.
 func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 	r := Resolution{Profile: req.Profile, NoAuth: req.Env.NoAuth == "1"}
 	var err error
@@ -68,6 +71,10 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 		r.KeychainProblem = kerr.Error()
 	}
 	if k := t.plaintext(req.Profile).APIKey; k != "" {
+		if err := checkConfigKey(k); err != nil {
+			r.KeySource = FromNone
+			return r, err
+		}
 		r.Key, r.KeySource = k, FromConfig
 		return r, nil
 	}
@@ -79,6 +86,22 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 		return r, kerr
 	}
 	return r, &NoKeyError{Profile: req.Profile}
+}
+
+// checkConfigKey refuses a config.json key that is not a Torale key. The
+// file is written by hand and by other tools: a value holding escape
+// sequences or a second line would reach a terminal through token, an
+// environment through exec and env, git through the helper. The error
+// shows at most its first 7 characters, escaped (ParseKey's rule).
+func checkConfigKey(k string) error {
+	if ValidKey(k) {
+		return nil
+	}
+	detail := "it has white space around it"
+	if _, err := ParseKey(k); err != nil {
+		detail = strings.TrimPrefix(err.Error(), ErrBadKey.Error()+": ")
+	}
+	return fmt.Errorf("%w: config.json's api_key is not a Torale key, so it is not handed out: %s; fix it there, or store the right key with torale-cred login", ErrBadKey, detail)
 }
 
 // resolveURL applies the URL order alone, never touching the keychain.

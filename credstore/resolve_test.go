@@ -142,6 +142,9 @@ func TestResolveRefusesBadURLs(t *testing.T) {
 		{"ftp in profile tier", Request{}, fakeTiers{purl: "ftp://x.example"}, "login --api-url"},
 		{"no host", Request{Env: Env{APIURL: "https://"}}, fakeTiers{}, "TORALE_API_URL"},
 		{"newline", Request{Env: Env{APIURL: "https://a.example\nHost: evil"}}, fakeTiers{}, "TORALE_API_URL"},
+		{"C1 CSI in config", Request{}, fakeTiers{plain: toraleconfig.Config{APIURL: "https://a.example/\u009b2J"}}, "config.json's api_url"},
+		{"bidi override in profile tier", Request{}, fakeTiers{purl: "https://a.example/\u202egpj"}, "login --api-url"},
+		{"not UTF-8", Request{Env: Env{APIURL: "https://a.example/\xff"}}, fakeTiers{}, "TORALE_API_URL"},
 		{"credentials in URL", Request{Env: Env{APIURL: "https://u:p@a.example"}}, fakeTiers{}, "TORALE_API_URL"},
 	}
 	for _, tt := range tests {
@@ -161,5 +164,54 @@ func TestResolveRefusesBadURLs(t *testing.T) {
 	}
 	if err := CheckURL("http://localhost:8000", "x"); err != nil {
 		t.Errorf("http://localhost:8000 refused: %v", err)
+	}
+}
+
+// config.json's key is handed out only when it is a Torale key: any other
+// value is refused (ErrBadKey), never returned, and the sentence shows at
+// most its first 7 characters, escaped.
+func TestResolveRefusesMalformedConfigKey(t *testing.T) {
+	cases := []struct {
+		name, key string
+		noauth    bool
+		wantShown string // what of the key the sentence may show
+	}{
+		{"OSC and CSI", "sk_\x1b]0;pwned\a\x1b[2J" + strings.Repeat("a", 32), false, `"sk_?]0;"`},
+		{"a second line", plainKey + "\nTORALE_API_URL=https://evil", false, "more than one word or line"},
+		{"NUL", plainKey + "\x00", false, "other than letters"},
+		{"white space around", " " + plainKey + " ", false, "white space around it"},
+		{"too short", "sk_short", false, `"sk_shor"`},
+		{"no sk_", "password123456789012345678901234567890", false, `"passwor"`},
+		{"bidi", "sk_\u202e" + strings.Repeat("b", 32), false, `"sk_?b"`},
+		{"refused with noauth too", "sk_\x1b[31m" + strings.Repeat("c", 32), true, `"sk_?[31"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Request{}
+			if tc.noauth {
+				req.Env.NoAuth = "1"
+			}
+			r, err := resolve(context.Background(), req, fakeTiers{plain: toraleconfig.Config{APIKey: tc.key}})
+			if !errors.Is(err, ErrBadKey) || r.Key != "" || r.KeySource == FromConfig {
+				t.Fatalf("got key %q from %q, err %v; want ErrBadKey and no key", Hint(r.Key), r.KeySource, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "config.json") || !strings.Contains(msg, "torale-cred login") || !strings.Contains(msg, tc.wantShown) {
+				t.Fatalf("sentence %q lacks config.json, the fix or %q", msg, tc.wantShown)
+			}
+			if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x202e }) {
+				t.Fatalf("sentence %q holds a control character", msg)
+			}
+			if len(tc.key) > 10 && strings.Contains(msg, tc.key[3:10]) && !strings.Contains(tc.wantShown, tc.key[3:10]) {
+				t.Fatalf("sentence %q shows more of the key than its first 7 characters", msg)
+			}
+		})
+	}
+	// A well-formed key is still handed out; the keychain's still wins.
+	if r, err := resolve(context.Background(), Request{}, fakeTiers{plain: toraleconfig.Config{APIKey: plainKey}}); err != nil || r.Key != plainKey {
+		t.Fatalf("good config key: %q, %v", Hint(r.Key), err)
+	}
+	if r, err := resolve(context.Background(), Request{}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: "junk"}}); err != nil || r.Key != storedKey {
+		t.Fatalf("keychain over a junk config key: %q, %v", Hint(r.Key), err)
 	}
 }

@@ -109,7 +109,7 @@ func TestLookupNeverWaitsOnTheAuditLock(t *testing.T) {
 			}
 			tt.make(t, filepath.Join(dir, "audit.lock"))
 			auditErr := make(chan error, 1)
-			f.store.Audit = func(dir string, e audit.Event) {
+			f.store.Audit = func(e audit.Event) {
 				_, err := audit.Append(dir, 0, e)
 				auditErr <- err
 			}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxURLBytes bounds an API URL (SPEC): longer ones are reported, never
@@ -11,8 +13,9 @@ import (
 const MaxURLBytes = 2048
 
 // CheckURL applies SPEC's rule to a URL from any tier: http or https, a
-// host, at most MaxURLBytes, no control characters. tier names where it
-// came from ("TORALE_API_URL", "config.json's api_url", …). The error
+// host, at most MaxURLBytes, no control characters (nor any character
+// that does not print: bidi overrides, zero widths, bad UTF-8). tier names
+// where it came from ("TORALE_API_URL", "config.json's api_url", …). The error
 // shows at most the scheme and host, never the whole value.
 func CheckURL(raw, tier string) error {
 	bad := func(why string) error {
@@ -21,8 +24,10 @@ func CheckURL(raw, tier string) error {
 	switch {
 	case len(raw) > MaxURLBytes:
 		return bad(fmt.Sprintf("is %d bytes, more than %d", len(raw), MaxURLBytes))
-	case strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return bad("holds a control character")
+	case !utf8.ValidString(raw) || strings.ContainsFunc(raw, func(r rune) bool { return r != ' ' && !unicode.IsPrint(r) }):
+		// C1 controls and bidi overrides too: a URL is printed by status
+		// and env, and goes into exec's environment.
+		return bad("holds a control or invisible character")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

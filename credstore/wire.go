@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // Defaults every door agrees on.
@@ -162,7 +164,7 @@ type Rotation struct {
 // git username: 1 to 64 letters, digits, '.', '_' or '-'.
 func CheckProfile(name string) error {
 	if !ValidProfileName(name) {
-		shown := Printable(name, 70)
+		shown := safetext.Text(name, 70)
 		if strings.Contains(name, "sk_") {
 			shown = KeyPrefix(name) + "…" // a key pasted where a profile goes: never echoed
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/harden"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -172,7 +173,7 @@ func nothingToMigrate(context.Context) (credstore.MigrationResult, error) {
 // one). Keychain trouble never ends it.
 func (d *Daemon) Run(ctx context.Context) error {
 	if !d.cfg.NoHarden {
-		for _, err := range harden() {
+		for _, err := range harden.Process() {
 			d.log.Warn("process hardening incomplete", "err", err)
 		}
 	}

@@ -294,7 +294,7 @@ func TestHardening(t *testing.T) {
 		}
 	}
 	// A non-dumpable process's /proc files belong to root (the flag itself
-	// is checked in-process by TestHardenMakesTheProcessUndumpable).
+	// is checked in-process by internal/harden's tests).
 	st, err := os.Stat(fmt.Sprintf("/proc/%d/environ", p.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)

@@ -132,17 +132,20 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 		tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PROFILE\tKEY\tPROGRAM\tTIMES\tDENIED\tLAST\tUNIT\tDOORS")
 		for _, u := range usage {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", u.Profile, u.KeyHint, u.Exe, u.Count, u.Denied,
-				u.Last.Local().Format("2006-01-02 15:04"), orDash(strings.Join(u.Units, ",")), strings.Join(u.Doors, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", shown(u.Profile), shown(u.KeyHint), shown(u.Exe), u.Count, u.Denied,
+				u.Last.Local().Format("2006-01-02 15:04"), orDash(shownList(u.Units, ",")), shownList(u.Doors, ","))
 		}
 		return tw.Flush()
 	}
 	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tPROFILE\tKEY\tPROGRAM\tUNIT\tDOOR\tRESULT")
+	// Every field is a name the trail holds as it was read (a program
+	// names itself), shown escaped: a path holding CR and escapes must
+	// not paint a row of its own.
 	for _, e := range events {
 		prog, unit := "unknown", ""
 		if e.Caller != nil {
-			prog, unit = e.Caller.Program(), e.Caller.Unit
+			prog, unit = e.Caller.Program(), shown(e.Caller.Unit)
 			if e.Caller.SSH {
 				prog += " over SSH"
 			}
@@ -151,10 +154,19 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 		if e.Action != "" {
 			door += " (" + e.Action + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Profile, e.KeyHint,
-			prog, orDash(unit), door, e.Result)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), shown(e.Profile), shown(e.KeyHint),
+			prog, orDash(unit), shown(door), shown(e.Result))
 	}
 	return tw.Flush()
+}
+
+// shownList joins names, each escaped.
+func shownList(names []string, sep string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = shown(n)
+	}
+	return strings.Join(out, sep)
 }
 
 func orDash(s string) string {
@@ -196,13 +208,13 @@ func (f *Factory) usedBy(hint string) []string {
 	for _, u := range progs {
 		where := ""
 		if len(u.Units) > 0 {
-			where = " in " + strings.Join(u.Units, ", ")
+			where = " in " + shownList(u.Units, ", ")
 		}
 		times := fmt.Sprintf("%d times", u.Count)
 		if u.Count == 1 {
 			times = "once"
 		}
-		lines = append(lines, fmt.Sprintf("  %s%s, %s, last %s", u.Exe, where, times, u.Last.Local().Format("2006-01-02 15:04")))
+		lines = append(lines, fmt.Sprintf("  %s%s, %s, last %s", shown(u.Exe), where, times, u.Last.Local().Format("2006-01-02 15:04")))
 	}
 	return lines
 }
@@ -324,7 +336,7 @@ func newPolicyShowCmd(f *Factory) *cobra.Command {
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tPOLICY\tALLOWED")
 			for _, n := range slices.Sorted(maps.Keys(pols)) {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", n, pols[n].Mode, orDash(strings.Join(pols[n].Allow, " ")))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", shown(n), shown(pols[n].Mode), orDash(shownList(pols[n].Allow, " ")))
 			}
 			return tw.Flush()
 		},

@@ -57,6 +57,8 @@ Exits 0 only when every check passes.`,
 					return err
 				}
 			} else {
+				// Details quote paths, units and git config values.
+				out := humanWriter{f.IO.Out}
 				for _, c := range checks {
 					mark := "✓"
 					switch {
@@ -65,9 +67,9 @@ Exits 0 only when every check passes.`,
 					case !c.OK:
 						mark = "✗"
 					}
-					fmt.Fprintf(f.IO.Out, "%s %-22s %s\n", mark, c.Name, c.Detail)
+					fmt.Fprintf(out, "%s %-22s %s\n", mark, c.Name, c.Detail)
 					if c.Fix != "" && !c.OK {
-						fmt.Fprintf(f.IO.Out, "  %-22s fix: %s\n", "", c.Fix)
+						fmt.Fprintf(out, "  %-22s fix: %s\n", "", c.Fix)
 					}
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/harden"
 )
 
 func newExecCmd(f *Factory) *cobra.Command {
@@ -57,6 +58,16 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 	r, err := f.lookup(cmd.Context(), credstore.DoorExec, apiKey)
 	if err != nil {
 		return err
+	}
+	// This process holds the key for the command's whole life: no
+	// debugger, /proc/PID/mem or core of it for the user's other
+	// processes, as for the daemon. Only now, not before the look-up: the
+	// daemon names its caller by /proc/PID/exe, which a process that is
+	// not dumpable hides from it too (it would see a nameless caller, not
+	// torale-cred's exec door, and a policy would refuse it). Not
+	// inherited: the command is dumpable again once executed.
+	if err := harden.NoDump(); err != nil {
+		f.warn("the key is held by a process other programs of yours can still read: %v", err)
 	}
 
 	path, err := exec.LookPath(args[0])

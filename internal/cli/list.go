@@ -40,7 +40,7 @@ where the key came from, when it was stored and when rotation is due.
 				if e.Rotation != nil {
 					due = e.Rotation.DueAt.Format("2006-01-02")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.KeyHint, e.Source, e.StoredAt.Format("2006-01-02"), due)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(e.Name), shown(e.KeyHint), shown(e.Source), e.StoredAt.Format("2006-01-02"), due)
 			}
 			return tw.Flush()
 		},

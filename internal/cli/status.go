@@ -206,7 +206,9 @@ func inspectConfig(path string) configStatus {
 }
 
 func printStatus(f *Factory, rep statusReport, now time.Time) {
-	w := f.IO.Out
+	// Names from files, the keychain's bus and the server (a URL, a user,
+	// an error's detail) are escaped on the way out.
+	w := humanWriter{f.IO.Out}
 	for _, p := range rep.Profiles {
 		fmt.Fprintf(w, "Profile %s\n", p.Name)
 		switch {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // Helper answers git's get, store and erase for the Torale API hosts the
@@ -290,6 +291,6 @@ func (h *Helper) Erase(ctx context.Context, c Credential) error {
 
 func (h *Helper) notef(format string, a ...any) {
 	if h.Stderr != nil {
-		fmt.Fprintf(h.Stderr, "git-credential-torale: "+format+"\n", a...)
+		fmt.Fprintln(h.Stderr, "git-credential-torale: "+safetext.Text(fmt.Sprintf(format, a...), 0))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/safetext"
 	"github.com/torale-ai/torale-cred/internal/version"
 )
 
@@ -132,9 +133,11 @@ func parseArgs(args []string) (profile, op string, err error) {
 	return profile, op, nil
 }
 
-// fail prints err as one sentence and picks the exit code.
+// fail prints err as one sentence and picks the exit code. The sentence
+// is escaped: it may name a program or a value from a file, and git shows
+// a helper's stderr on the user's terminal.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "git-credential-torale: %s\n", err)
+	fmt.Fprintf(stderr, "git-credential-torale: %s\n", safetext.Text(err.Error(), 0))
 	switch {
 	case errors.Is(err, credstore.ErrKeychain):
 		return exitKeychain

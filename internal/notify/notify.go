@@ -2,7 +2,8 @@
 // org.freedesktop.Notifications on the D-Bus session bus on Linux,
 // osascript on macOS, nothing elsewhere. Send never treats a missing
 // notification server as an error; Ask reports it, so a caller can refuse.
-// Neither ever puts anything secret in a notification.
+// Neither ever puts anything secret in a notification, nor a character
+// that could disguise one: titles and bodies go out escaped (safetext).
 package notify
 
 import (
@@ -10,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // AppName is how notifications are signed.
@@ -19,7 +22,9 @@ const AppName = "torale-cred"
 // deadline: a hung bus must not stall the daemon's reminders.
 const Timeout = 5 * time.Second
 
-// Send shows one notification with a title and a body.
+// Send shows one notification with a title and a body. Both are escaped
+// (safetext.Lines; on a server that reads markup, the body's markup
+// characters too): they name programs and files that chose their own names.
 //
 // It returns (true, nil) when a notification server took it, (false, nil)
 // when there is none to take it (no session bus, nothing owning
@@ -31,7 +36,7 @@ func Send(ctx context.Context, title, body string) (bool, error) {
 		ctx, cancel = context.WithTimeout(ctx, Timeout)
 		defer cancel()
 	}
-	return send(ctx, title, body)
+	return send(ctx, safetext.Lines(title), safetext.Lines(body))
 }
 
 // Notify is Send for callers that only care about failures, such as the
@@ -58,7 +63,8 @@ var ErrNoAnswer = errors.New("no answer on the desktop")
 
 // Ask shows a question with the choices as its buttons and waits for the
 // user's pick. Nothing secret belongs in title or body: notifications are
-// shown on lock screens and kept in histories.
+// shown on lock screens and kept in histories. Title and body are escaped
+// as Send escapes them.
 //
 // It returns the picked Choice.Key and a nil error; otherwise an error for
 // which errors.Is reports ErrNoDesktop or ErrNoAnswer (wrapped with the
@@ -75,7 +81,7 @@ func Ask(ctx context.Context, title, body string, choices []Choice) (string, err
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
-	return ask(ctx, title, body, choices)
+	return ask(ctx, safetext.Lines(title), safetext.Lines(body), choices)
 }
 
 func checkChoices(choices []Choice) error {

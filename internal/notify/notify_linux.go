@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -39,6 +40,12 @@ func send(ctx context.Context, title, body string) (bool, error) {
 		return false, nil
 	}
 	defer conn.Close()
+	var caps []string
+	err = conn.Object(busName, busPath).CallWithContext(ctx, busName+".GetCapabilities", 0).Store(&caps)
+	if err != nil && noServer(err) {
+		return false, nil
+	}
+	body = forServer(caps, err == nil, body)
 	hints := map[string]dbus.Variant{
 		"urgency":       dbus.MakeVariant(byte(1)), // normal
 		"desktop-entry": dbus.MakeVariant(AppName),
@@ -54,6 +61,20 @@ func send(ctx context.Context, title, body string) (bool, error) {
 	}
 	return true, nil
 }
+
+// forServer is body as the server will show it: a server with
+// "body-markup" reads <b>, <a href>, <img> and entities in a body, so a
+// program named "<a href=…>" could dress its name up; its markup
+// characters are written as entities. known false: the capabilities could
+// not be read, and markup is assumed.
+func forServer(caps []string, known bool, body string) string {
+	if known && !slices.Contains(caps, "body-markup") {
+		return body
+	}
+	return markupEscaper.Replace(body)
+}
+
+var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // noServer reports the bus's ways of saying nobody serves the name.
 func noServer(err error) bool {
@@ -131,6 +152,7 @@ func ask(ctx context.Context, title, body string, choices []Choice) (string, err
 	}
 	signals := make(chan *dbus.Signal, 16)
 	conn.Signal(signals)
+	body = forServer(caps, true, body)
 
 	actions := make([]string, 0, 2*len(choices))
 	for _, c := range choices {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
 // Caller is one process as the audit trail names it (SPEC: "caller").
@@ -33,6 +35,8 @@ type Caller struct {
 }
 
 // Program is how a person reads the caller: the executable with its pid.
+// The name is escaped (safetext): any program chooses its own path and
+// command name, and this text goes to terminals and the desktop.
 func (c *Caller) Program() string {
 	name := c.Exe
 	if name == "" {
@@ -41,14 +45,14 @@ func (c *Caller) Program() string {
 	if name == "" {
 		name = "unknown program"
 	}
-	s := name + " (pid " + strconv.Itoa(c.PID) + ")"
+	s := safetext.Text(name, safetext.MaxName) + " (pid " + strconv.Itoa(c.PID) + ")"
 	if base := filepath.Base(c.Exe); c.Comm != "" && c.Exe != "" &&
 		!strings.HasPrefix(base, c.Comm) && !strings.HasPrefix(c.Comm, base) {
 		// A script: its name is the comm, its executable the interpreter.
-		s = c.Comm + " (" + c.Exe + ", pid " + strconv.Itoa(c.PID) + ")"
+		s = safetext.Text(c.Comm, safetext.MaxName) + " (" + safetext.Text(c.Exe, safetext.MaxName) + ", pid " + strconv.Itoa(c.PID) + ")"
 	}
 	if c.Via != "" {
-		s += " via torale-cred " + c.Via
+		s += " via torale-cred " + safetext.Text(c.Via, 16)
 	}
 	return s
 }

@@ -62,3 +62,23 @@ func TestIdentifyGone(t *testing.T) {
 		t.Fatalf("Identify(gone) = %+v", c)
 	}
 }
+
+// A program names itself: Program, read on terminals and the desktop,
+// shows its name escaped.
+func TestProgramEscapes(t *testing.T) {
+	cases := []struct {
+		c    Caller
+		want string
+	}{
+		{Caller{PID: 7, Exe: "/usr/bin/git"}, "/usr/bin/git (pid 7)"},
+		{Caller{PID: 7, Comm: "git"}, "git (pid 7)"},
+		{Caller{PID: 7}, "unknown program (pid 7)"},
+		{Caller{PID: 7, Exe: "/tmp/x\r\x1b[2K/usr/bin/git"}, `/tmp/x\r\x1b[2K/usr/bin/git (pid 7)`},
+		{Caller{PID: 7, Comm: "\u202etig"}, `\u202etig (pid 7)`},
+	}
+	for _, tc := range cases {
+		if got := tc.c.Program(); got != tc.want {
+			t.Errorf("Program() of %+v = %q, want %q", tc.c, got, tc.want)
+		}
+	}
+}
