@@ -130,3 +130,22 @@ func resolveURL(req Request, t tiers) (url, source string, err error) {
 	}
 	return url, source, nil
 }
+
+// CheckCallerURL applies CheckURL to the URL the caller brings itself (its
+// --api-url, else TORALE_API_URL), the tier that would be used: a client
+// checks it before asking, so a bad or oversized one gets the same
+// sentence with or without the daemon.
+func CheckCallerURL(req Request) error {
+	if req.FlagURL == "" && req.Env.APIURL == "" {
+		return nil
+	}
+	_, _, err := resolveURL(req, noTiers{})
+	return err
+}
+
+// noTiers has nothing stored.
+type noTiers struct{}
+
+func (noTiers) storedKey(context.Context, string) (string, error) { return "", ErrNotFound }
+func (noTiers) plaintext(string) toraleconfig.Config              { return toraleconfig.Config{} }
+func (noTiers) profileURL(string) string                          { return "" }

@@ -176,6 +176,9 @@ func (d daemonKeys) Delete(ctx context.Context, profile string) error {
 func (d daemonKeys) Ping(ctx context.Context) error { return d.c.Health(ctx) }
 
 func (b *backend) Resolve(ctx context.Context, req credstore.Request) (r credstore.Resolution, err error) {
+	if err := credstore.CheckCallerURL(req); err != nil {
+		return r, err
+	}
 	// A flag or environment key wins without the stored tiers: no socket
 	// round trip and no keychain, the same answer, from the local resolver.
 	if req.FlagKey != "" || req.Env.APIKey != "" {
