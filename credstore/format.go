@@ -1,6 +1,6 @@
 package credstore
 
-import "github.com/torale-ai/torale-cred/internal/safetext"
+import "strings"
 
 // Key and profile formats are checked by hand-written loops, not regexps:
 // a regexp is compiled when the package initialises, in every process that
@@ -44,10 +44,18 @@ func alnum(c byte) bool {
 }
 
 // KeyPrefix is the most of a key any message may show: its first 7
-// bytes, escaped for a terminal.
+// bytes, anything but printable ASCII shown as '?' (a secret's fragment is
+// never escaped into something longer).
 func KeyPrefix(k string) string {
-	if len(k) > 7 {
-		k = k[:7]
+	var b strings.Builder
+	for i, r := range k {
+		if i >= 7 {
+			break
+		}
+		if r < 0x20 || r > 0x7e {
+			r = '?'
+		}
+		b.WriteRune(r)
 	}
-	return safetext.Text(k, 0)
+	return b.String()
 }

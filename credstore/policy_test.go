@@ -274,7 +274,7 @@ func TestPolicyTextIsEscaped(t *testing.T) {
 	if !errors.Is(err, ErrDenied) {
 		t.Fatalf("err = %v, want denied", err)
 	}
-	if body == "" || unsafe(body) || !strings.Contains(body, `/tmp/x\r\x1b[2K/usr/bin/git\u202e (pid 45) in run-\x1b]0;t\a.service`) {
+	if body == "" || unsafe(body) || !strings.Contains(body, `x (/tmp/x\r\x1b[2K/usr/bin/git\u202e, pid 45) in run-\x1b]0;t\a.service`) {
 		t.Fatalf("question body = %q", body)
 	}
 	if unsafe(err.Error()) {

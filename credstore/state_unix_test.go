@@ -76,11 +76,16 @@ func TestLookupWithAFIFOAtStateJSON(t *testing.T) {
 	if err := syscall.Mkfifo(f.store.StateFile.Path(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// torale-cred's own check (no door) learns the key's hint; a hand-out
+	// is denied, as a policy that cannot be read denies.
 	r := within(t, func() Resolution {
 		r, _ := f.store.Resolve(context.Background(), Request{})
 		return r
 	})
-	if r.Key != polKey {
+	if r.KeyHint != Hint(polKey) {
 		t.Fatalf("the look-up returned no key (source %s)", r.KeySource)
+	}
+	if _, err := f.store.Resolve(lookupAs(curl, DoorToken), Request{}); !errors.Is(err, ErrDenied) {
+		t.Fatalf("a hand-out with state.json unreadable: %v, want denied", err)
 	}
 }
