@@ -17,7 +17,7 @@ import (
 
 const polKey = "sk_POLICYpolicyPOLICYpolicyPOLICY12345"
 
-// mapKeys is a KeyStore in memory: the policy's rules need no keychain.
+// mapKeys is a Source in memory: the policy's rules need no keychain.
 type mapKeys struct {
 	mu sync.Mutex
 	m  map[string]string

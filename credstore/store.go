@@ -18,12 +18,20 @@ import (
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
-// KeyStore is the keychain as the Store uses it: *Keychain, or the daemon's
-// cache in front of one.
-type KeyStore interface {
+// Source is where a profile's stored key lives, under the resolver's
+// stored tier: the OS keychain (*Keychain), the daemon's cache in front of
+// any Source, or the daemon itself for a client answering over its keys. A
+// new store (Vault, systemd credentials) is one more implementation; the
+// resolver and the hand-out point never know which they hold.
+//
+// Get returns ErrNotFound when the profile has no key, and an ErrKeychain
+// error when the store cannot answer (never "no key"). A read-only store
+// refuses Set and Delete with an error that says so.
+type Source interface {
 	Get(ctx context.Context, profile string) (string, error)
 	Set(ctx context.Context, profile, key string) error
 	Delete(ctx context.Context, profile string) error
+	// Ping is nil when the store answers, else why not.
 	Ping(ctx context.Context) error
 }
 
@@ -57,7 +65,7 @@ func (DiskFiles) Reload()                  {}
 // Store is the local Backend: the keychain, its metadata and the plaintext
 // config.json it may fall back to (read only; MigrateConfig moves a key out).
 type Store struct {
-	Keychain KeyStore
+	Keychain Source
 	// StateFile is state.json, written by Put, Delete and migrations.
 	StateFile StateFile
 	// ConfigPath is the official tools' config.json.

@@ -33,7 +33,7 @@ type keyEntry struct {
 	at  time.Time
 }
 
-// keyCache is a credstore.KeyStore in front of the keychain: answers are
+// keyCache is a credstore.Source in front of the keychain: answers are
 // kept at most TTL, concurrent reads of one profile share one keychain
 // call (singleflight), and writes go straight through, recording what the
 // keychain now holds. A single timer forgets expired keys, so none stays in
@@ -68,7 +68,7 @@ func (c *keyCache) fresh(e keyEntry, now time.Time) bool {
 	return now.Sub(e.at) < c.ttl
 }
 
-// Get implements credstore.KeyStore: from memory while fresh; a key past
+// Get implements credstore.Source: from memory while fresh; a key past
 // two thirds of its TTL is served and renewed in the background, so keys in
 // use never make a look-up wait on the keychain.
 func (c *keyCache) Get(ctx context.Context, profile string) (string, error) {
@@ -179,12 +179,12 @@ func (c *keyCache) write(ctx context.Context, profile string, fn func() error, e
 	return nil
 }
 
-// Set implements credstore.KeyStore.
+// Set implements credstore.Source.
 func (c *keyCache) Set(ctx context.Context, profile, key string) error {
 	return c.write(ctx, profile, func() error { return c.kc.Set(ctx, profile, key) }, keyEntry{key: key})
 }
 
-// Delete implements credstore.KeyStore.
+// Delete implements credstore.Source.
 func (c *keyCache) Delete(ctx context.Context, profile string) error {
 	err := c.write(ctx, profile, func() error { return c.kc.Delete(ctx, profile) }, keyEntry{err: credstore.ErrNotFound})
 	if errors.Is(err, credstore.ErrNotFound) {
@@ -195,7 +195,7 @@ func (c *keyCache) Delete(ctx context.Context, profile string) error {
 	return err
 }
 
-// Ping implements credstore.KeyStore through the health record.
+// Ping implements credstore.Source through the health record.
 func (c *keyCache) Ping(ctx context.Context) error { return c.health.check(ctx) }
 
 // forget drops profile's answer (a keychain write made behind our back).
@@ -228,4 +228,4 @@ func (c *keyCache) warm(ctx context.Context, names []string) {
 	}
 }
 
-var _ credstore.KeyStore = (*keyCache)(nil)
+var _ credstore.Source = (*keyCache)(nil)
