@@ -1,0 +1,60 @@
+//go:build linux
+
+package ipc_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/ipc"
+)
+
+// A process that connects and then execs another program in the same pid
+// is no longer the caller the daemon identified: its request is refused
+// before anything is handed out (the trail named the new program, or, for
+// torale-cred's own, did not judge it at all).
+func TestPeerThatExecsAnotherProgramIsRefused(t *testing.T) {
+	python, perlErr := exec.LookPath("python3")
+	perl, err := exec.LookPath("perl")
+	if perlErr != nil || err != nil {
+		t.Fatal("python3 and perl are needed (Debian's python3 and perl-base)")
+	}
+	st, _ := newStore(t)
+	if _, err := st.Put(t.Context(), "default", "sk_abc123def456ghi789jkl012mno345pqRST", credstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sock, _ := serve(t, st, ipc.Options{})
+	// python3 connects and waits until the daemon has identified it (the
+	// health answer), then execs perl on the same connection (fd 3), and
+	// perl asks for the key.
+	script := `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: torale\r\n\r\n")
+buf = b""
+while b'"status":"ok"' not in buf:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("connection closed")
+    buf += chunk
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.execv(sys.argv[2], [sys.argv[2], "-e", sys.argv[3]])
+`
+	perlAsk := `open(my $s, "+<&=3") or die; binmode $s; $| = 1; select($s); $| = 1; select(STDOUT);
+print $s "POST /v1/resolve HTTP/1.1\r\nHost: torale\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+while (<$s>) { print }`
+	out, err := exec.Command(python, "-c", script, sock, perl, perlAsk).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python then perl: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "HTTP/1.1 403") || !strings.Contains(string(out), "now runs another program") {
+		t.Fatalf("the exec'd peer's request was answered:\n%s", out)
+	}
+	if strings.Contains(string(out), "sk_") {
+		t.Fatalf("a key in the answer:\n%s", out)
+	}
+}
