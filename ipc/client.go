@@ -31,10 +31,8 @@ var ErrNoDaemon = errors.New("the torale-cred daemon is not running")
 // safe then too: the daemon answers from the same keychain.
 var ErrDaemonStuck = errors.New("the torale-cred daemon did not answer")
 
-// StuckError is ErrDaemonStuck for the daemon on socket, in the one
-// sentence every door says it with (a lean front that found the daemon
-// stuck hands the full CLI this, rather than a second wait).
-func StuckError(socket string) error {
+// stuckError is ErrDaemonStuck for the daemon on socket, in one sentence.
+func stuckError(socket string) error {
 	return fmt.Errorf("%w on %s (it may be stopped or overloaded)", ErrDaemonStuck, socket)
 }
 
@@ -166,7 +164,7 @@ func (c *Client) send(parent context.Context, method, path string, in, out any) 
 			return parent.Err()
 		case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 			errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), isTimeout(err):
-			return StuckError(c.socket)
+			return stuckError(c.socket)
 		}
 		return fmt.Errorf("asking the daemon on %s: %w", c.socket, err)
 	}

@@ -1,8 +1,8 @@
 // Package peercred learns who is at the other end of a Unix socket: the
 // peer's user id and process id, from the kernel (SO_PEERCRED,
 // LOCAL_PEERCRED), and checks that it is this same user. The daemon's
-// server and every client (ipc, the lean front binaries) check peers here;
-// it never reads or writes a byte of the connection.
+// server and its client (ipc) check peers here; it never reads or writes a
+// byte of the connection.
 package peercred
 
 import (
@@ -11,8 +11,7 @@ import (
 )
 
 // It takes a connection as any value with a descriptor (syscall.Conn: a
-// *net.UnixConn), or the descriptor itself, and imports no net: the lean
-// fronts dial with plain system calls and link no net package.
+// *net.UnixConn).
 
 // CheckSelf fails unless the process serving c (at path, for the message)
 // runs as this process's user: a key is never handed to, or asked of,
@@ -22,11 +21,6 @@ func CheckSelf(c any, path string) error {
 	return checkUID(uid, err, path)
 }
 
-// CheckSelfFD is CheckSelf for a socket's descriptor.
-func CheckSelfFD(fd int, path string) error {
-	uid, _, err := OfFD(fd)
-	return checkUID(uid, err, path)
-}
 
 func checkUID(uid uint32, err error, path string) error {
 	if err != nil {

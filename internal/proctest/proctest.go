@@ -76,8 +76,7 @@ type World struct {
 	OnCLI func(stderr *SyncBuf)
 
 	// Bin, when set, is a directory of built programs (BuildPrograms):
-	// Start and CLI run its torale-cred, the lean front, instead of the
-	// test binary.
+	// Start and CLI run its torale-cred instead of the test binary.
 	Bin string
 }
 
