@@ -21,7 +21,6 @@ func CheckSelf(c any, path string) error {
 	return checkUID(uid, err, path)
 }
 
-
 func checkUID(uid uint32, err error, path string) error {
 	if err != nil {
 		return fmt.Errorf("checking who serves %s: %w", path, err)
