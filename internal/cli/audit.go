@@ -256,7 +256,7 @@ func newPolicyCmd(f *Factory) *cobra.Command {
 A refused look-up is a 403 "denied" on the socket and exit 1 at the command
 line, and it is in the audit trail. The policy lives in state.json and
 survives logout.`,
-		Example: `  torale-cred policy set work allow /usr/bin/git /usr/local/bin/torale
+		Example: `  torale-cred policy set work allow "$(git --exec-path)/git" /usr/local/bin/torale
   torale-cred policy set work confirm
   torale-cred policy set work open
   torale-cred policy show`,
