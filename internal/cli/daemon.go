@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/daemon"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/paths"
@@ -83,6 +84,14 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 			return usageErrorf("TORALE_CRED_CACHE_TTL=%q is not a duration such as 30s", v)
 		}
 	}
+	var confirmWait time.Duration
+	if v := f.Getenv("TORALE_CRED_CONFIRM_WAIT"); v != "" {
+		// How long a `confirm` question waits for the user (default and
+		// most 30s): shorter for tests and for users who answer fast.
+		if confirmWait, err = time.ParseDuration(v); err != nil || confirmWait <= 0 || confirmWait > credstore.ConfirmTimeout {
+			return usageErrorf("TORALE_CRED_CONFIRM_WAIT=%q is not a duration between 1s and 30s", v)
+		}
+	}
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
@@ -107,6 +116,7 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		Version:        version.String(),
 		Notify:         notify.Notify,
 		NoAudit:        o.noAudit,
+		ConfirmWait:    confirmWait,
 	})
 	if err != nil {
 		return err

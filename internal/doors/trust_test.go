@@ -168,7 +168,11 @@ func TestTrustBoundary(t *testing.T) {
 			b := newBoundary(t, ex, pol)
 			b.desk = desktop
 			before := len(readTrail(t, b.w))
-			d := b.w.Daemon(t, nil, "--no-watch")
+			var denv []string
+			if pol.late {
+				denv = []string{"TORALE_CRED_CONFIRM_WAIT=3s"} // the late rows wait this out once
+			}
+			d := b.w.Daemon(t, denv, "--no-watch")
 			var wants [][]lineWant
 			if pol.late {
 				wants = runAtOnce(t, b, pol)
