@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,11 +160,33 @@ func (f *cacheFixture) entry(profile string) (keyEntry, bool) {
 	return e, ok
 }
 
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+// parkedIn counts the goroutines blocked in a select in fn (as a stack
+// trace names it).
+func parkedIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.HasPrefix(g, "goroutine ") && strings.Contains(g, " [select") && strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
+}
+
+// waitUntil polls cond, failing t after patience.
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(within); !cond(); time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); !cond(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
+			t.Fatalf("%s: not within %s", what, patience)
 		}
 	}
 }
@@ -234,7 +258,9 @@ func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no read reached the keychain")
 	}
-	time.Sleep(50 * time.Millisecond) // the others queue up behind the read
+	// Every look-up has joined the read (none still on its way to it)
+	// before it returns: one that came later would find the answer cached.
+	waitUntil(t, "every look-up waiting on the read", func() bool { return parkedIn("daemon.(*keyCache).Get(") == n })
 	release()
 	for range n {
 		if err := <-errs; err != nil {
@@ -374,7 +400,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 		// The cache's clock stands still: only the health record's ping
 		// (every downEvery while the keychain is down) can end the failure.
 		start := time.Now()
-		waitUntil(t, 5*time.Second, "the keychain's return noticed", func() bool {
+		waitUntil(t, "the keychain's return noticed", func() bool {
 			k, err := f.get(t, "default")
 			return err == nil && k == cacheKey1
 		})
@@ -390,7 +416,7 @@ func TestKeyCacheIdleForgetsExpiredKeys(t *testing.T) {
 	if _, err := f.get(t, "default"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 2*time.Second, "the expired key forgotten", func() bool {
+	waitUntil(t, "the expired key forgotten", func() bool {
 		_, ok := f.entry("default")
 		return !ok
 	})
@@ -480,7 +506,7 @@ func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
 	if k, _ := f.get(t, "default"); k != cacheKey1 {
 		t.Fatal("past two thirds of the TTL: the look-up waited for the keychain")
 	}
-	waitUntil(t, 2*time.Second, "the renewal", func() bool { k, _ := f.get(t, "default"); return k == cacheKey2 })
+	waitUntil(t, "the renewal", func() bool { k, _ := f.get(t, "default"); return k == cacheKey2 })
 	f.wantGets(t, 2, "one renewal")
 
 	// Past the TTL with no look-up in between: the next one reads first.
@@ -517,7 +543,7 @@ func TestKeyCacheOneRenewalAtATime(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	release()
-	waitUntil(t, 2*time.Second, "the renewal recorded", func() bool {
+	waitUntil(t, "the renewal recorded", func() bool {
 		e, ok := f.entry("default")
 		return ok && e.at.Equal(t0.Add(45*time.Second))
 	})
@@ -546,7 +572,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 		t.Fatal("an abandoned look-up waited for the keychain")
 	}
 	release()
-	waitUntil(t, 2*time.Second, "the read recorded", func() bool { _, ok := f.entry("default"); return ok })
+	waitUntil(t, "the read recorded", func() bool { _, ok := f.entry("default"); return ok })
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
 		t.Fatalf("next look-up: %s, %v", credstore.Hint(k), err)
 	}
