@@ -63,7 +63,7 @@ func startInProcess(t *testing.T, config string, opts ...func(*Config)) *inProce
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(patience):
 			t.Error("Run did not return after cancel")
 		}
 	})
@@ -102,7 +102,7 @@ func TestDaemonForgetsConfigURLOnceRemoved(t *testing.T) {
 	p := startInProcess(t, `{"api_key": "`+cacheKey1+`", "api_url": "`+devURL+`", "other": 1}`)
 	ctx := context.Background()
 	store := p.d.Store()
-	c := ipc.NewClient(p.sock, 5*time.Second)
+	c := ipc.NewClient(p.sock, patience)
 	defer c.Close()
 	answer := func(wantURL, wantSource string) func() error {
 		return func() error {

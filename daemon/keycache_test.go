@@ -126,7 +126,7 @@ func newCacheFixture(t *testing.T, ttl time.Duration, now func() time.Time) *cac
 		now = time.Now
 	}
 	k := newMemKeyring(map[string]string{"default": cacheKey1})
-	kc := credstore.NewKeychain(credstore.WithKeyring(k), credstore.WithTimeout(5*time.Second))
+	kc := credstore.NewKeychain(credstore.WithKeyring(k), credstore.WithTimeout(patience))
 	h := newHealth(kc, time.Now, slog.New(slog.DiscardHandler))
 	c := newKeyCache(kc, ttl, now, h)
 	t.Cleanup(func() {
@@ -141,7 +141,7 @@ func newCacheFixture(t *testing.T, ttl time.Duration, now func() time.Time) *cac
 
 func (f *cacheFixture) get(t *testing.T, profile string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	return f.c.Get(ctx, profile)
 }
@@ -255,7 +255,7 @@ func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 	started.Wait()
 	select {
 	case <-f.k.entered:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no read reached the keychain")
 	}
 	// Every look-up has joined the read (none still on its way to it)
@@ -328,7 +328,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			go func() { k, err := f.get(t, "default"); got <- answer{k, err} }()
 			select {
 			case <-held:
-			case <-time.After(5 * time.Second):
+			case <-time.After(patience):
 				t.Fatal("harness: the read was never held")
 			}
 			select {
@@ -538,7 +538,7 @@ func TestKeyCacheOneRenewalAtATime(t *testing.T) {
 	}
 	select {
 	case <-f.k.entered:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no renewal reached the keychain")
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -568,7 +568,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 		if !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
 			t.Fatalf("abandoned look-up: %v, want a keychain timeout", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("an abandoned look-up waited for the keychain")
 	}
 	release()
