@@ -160,8 +160,8 @@ func (f *cacheFixture) entry(profile string) (keyEntry, bool) {
 	return e, ok
 }
 
-// parkedIn counts the goroutines blocked in a select in fn (as a stack
-// trace names it).
+// parkedIn counts the goroutines blocked in a select whose top frame is
+// fn (as a stack trace names it; runtime frames are not shown).
 func parkedIn(fn string) int {
 	buf := make([]byte, 1<<20)
 	for {
@@ -174,7 +174,8 @@ func parkedIn(fn string) int {
 	}
 	count := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.HasPrefix(g, "goroutine ") && strings.Contains(g, " [select") && strings.Contains(g, fn) {
+		lines := strings.SplitN(g, "\n", 3)
+		if len(lines) > 1 && strings.Contains(lines[0], " [select") && strings.Contains(lines[1], fn) {
 			count++
 		}
 	}
