@@ -313,7 +313,7 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 	}()
 	select {
 	case <-listening:
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("the fake server did not start")
 	}
 
