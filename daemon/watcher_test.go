@@ -109,16 +109,15 @@ func (f *watchFixture) run(t testing.TB) {
 		})
 	}
 	t.Cleanup(f.stop)
-	// Run adds its watches, then scans once and calls OnChange (the first
-	// look is always a change): from then on the test's writes are seen.
-	f.changedSince(t, 0)
-}
-
-// changedSince waits until OnChange was called more than n times: the
-// watcher looked at config.json and found it changed (or moved a key).
-func (f *watchFixture) changedSince(t testing.TB, n int32) {
-	t.Helper()
-	waitFor(t, func() bool { return f.changes.Load() > n })
+	// Run adds its watches, then looks once and calls OnChange (the first
+	// look always counts as a change): from then on the test's writes are
+	// seen. (Later OnChange calls are no such signal: a change that lands
+	// while the watcher is inside a look may not be reported as one.)
+	for deadline := time.Now().Add(patience); f.changes.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher never finished its first look\nlog:\n%s", f.log)
+		}
+	}
 }
 
 // caughtUp returns once the watcher has finished what it was doing: a
@@ -132,6 +131,22 @@ func (f *watchFixture) caughtUp(t testing.TB) {
 	case <-time.After(patience):
 		t.Fatal("the watcher is stuck in a look")
 	}
+}
+
+// lookedAgain returns once the watcher has finished a whole look at
+// config.json that began after it was called: the first kick starts one,
+// the second is taken once it is over.
+func (f *watchFixture) lookedAgain(t testing.TB) {
+	t.Helper()
+	f.caughtUp(t)
+	f.caughtUp(t)
+}
+
+// watchingAncestor waits until the watcher has moved its watch up from
+// the missing config directory more than n times (its debug line).
+func (f *watchFixture) watchingAncestor(t testing.TB, n int) {
+	t.Helper()
+	waitFor(t, func() bool { return strings.Count(f.log.String(), "waiting for the config directory to appear") > n })
 }
 
 func config(key string, extra ...string) string {
@@ -242,11 +257,10 @@ func TestWatcherFileDeletedAndRecreated(t *testing.T) {
 	writeFile(t, f.path, config(keyA))
 	f.run(t)
 	f.waitMigrated(t, keyA, config(""))
-	seen := f.changes.Load()
 	if err := os.Remove(f.path); err != nil {
 		t.Fatal(err)
 	}
-	f.changedSince(t, seen) // the watcher found it gone
+	f.lookedAgain(t) // at config.json gone
 	// A deleted file is not a logout.
 	if k, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); err != nil || k != keyA {
 		t.Fatalf("after deleting config.json the keychain holds %s (%v)", credstore.Hint(k), err)
@@ -291,20 +305,20 @@ func TestWatcherDirectoryRemovedAndRecreated(t *testing.T) {
 	f.run(t)
 	f.waitMigrated(t, keyA, config(""))
 
-	seen := f.changes.Load()
+	seen := strings.Count(f.log.String(), "waiting for the config directory to appear")
 	if err := os.RemoveAll(f.dir); err != nil {
 		t.Fatal(err)
 	}
-	f.changedSince(t, seen) // the watcher found it gone
+	f.watchingAncestor(t, seen) // the watcher found it gone
 	writeFile(t, f.path, config(keyB))
 	f.waitMigrated(t, keyB, config(""))
 
 	// Renamed away: the watch must not follow the old directory.
-	seen = f.changes.Load()
+	seen = strings.Count(f.log.String(), "waiting for the config directory to appear")
 	if err := os.Rename(f.dir, f.dir+".bak"); err != nil {
 		t.Fatal(err)
 	}
-	f.changedSince(t, seen)
+	f.watchingAncestor(t, seen)
 	writeFile(t, f.path, config(keyC))
 	f.waitMigrated(t, keyC, config(""))
 
@@ -407,10 +421,9 @@ func TestWatcherHalfWriteIsNotWarned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := f.changes.Load()
 	_, _ = fh.WriteString(full[:20])
 	_ = fh.Sync()
-	f.changedSince(t, seen) // the watcher saw it broken
+	f.lookedAgain(t) // the watcher saw it broken
 	_, _ = fh.WriteString(full[20:])
 	fh.Close()
 	f.waitMigrated(t, keyA, config(""))
@@ -444,10 +457,8 @@ func TestWatcherRetriesWhenKeychainReturns(t *testing.T) {
 func TestWatcherQuietWithoutKey(t *testing.T) {
 	f := newWatchFixture(t, nil)
 	f.run(t)
-	seen := f.changes.Load()
 	writeFile(t, f.path, config(""))
-	f.changedSince(t, seen) // the watcher looked at it
-	f.caughtUp(t)           // and finished that look
+	f.lookedAgain(t)
 	if got, _ := os.ReadFile(f.path); string(got) != config("") {
 		t.Fatal("file changed")
 	}
