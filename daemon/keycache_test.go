@@ -507,7 +507,13 @@ func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
 	if k, _ := f.get(t, "default"); k != cacheKey1 {
 		t.Fatal("past two thirds of the TTL: the look-up waited for the keychain")
 	}
-	waitUntil(t, "the renewal", func() bool { k, _ := f.get(t, "default"); return k == cacheKey2 })
+	// Waiting on the cache's entry, not with look-ups: a look-up that read
+	// the old entry just before the renewal recorded the new one would
+	// start a renewal of its own (the old entry is past two thirds).
+	waitUntil(t, "the renewal", func() bool { e, ok := f.entry("default"); return ok && e.key == cacheKey2 })
+	if k, _ := f.get(t, "default"); k != cacheKey2 {
+		t.Fatalf("after the renewal: %s, want the renewed key", credstore.Hint(k))
+	}
 	f.wantGets(t, 2, "one renewal")
 
 	// Past the TTL with no look-up in between: the next one reads first.
