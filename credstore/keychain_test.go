@@ -22,15 +22,33 @@ func (h hangingBackend) Get(string, string) (string, error) { <-h.release; retur
 func (h hangingBackend) Set(string, string, string) error   { <-h.release; return nil }
 func (h hangingBackend) Delete(string, string) error        { <-h.release; return nil }
 
+// patience bounds the waits of these tests: long enough for any loaded
+// machine, it only turns a hang into a failure. No test asserts how fast
+// anything ran.
+const patience = 30 * time.Second
+
+// returnsWhile runs fn and fails t unless it returns within patience; fn's
+// backend is still hung meanwhile, so returning at all shows fn did not
+// wait for it.
+func returnsWhile(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); fn() }()
+	select {
+	case <-done:
+	case <-time.After(patience):
+		t.Fatalf("%s waited for the hung keychain", what)
+	}
+}
+
 func TestKeychainTimeoutIsBoundedAndDistinct(t *testing.T) {
 	h := hangingBackend{release: make(chan struct{})}
 	defer close(h.release)
 	k := NewKeychain(WithKeyring(h), WithTimeout(50*time.Millisecond))
-	start := time.Now()
-	_, err := k.Get(context.Background(), "default")
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Fatalf("Get took %s, want about 50ms", d)
-	}
+	var err error
+	// The backend never answers before the test ends: Get returning at all
+	// is its timeout at work.
+	returnsWhile(t, "Get", func() { _, err = k.Get(context.Background(), "default") })
 	var ke *KeychainError
 	if !errors.As(err, &ke) || ke.Fault != FaultTimeout {
 		t.Fatalf("err = %v, want a timeout KeychainError", err)
@@ -43,6 +61,7 @@ func TestKeychainTimeoutIsBoundedAndDistinct(t *testing.T) {
 func TestKeychainHungCallsDoNotPileUp(t *testing.T) {
 	h := hangingBackend{release: make(chan struct{})}
 	k := NewKeychain(WithKeyring(h), WithTimeout(20*time.Millisecond))
+	defer close(h.release)
 	before := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for range 50 {
@@ -50,11 +69,19 @@ func TestKeychainHungCallsDoNotPileUp(t *testing.T) {
 		go func() { defer wg.Done(); _, _ = k.Get(context.Background(), "p") }()
 	}
 	wg.Wait()
-	// One goroutine may still be stuck inside the backend; no more.
-	if extra := runtime.NumGoroutine() - before; extra > 2 {
-		t.Fatalf("%d goroutines left behind after 50 timed-out calls", extra)
+	// One goroutine may still be stuck inside the backend; no more. The
+	// callers' goroutines have called Done but may not have exited yet, so
+	// wait for them to go: goroutines stuck in the backend never would
+	// (it answers only once the test is over).
+	var extra int
+	for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
+		if extra = runtime.NumGoroutine() - before; extra <= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left behind after 50 timed-out calls", extra)
+		}
 	}
-	close(h.release)
 }
 
 type mapBackend struct {
@@ -173,12 +200,10 @@ func TestRealKeychainNoBus(t *testing.T) {
 	testkeyring.Require(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
-	k := NewKeychain(WithService(testkeyring.Service()))
-	start := time.Now()
+	// A timeout far above any D-Bus round trip: answering FaultUnavailable
+	// or FaultLocked (not FaultTimeout) is what shows it did not wait.
+	k := NewKeychain(WithService(testkeyring.Service()), WithTimeout(patience))
 	_, err := k.Get(context.Background(), "default")
-	if time.Since(start) > 3*time.Second {
-		t.Fatal("took longer than 3s")
-	}
 	var ke *KeychainError
 	if !errors.As(err, &ke) || ke.Fault != FaultUnavailable || !strings.Contains(err.Error(), "gnome-keyring-daemon --unlock") {
 		t.Fatalf("err = %v, want unavailable with the recipe", err)
@@ -208,12 +233,10 @@ func TestRealBusWithoutSecretService(t *testing.T) {
 		inChild(t, "DBUS_SESSION_BUS_ADDRESS="+testkeyring.PrivateBus(t))
 		return
 	}
-	k := NewKeychain(WithService(testkeyring.Service()))
-	start := time.Now()
+	// A timeout far above any D-Bus round trip: answering FaultUnavailable
+	// or FaultLocked (not FaultTimeout) is what shows it did not wait.
+	k := NewKeychain(WithService(testkeyring.Service()), WithTimeout(patience))
 	_, err := k.Get(context.Background(), "default")
-	if time.Since(start) > 3*time.Second {
-		t.Fatal("took longer than 3s")
-	}
 	var ke *KeychainError
 	if !errors.As(err, &ke) || ke.Fault != FaultUnavailable || !strings.Contains(err.Error(), "no Secret Service") {
 		t.Fatalf("err = %v, want unavailable: no Secret Service", err)
@@ -232,12 +255,10 @@ func TestRealLockedKeychain(t *testing.T) {
 		inChild(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
 		return
 	}
-	k := NewKeychain(WithService(testkeyring.Service()))
-	start := time.Now()
+	// A timeout far above any D-Bus round trip: answering FaultUnavailable
+	// or FaultLocked (not FaultTimeout) is what shows it did not wait.
+	k := NewKeychain(WithService(testkeyring.Service()), WithTimeout(patience))
 	_, err := k.Get(context.Background(), "default")
-	if time.Since(start) > 3*time.Second {
-		t.Fatal("took longer than 3s")
-	}
 	var ke *KeychainError
 	if !errors.As(err, &ke) || ke.Fault != FaultLocked || errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want locked", err)
@@ -264,31 +285,76 @@ func TestClassifyFailedUnlockIsLocked(t *testing.T) {
 	}
 }
 
-// slowKeyring answers after a delay, like a Secret Service under load.
-type slowKeyring struct{ delay time.Duration }
+// gatedKeyring tells entered of every call, then holds it until gate is
+// closed and answers "not found": a Secret Service that hangs until the
+// test lets it answer.
+type gatedKeyring struct {
+	gate    chan struct{}
+	entered chan struct{}
+}
 
-func (s slowKeyring) Get(_, _ string) (string, error) {
-	time.Sleep(s.delay)
+func (g gatedKeyring) Get(_, _ string) (string, error) {
+	g.entered <- struct{}{}
+	<-g.gate
 	return "", keyringErrNotFound()
 }
-func (s slowKeyring) Set(_, _, _ string) error { time.Sleep(s.delay); return nil }
-func (s slowKeyring) Delete(_, _ string) error { time.Sleep(s.delay); return nil }
+func (g gatedKeyring) Set(_, _, _ string) error { _, err := g.Get("", ""); return err }
+func (g gatedKeyring) Delete(_, _ string) error { _, err := g.Get("", ""); return err }
+
+// idle waits until no call of k is running (its one slot is free).
+func idle(t *testing.T, k *Keychain) {
+	t.Helper()
+	select {
+	case k.sem <- struct{}{}:
+		<-k.sem
+	case <-time.After(patience):
+		t.Fatal("a keychain call never returned")
+	}
+}
 
 // A call that outlives the timeout makes later calls fail at once until it
 // returns (one hung keychain costs one timeout), and its return always
 // clears that, whatever the timing; a caller that left never marks it.
 func TestKeychainStuckClears(t *testing.T) {
-	k := NewKeychain(WithKeyring(slowKeyring{delay: 150 * time.Millisecond}), WithTimeout(50*time.Millisecond))
-	_, err := k.Get(context.Background(), "p")
-	if !errors.Is(err, ErrKeychain) {
-		t.Fatalf("slow call: %v, want a timeout", err)
+	ctx := context.Background()
+	g := gatedKeyring{gate: make(chan struct{}), entered: make(chan struct{}, 16)}
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(g.gate) }) }
+	defer open()
+	k := NewKeychain(WithKeyring(g), WithTimeout(50*time.Millisecond))
+	if _, err := k.Get(ctx, "p"); !errors.Is(err, ErrKeychain) {
+		t.Fatalf("hung call: %v, want a timeout", err)
 	}
-	start := time.Now()
-	if _, err := k.Get(context.Background(), "p"); !errors.Is(err, ErrKeychain) || time.Since(start) > 20*time.Millisecond {
-		t.Fatalf("while stuck: %v after %v, want an immediate timeout", err, time.Since(start))
+	select {
+	case <-g.entered:
+	case <-time.After(patience):
+		t.Fatal("harness: the hung call never reached the keychain")
 	}
-	time.Sleep(200 * time.Millisecond)
-	k2 := NewKeychain(WithKeyring(slowKeyring{}), WithTimeout(time.Second))
+	// While it is stuck, a call fails at once: it neither reaches the
+	// keychain nor waits for its slot, which the hung call holds until the
+	// gate opens (after this), however long the timeout.
+	k.timeout = time.Hour
+	var err error
+	returnsWhile(t, "a call while the keychain is stuck", func() { _, err = k.Get(ctx, "p") })
+	if !errors.Is(err, ErrKeychain) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("while stuck: %v, want an immediate timeout", err)
+	}
+	if n := len(g.entered); n != 0 {
+		t.Fatalf("while stuck: %d more calls reached the keychain, want none", n)
+	}
+	// The hung call returns: the next call asks the keychain again and
+	// gets its answer, instead of failing at once.
+	k.timeout = patience
+	open()
+	idle(t, k)
+	if _, err := k.Get(ctx, "p"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the hung call returned: %v, want the keychain's answer (still stuck?)", err)
+	}
+
+	// Callers that leave (half of them before their call even starts) never
+	// mark the keychain stuck, however their leaving interleaves with the
+	// calls' returns.
+	k2 := NewKeychain(WithKeyring(&mapBackend{m: map[string]string{}}), WithTimeout(patience))
 	for i := range 200 {
 		ctx, cancel := context.WithCancel(context.Background())
 		if i%2 == 0 {
@@ -297,15 +363,8 @@ func TestKeychainStuckClears(t *testing.T) {
 		_, _ = k2.Get(ctx, "p")
 		cancel()
 	}
-	time.Sleep(50 * time.Millisecond)
-	if _, err := k2.Get(context.Background(), "p"); !errors.Is(err, ErrNotFound) {
+	idle(t, k2)
+	if _, err := k2.Get(ctx, "p"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after callers left: %v, want the keychain's answer", err)
-	}
-	// Once the slow call returned, the next one waits its full timeout
-	// again instead of failing at once.
-	start = time.Now()
-	_, _ = k.Get(context.Background(), "p")
-	if d := time.Since(start); d < 40*time.Millisecond {
-		t.Fatalf("still stuck after the slow call returned (answered in %v)", d)
 	}
 }

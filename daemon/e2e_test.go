@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -182,39 +181,91 @@ func TestErrorStatusesOverTheSocket(t *testing.T) {
 	}
 }
 
+// held is a connection whose closing the test notices: a reader takes
+// whatever the daemon sends until it hangs up.
+type held struct {
+	conn net.Conn
+	gone chan struct{} // closed when the daemon closed the connection
+	got  []byte        // what it sent first (valid once gone)
+	err  error         // how the read ended (valid once gone)
+}
+
+func hold(c net.Conn) *held {
+	h := &held{conn: c, gone: make(chan struct{})}
+	go func() {
+		defer close(h.gone)
+		_ = c.SetReadDeadline(time.Now().Add(patience))
+		buf := make([]byte, 512)
+		n, err := c.Read(buf)
+		h.got, h.err = buf[:n], err
+	}()
+	return h
+}
+
+func (h *held) open() bool {
+	select {
+	case <-h.gone:
+		return false
+	default:
+		return true
+	}
+}
+
 // TestHostileClientsDoNotWedgeTheDaemon: garbage, a half-sent request and
-// a silent connection, all at once; others are still answered promptly.
+// a silent connection, all at once; others are still answered while the
+// daemon still holds them (answered only once it dropped them would be
+// wedged). The daemon drops the silent one after its header timeout
+// (5 s); should a loaded machine take that long, a fresh pair is opened,
+// so each answer is checked against hostile connections it had to serve
+// beside, never against a clock.
 func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
 	w := proctest.NewWorld(t)
 	w.Daemon(t, nil)
-	silent := dialRaw(t, w.Sock)
-	half := dialRaw(t, w.Sock)
-	half.Write([]byte("POST /v1/resolve HTTP/1.1\r\nHost: torale\r\nContent-Length: 50\r\n\r\n{\"pro"))
-	garbage := dialRaw(t, w.Sock)
-	garbage.Write([]byte("\x00\xff\xfe GET / HTTP/9.9\r\n\r\n"))
-	buf := make([]byte, 512)
-	garbage.SetReadDeadline(time.Now().Add(3 * time.Second))
-	n, _ := garbage.Read(buf)
-	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 400") {
-		t.Errorf("garbage answered %q", buf[:n])
+	hostile := func() (silent, half *held) {
+		silent = hold(dialRaw(t, w.Sock))
+		hc := dialRaw(t, w.Sock)
+		if _, err := hc.Write([]byte("POST /v1/resolve HTTP/1.1\r\nHost: torale\r\nContent-Length: 50\r\n\r\n{\"pro")); err != nil {
+			t.Fatal(err)
+		}
+		return silent, hold(hc)
+	}
+	silent, half := hostile()
+	garbage := hold(dialRaw(t, w.Sock))
+	if _, err := garbage.conn.Write([]byte("\x00\xff\xfe GET / HTTP/9.9\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-garbage.gone
+	if !strings.HasPrefix(string(garbage.got), "HTTP/1.1 400") {
+		t.Errorf("garbage answered %q (%v)", garbage.got, garbage.err)
 	}
 	c := newClient(w.Sock)
 	defer c.Close()
-	for range 20 {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		start := time.Now()
-		_, err := c.Info(ctx)
-		cancel()
-		if err != nil || time.Since(start) > 500*time.Millisecond {
-			t.Fatalf("health while hostile clients hold connections: %v after %s", err, time.Since(start))
+	for answered, dropped := 0, 0; answered < 20; {
+		if !silent.open() || !half.open() {
+			silent, half = hostile()
+		}
+		s, h := silent, half
+		if _, err := c.Info(t.Context()); err != nil {
+			t.Fatalf("health while hostile clients hold connections: %v", err)
+		}
+		if s.open() && h.open() {
+			answered, dropped = answered+1, 0
+			continue
+		}
+		// One was dropped while health was being answered: the daemon
+		// waited for that (wedged), or this machine took the header
+		// timeout to answer. Again with a fresh pair: a wedged daemon
+		// does it every time.
+		if dropped++; dropped == 3 {
+			t.Fatal("health answered only once the daemon had dropped a hostile connection, three times running")
 		}
 	}
 	// The silent client is eventually dropped by the header timeout.
-	silent.SetReadDeadline(time.Now().Add(15 * time.Second))
-	if _, err := silent.Read(buf); err == nil {
-		t.Error("a silent client got bytes")
-	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		t.Error("a silent client was never dropped")
+	<-silent.gone
+	if len(silent.got) > 0 {
+		t.Errorf("a silent client got bytes: %q", silent.got)
+	} else if ne, ok := silent.err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("a silent client was never dropped (waited %s)", patience)
 	}
 }
 

@@ -33,8 +33,8 @@ func measureExposure(tb testing.TB, n int) []time.Duration {
 			if err == nil && !bytes.Contains(b, marker) {
 				break
 			}
-			if time.Since(start) > 5*time.Second {
-				tb.Fatalf("write %d: the key stayed on disk for 5s\nlog:\n%s", i, f.log)
+			if time.Since(start) > patience {
+				tb.Fatalf("write %d: the key stayed on disk for %s\nlog:\n%s", i, patience, f.log)
 			}
 			time.Sleep(100 * time.Microsecond)
 		}
@@ -65,12 +65,12 @@ func BenchmarkExposureWindow(b *testing.B) {
 	b.ReportMetric(ms(slices.Max(all)), "max-ms")
 }
 
-// TestExposureWindow keeps the fast path honest in every test run, with a
-// bound loose enough for a loaded CI machine.
+// TestExposureWindow runs the measurement in every test run: each key
+// written, by either kind of write, leaves the disk on the watcher's file
+// events alone (the fixture's poll is an hour), which measureExposure
+// fails on otherwise. How long that takes is BenchmarkExposureWindow's
+// figure (make bench): a bound here would measure the machine.
 func TestExposureWindow(t *testing.T) {
 	d := measureExposure(t, 10)
 	t.Logf("exposure over %d writes: p50 %.1f ms, max %.1f ms", len(d), ms(percentile(d, 0.5)), ms(slices.Max(d)))
-	if m := slices.Max(d); m > time.Second {
-		t.Errorf("a key stayed on disk for %s", m)
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,7 +126,7 @@ func newCacheFixture(t *testing.T, ttl time.Duration, now func() time.Time) *cac
 		now = time.Now
 	}
 	k := newMemKeyring(map[string]string{"default": cacheKey1})
-	kc := credstore.NewKeychain(credstore.WithKeyring(k), credstore.WithTimeout(5*time.Second))
+	kc := credstore.NewKeychain(credstore.WithKeyring(k), credstore.WithTimeout(patience))
 	h := newHealth(kc, time.Now, slog.New(slog.DiscardHandler))
 	c := newKeyCache(kc, ttl, now, h)
 	t.Cleanup(func() {
@@ -139,7 +141,7 @@ func newCacheFixture(t *testing.T, ttl time.Duration, now func() time.Time) *cac
 
 func (f *cacheFixture) get(t *testing.T, profile string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	return f.c.Get(ctx, profile)
 }
@@ -158,11 +160,34 @@ func (f *cacheFixture) entry(profile string) (keyEntry, bool) {
 	return e, ok
 }
 
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+// parkedIn counts the goroutines blocked in a select whose top frame is
+// fn (as a stack trace names it; runtime frames are not shown).
+func parkedIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		lines := strings.SplitN(g, "\n", 3)
+		if len(lines) > 1 && strings.Contains(lines[0], " [select") && strings.Contains(lines[1], fn) {
+			count++
+		}
+	}
+	return count
+}
+
+// waitUntil polls cond, failing t after patience.
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(within); !cond(); time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); !cond(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
+			t.Fatalf("%s: not within %s", what, patience)
 		}
 	}
 }
@@ -231,10 +256,12 @@ func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 	started.Wait()
 	select {
 	case <-f.k.entered:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no read reached the keychain")
 	}
-	time.Sleep(50 * time.Millisecond) // the others queue up behind the read
+	// Every look-up has joined the read (none still on its way to it)
+	// before it returns: one that came later would find the answer cached.
+	waitUntil(t, "every look-up waiting on the read", func() bool { return parkedIn("daemon.(*keyCache).Get(") == n })
 	release()
 	for range n {
 		if err := <-errs; err != nil {
@@ -302,7 +329,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			go func() { k, err := f.get(t, "default"); got <- answer{k, err} }()
 			select {
 			case <-held:
-			case <-time.After(5 * time.Second):
+			case <-time.After(patience):
 				t.Fatal("harness: the read was never held")
 			}
 			select {
@@ -374,7 +401,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 		// The cache's clock stands still: only the health record's ping
 		// (every downEvery while the keychain is down) can end the failure.
 		start := time.Now()
-		waitUntil(t, 5*time.Second, "the keychain's return noticed", func() bool {
+		waitUntil(t, "the keychain's return noticed", func() bool {
 			k, err := f.get(t, "default")
 			return err == nil && k == cacheKey1
 		})
@@ -390,7 +417,7 @@ func TestKeyCacheIdleForgetsExpiredKeys(t *testing.T) {
 	if _, err := f.get(t, "default"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 2*time.Second, "the expired key forgotten", func() bool {
+	waitUntil(t, "the expired key forgotten", func() bool {
 		_, ok := f.entry("default")
 		return !ok
 	})
@@ -480,7 +507,13 @@ func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
 	if k, _ := f.get(t, "default"); k != cacheKey1 {
 		t.Fatal("past two thirds of the TTL: the look-up waited for the keychain")
 	}
-	waitUntil(t, 2*time.Second, "the renewal", func() bool { k, _ := f.get(t, "default"); return k == cacheKey2 })
+	// Waiting on the cache's entry, not with look-ups: a look-up that read
+	// the old entry just before the renewal recorded the new one would
+	// start a renewal of its own (the old entry is past two thirds).
+	waitUntil(t, "the renewal", func() bool { e, ok := f.entry("default"); return ok && e.key == cacheKey2 })
+	if k, _ := f.get(t, "default"); k != cacheKey2 {
+		t.Fatalf("after the renewal: %s, want the renewed key", credstore.Hint(k))
+	}
 	f.wantGets(t, 2, "one renewal")
 
 	// Past the TTL with no look-up in between: the next one reads first.
@@ -512,12 +545,12 @@ func TestKeyCacheOneRenewalAtATime(t *testing.T) {
 	}
 	select {
 	case <-f.k.entered:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no renewal reached the keychain")
 	}
 	time.Sleep(50 * time.Millisecond)
 	release()
-	waitUntil(t, 2*time.Second, "the renewal recorded", func() bool {
+	waitUntil(t, "the renewal recorded", func() bool {
 		e, ok := f.entry("default")
 		return ok && e.at.Equal(t0.Add(45*time.Second))
 	})
@@ -542,11 +575,11 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 		if !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
 			t.Fatalf("abandoned look-up: %v, want a keychain timeout", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("an abandoned look-up waited for the keychain")
 	}
 	release()
-	waitUntil(t, 2*time.Second, "the read recorded", func() bool { _, ok := f.entry("default"); return ok })
+	waitUntil(t, "the read recorded", func() bool { _, ok := f.entry("default"); return ok })
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
 		t.Fatalf("next look-up: %s, %v", credstore.Hint(k), err)
 	}

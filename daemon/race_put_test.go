@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -48,14 +47,14 @@ func TestPutRacingMigrationIsNoOutage(t *testing.T) {
 // login, import and rotate do.
 func TestMoveSaysWhatItReplaced(t *testing.T) {
 	p := startInProcess(t, `{"api_key":"sk_FIRSTfirstFIRSTfirstFIRSTfirst11111"}`)
-	within(t, 5*time.Second, "the first key moved", func() error {
+	within(t, "the first key moved", func() error {
 		if b, _ := os.ReadFile(p.cfg); strings.Contains(string(b), "api_key") {
 			return fmt.Errorf("config.json still %s", b)
 		}
 		return nil
 	})
 	writeFile(t, p.cfg, `{"api_key":"sk_SECONDsecondSECONDsecondSECOND22222"}`)
-	within(t, 5*time.Second, "the replacement said", func() error {
+	within(t, "the replacement said", func() error {
 		if !strings.Contains(p.log.String(), "sk_...22222 from config.json replaced sk_...11111") {
 			return fmt.Errorf("log:\n%s", p.log.String())
 		}

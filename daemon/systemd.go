@@ -23,14 +23,21 @@ func watchdogInterval(log *slog.Logger) time.Duration {
 	return iv
 }
 
+// newWatchdogTicker is time.NewTicker's channel and stop; a test replaces
+// it to see the period the watchdog chose and to tick by hand.
+var newWatchdogTicker = func(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
 // watchdog pings systemd at half the interval, each time after checking
 // that the socket still answers: a wedged server stops the pings and
 // systemd restarts it.
 func (d *Daemon) watchdog(ctx context.Context, socket string, iv time.Duration) {
 	c := ipc.NewClient(socket, 0)
 	defer c.Close()
-	t := time.NewTicker(iv / 2)
-	defer t.Stop()
+	tick, stop := newWatchdogTicker(iv / 2)
+	defer stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, iv/4)
 		_, err := c.Info(cctx)
@@ -46,7 +53,7 @@ func (d *Daemon) watchdog(ctx context.Context, socket string, iv time.Duration) 
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }

@@ -51,10 +51,11 @@ func listenNotify(t *testing.T) *notifySocket {
 	return n
 }
 
-// wait returns the first message containing want, and when it came.
-func (n *notifySocket) wait(t *testing.T, want string, d time.Duration) (string, time.Time) {
+// wait returns the first message containing want. The deadline only turns
+// a hang into a failure.
+func (n *notifySocket) wait(t *testing.T, want string) string {
 	t.Helper()
-	timeout := time.After(d)
+	timeout := time.After(patience)
 	for {
 		select {
 		case m, ok := <-n.msgs:
@@ -62,18 +63,20 @@ func (n *notifySocket) wait(t *testing.T, want string, d time.Duration) (string,
 				t.Fatalf("notify socket closed waiting for %q", want)
 			}
 			if strings.Contains(m, want) {
-				return m, time.Now()
+				return m
 			}
 		case <-timeout:
-			t.Fatalf("no %q on NOTIFY_SOCKET within %s", want, d)
+			t.Fatalf("no %q on NOTIFY_SOCKET within %s", want, patience)
 		}
 	}
 }
 
 // TestSocketActivation runs the daemon the way torale-cred.socket does,
 // through systemd-socket-activate: it must take the passed socket, serve
-// on it, say READY=1, ping the watchdog at half WATCHDOG_USEC, say
-// STOPPING=1 on SIGTERM and leave the socket (systemd's) in place.
+// on it, say READY=1, keep pinging the watchdog, say STOPPING=1 on
+// SIGTERM and leave the socket (systemd's) in place. That the pings come
+// at half WATCHDOG_USEC is TestWatchdogPingsAtHalfTheInterval's, with
+// ticks of its own: a gap measured here would measure the machine.
 func TestSocketActivation(t *testing.T) {
 	testkeyring.Require(t)
 	ssa, err := exec.LookPath("systemd-socket-activate")
@@ -87,7 +90,9 @@ func TestSocketActivation(t *testing.T) {
 	}
 	sock := filepath.Join(sockDir, "activated.sock")
 	n := listenNotify(t)
-	const watchdogUsec = 400000
+	// 1 s: pings every 500 ms, each after a self-check bounded by 250 ms;
+	// a loaded machine may miss some, never all of them.
+	const watchdogUsec = 1000000
 	args := []string{"-l", sock, "-E", "NOTIFY_SOCKET=" + n.path, "-E", fmt.Sprintf("WATCHDOG_USEC=%d", watchdogUsec)}
 	for _, kv := range w.Env() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -117,7 +122,7 @@ func TestSocketActivation(t *testing.T) {
 	// systemd-socket-activate listens first and starts the program on the
 	// first connection. The file exists between its bind and its listen,
 	// so wait for a connection to be taken, not for the file.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		if conn, err := net.Dial("unix", sock); err == nil {
 			conn.Close()
@@ -130,13 +135,13 @@ func TestSocketActivation(t *testing.T) {
 	}
 	c := newClient(sock)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*patience)
 	defer cancel()
 	h, err := c.Info(ctx)
 	if err != nil || h.Status != "ok" {
 		t.Fatalf("activated daemon: %+v %v\n%s", h, err, errb.String())
 	}
-	ready, _ := n.wait(t, "READY=1", 5*time.Second)
+	ready := n.wait(t, "READY=1")
 	if !strings.Contains(ready, "STATUS=serving on "+sock) {
 		t.Errorf("READY without the status line: %q", ready)
 	}
@@ -147,20 +152,9 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("curl on the activated socket: %v %s", err, out)
 	}
 
-	// Watchdog pings every WATCHDOG_USEC/2 = 200ms.
-	_, t0 := n.wait(t, "WATCHDOG=1", 2*time.Second)
-	var gaps []time.Duration
-	prev := t0
-	for range 4 {
-		_, at := n.wait(t, "WATCHDOG=1", 2*time.Second)
-		gaps = append(gaps, at.Sub(prev))
-		prev = at
-	}
-	for _, g := range gaps {
-		if g < 120*time.Millisecond || g > 380*time.Millisecond {
-			t.Errorf("watchdog gaps %v: want about 200ms (half of WATCHDOG_USEC)", gaps)
-			break
-		}
+	// The watchdog keeps being pinged after READY=1: not once, a series.
+	for range 3 {
+		n.wait(t, "WATCHDOG=1")
 	}
 
 	// Resolve a stored key on the activated socket too.
@@ -174,13 +168,13 @@ func TestSocketActivation(t *testing.T) {
 
 	// SIGTERM (systemd-socket-activate exec'd the daemon in its place).
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	n.wait(t, "STOPPING=1", 5*time.Second)
+	n.wait(t, "STOPPING=1")
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("exit after SIGTERM: %v\n%s", err, errb.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("did not exit after SIGTERM")
 	}
 	if _, err := os.Lstat(sock); err != nil {
@@ -213,7 +207,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
 	addr := "unix:path=" + busPath
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		if _, err := os.Stat(busPath); err == nil {
 			break

@@ -53,6 +53,7 @@ type watchFixture struct {
 	w       *Watcher
 	log     *lockedBuffer
 	changes atomic.Int32
+	kick    chan struct{}
 	stop    func()
 }
 
@@ -60,7 +61,7 @@ func newWatchFixture(t testing.TB, configure func(*watchFixture)) *watchFixture 
 	t.Helper()
 	testkeyring.Require(t)
 	home := t.TempDir()
-	f := &watchFixture{home: home, dir: filepath.Join(home, ".torale"), log: &lockedBuffer{}}
+	f := &watchFixture{home: home, dir: filepath.Join(home, ".torale"), log: &lockedBuffer{}, kick: make(chan struct{})}
 	if tt, ok := t.(*testing.T); ok {
 		f.t = tt
 	}
@@ -75,6 +76,7 @@ func newWatchFixture(t testing.TB, configure func(*watchFixture)) *watchFixture 
 		Migrate:      f.store.MigrateConfig,
 		Logger:       slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnChange:     func() { f.changes.Add(1) },
+		Kick:         f.kick,
 		PollInterval: time.Hour, // events alone must do; the poll has its own test
 		RetryMin:     50 * time.Millisecond,
 		RetryMax:     200 * time.Millisecond,
@@ -92,20 +94,59 @@ func (f *watchFixture) run(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.w.Run(ctx) }()
+	var once sync.Once
 	f.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(patience):
+				t.Error("Run did not return after cancel")
 			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
+		})
 	}
 	t.Cleanup(f.stop)
-	// Let Run add its watches before the test starts writing.
-	time.Sleep(20 * time.Millisecond)
+	// Run adds its watches, then looks once and calls OnChange (the first
+	// look always counts as a change): from then on the test's writes are
+	// seen. (Later OnChange calls are no such signal: a change that lands
+	// while the watcher is inside a look may not be reported as one.)
+	for deadline := time.Now().Add(patience); f.changes.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher never finished its first look\nlog:\n%s", f.log)
+		}
+	}
+}
+
+// caughtUp returns once the watcher has finished what it was doing: a
+// kick is taken only between two looks. (The kick makes it look once
+// more, so use it for checks that nothing happened, not to wait for an
+// event the watcher must notice by itself.)
+func (f *watchFixture) caughtUp(t testing.TB) {
+	t.Helper()
+	select {
+	case f.kick <- struct{}{}:
+	case <-time.After(patience):
+		t.Fatal("the watcher is stuck in a look")
+	}
+}
+
+// lookedAgain returns once the watcher has finished a whole look at
+// config.json that began after it was called: the first kick starts one,
+// the second is taken once it is over.
+func (f *watchFixture) lookedAgain(t testing.TB) {
+	t.Helper()
+	f.caughtUp(t)
+	f.caughtUp(t)
+}
+
+// watchingAncestor waits until the watcher has moved its watch up from
+// the missing config directory more than n times (its debug line).
+func (f *watchFixture) watchingAncestor(t testing.TB, n int) {
+	t.Helper()
+	waitFor(t, func() bool { return strings.Count(f.log.String(), "waiting for the config directory to appear") > n })
 }
 
 func config(key string, extra ...string) string {
@@ -140,9 +181,9 @@ func renameOver(t testing.TB, path, content string) {
 
 // waitMigrated waits until the keychain holds key, the metadata names it
 // and config.json is want.
-func (f *watchFixture) waitMigrated(t testing.TB, key, want string, within time.Duration) {
+func (f *watchFixture) waitMigrated(t testing.TB, key, want string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(patience)
 	var got []byte
 	var stored string
 	var err error
@@ -159,12 +200,12 @@ func (f *watchFixture) waitMigrated(t testing.TB, key, want string, within time.
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", within, got, credstore.Hint(stored), err, f.log)
+	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", patience, got, credstore.Hint(stored), err, f.log)
 }
 
-func waitFor(t testing.TB, within time.Duration, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -176,9 +217,9 @@ func TestWatcherMigratesAtStart(t *testing.T) {
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(keyA, `"zeta": [1, 2]`))
 	f.run(t)
-	f.waitMigrated(t, keyA, config("", `"zeta": [1, 2]`), 2*time.Second)
+	f.waitMigrated(t, keyA, config("", `"zeta": [1, 2]`))
 	// The log line and OnChange follow the metadata, which follows the rewrite.
-	waitFor(t, time.Second, func() bool {
+	waitFor(t, func() bool {
 		return strings.Contains(f.log.String(), "moved a plaintext key") && f.changes.Load() > 0
 	})
 	if strings.Contains(f.log.String(), keyA) {
@@ -189,9 +230,8 @@ func TestWatcherMigratesAtStart(t *testing.T) {
 func TestWatcherDirectoryCreatedLater(t *testing.T) {
 	f := newWatchFixture(t, nil)
 	f.run(t)
-	time.Sleep(30 * time.Millisecond)
 	writeFile(t, f.path, config(keyA)) // MkdirAll, then the file at once
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 }
 
 func TestWatcherDirectoryCreatedLaterDeep(t *testing.T) {
@@ -201,31 +241,32 @@ func TestWatcherDirectoryCreatedLaterDeep(t *testing.T) {
 		f.store.ConfigPath, f.w.Path = f.path, f.path
 	})
 	f.run(t)
+	// One level at a time, each watched before the next appears.
 	for _, d := range []string{"a", "a/b"} {
 		if err := os.Mkdir(filepath.Join(f.home, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		waitFor(t, func() bool { return strings.Contains(f.log.String(), "watching="+filepath.Join(f.home, d)+"\n") })
 	}
 	writeFile(t, f.path, config(keyA))
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 }
 
 func TestWatcherFileDeletedAndRecreated(t *testing.T) {
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(keyA))
 	f.run(t)
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 	if err := os.Remove(f.path); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	f.lookedAgain(t) // at config.json gone
 	// A deleted file is not a logout.
 	if k, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); err != nil || k != keyA {
 		t.Fatalf("after deleting config.json the keychain holds %s (%v)", credstore.Hint(k), err)
 	}
 	writeFile(t, f.path, config(keyB))
-	f.waitMigrated(t, keyB, config(""), time.Second)
+	f.waitMigrated(t, keyB, config(""))
 	st, _ := f.store.StateFile.Load()
 	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != credstore.Hint(keyA) || p.Source != credstore.SourceConfig {
 		t.Errorf("metadata = %+v", p)
@@ -237,7 +278,7 @@ func TestWatcherRenameOver(t *testing.T) {
 	writeFile(t, f.path, config(""))
 	f.run(t)
 	renameOver(t, f.path, config(keyA, `"editor": "vim"`))
-	f.waitMigrated(t, keyA, config("", `"editor": "vim"`), time.Second)
+	f.waitMigrated(t, keyA, config("", `"editor": "vim"`))
 }
 
 func TestWatcherBurstActsOnFinalContent(t *testing.T) {
@@ -255,36 +296,38 @@ func TestWatcherBurstActsOnFinalContent(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	f.waitMigrated(t, last, config("", `"n": 9`), 2*time.Second)
+	f.waitMigrated(t, last, config("", `"n": 9`))
 }
 
 func TestWatcherDirectoryRemovedAndRecreated(t *testing.T) {
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(keyA))
 	f.run(t)
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 
+	seen := strings.Count(f.log.String(), "waiting for the config directory to appear")
 	if err := os.RemoveAll(f.dir); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
+	f.watchingAncestor(t, seen) // the watcher found it gone
 	writeFile(t, f.path, config(keyB))
-	f.waitMigrated(t, keyB, config(""), time.Second)
+	f.waitMigrated(t, keyB, config(""))
 
 	// Renamed away: the watch must not follow the old directory.
+	seen = strings.Count(f.log.String(), "waiting for the config directory to appear")
 	if err := os.Rename(f.dir, f.dir+".bak"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
+	f.watchingAncestor(t, seen)
 	writeFile(t, f.path, config(keyC))
-	f.waitMigrated(t, keyC, config(""), time.Second)
+	f.waitMigrated(t, keyC, config(""))
 
 	// Removed and recreated faster than the watcher reacts.
 	if err := os.RemoveAll(f.dir); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, f.path, config(keyA))
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 }
 
 func TestWatcherSymlinkTarget(t *testing.T) {
@@ -301,7 +344,7 @@ func TestWatcherSymlinkTarget(t *testing.T) {
 	f.run(t)
 	// Written in the target's directory: no event in ~/.torale at all.
 	renameOver(t, target, config(keyA))
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 	if li, err := os.Lstat(f.path); err != nil || li.Mode()&os.ModeSymlink == 0 {
 		t.Fatal("the symlink was replaced")
 	}
@@ -329,20 +372,27 @@ func TestWatcherPollFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	fh.Close()
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 	// The other name still holds the key: the user is told.
-	waitFor(t, time.Second, func() bool { return strings.Contains(f.log.String(), "another hard link") })
+	waitFor(t, func() bool { return strings.Contains(f.log.String(), "another hard link") })
 }
 
 // A broken file is left alone with one warning, however many times it is
 // looked at; fixing it moves the key.
 func TestWatcherMalformedWarnsOnce(t *testing.T) {
-	f := newWatchFixture(t, nil)
+	// Settle as short as it goes: a look that would warn again does so at
+	// once, not after a wait this test would have to time.
+	f := newWatchFixture(t, func(f *watchFixture) { f.w.Settle = time.Nanosecond })
 	broken := `{"api_key": "` + keyA + `", "api_u`
 	writeFile(t, f.path, broken)
 	f.run(t)
-	time.Sleep(400 * time.Millisecond)
-	// Touch it with the same content: still one warning per content.
+	// Warned once it stayed broken for Settle; looked at again and again
+	// after that (each kick is a look, and each caughtUp waits for the
+	// look before it), it is not warned again.
+	waitFor(t, func() bool { return strings.Contains(f.log.String(), "level=WARN") })
+	for range 3 {
+		f.caughtUp(t)
+	}
 	if got, _ := os.ReadFile(f.path); string(got) != broken {
 		t.Fatal("the broken file was changed")
 	}
@@ -354,12 +404,14 @@ func TestWatcherMalformedWarnsOnce(t *testing.T) {
 		t.Fatalf("keychain changed: %v", err)
 	}
 	writeFile(t, f.path, config(keyA))
-	f.waitMigrated(t, keyA, config(""), time.Second)
+	f.waitMigrated(t, keyA, config(""))
 }
 
 // A half-written file that is completed at once draws no warning.
 func TestWatcherHalfWriteIsNotWarned(t *testing.T) {
-	f := newWatchFixture(t, nil)
+	// However slowly this machine completes the write, it does so within
+	// Settle: a warning could only come from not waiting for Settle.
+	f := newWatchFixture(t, func(f *watchFixture) { f.w.Settle = time.Hour })
 	f.run(t)
 	full := config(keyA)
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
@@ -371,11 +423,11 @@ func TestWatcherHalfWriteIsNotWarned(t *testing.T) {
 	}
 	_, _ = fh.WriteString(full[:20])
 	_ = fh.Sync()
-	time.Sleep(15 * time.Millisecond) // longer than the debounce: the watcher sees it broken
+	f.lookedAgain(t) // the watcher saw it broken
 	_, _ = fh.WriteString(full[20:])
 	fh.Close()
-	f.waitMigrated(t, keyA, config(""), time.Second)
-	time.Sleep(200 * time.Millisecond)
+	f.waitMigrated(t, keyA, config(""))
+	f.caughtUp(t)
 	if strings.Contains(f.log.String(), "level=WARN") {
 		t.Errorf("a write in progress was warned about:\n%s", f.log)
 	}
@@ -390,15 +442,12 @@ func TestWatcherRetriesWhenKeychainReturns(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	writeFile(t, f.path, config(keyA))
 	f.run(t)
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, func() bool { return strings.Contains(f.log.String(), "keychain is unavailable") })
 	if got, _ := os.ReadFile(f.path); string(got) != config(keyA) {
 		t.Fatal("the key left the file while the keychain was unavailable")
 	}
-	if !strings.Contains(f.log.String(), "keychain is unavailable") {
-		t.Fatalf("no warning about the keychain:\n%s", f.log)
-	}
 	os.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-	f.waitMigrated(t, keyA, config(""), 2*time.Second)
+	f.waitMigrated(t, keyA, config(""))
 	if n := strings.Count(f.log.String(), "keychain is unavailable"); n != 1 {
 		t.Errorf("the same keychain failure was logged %d times", n)
 	}
@@ -409,7 +458,7 @@ func TestWatcherQuietWithoutKey(t *testing.T) {
 	f := newWatchFixture(t, nil)
 	f.run(t)
 	writeFile(t, f.path, config(""))
-	time.Sleep(100 * time.Millisecond)
+	f.lookedAgain(t)
 	if got, _ := os.ReadFile(f.path); string(got) != config("") {
 		t.Fatal("file changed")
 	}

@@ -62,6 +62,10 @@ func syscallSet(t *testing.T, analyze string, items []string) map[string]bool {
 	return set
 }
 
+// patience bounds this test's waits for the daemon: long enough for any
+// loaded machine (under strace), it only turns a hang into a failure.
+const patience = 30 * time.Second
+
 // TestDaemonFitsTheUnitsSandbox runs the real daemon under strace against
 // the test Secret Service, drives it through the socket (health, store,
 // resolve, list, delete, a plaintext config.json for the watcher), and
@@ -123,7 +127,7 @@ func TestDaemonFitsTheUnitsSandbox(t *testing.T) {
 	}()
 
 	sock := filepath.Join(run, "torale", "cred.sock")
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	client := &http.Client{Timeout: patience, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		}}}
@@ -137,7 +141,7 @@ func TestDaemonFitsTheUnitsSandbox(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !fileExists(sock) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the daemon did not listen on %s:\n%s", sock, log.String())
@@ -163,7 +167,16 @@ func TestDaemonFitsTheUnitsSandbox(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(`{"api_key":"`+key+`"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the watcher's turn
+	// The watcher's turn: its syscalls are in the trace once the key has
+	// left config.json.
+	for deadline := time.Now().Add(patience); ; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(cfg); err == nil && !strings.Contains(string(b), key) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher did not move the key out of config.json:\n%s", log.String())
+		}
+	}
 	call("DELETE", "/v1/credentials/default", "")
 
 	// strace's child is the daemon: the pid on the trace's first line.
@@ -178,7 +191,7 @@ func TestDaemonFitsTheUnitsSandbox(t *testing.T) {
 	_ = syscall.Kill(daemonPID, syscall.SIGTERM)
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatalf("the daemon did not stop on SIGTERM:\n%s", log.String())
 	}
 	if b, err = os.ReadFile(trace); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -256,13 +257,39 @@ func TestRotateLivePaste(t *testing.T) {
 	}
 }
 
+// expiring is a context whose deadline passes when the test says so
+// (Err is then DeadlineExceeded), not when a clock does.
+type expiring struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (e *expiring) Deadline() (time.Time, bool) { return time.Now().Add(time.Hour), true }
+func (e *expiring) Done() <-chan struct{}       { return e.done }
+func (e *expiring) expire()                     { e.once.Do(func() { close(e.done) }) }
+func (e *expiring) Err() error {
+	select {
+	case <-e.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
 func TestRotateFailuresChangeNothing(t *testing.T) {
 	type tc struct {
 		name  string
 		mode  fakeapi.Mode
 		setup func(api *fakeapi.Server, old string)
-		ctx   time.Duration // a deadline for the whole command
-		want  []string
+		// expireOn: the command's deadline passes once the API has this
+		// request ("METHOD /path"), which hangs until then.
+		expireOn string
+		want     []string
 	}
 	cases := []tc{
 		{name: "401 stored key revoked", setup: func(api *fakeapi.Server, old string) {
@@ -292,8 +319,8 @@ func TestRotateFailuresChangeNothing(t *testing.T) {
 			// reused connection that drops: hang up on every try.
 			api.Inject(fakeapi.Fault{Method: "GET", Path: "/auth/api-keys", Hangup: true, Times: 5})
 		}, want: []string{"listing your keys", "cannot reach the Torale API at", "check the network"}},
-		{name: "timeout on create", ctx: 700 * time.Millisecond, setup: func(api *fakeapi.Server, _ string) {
-			api.Inject(fakeapi.Fault{Method: "POST", Path: "/auth/api-keys", Delay: 5 * time.Second})
+		{name: "timeout on create", expireOn: "POST /auth/api-keys", setup: func(api *fakeapi.Server, _ string) {
+			api.Inject(fakeapi.Fault{Method: "POST", Path: "/auth/api-keys", Delay: time.Hour})
 		}, want: []string{"creating the new key", "did not answer in time", "nothing was changed"}},
 		{name: "new key fails its check", setup: func(api *fakeapi.Server, _ string) {
 			api.Inject(fakeapi.Fault{Path: "/auth/me", After: 1, Status: 500})
@@ -308,10 +335,23 @@ func TestRotateFailuresChangeNothing(t *testing.T) {
 			before := e.stateBytes()
 			c.setup(api, old)
 			ctx := context.Background()
-			if c.ctx > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, c.ctx)
-				defer cancel()
+			if c.expireOn != "" {
+				// Not a timer: on a loaded machine the steps before could
+				// use it up, and the deadline would pass somewhere else.
+				ectx := newExpiring()
+				defer ectx.expire()
+				method, path, _ := strings.Cut(c.expireOn, " ")
+				go func() {
+					for api.Count(method, path) == 0 {
+						select {
+						case <-ectx.Done():
+							return
+						case <-time.After(time.Millisecond):
+						}
+					}
+					ectx.expire()
+				}()
+				ctx = ectx
 			}
 			ios, out, errOut := Test("")
 			if code := e.run(ctx, ios, "rotate"); code != 1 {
@@ -333,8 +373,7 @@ func TestRotateFailuresChangeNothing(t *testing.T) {
 				}
 				return
 			}
-			// Give a delayed handler time to finish before inspecting.
-			time.Sleep(50 * time.Millisecond)
+			// (A delayed handler whose client left returns without a change.)
 			e.unchanged(api, old, before)
 		})
 	}

@@ -81,7 +81,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	time.Sleep(time.Second)
 	stopKeyring()
 	killed := time.Now()
-	toUnavailable := eventually(t, 15*time.Second, "a 503 after the Secret Service was killed", func() error {
+	toUnavailable := eventually(t, "a 503 after the Secret Service was killed", func() error {
 		if unavailable.Load() == 0 {
 			return errors.New("no 503 yet")
 		}
@@ -94,7 +94,7 @@ func TestSecretServiceRestartUnderLoad(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	testkeyring.StartKeyring(t, bus, data, "torale-test")
 	restarted := time.Now()
-	toRecovered := eventually(t, 20*time.Second, "the key served again after the Secret Service came back", func() error {
+	toRecovered := eventually(t, "the key served again after the Secret Service came back", func() error {
 		if lastOK.Load() < restarted.UnixNano() {
 			return errors.New("no right answer since the restart")
 		}
@@ -156,7 +156,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 
 	d := w.Daemon(t, nil)
 	kc := credstore.NewKeychain(credstore.WithService(w.Service))
-	eventually(t, 10*time.Second, "the key in the keychain", func() error {
+	eventually(t, "the key in the keychain", func() error {
 		k, err := kc.Get(t.Context(), "default")
 		if err != nil || k != key {
 			return fmt.Errorf("keychain: %v", err)
@@ -164,7 +164,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 		return nil
 	})
 	// Give the failed rewrite time to happen and be logged.
-	eventually(t, 10*time.Second, "the failed rewrite logged", func() error {
+	eventually(t, "the failed rewrite logged", func() error {
 		if !strings.Contains(strings.ToLower(d.Stderr.String()), "no space") {
 			return errors.New("no ENOSPC in the log yet")
 		}
@@ -194,7 +194,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	freed := eventually(t, 40*time.Second, "config.json rewritten once space is back", func() error {
+	freed := eventually(t, "config.json rewritten once space is back", func() error {
 		b, err := os.ReadFile(w.Config)
 		if err != nil || strings.Contains(string(b), "api_key") || !strings.Contains(string(b), `"notes"`) {
 			return fmt.Errorf("config.json: %v %.60s", err, b)
@@ -313,7 +313,7 @@ func TestSocketDirReplacedBySymlink(t *testing.T) {
 	}()
 	select {
 	case <-listening:
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("the fake server did not start")
 	}
 
@@ -443,7 +443,7 @@ func TestDaemonNotDumpable(t *testing.T) {
 		return cat.Run() == nil
 	}
 	var dOwner, cOwner uint32
-	eventually(t, 10*time.Second, "the daemon serving", func() error {
+	eventually(t, "the daemon serving", func() error {
 		if _, err := os.Stat(sock); err != nil {
 			return err
 		}
@@ -530,7 +530,7 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 		}
 		// The next daemon sweeps them and finishes the move.
 		d2 := w.Daemon(t, nil)
-		eventually(t, 10*time.Second, "the restarted daemon finishing the migration", func() error {
+		eventually(t, "the restarted daemon finishing the migration", func() error {
 			b, _ := os.ReadFile(w.Config)
 			k, err := kc.Get(t.Context(), "default")
 			if strings.Contains(string(b), "api_key") || err != nil || k != key {
@@ -538,7 +538,7 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 			}
 			return nil
 		})
-		eventually(t, 10*time.Second, "the restarted daemon sweeping the left-over temp files", func() error {
+		eventually(t, "the restarted daemon sweeping the left-over temp files", func() error {
 			for name := range leftovers {
 				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 					return fmt.Errorf("%s still there", name)

@@ -278,10 +278,18 @@ func okStr(ok bool) string {
 	return "**NO**"
 }
 
-func eventually(t *testing.T, d time.Duration, what string, fn func() error) time.Duration {
+// patience bounds every wait of the suite for something to happen: longer
+// than the watcher's longest backoff (30 s), and than any loaded machine
+// needs; it only turns a hang into a failure. What was measured goes to
+// the report; a failure is a wrong outcome or order, never a slow one.
+const patience = 60 * time.Second
+
+// eventually polls fn until it succeeds, failing t after patience, and
+// says how long it took.
+func eventually(t *testing.T, what string, fn func() error) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(d)
+	deadline := start.Add(patience)
 	for {
 		err := fn()
 		if err == nil {

@@ -14,17 +14,18 @@ import (
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
-// recoveryBound is how soon after the keychain is unlocked a key waiting
-// in config.json must be in the keychain and served: the health record
-// checks a keychain it knows to be down every 500 ms, and the move itself
-// takes milliseconds. The watcher's backoff alone would wait until its next
-// retry, 7 s after the unlock below.
-const recoveryBound = 2 * time.Second
-
 // lockedFor is how long the keychain stays locked with a key waiting. The
 // watcher retries 1, 3, 7 and 15 s after the key landed; unlocking after 8 s
 // puts the retry that would move the key without help 7 s away.
 const lockedFor = 8 * time.Second
+
+// ownRetry is the earliest the watcher's backoff alone would look again
+// after the unlock: 15 s after the key landed (its looks only ever come
+// later than that on a loaded machine, never sooner). The key must be in
+// the keychain and served before then: the health record checks a
+// keychain it knows to be down every 500 ms and kicks the watcher, and the
+// move takes milliseconds (the report shows how long it took).
+const ownRetry = 15 * time.Second
 
 // TestUnlockMovesTheWaitingKeyAtOnce is reliability finding 10: a
 // plaintext key written to config.json while the login collection is
@@ -75,7 +76,7 @@ func TestUnlockMovesTheWaitingKeyAtOnce(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, 5*time.Second, "the daemon's warning that the key waits for a locked keychain", func() error {
+	eventually(t, "the daemon's warning that the key waits for a locked keychain", func() error {
 		if warned() == 0 {
 			return fmt.Errorf("no warning yet; daemon log:\n%s", d.Stderr.String())
 		}
@@ -102,6 +103,7 @@ func TestUnlockMovesTheWaitingKeyAtOnce(t *testing.T) {
 	testkeyring.Unlock(t, bus, "torale-test")
 	unlocked := time.Now()
 	var moved, served time.Duration
+	bound := written.Add(ownRetry).Sub(unlocked) // measured from the unlock
 	deadline := unlocked.Add(3 * lockedFor)
 	for moved == 0 || served == 0 {
 		if time.Now().After(deadline) {
@@ -129,12 +131,12 @@ func TestUnlockMovesTheWaitingKeyAtOnce(t *testing.T) {
 	direct, directErr, directCode := token()
 	t.Logf("locked %s with a key waiting (token then: exit %d, %q); unlocked → moved in %s, served from the keychain in %s; config.json after: %q",
 		lockedFor, tokCode, firstLine(tokErr), moved.Round(time.Millisecond), served.Round(time.Millisecond), b)
-	ok := moved > 0 && moved <= recoveryBound && served > 0 && served <= recoveryBound
+	ok := moved > 0 && moved < bound && served > 0 && served < bound
 	switch {
 	case moved == 0:
 		t.Errorf("the waiting key was not moved within %s of the unlock; daemon log:\n%s", 3*lockedFor, d.Stderr.String())
-	case moved > recoveryBound || served > recoveryBound:
-		t.Errorf("unlocked → moved in %s, served in %s; want both within %s (the keychain's return must retry at once, not after the backoff)", moved, served, recoveryBound)
+	case moved >= bound || served >= bound:
+		t.Errorf("unlocked → moved in %s, served in %s; want both before the watcher's own retry %s later (the keychain's return must retry at once, not after the backoff)", moved, served, bound.Round(time.Millisecond))
 	}
 	if string(b) != `{"api_url":"https://locked.example","other":"kept"}`+"\n" {
 		t.Errorf("config.json after the move: %q, want every other field kept", b)
@@ -148,7 +150,7 @@ func TestUnlockMovesTheWaitingKeyAtOnce(t *testing.T) {
 		t.Errorf("token from the keychain itself, the daemon stopped: exit %d, %s (want the moved key %s); stderr %q", directCode, hintOf(direct), hint(waiting), directErr)
 	}
 	report.add("Faults", fmt.Sprintf("login collection locked (Secret.Service.Lock) while a new plaintext key lands in config.json; unlocked %s later with the password", lockedFor),
-		fmt.Sprintf("the key stays in config.json untouched, one warning that the keychain is locked; after the unlock it is moved and served within %s (the backoff's next retry is 7 s away)", recoveryBound),
+		"the key stays in config.json untouched, one warning that the keychain is locked; after the unlock it is moved and served before the watcher's backoff would look again (7 s later)",
 		fmt.Sprintf("untouched while locked, warned once; moved %s and served %s after the unlock; token then answers the new key: %v, and from the keychain alone: %v", moved.Round(time.Millisecond), served.Round(time.Millisecond), out == waiting, direct == waiting),
 		okStr(ok))
 }

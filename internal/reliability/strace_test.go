@@ -92,10 +92,10 @@ func traceDelays(t *testing.T, pid int, c rewriteCall, dir string) *delayTracer 
 	names := strings.Split(c.names, ",")
 	go tr.parse(out, names, dir, c.onSocket)
 	t.Cleanup(tr.stop)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !tracedBy(pid, st.Process.Pid) {
 		if time.Now().After(deadline) {
-			t.Fatalf("strace did not attach to every thread of %d within 5s", pid)
+			t.Fatalf("strace did not attach to every thread of %d within %s", pid, patience)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

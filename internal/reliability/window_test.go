@@ -66,7 +66,7 @@ func TestRewriteWindowLosesNothing(t *testing.T) {
 	}
 	// settled: the key is in the keychain and config.json holds none.
 	settle := func(key string) (fileHas, kcHas bool) {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(patience)
 		for {
 			b, _ := os.ReadFile(w.Config)
 			k, _ := kc.Get(t.Context(), "default")
@@ -89,7 +89,7 @@ func TestRewriteWindowLosesNothing(t *testing.T) {
 		tr.quiet(80 * time.Millisecond)
 		write(fmt.Sprintf(`{"api_key":%q,"api_url":"https://window.example"}`, key), false)
 		if _, kcHas := settle(key); !kcHas {
-			t.Fatalf("%s delayed: a lone key was not moved within 10s; daemon log:\n%s", c.names, d.Stderr.String())
+			t.Fatalf("%s delayed: a lone key was not moved within %s; daemon log:\n%s", c.names, patience, d.Stderr.String())
 		}
 		var seen []string
 		for {
@@ -202,7 +202,7 @@ func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
 		key := newKey(t)
 		w.use(key)
 		writeFile(t, w.Config, fmt.Sprintf(`{"api_key":%q,"api_url":"https://kill.example"}`, key))
-		eventually(t, 10*time.Second, c.names+" delayed: a lone key moved", func() error { return moved(key) })
+		eventually(t, c.names+" delayed: a lone key moved", func() error { return moved(key) })
 		calls := tr.quiet(80 * time.Millisecond)
 		tr.stop()
 		if err := d.Stop(t); err != nil {
@@ -239,7 +239,7 @@ func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
 			// (its own rewrite's temp file lives until the move returns, just
 			// after config.json loses the key: only what the kill left counts).
 			d2 := w.Daemon(t, nil)
-			eventually(t, 10*time.Second, "the restarted daemon finishing the move", func() error { return moved(key) })
+			eventually(t, "the restarted daemon finishing the move", func() error { return moved(key) })
 			if err := d2.Stop(t); err != nil {
 				t.Errorf("round %d: stop: %v", r, err)
 			}
