@@ -109,8 +109,9 @@ fuzz:
 ## user would pick instead (git credential-cache, docker-credential-secretservice,
 ## secret-tool, pass), the socket beside a net/http echo floor, and 64-client
 ## throughput, as ratios from one run with PASS/MISS per goal; printed and
-## written to docs/benchmarks.md. About 2 minutes. `.ci/deps bench` installs
-## the helpers (root). BENCH_QUICK=1: a smoke run that writes no file.
+## written to docs/benchmarks.md; 1 to 4 minutes, with the machine's load.
+## `.ci/deps bench` installs the helpers (as root). BENCH_QUICK=1: a smoke run
+## that writes no file.
 bench: build
 	@.ci/deps bench
 	.ci/with-keyring $(GO) run ./internal/bench -bin bin $(if $(BENCH_QUICK),-quick,-out docs/benchmarks.md)
