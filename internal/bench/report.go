@@ -39,7 +39,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		return err
 	}
 	logf("starting the daemon and storing a throw-away key in the Secret Service")
-	if _, err := w.startDaemon(ctx); err != nil {
+	if err := w.startDaemon(ctx); err != nil {
 		return err
 	}
 	cacheGet, err := w.startGitCache()

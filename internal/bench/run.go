@@ -110,14 +110,14 @@ func (w *world) close() {
 
 // startDaemon runs `torale-cred daemon`, stores the key through it and
 // checks that a look-up hands it back.
-func (w *world) startDaemon(ctx context.Context) (pid int, err error) {
+func (w *world) startDaemon(ctx context.Context) error {
 	d := exec.Command(w.cred, "daemon", "--socket", w.sock)
 	// A key's created_at is never asked of api.torale.ai from here.
 	d.Env = w.env("TORALE_API_URL=http://127.0.0.1:9")
 	var stderr syncBuf
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
-		return 0, err
+		return err
 	}
 	done := make(chan struct{})
 	go func() { _ = d.Wait(); close(done) }()
@@ -133,30 +133,31 @@ func (w *world) startDaemon(ctx context.Context) (pid int, err error) {
 	c := ipc.NewClient(w.sock, 5*time.Second)
 	defer c.Close()
 	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-		if _, err = c.Info(ctx); err == nil {
+		_, err := c.Info(ctx)
+		if err == nil {
 			break
 		}
 		select {
 		case <-done:
-			return 0, fmt.Errorf("the daemon exited: %s", stderr.String())
+			return fmt.Errorf("the daemon exited: %s", stderr.String())
 		default:
 		}
 		if time.Since(start) > 15*time.Second || ctx.Err() != nil {
-			return 0, fmt.Errorf("the daemon does not answer: %w", err)
+			return fmt.Errorf("the daemon does not answer: %w", err)
 		}
 	}
 	now := time.Now()
 	if _, err := c.Put(ctx, credstore.DefaultProfile, w.key, credstore.PutOptions{Source: credstore.SourceLogin, CreatedAt: &now}); err != nil {
-		return 0, fmt.Errorf("storing the key through the daemon: %w", err)
+		return fmt.Errorf("storing the key through the daemon: %w", err)
 	}
 	ans, err := c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: credstore.DefaultProfile})
 	if err != nil {
-		return 0, fmt.Errorf("first look-up: %w", err)
+		return fmt.Errorf("first look-up: %w", err)
 	}
 	if ans.Key != w.key || ans.KeySource != credstore.FromKeychain {
-		return 0, fmt.Errorf("first look-up answered another key, from %q", ans.KeySource)
+		return fmt.Errorf("first look-up answered another key, from %q", ans.KeySource)
 	}
-	return d.Process.Pid, nil
+	return nil
 }
 
 // The helpers are asked for the key of https://api.torale.ai, as git asks.
