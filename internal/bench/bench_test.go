@@ -56,7 +56,7 @@ func TestQuick(t *testing.T) {
 	doc := string(file)
 	for _, want := range []string{
 		"| `true` (the floor) |", "| `git credential-cache get` |", "| `torale-cred token` |", "| `git-credential-torale get` |",
-		"| torale-cred daemon, `/v1/resolve` |", "look-ups/s**, 0 errors",
+		"| torale-cred daemon, `/v1/resolve` |", "look-ups/s**, 0 errors", "The echo floor, asked the same way just before",
 		"≤ 2× `git credential-cache get` (p50)", "≤ 3× the echo floor (p50)", "≥ 30,000 look-ups/s from 64 keep-alive clients",
 	} {
 		if !strings.Contains(doc, want) {

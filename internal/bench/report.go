@@ -23,7 +23,7 @@ type results struct {
 	loadStart, loadEnd string
 	procs              []*procRow
 	floor, resolve     stats
-	tput               throughput
+	tput, floorTput    throughput
 }
 
 // run measures everything, prints the report to out (and writes o.out)
@@ -85,7 +85,10 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		return err
 	}
 	res.floor, res.resolve = sts[0], sts[1]
-	logf("throughput: %d clients, %d look-ups", o.clients, o.tputN)
+	logf("throughput: %d clients, %d look-ups, from the echo floor then the daemon", o.clients, o.tputN)
+	if res.floorTput, err = measureThroughput(floorSock, o.clients, o.tputN); err != nil {
+		return err
+	}
 	if res.tput, err = measureThroughput(w.sock, o.clients, o.tputN); err != nil {
 		return err
 	}
@@ -143,8 +146,9 @@ func render(b *bytes.Buffer, r *results) {
 	p("| echo floor (net/http, fixed body) | %s | %s | 1.00× | 1.00× |", dur(r.floor.p50), dur(r.floor.p99))
 	p("| torale-cred daemon, `/v1/resolve` | %s | %s | %s | %s |", dur(r.resolve.p50), dur(r.resolve.p99), ratio(r.resolve.p50, r.floor.p50), ratio(r.resolve.p99, r.floor.p99))
 	t := r.tput
-	p("\nThroughput: %d concurrent keep-alive clients in this process, on the same CPUs as the daemon, %s look-ups in %s: **%s look-ups/s**, %d errors.",
-		t.clients, thousands(float64(t.total)), t.elapsed.Round(time.Millisecond), thousands(t.rate()), t.errs)
+	p("\nThroughput: %d concurrent keep-alive clients in this process, on the same CPUs as the daemon, %s look-ups in %s: **%s look-ups/s**, %d errors. The echo floor, asked the same way just before: %s/s, %d errors (the daemon serves %.2f× the floor's rate).",
+		t.clients, thousands(float64(t.total)), t.elapsed.Round(time.Millisecond), thousands(t.rate()), t.errs,
+		thousands(r.floorTput.rate()), r.floorTput.errs, t.rate()/r.floorTput.rate())
 
 	p("\n## Goals\n")
 	p("| goal | figure | |")
