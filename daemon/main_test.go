@@ -2,37 +2,22 @@ package daemon_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
-	"github.com/torale-ai/torale-cred/internal/bench/sockbench"
 	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/ipc"
 )
-
-// echoEnv makes the test binary a raw echo server on the named socket: the
-// benchmarks' floor, in a separate process as the daemon is.
-const echoEnv = "TORALE_CRED_TEST_ECHO"
 
 // TestMain runs torale-cred's real main under proctest.MainEnv, so tests
 // start the daemon and the CLI as separate processes without a build.
 func TestMain(m *testing.M) {
 	if os.Getenv(proctest.MainEnv) == "1" {
 		os.Exit(cli.Main())
-	}
-	if sock := os.Getenv(echoEnv); sock != "" {
-		l, err := net.Listen("unix", sock)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		_ = sockbench.EchoServe(l)
-		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
