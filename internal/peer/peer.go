@@ -90,7 +90,7 @@ func StillRuns(c *Caller) bool {
 	if c.PID <= 0 || c.Exe == "" {
 		return c.Exe == ""
 	}
-	exe, _, ok := exeAndParent(c.PID)
+	exe, ok := exeOfPID(c.PID)
 	return ok && exe == c.Exe
 }
 

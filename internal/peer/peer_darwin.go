@@ -60,3 +60,9 @@ func exeAndParent(pid int) (exe string, ppid int, ok bool) {
 	ppid, _, ok = kinfo(pid)
 	return exe, ppid, ok && exe != ""
 }
+
+// exeOfPID is process pid's executable.
+func exeOfPID(pid int) (string, bool) {
+	exe, _, ok := exeAndParent(pid)
+	return exe, ok
+}

@@ -127,6 +127,13 @@ func exeOf(dir int, prefix string) string {
 	return strings.TrimSuffix(link, " (deleted)")
 }
 
+// exeOfPID is process pid's executable: one readlink, as every request on
+// a connection checks it again.
+func exeOfPID(pid int) (string, bool) {
+	exe := exeOf(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pid)+"/")
+	return exe, exe != ""
+}
+
 // exeAndParent is process pid's executable and parent, read through one
 // descriptor of /proc/PID so both are that process's.
 func exeAndParent(pid int) (exe string, ppid int, ok bool) {
