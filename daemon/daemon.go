@@ -71,6 +71,9 @@ type Config struct {
 	// Endpoint serves the local Torale endpoint on 127.0.0.1 (the CLI's
 	// default; false: daemon --no-endpoint, and in-process tests).
 	Endpoint bool
+	// EndpointOff: the user turned the endpoint off (--no-endpoint),
+	// recorded in state.json so import and status agree.
+	EndpointOff bool
 	// EndpointPort replaces the port recorded in state.json (0: that one,
 	// or a free one the first time).
 	EndpointPort int

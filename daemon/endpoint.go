@@ -18,7 +18,7 @@ import (
 func (d *Daemon) startEndpoint(ctx context.Context) func(context.Context) {
 	if !d.cfg.Endpoint {
 		d.store.NoEndpoint = true
-		if ep, err := d.store.EndpointState(); err == nil && (ep.Port > 0 || len(ep.Tokens) > 0) && !ep.Off {
+		if ep, err := d.store.EndpointState(); err == nil && (ep.Port > 0 || len(ep.Tokens) > 0 || d.cfg.EndpointOff) && !ep.Off {
 			if err := d.store.SetEndpoint(0, true); err != nil {
 				d.log.Warn("cannot record that the local endpoint is off", "err", err)
 			}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -247,7 +248,9 @@ func TestEndpointServesTheSDKUnchanged(t *testing.T) {
 		t.Errorf("exec: %q (%d %s), want the real URL and key", out, code, e)
 	}
 
-	// A large answer streams through unchanged.
+	// A large answer streams through unchanged, in bounded memory: the
+	// daemon's peak resident size grows by much less than the answer.
+	hwm := peakRSS(t, d.PID())
 	req, _ := http.NewRequest("GET", endpointURL+"/big", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
@@ -264,6 +267,9 @@ func TestEndpointServesTheSDKUnchanged(t *testing.T) {
 	}
 	if err != nil || n != bigAnswer || !bytes.Equal(h.Sum(nil), want.Sum(nil)) || resp.StatusCode != 200 {
 		t.Errorf("the 8 MiB answer: %d bytes, status %d, err %v (or not the same bytes)", n, resp.StatusCode, err)
+	}
+	if grew := peakRSS(t, d.PID()) - hwm; grew > bigAnswer/2 {
+		t.Errorf("the daemon's peak memory grew by %d KiB streaming %d KiB", grew>>10, bigAnswer>>10)
 	}
 	if strings.Contains(d.Stderr.String(), keyConfig) || strings.Contains(d.Stderr.String(), keyStored) || strings.Contains(d.Stderr.String(), token) {
 		t.Error("the daemon's log holds a key or the local token")
@@ -300,4 +306,94 @@ func trail(t *testing.T, w *proctest.World) []audit.Event {
 		}
 	}
 	return out
+}
+
+// peakRSS is process pid's peak resident size in bytes (VmHWM).
+func peakRSS(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// TestEndpointWatcherLeavesItsOwnFileAlone: the watcher never "migrates"
+// its own token and URL (no loop), and an api_url the user writes later
+// becomes the real URL, config.json naming the endpoint again.
+func TestEndpointWatcherLeavesItsOwnFileAlone(t *testing.T) {
+	testkeyring.Require(t)
+	w := proctest.NewWorld(t)
+	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://first.example"}`)
+	d := w.Daemon(t, nil)
+	var token, endpointURL string
+	eventually(t, "config.json holds a local token", func() error {
+		k, u, _ := readConfig(t, w.Config)
+		if !credstore.IsLocalToken(k) {
+			return errors.New("not yet")
+		}
+		token, endpointURL = k, u
+		return nil
+	})
+	before, _ := os.Stat(w.Config)
+	time.Sleep(500 * time.Millisecond)
+	if after, _ := os.Stat(w.Config); !after.ModTime().Equal(before.ModTime()) || !os.SameFile(before, after) {
+		t.Error("the watcher rewrote its own config.json")
+	}
+	apiURL := func() string {
+		out, e, code := w.CLI(t, "", nil, "exec", "--", "sh", "-c", `printf %s "$TORALE_API_URL"`)
+		if code != 0 {
+			t.Fatalf("exec: %d %s", code, e)
+		}
+		return out
+	}
+	if u := apiURL(); u != "https://first.example" {
+		t.Errorf("exec's URL %q, want config.json's former one", u)
+	}
+	writeFile(t, w.Config, `{"api_key":"`+token+`","api_url":"https://second.example","other":true}`)
+	eventually(t, "config.json names the endpoint again", func() error {
+		if k, u, all := readConfig(t, w.Config); k != token || u != endpointURL || all["other"] != true {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if u := apiURL(); u != "https://second.example" {
+		t.Errorf("exec's URL %q after the user's edit, want https://second.example", u)
+	}
+	if log := d.Stderr.String(); strings.Contains(log, "well-formed") || strings.Contains(log, token) {
+		t.Errorf("the daemon took its own token for a bad key, or logged it:\n%s", log)
+	}
+	out, _, _ := w.CLI(t, "", nil, "status")
+	if !strings.Contains(out, "Endpoint:    "+endpointURL+" (on)") || !strings.Contains(out, "holds the local endpoint's token") {
+		t.Errorf("status:\n%s", out)
+	}
+}
+
+// TestNoEndpointKeepsConfigWithoutAKey: daemon --no-endpoint moves the key
+// and leaves config.json without one, as before the endpoint.
+func TestNoEndpointKeepsConfigWithoutAKey(t *testing.T) {
+	testkeyring.Require(t)
+	w := proctest.NewWorld(t)
+	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://first.example"}`)
+	w.Daemon(t, nil, "--no-endpoint")
+	eventually(t, "config.json holds no key", func() error {
+		if _, _, all := readConfig(t, w.Config); all == nil || all["api_key"] != nil || all["api_url"] != "https://first.example" {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	out, _, _ := w.CLI(t, "", nil, "status")
+	if !strings.Contains(out, "Endpoint:    off") {
+		t.Errorf("status:\n%s", out)
+	}
 }

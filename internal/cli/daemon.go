@@ -115,6 +115,7 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		Notify:         notify.Notify,
 		NoAudit:        o.noAudit,
 		Endpoint:       !o.noEndpoint,
+		EndpointOff:    o.noEndpoint,
 	})
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ func inspectEndpoint(ctx context.Context, f *Factory) endpointStatus {
 		return endpointStatus{State: "unknown", Why: err.Error()}
 	}
 	ep := st.Endpoint
+	if ep != nil && ep.Off {
+		return endpointStatus{URL: ep.URL(), State: "off", Why: endpointOffWhy}
+	}
 	if ep == nil || ep.Port == 0 {
 		return endpointStatus{State: "not set up", Why: "the daemon has not run with it yet; start it: torale-cred service start (or torale-cred daemon)"}
 	}
@@ -51,10 +54,6 @@ func inspectEndpoint(ctx context.Context, f *Factory) endpointStatus {
 		es.Tokens = append(es.Tokens, endpointTokenShown{Profile: p, Hint: t.Hint, IssuedAt: t.IssuedAt})
 	}
 	sort.Slice(es.Tokens, func(i, j int) bool { return es.Tokens[i].Profile < es.Tokens[j].Profile })
-	if ep.Off {
-		es.State, es.Why = "off", "the daemon runs with --no-endpoint; config.json holds no key and the SDK needs TORALE_API_KEY (torale-cred exec)"
-		return es
-	}
 	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	var d net.Dialer
@@ -67,6 +66,8 @@ func inspectEndpoint(ctx context.Context, f *Factory) endpointStatus {
 	es.State = "on"
 	return es
 }
+
+const endpointOffWhy = "the daemon runs with --no-endpoint; config.json holds no key, so the SDK needs TORALE_API_KEY (torale-cred exec -- CMD)"
 
 func (es endpointStatus) line() string {
 	switch {
