@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -376,6 +377,36 @@ func TestEndpointWatcherLeavesItsOwnFileAlone(t *testing.T) {
 	out, _, _ := w.CLI(t, "", nil, "status")
 	if !strings.Contains(out, "Endpoint:    "+endpointURL+" (on)") || !strings.Contains(out, "holds the local endpoint's token") {
 		t.Errorf("status:\n%s", out)
+	}
+
+	// Reissued: config.json gets the new token, the daemon refuses the old
+	// one at once and takes the new one (forwarded, so not a 401).
+	if _, e, code := w.CLI(t, "", nil, "endpoint", "reissue"); code != 0 {
+		t.Fatalf("endpoint reissue: %d %s", code, e)
+	}
+	newToken, _, _ := readConfig(t, w.Config)
+	if !credstore.IsLocalToken(newToken) || newToken == token {
+		t.Fatal("config.json did not get a new token")
+	}
+	status := func(tok string) int {
+		req, _ := http.NewRequest("GET", endpointURL+"/auth/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := (&http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually(t, "the daemon takes the reissued token", func() error {
+		if old, cur := status(token), status(newToken); old != 401 || cur == 401 {
+			return fmt.Errorf("old token %d, new token %d", old, cur)
+		}
+		return nil
+	})
+	out, _, _ = w.CLI(t, "", nil, "endpoint", "status", "--json")
+	if !strings.Contains(out, `"state": "on"`) || !strings.Contains(out, credstore.TokenHint(newToken)) || strings.Contains(out, newToken) {
+		t.Errorf("endpoint status --json:\n%s", out)
 	}
 }
 
