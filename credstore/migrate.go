@@ -76,6 +76,10 @@ type MigrationResult struct {
 	// APIURL is config.json's api_url, when it names one (for the wording
 	// of where to revoke a replaced key).
 	APIURL string `json:"api_url,omitempty"`
+	// Endpoint is the local endpoint's URL when config.json now names it
+	// (with the profile's local token in the key's place), or names it
+	// again after the user wrote another api_url (APIURL, now the tier).
+	Endpoint string `json:"endpoint,omitempty"`
 	// Warning is something the user should act on although the key moved:
 	// other hard links to the old file still hold it.
 	Warning string `json:"warning,omitempty"`
@@ -88,6 +92,9 @@ func (r MigrationResult) String() string {
 		s := fmt.Sprintf("moved %s from %s into the keychain for profile %q", r.KeyHint, r.Path, r.Profile)
 		if r.PreviousKeyHint != "" {
 			s += fmt.Sprintf(", replacing %s (revoke it in the Torale dashboard if nothing uses it)", r.PreviousKeyHint)
+		}
+		if r.Endpoint != "" {
+			s += fmt.Sprintf("; config.json now holds a local token and the local endpoint %s, which adds the key to each request", r.Endpoint)
 		}
 		return s
 	case NothingToMigrate:
@@ -188,6 +195,9 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		res.Outcome, res.Reason = NothingToMigrate, res.Path+" has an empty api_key"
 		return res, nil
 	}
+	if IsLocalToken(c.APIKey) {
+		return s.keepEndpoint(res, snap) // torale-cred's own token: never "migrated"
+	}
 	if _, kerr := ParseKey(c.APIKey); kerr != nil || !ValidKey(c.APIKey) {
 		if kerr == nil {
 			kerr = fmt.Errorf("%w: it has whitespace around it", ErrBadKey)
@@ -195,12 +205,23 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		detail := strings.TrimPrefix(kerr.Error(), ErrBadKey.Error()+": ")
 		return left(res, ProblemBadKey, "its api_key is not a well-formed Torale key: "+detail+"; fix it, or store the right key with torale-cred login", kerr)
 	}
-	stripped, err := toraleconfig.WithoutKey(snap.Raw)
-	if err != nil {
+	// With the local endpoint on, the key's place gets the profile's local
+	// token and api_url the endpoint's URL; else the key is removed.
+	stripped, endpointURL, err := s.endpointContent(ctx, res.Profile, snap.Raw)
+	switch {
+	case err != nil && errors.Is(err, ErrKeychain):
+		return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)
+	case err != nil && errors.Is(err, toraleconfig.ErrMalformed):
 		return left(res, ProblemMalformed, err.Error(), err)
-	}
-	if after, err := toraleconfig.Parse(stripped); err != nil || after.HasKey {
-		return left(res, ProblemMalformed, "removing api_key would not leave a clean file", err)
+	case err != nil:
+		return left(res, ProblemStore, "making the local token failed: "+err.Error(), err)
+	case endpointURL == "":
+		if stripped, err = toraleconfig.WithoutKey(snap.Raw); err != nil {
+			return left(res, ProblemMalformed, err.Error(), err)
+		}
+		if after, err := toraleconfig.Parse(stripped); err != nil || after.HasKey {
+			return left(res, ProblemMalformed, "removing api_key would not leave a clean file", err)
+		}
 	}
 
 	// A migration never sets the profile's URL: config.json's api_url
@@ -222,6 +243,14 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	perm := snap.Info.Mode().Perm() & 0o600
 	if perm&0o400 == 0 {
 		perm = 0o600
+	}
+	if endpointURL != "" {
+		// Remembered before config.json names the endpoint, so its former
+		// URL is never lost whatever instant the process dies.
+		if err := s.rememberConfigURL(c.APIURL); err != nil {
+			return left(res, ProblemWrite, "the key is now in the keychain too, but recording config.json's api_url failed: "+err.Error(), err)
+		}
+		res.Endpoint = endpointURL
 	}
 	// The swap undoes itself when the official CLI wrote the file in the
 	// last instant (in place or by rename), so no key written then is lost.

@@ -112,7 +112,7 @@ func (s *Store) judge(ctx context.Context, v *view, profile, door, hint, action 
 		if err != nil {
 			res = audit.ResultDenied
 		}
-		s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Result: res, Caller: c})
+		s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Result: res, Caller: c})
 	}
 	return err
 }

@@ -66,6 +66,9 @@ type State struct {
 	// Policies say who may receive each profile's key (policy.go); a
 	// profile with none is open.
 	Policies map[string]Policy `json:"policies,omitempty"`
+	// Endpoint is the local endpoint's port, its tokens' hashes and the
+	// URL config.json named before it named the endpoint (endpoint.go).
+	Endpoint *Endpoint `json:"endpoint,omitempty"`
 }
 
 // ConfigOwner is the profile config.json's key belongs to.

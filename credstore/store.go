@@ -87,6 +87,15 @@ type Store struct {
 	// ConfirmTimeout: ConfirmTimeout).
 	ConfirmWait time.Duration
 
+	// Tokens keeps the local endpoint's tokens (nil: Keychain). The daemon
+	// gives the keychain itself, not its cache: a token reissued by the CLI
+	// must be read afresh.
+	Tokens Source
+	// NoEndpoint: the local endpoint does not run in this process (the
+	// daemon's --no-endpoint, or a port it could not open), so a migration
+	// removes the key whatever state.json says.
+	NoEndpoint bool
+
 	// KeysJudged: Keychain is the daemon (a client whose own files differ
 	// from the daemon's answers itself over the daemon's keys), which
 	// judges and records every stored key it hands this process.
@@ -182,6 +191,7 @@ func (v *view) plaintext(profile string) toraleconfig.Config {
 			if snap, err := v.s.files().Config(); err == nil {
 				c = snap.Config
 			}
+			c = st.throughEndpoint(c)
 		}
 		v.cfg = &c
 	}

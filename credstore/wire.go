@@ -55,6 +55,9 @@ const (
 	DoorRemind = "remind" // the daemon's own created_at look-up (https only)
 	DoorLogin  = "login"  // a key stored by login or import
 	DoorLogout = "logout" // a key removed by logout
+	// DoorEndpoint: the local endpoint put the key into a request it
+	// forwarded (never a door a socket client may name).
+	DoorEndpoint = "endpoint"
 )
 
 // CheckDoor reports whether door is one of the names above.

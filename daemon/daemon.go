@@ -68,18 +68,29 @@ type Config struct {
 	AuditMaxBytes int64
 	// ConfirmWait bounds a policy's wait for the user (0: 30 s).
 	ConfirmWait time.Duration
+	// Endpoint serves the local Torale endpoint on 127.0.0.1 (the CLI's
+	// default; false: daemon --no-endpoint, and in-process tests).
+	Endpoint bool
+	// EndpointOff: the user turned the endpoint off (--no-endpoint),
+	// recorded in state.json so import and status agree.
+	EndpointOff bool
+	// EndpointPort replaces the port recorded in state.json (0: that one,
+	// or a free one the first time).
+	EndpointPort int
 }
 
 // Daemon is one run of the service.
 type Daemon struct {
-	cfg        Config
-	log        *slog.Logger
-	store      *credstore.Store
-	keys       *keyCache
-	files      *fileCache
-	health     *health
-	trail      *audit.Trail // nil: NoAudit
-	background []func(ctx context.Context) error
+	cfg    Config
+	log    *slog.Logger
+	store  *credstore.Store
+	keys   *keyCache
+	files  *fileCache
+	health *health
+	trail  *audit.Trail // nil: NoAudit
+	// endpointURL is the local endpoint's while it runs.
+	endpointURL string
+	background  []func(ctx context.Context) error
 }
 
 // New prepares a daemon; Run starts it. Between the two, Go adds
@@ -100,7 +111,8 @@ func New(cfg Config) (*Daemon, error) {
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
 	d.store = &credstore.Store{Keychain: d.keys, StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
-		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) }}
+		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) },
+		Tokens: cfg.Keychain} // tokens read afresh: the CLI may reissue one
 	d.openAudit()
 	if err := d.store.SetConfigOwner(cfg.Profile); err != nil {
 		d.log.Warn("cannot record the daemon's profile as config.json's owner", "profile", cfg.Profile, "err", err)
@@ -155,7 +167,7 @@ func (d *Daemon) watchers() []func(ctx context.Context) error {
 // key the keychain already holds for config.json's profile.
 func (d *Daemon) disposable(content []byte) bool {
 	c, err := toraleconfig.Parse(content)
-	if err != nil || c.APIKey == "" {
+	if err != nil || c.APIKey == "" || credstore.IsLocalToken(c.APIKey) {
 		return err == nil || !bytes.Contains(content, []byte("sk_"))
 	}
 	// The daemon's own comparison: the keychain itself, nothing handed out.
@@ -200,6 +212,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	})
 
+	stopEndpoint := d.startEndpoint(ctx)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var wg sync.WaitGroup
@@ -223,7 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	d.log.Info("serving", "socket", addr, "socket_activated", inherited, "version", d.cfg.Version, "pid", os.Getpid(),
-		"watching", d.cfg.ConfigPath, "moving_plaintext_keys", d.cfg.Migrate, "profile", d.cfg.Profile)
+		"watching", d.cfg.ConfigPath, "moving_plaintext_keys", d.cfg.Migrate, "profile", d.cfg.Profile, "endpoint", d.endpointURL)
 	sdNotify("READY=1\nSTATUS=serving on " + addr + "\nMAINPID=" + fmt.Sprint(os.Getpid()))
 
 	var runErr error
@@ -238,6 +251,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		d.log.Warn("requests still in flight at shutdown were cut off", "err", err)
+	}
+	if stopEndpoint != nil {
+		stopEndpoint(sctx)
 	}
 	if d.trail != nil {
 		if err := d.trail.Close(sctx); err != nil {

@@ -395,6 +395,16 @@ func (r *watchRun) scan(ctx context.Context) scanNext {
 				}
 			}
 		}
+		if res.Endpoint != "" {
+			// What changed for the user's programs, and how to undo it.
+			msg := fmt.Sprintf("config.json now holds a local token (tcl_...) and the local endpoint %s instead of the key: the Torale SDK keeps working unchanged through torale-cred, which adds the key to each request. To undo it: torale-cred daemon --no-endpoint", res.Endpoint)
+			r.log.Info(msg, "profile", res.Profile)
+			if r.Notify != nil {
+				if err := r.Notify(context.WithoutCancel(ctx), "Torale API key moved into the keychain", msg); err != nil {
+					r.log.Debug("desktop notification failed", "err", err)
+				}
+			}
+		}
 		if res.Warning != "" {
 			r.log.Warn(res.Warning, "path", res.Path)
 		}
@@ -406,6 +416,9 @@ func (r *watchRun) scan(ctx context.Context) scanNext {
 		return scanDone
 	case err == nil:
 		r.lastRetry, r.warned, r.pendingKey = "", "", ""
+		if res.Endpoint != "" {
+			r.log.Info("config.json names a new API URL: the local endpoint forwards there now, and config.json names the endpoint again", "api_url", res.APIURL, "endpoint", res.Endpoint)
+		}
 		return scanDone
 	case res.Outcome != credstore.LeftInPlace:
 		r.log.Warn("checking config.json for a plaintext key", "path", r.path, "err", err)

@@ -44,7 +44,10 @@ type Event struct {
 	Door    string    `json:"door"`
 	// Action is "store" or "remove" for a key written through a door
 	// (PUT, DELETE, login, logout); absent for a key handed out.
-	Action string       `json:"action,omitempty"`
+	Action string `json:"action,omitempty"`
+	// Route is the API request the key went into ("GET /auth/me"), for
+	// the local endpoint's hand-outs.
+	Route  string       `json:"route,omitempty"`
 	Result string       `json:"result"`
 	Caller *peer.Caller `json:"caller"`
 }
@@ -67,6 +70,10 @@ func appendLine(b []byte, e *Event, callerJSON []byte) []byte {
 	if e.Action != "" {
 		b = append(b, `,"action":`...)
 		b = appendString(b, e.Action)
+	}
+	if e.Route != "" {
+		b = append(b, `,"route":`...)
+		b = appendString(b, e.Route)
 	}
 	b = append(b, `,"result":`...)
 	b = appendString(b, e.Result)

@@ -23,6 +23,9 @@ type daemonOptions struct {
 	debug   bool
 	noWatch bool
 	noAudit bool
+	// noEndpoint: no local endpoint; a migration leaves config.json
+	// without a key (the behaviour before the endpoint).
+	noEndpoint bool
 }
 
 func newDaemonCmd(f *Factory) *cobra.Command {
@@ -39,7 +42,10 @@ takes its socket from socket activation, reports readiness and pings the
 watchdog, and logs to the journal.
 
 A plaintext key that appears in config.json belongs to the daemon's profile:
---profile or $TORALE_PROFILE, else "default".`,
+--profile or $TORALE_PROFILE, else "default". Unless --no-endpoint, the
+daemon serves the local Torale endpoint on 127.0.0.1 and writes a local token
+and the endpoint's URL into config.json in the key's place, so the official
+SDK keeps working without ever holding the key (torale-cred endpoint --help).`,
 		Example: `  torale-cred daemon
   torale-cred daemon --socket /run/user/1000/torale/cred.sock --profile work`,
 		Args: cobra.NoArgs,
@@ -47,6 +53,7 @@ A plaintext key that appears in config.json belongs to the daemon's profile:
 	}
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log every detail")
 	cmd.Flags().BoolVar(&o.noWatch, "no-watch", false, "leave config.json alone: do not move plaintext keys into the keychain (torale-cred import still does)")
+	cmd.Flags().BoolVar(&o.noEndpoint, "no-endpoint", false, "serve no local Torale endpoint: a key moved out of config.json leaves no local token there (the SDK then needs TORALE_API_KEY)")
 	cmd.Flags().BoolVar(&o.noAudit, "no-audit", false, "keep no audit trail and raise no first-use alerts (a profile's policy still applies)")
 	return cmd
 }
@@ -117,6 +124,8 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		Notify:         notify.Notify,
 		NoAudit:        o.noAudit,
 		ConfirmWait:    confirmWait,
+		Endpoint:       !o.noEndpoint,
+		EndpointOff:    o.noEndpoint,
 	})
 	if err != nil {
 		return err

@@ -41,8 +41,11 @@ type configStatus struct {
 	Path         string `json:"path"`
 	Exists       bool   `json:"exists"`
 	PlaintextKey bool   `json:"plaintext_key"`
-	KeyHint      string `json:"key_hint,omitempty"`
-	Problem      string `json:"problem,omitempty"`
+	// LocalToken: config.json holds the local endpoint's token in the
+	// key's place (no key).
+	LocalToken bool   `json:"local_token,omitempty"`
+	KeyHint    string `json:"key_hint,omitempty"`
+	Problem    string `json:"problem,omitempty"`
 }
 
 type statusReport struct {
@@ -51,6 +54,7 @@ type statusReport struct {
 	Daemon   daemonInfo      `json:"daemon"`
 	Via      string          `json:"via"`
 	Config   configStatus    `json:"config"`
+	Endpoint endpointStatus  `json:"endpoint"`
 }
 
 func newStatusCmd(f *Factory) *cobra.Command {
@@ -87,7 +91,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		return err
 	}
 	be := f.Backend()
-	rep := statusReport{Daemon: f.daemon(ctx), Config: inspectConfig(cfgPath), Keychain: keychainStatus{State: "ok"}}
+	rep := statusReport{Daemon: f.daemon(ctx), Config: inspectConfig(cfgPath), Keychain: keychainStatus{State: "ok"}, Endpoint: inspectEndpoint(ctx, f)}
 	// One keychain check bounds the whole command: a hung keychain costs one
 	// timeout, not one per profile.
 	kerr := be.Health(ctx)
@@ -195,7 +199,8 @@ func inspectConfig(path string) configStatus {
 		cs.Problem = err.Error() + "; a plaintext key in it cannot be moved until it is fixed"
 		return cs
 	}
-	cs.PlaintextKey = snap.Config.APIKey != ""
+	cs.LocalToken = credstore.IsLocalToken(snap.Config.APIKey)
+	cs.PlaintextKey = snap.Config.APIKey != "" && !cs.LocalToken
 	if cs.PlaintextKey {
 		cs.KeyHint = credstore.Hint(snap.Config.APIKey)
 		if !credstore.ValidKey(snap.Config.APIKey) {
@@ -253,9 +258,12 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 		fmt.Fprintf(w, "Keychain:    %s\n", rep.Keychain.State)
 	}
 	fmt.Fprintf(w, "Daemon:      %s\n", rep.Daemon.State)
+	fmt.Fprintf(w, "Endpoint:    %s\n", rep.Endpoint.line())
 	switch {
 	case rep.Config.Problem != "":
 		fmt.Fprintf(w, "config.json: %s: %s\n", rep.Config.Path, rep.Config.Problem)
+	case rep.Config.LocalToken:
+		fmt.Fprintf(w, "config.json: %s holds the local endpoint's token, no key\n", rep.Config.Path)
 	case rep.Config.PlaintextKey:
 		fmt.Fprintf(w, "config.json: %s still holds plaintext key %s; run: torale-cred import\n", rep.Config.Path, rep.Config.KeyHint)
 	case rep.Config.Exists:

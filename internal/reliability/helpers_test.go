@@ -183,11 +183,15 @@ func (w *world) use(keys ...string) {
 	w.mu.Unlock()
 }
 
-// Daemon is proctest's: it starts `torale-cred daemon` and waits until it
-// answers; while it runs its argv and environment are checked for keys.
+// Daemon is proctest's: it starts `torale-cred daemon --no-endpoint` and
+// waits until it answers; while it runs its argv and environment are
+// checked for keys. These tests judge where a key stands (file, keychain
+// or both) by config.json holding no api_key once it moved; the local
+// endpoint writes a token there instead, in the same swap, after the same
+// keychain write, and has its own tests (daemon, credstore).
 func (w *world) Daemon(t *testing.T, env []string, args ...string) *proctest.Proc {
 	t.Helper()
-	p := w.World.Daemon(t, env, args...)
+	p := w.World.Daemon(t, env, append([]string{"--no-endpoint"}, args...)...)
 	t.Cleanup(func() { w.checkProc(t, p) }) // runs before stop (LIFO)
 	return p
 }

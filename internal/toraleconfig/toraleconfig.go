@@ -108,3 +108,50 @@ func WithoutKey(raw []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// WithEndpoint returns raw with api_key set to a local token and api_url
+// to the local endpoint's URL, every other byte kept (torale-cred's local
+// endpoint: the SDK reads them and never holds the key).
+func WithEndpoint(raw []byte, token, url string) ([]byte, error) {
+	out, err := sjson.SetBytes(raw, "api_key", token)
+	if err == nil {
+		out, err = sjson.SetBytes(out, "api_url", url)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing the local endpoint: %w", err)
+	}
+	if _, err := Parse(out); err != nil {
+		return nil, fmt.Errorf("writing the local endpoint would leave a broken file: %w", err)
+	}
+	return out, nil
+}
+
+// WithToken returns raw with api_key set to token, every other byte kept.
+func WithToken(raw []byte, token string) ([]byte, error) {
+	out, err := sjson.SetBytes(raw, "api_key", token)
+	if err != nil {
+		return nil, fmt.Errorf("writing the local token: %w", err)
+	}
+	if _, err := Parse(out); err != nil {
+		return nil, fmt.Errorf("writing the local token would leave a broken file: %w", err)
+	}
+	return out, nil
+}
+
+// WithoutEndpoint undoes WithEndpoint: api_key removed, api_url set to
+// url (removed when url is ""), every other byte kept.
+func WithoutEndpoint(raw []byte, url string) ([]byte, error) {
+	out, err := sjson.DeleteBytes(raw, "api_key")
+	if err == nil && url != "" {
+		out, err = sjson.SetBytes(out, "api_url", url)
+	} else if err == nil {
+		out, err = sjson.DeleteBytes(out, "api_url")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taking the local endpoint out: %w", err)
+	}
+	if _, err := Parse(out); err != nil {
+		return nil, fmt.Errorf("taking the local endpoint out would leave a broken file: %w", err)
+	}
+	return out, nil
+}
