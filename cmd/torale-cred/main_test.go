@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -44,6 +45,9 @@ func TestScripts(t *testing.T) {
 			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "GNOME_KEYRING_CONTROL"} {
 				env.Setenv(k, os.Getenv(k))
 			}
+			// For scripts that stand in for /run/user/UID and its bus.
+			env.Setenv("TEST_UID", strconv.Itoa(os.Getuid()))
+			env.Setenv("TEST_BUS_SOCKET", busSocket())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -71,6 +75,9 @@ func TestScripts(t *testing.T) {
 			},
 		},
 		Condition: func(cond string) (bool, error) {
+			if cond == "buspath" { // the test bus is a socket file a link can name
+				return busSocket() != "", nil
+			}
 			if cond == "keyring" {
 				if !testkeyring.Available() && (os.Getenv("CI") != "" || os.Getenv("TORALE_CRED_REQUIRE_KEYRING") == "1") {
 					t.Fatal("no test Secret Service: run the tests through `make test`")
@@ -80,4 +87,18 @@ func TestScripts(t *testing.T) {
 			return false, nil
 		},
 	})
+}
+
+// busSocket is the test session bus's socket file, when its address names
+// one (unix:path=…), else "".
+func busSocket() string {
+	a, ok := strings.CutPrefix(os.Getenv("DBUS_SESSION_BUS_ADDRESS"), "unix:path=")
+	if !ok {
+		return ""
+	}
+	a, _, _ = strings.Cut(a, ",")
+	if strings.Contains(a, "%") {
+		return "" // escaped: not worth unescaping for a test
+	}
+	return a
 }

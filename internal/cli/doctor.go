@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/paths"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
@@ -123,12 +124,9 @@ func checkBus(f *Factory) check {
 		c.OK, c.Skipped, c.Detail = true, true, "not used on "+runtime.GOOS
 		return c
 	}
-	addr := f.Getenv("DBUS_SESSION_BUS_ADDRESS")
-	if addr == "" {
-		if run := f.Getenv("XDG_RUNTIME_DIR"); run != "" {
-			addr = "unix:path=" + filepath.Join(run, "bus")
-		}
-	}
+	// Found as the keychain finds it: the variable, else the user's own
+	// $XDG_RUNTIME_DIR/bus or /run/user/UID/bus.
+	addr := paths.SessionBus(f.Getenv)
 	path, ok := strings.CutPrefix(addr, "unix:path=")
 	if i := strings.IndexByte(path, ','); i >= 0 {
 		path = path[:i]
@@ -136,7 +134,7 @@ func checkBus(f *Factory) check {
 	c.Fix = "start one: dbus-run-session -- $SHELL   (a desktop login starts one for you)"
 	switch {
 	case addr == "":
-		c.Detail = "DBUS_SESSION_BUS_ADDRESS is not set and there is no $XDG_RUNTIME_DIR/bus"
+		c.Detail = "DBUS_SESSION_BUS_ADDRESS is not set and no bus of yours is in $XDG_RUNTIME_DIR or /run/user/UID"
 	case !ok:
 		c.OK, c.Detail = true, "at "+addr+" (not a unix:path= address; not probed)"
 	default:
