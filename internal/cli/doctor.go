@@ -93,7 +93,7 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 	di := f.daemon(ctx)
 	dc := check{Name: "daemon", OK: di.Running, Detail: di.State}
 	if !di.Running {
-		dc.Fix = "systemctl --user enable --now torale-cred.socket   (or run: torale-cred daemon)"
+		dc.Fix = "systemctl --user enable --now torale-cred.socket torale-cred.service   (or run: torale-cred daemon)"
 		if runtime.GOOS == "darwin" {
 			dc.Fix = "torale-cred service install   (or run: torale-cred daemon)"
 		}
@@ -256,7 +256,7 @@ func checkUnits(ctx context.Context) check {
 		c.OK, c.Skipped, c.Detail = true, true, "no systemd user manager answers here"
 	default:
 		c.Detail = "torale-cred.socket is " + state
-		c.Fix = "torale-cred service install   (or, from the package: systemctl --user enable --now torale-cred.socket)"
+		c.Fix = "torale-cred service install   (or, from the package: systemctl --user enable --now torale-cred.socket torale-cred.service)"
 	}
 	return c
 }
