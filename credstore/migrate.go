@@ -129,7 +129,7 @@ const maxMigrationAttempts = 5
 var errChanged = errors.New("config.json changed while it was being rewritten")
 
 // MigrateConfig moves a plaintext api_key from config.json (s.ConfigPath)
-// into the keychain for s.ConfigProfile, in an order that leaves the key in
+// into the keychain for config.json's profile (ConfigOwner), in an order that leaves the key in
 // at least one place whatever instant the process dies: read and validate,
 // store in the keychain and read it back, rewrite the file atomically
 // without api_key (keeping every other byte), then record the metadata as
@@ -144,7 +144,18 @@ var errChanged = errors.New("config.json changed while it was being rewritten")
 // stored, rewrite failed: the key is in both places); (Migrated, error)
 // when only recording the metadata failed.
 func (s *Store) MigrateConfig(ctx context.Context) (MigrationResult, error) {
-	res := MigrationResult{Path: s.ConfigPath, Profile: s.ConfigOwner()}
+	return s.MigrateConfigTo(ctx, s.ConfigOwner())
+}
+
+// MigrateConfigTo is MigrateConfig into profile, for this one migration:
+// `import --profile`. It records nothing about which profile config.json
+// belongs to (SPEC: a migration never re-targets the daemon's profile;
+// only `daemon --profile` does, through SetConfigOwner).
+func (s *Store) MigrateConfigTo(ctx context.Context, profile string) (MigrationResult, error) {
+	res := MigrationResult{Path: s.ConfigPath, Profile: profile}
+	if err := CheckProfile(profile); err != nil {
+		return res, err
+	}
 	if s.ConfigPath == "" {
 		return res, errors.New("no config.json path configured")
 	}

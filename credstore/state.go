@@ -61,7 +61,7 @@ type State struct {
 	Version  int                 `json:"version"`
 	Profiles map[string]*Profile `json:"profiles"`
 	// ConfigProfile is the profile config.json's key belongs to when it is
-	// not "default" (daemon --profile, import --profile).
+	// not "default" (daemon --profile; never an import).
 	ConfigProfile string `json:"config_profile,omitempty"`
 	// Policies say who may receive each profile's key (policy.go); a
 	// profile with none is open.

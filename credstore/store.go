@@ -114,8 +114,8 @@ func (s *Store) files() Files {
 }
 
 // ConfigOwner is the one rule for which profile config.json's key belongs
-// to: the profile recorded by `daemon --profile` or `import --profile`
-// (state.json's config_profile), else "default".
+// to: the profile recorded by `daemon --profile` (state.json's
+// config_profile), else "default".
 func (s *Store) ConfigOwner() string {
 	st, err := s.files().State()
 	if err != nil {
@@ -124,8 +124,9 @@ func (s *Store) ConfigOwner() string {
 	return st.ConfigOwner()
 }
 
-// SetConfigOwner records profile as config.json's owner (daemon --profile,
-// import --profile).
+// SetConfigOwner records profile as config.json's owner: `daemon
+// --profile`'s alone (a one-off import uses MigrateConfigTo and records
+// nothing).
 func (s *Store) SetConfigOwner(profile string) error {
 	if err := CheckProfile(profile); err != nil {
 		return err
