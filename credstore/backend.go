@@ -36,6 +36,9 @@ type ProfileInfo struct {
 	Rotation *Rotation `json:"rotation"`
 	// Policy is who may receive the key; absent: open.
 	Policy *Policy `json:"policy,omitempty"`
+	// Displaced are the keys this profile's keys replaced, kept (oldest
+	// first; displaced.go).
+	Displaced []DisplacedKey `json:"displaced,omitempty"`
 }
 
 // PutOptions describe where a key came from. They are also the body of

@@ -176,6 +176,14 @@ func NewKeychain(opts ...KeychainOption) *Keychain {
 	return k
 }
 
+// Shelf is the same keychain under the service name plus ShelfSuffix
+// (torale.previous), where displaced keys are kept; accounts there are
+// not profile names. It shares this keychain's one-call-at-a-time bound.
+func (k *Keychain) Shelf() *Keychain {
+	return &Keychain{backend: k.backend, service: k.service + ShelfSuffix, timeout: k.timeout,
+		allowPrompt: k.allowPrompt, probe: k.probe, sem: k.sem}
+}
+
 // Timeout is the bound on each call.
 func (k *Keychain) Timeout() time.Duration { return k.timeout }
 

@@ -66,7 +66,8 @@ type MigrationResult struct {
 	// KeyHint is the key moved (Migrated) or kept in the file for a
 	// transient reason (LeftInPlace with the keychain unavailable).
 	KeyHint string `json:"key_hint,omitempty"`
-	// PreviousKeyHint is the stored key the moved one replaced.
+	// PreviousKeyHint is the stored key the moved one replaced, which is
+	// kept (displaced.go).
 	PreviousKeyHint string `json:"previous_key_hint,omitempty"`
 	// Problem and Reason say why the key stayed (LeftInPlace); Reason also
 	// says why there was nothing to do (NothingToMigrate). One clause each,
@@ -87,7 +88,7 @@ func (r MigrationResult) String() string {
 	case Migrated:
 		s := fmt.Sprintf("moved %s from %s into the keychain for profile %q", r.KeyHint, r.Path, r.Profile)
 		if r.PreviousKeyHint != "" {
-			s += fmt.Sprintf(", replacing %s (revoke it in the Torale dashboard if nothing uses it)", r.PreviousKeyHint)
+			s += fmt.Sprintf(", replacing %s; %s", r.PreviousKeyHint, KeptMessage(r.Profile, r.PreviousKeyHint))
 		}
 		return s
 	case NothingToMigrate:
@@ -218,7 +219,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// stays config.json's (SPEC's URL order).
 	opts := PutOptions{Source: SourceConfig}
 	res.KeyHint, res.APIURL = Hint(c.APIKey), c.APIURL
-	old, err := s.putKeychain(ctx, res.Profile, c.APIKey)
+	old, err := s.putKeychain(ctx, res.Profile, c.APIKey, SourceConfig)
 	if err != nil {
 		if errors.Is(err, ErrKeychain) {
 			return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)

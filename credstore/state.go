@@ -66,6 +66,10 @@ type State struct {
 	// Policies say who may receive each profile's key (policy.go); a
 	// profile with none is open.
 	Policies map[string]Policy `json:"policies,omitempty"`
+	// Displaced names, per profile, the keys other keys replaced, oldest
+	// first, each kept in the keychain until the user forgets it
+	// (displaced.go). Apart from Profiles: logout keeps them.
+	Displaced map[string][]DisplacedKey `json:"displaced,omitempty"`
 }
 
 // ConfigOwner is the profile config.json's key belongs to.

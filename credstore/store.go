@@ -64,6 +64,10 @@ type Store struct {
 	ConfigPath string
 	// Files is how both are read (nil: DiskFiles over the two paths).
 	Files Files
+	// Shelf keeps the keys other keys displaced (displaced.go; nil: the
+	// Keychain's own shelf when Keychain is a *Keychain, else none: the
+	// process that writes the keys keeps them).
+	Shelf KeyStore
 	// Period is the rotation period (0: DefaultRotationPeriod).
 	Period time.Duration
 	// Now is the clock, replaceable in tests.
@@ -266,7 +270,7 @@ func (s *Store) List(context.Context) ([]ProfileInfo, error) {
 	for _, n := range st.Names() {
 		p := *st.Profiles[n]
 		r := RotationOf(p, period, now)
-		info := ProfileInfo{Name: n, Profile: p, Rotation: &r}
+		info := ProfileInfo{Name: n, Profile: p, Rotation: &r, Displaced: st.Displaced[n]}
 		if pol, ok := st.Policies[n]; ok {
 			info.Policy = &pol
 		}
@@ -300,7 +304,15 @@ func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (Pro
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	old, err := s.putKeychain(ctx, profile, key)
+	// The key a rotation replaces is revoked on the server: nothing to keep.
+	via := o.Source
+	if via == "" {
+		via = SourceLogin
+	}
+	if via == SourceRotate {
+		via = ""
+	}
+	old, err := s.putKeychain(ctx, profile, key, via)
 	if err != nil {
 		return ProfileInfo{}, err
 	}
@@ -324,8 +336,10 @@ func (s *Store) info(profile string) ProfileInfo {
 var errRaced = errors.New("another program changed this profile's key while torale-cred stored it; run the command again")
 
 // putKeychain stores and reads back; the caller holds writeMu. It returns
-// the key the keychain held before ("" for none).
-func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, error) {
+// the key the keychain held before ("" for none). With via (how key
+// arrived: a state.json source), a different key held before is kept first
+// (keepDisplaced), and copies kept of key itself are dropped after.
+func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (string, error) {
 	if err := CheckProfile(profile); err != nil {
 		return "", err
 	}
@@ -340,6 +354,11 @@ func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, e
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
+	if via != "" {
+		if err := s.keepDisplaced(ctx, profile, old, key, via); err != nil {
+			return "", err
+		}
+	}
 	if err := s.Keychain.Set(ctx, profile, key); err != nil {
 		return "", err
 	}
@@ -349,6 +368,9 @@ func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, e
 	}
 	if back != key {
 		return "", errRaced
+	}
+	if via != "" && old != key {
+		s.dropRestored(ctx, profile, key)
 	}
 	return old, nil
 }

@@ -99,7 +99,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.keys = newKeyCache(cfg.Keychain, cfg.CacheTTL, time.Now, d.health)
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
-	d.store = &credstore.Store{Keychain: d.keys, StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
+	d.store = &credstore.Store{Keychain: d.keys, Shelf: cfg.Keychain.Shelf(), StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
 		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) }}
 	d.openAudit()
 	if err := d.store.SetConfigOwner(cfg.Profile); err != nil {

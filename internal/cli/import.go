@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -50,11 +49,10 @@ left in the file (the message says why), 4 when the keychain is unavailable.`,
 				return err
 			}
 			if res.Outcome == credstore.Migrated {
-				replaced := ""
+				f.say("Moved %s from %s into the keychain for profile %q; the file no longer holds it.", res.KeyHint, res.Path, res.Profile)
 				if res.PreviousKeyHint != "" {
-					replaced = fmt.Sprintf(" (it replaced %s: revoke that key at %s if nothing uses it)", res.PreviousKeyHint, dashboardKeysFor(res.APIURL))
+					f.say("It replaced %s, which is not lost: %s.", res.PreviousKeyHint, credstore.KeptMessage(res.Profile, res.PreviousKeyHint))
 				}
-				f.say("Moved %s from %s into the keychain for profile %q%s; the file no longer holds it.", res.KeyHint, res.Path, res.Profile, replaced)
 				if res.Warning != "" {
 					f.warn("%s", res.Warning)
 				}
