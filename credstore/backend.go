@@ -39,6 +39,11 @@ type ProfileInfo struct {
 	// Displaced are the keys this profile's keys replaced, kept (oldest
 	// first; displaced.go).
 	Displaced []DisplacedKey `json:"displaced,omitempty"`
+	// Gone: the metadata names a key the keychain no longer holds.
+	Gone bool `json:"gone,omitempty"`
+	// Unrecorded: the keychain holds a key for the profile that this
+	// state directory has no metadata for (a new HOME on the same keychain).
+	Unrecorded bool `json:"unrecorded,omitempty"`
 }
 
 // PutOptions describe where a key came from. They are also the body of

@@ -260,19 +260,33 @@ func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) 
 }
 
 // List implements Backend.
-func (s *Store) List(context.Context) ([]ProfileInfo, error) {
+//
+// The keychain is asked too, as status asks it, so the two agree: a
+// profile whose key the keychain no longer holds is Gone, and a key the
+// keychain holds for "default" without metadata here (a fresh HOME on the
+// same keychain) is listed as Unrecorded. A keychain that cannot answer
+// marks nothing.
+func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 	st, err := s.files().State()
 	if err != nil {
 		return nil, err
 	}
 	now, period := s.now(), s.period(0)
-	out := make([]ProfileInfo, 0, len(st.Profiles))
+	out := make([]ProfileInfo, 0, len(st.Profiles)+1)
+	if st.Profiles[DefaultProfile] == nil {
+		if k, err := s.Keychain.Get(ctx, DefaultProfile); err == nil && k != "" {
+			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: Hint(k)}, Unrecorded: true})
+		}
+	}
 	for _, n := range st.Names() {
 		p := *st.Profiles[n]
 		r := RotationOf(p, period, now)
 		info := ProfileInfo{Name: n, Profile: p, Rotation: &r, Displaced: st.Displaced[n]}
 		if pol, ok := st.Policies[n]; ok {
 			info.Policy = &pol
+		}
+		if _, err := s.Keychain.Get(ctx, n); errors.Is(err, ErrNotFound) {
+			info.Gone = true
 		}
 		out = append(out, info)
 	}
