@@ -80,6 +80,7 @@ type Daemon struct {
 	health     *health
 	trail      *audit.Trail // nil: NoAudit
 	background []func(ctx context.Context) error
+	onChange   []func()
 }
 
 // New prepares a daemon; Run starts it. Between the two, Go adds
@@ -124,7 +125,15 @@ func (d *Daemon) Store() *credstore.Store { return d.store }
 func (d *Daemon) filesChanged() {
 	d.files.Reload()
 	d.keys.forget(d.store.ConfigOwner())
+	for _, fn := range d.onChange {
+		fn()
+	}
 }
+
+// OnFilesChanged adds fn to what runs each time the watchers see
+// config.json or state.json change (a key stored, moved or removed); call
+// it before Run. fn must not block.
+func (d *Daemon) OnFilesChanged(fn func()) { d.onChange = append(d.onChange, fn) }
 
 // watchers are the config.json watcher (which also migrates, unless
 // --no-watch) and the state.json watcher, both feeding filesChanged.

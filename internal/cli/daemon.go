@@ -111,7 +111,15 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger}).Run)
+	// A key just stored is asked its created_at at once (daemon.Reminder).
+	kick := make(chan struct{}, 1)
+	d.OnFilesChanged(func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger, Kick: kick}).Run)
 	return d.Run(ctx)
 }
 
