@@ -42,6 +42,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(home, ".local", "state"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 			env.Setenv("TORALE_CRED_KEYCHAIN_SERVICE", testkeyring.Service())
+			// Test keys never go to the real Torale API (the daemon's
+			// created_at look-up).
+			env.Setenv("TORALE_CRED_OFFLINE", "1")
 			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "GNOME_KEYRING_CONTROL"} {
 				env.Setenv(k, os.Getenv(k))
 			}

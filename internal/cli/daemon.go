@@ -22,6 +22,7 @@ type daemonOptions struct {
 	debug   bool
 	noWatch bool
 	noAudit bool
+	offline bool
 }
 
 func newDaemonCmd(f *Factory) *cobra.Command {
@@ -38,7 +39,11 @@ takes its socket from socket activation, reports readiness and pings the
 watchdog, and logs to the journal.
 
 A plaintext key that appears in config.json belongs to the daemon's profile:
---profile or $TORALE_PROFILE, else "default".`,
+--profile or $TORALE_PROFILE, else "default".
+
+When a key without a known creation date is stored, the daemon asks the
+Torale API for it once (GET /auth/api-keys, only over https), so the
+rotation reminder counts the key's real age; --offline turns that off.`,
 		Example: `  torale-cred daemon
   torale-cred daemon --socket /run/user/1000/torale/cred.sock --profile work`,
 		Args: cobra.NoArgs,
@@ -47,6 +52,7 @@ A plaintext key that appears in config.json belongs to the daemon's profile:
 	cmd.Flags().BoolVar(&o.debug, "debug", false, "log every detail")
 	cmd.Flags().BoolVar(&o.noWatch, "no-watch", false, "leave config.json alone: do not move plaintext keys into the keychain (torale-cred import still does)")
 	cmd.Flags().BoolVar(&o.noAudit, "no-audit", false, "keep no audit trail and raise no first-use alerts (a profile's policy still applies)")
+	cmd.Flags().BoolVar(&o.offline, "offline", false, "never ask the Torale API anything on its own (a new key's creation date, over https): ages then count from when a key was stored (also TORALE_CRED_OFFLINE=1)")
 	return cmd
 }
 
@@ -119,7 +125,8 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		default:
 		}
 	})
-	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger, Kick: kick}).Run)
+	offline := o.offline || f.Getenv("TORALE_CRED_OFFLINE") == "1"
+	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger, Kick: kick, Offline: offline}).Run)
 	return d.Run(ctx)
 }
 
