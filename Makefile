@@ -20,15 +20,12 @@ deps:
 	@.ci/deps
 
 ## run: the daemon in the foreground; on a machine without a Secret Service
-## it starts a private gnome-keyring in a dbus-run-session and says so.
+## it starts gnome-keyring in a dbus-run-session, its keyring kept across
+## runs in $XDG_DATA_HOME/torale-cred/make-run-keyring, and says so
+## (.ci/make-run): a key the daemon moves out of config.json is never lost.
 run: build
 	@.ci/deps run
-	@if [ -n "$$DBUS_SESSION_BUS_ADDRESS" ] && timeout 3 dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true; then \
-		exec bin/torale-cred daemon; \
-	else \
-		echo "make run: no Secret Service reachable; starting a private gnome-keyring (password: torale-test) in a dbus-run-session. Keys stored now last only for this run." >&2; \
-		TORALE_CRED_SAY_EXPORT=1 TORALE_CRED_KEEP_RUNTIME_DIR=1 exec .ci/with-keyring bin/torale-cred daemon; \
-	fi
+	@exec .ci/make-run
 
 ## lint: gofmt, go vet, staticcheck, and a tidy go.mod
 lint:

@@ -36,6 +36,14 @@ type ProfileInfo struct {
 	Rotation *Rotation `json:"rotation"`
 	// Policy is who may receive the key; absent: open.
 	Policy *Policy `json:"policy,omitempty"`
+	// Displaced are the keys this profile's keys replaced, kept (oldest
+	// first; displaced.go).
+	Displaced []DisplacedKey `json:"displaced,omitempty"`
+	// Gone: the metadata names a key the keychain no longer holds.
+	Gone bool `json:"gone,omitempty"`
+	// Unrecorded: the keychain holds a key for the profile that this
+	// state directory has no metadata for (a new HOME on the same keychain).
+	Unrecorded bool `json:"unrecorded,omitempty"`
 }
 
 // PutOptions describe where a key came from. They are also the body of

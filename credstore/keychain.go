@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -175,6 +176,14 @@ func NewKeychain(opts ...KeychainOption) *Keychain {
 	return k
 }
 
+// Shelf is the same keychain under the service name plus ShelfSuffix
+// (torale.previous), where displaced keys are kept; accounts there are
+// not profile names. It shares this keychain's one-call-at-a-time bound.
+func (k *Keychain) Shelf() *Keychain {
+	return &Keychain{backend: k.backend, service: k.service + ShelfSuffix, timeout: k.timeout,
+		allowPrompt: k.allowPrompt, probe: k.probe, sem: k.sem}
+}
+
 // Timeout is the bound on each call.
 func (k *Keychain) Timeout() time.Duration { return k.timeout }
 
@@ -294,5 +303,21 @@ func classify(op string, err error) error {
 // secretServiceFix is the recipe for a machine without a desktop session.
 // unlockFix is what to do about a locked collection.
 const unlockFix = "unlock it (log in to the desktop, or run: echo -n PASSWORD | gnome-keyring-daemon --replace --unlock --components=secrets), or run torale-cred with --keychain-timeout 60s on a desktop to answer the unlock prompt"
+
+// headlessFix is what works outside a login session (cron, a systemd
+// timer, su), where no desktop unlocks the keychain.
+const headlessFix = "outside a login session (cron, a systemd timer, su) keep torale-cred's daemon running in your login session (torale-cred service install; loginctl enable-linger keeps your services after you log out), which this command then asks instead of the keychain"
+
+// setSessionBus is the DBUS_SESSION_BUS_ADDRESS torale-cred set itself
+// (probe_linux.go), "" when it set none.
+var setSessionBus atomic.Value
+
+// SetSessionBus is the session bus address this process put in its own
+// environment to reach the keychain (found as paths.SessionBus finds it),
+// or "" when it put none there: a command it runs need not inherit it.
+func SetSessionBus() string {
+	a, _ := setSessionBus.Load().(string)
+	return a
+}
 
 const secretServiceFix = "start a Secret Service (on a desktop, log in to GNOME or KDE; on a headless Linux box run: dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; exec $SHELL')"

@@ -66,7 +66,8 @@ type MigrationResult struct {
 	// KeyHint is the key moved (Migrated) or kept in the file for a
 	// transient reason (LeftInPlace with the keychain unavailable).
 	KeyHint string `json:"key_hint,omitempty"`
-	// PreviousKeyHint is the stored key the moved one replaced.
+	// PreviousKeyHint is the stored key the moved one replaced, which is
+	// kept (displaced.go).
 	PreviousKeyHint string `json:"previous_key_hint,omitempty"`
 	// Problem and Reason say why the key stayed (LeftInPlace); Reason also
 	// says why there was nothing to do (NothingToMigrate). One clause each,
@@ -91,7 +92,7 @@ func (r MigrationResult) String() string {
 	case Migrated:
 		s := fmt.Sprintf("moved %s from %s into the keychain for profile %q", r.KeyHint, r.Path, r.Profile)
 		if r.PreviousKeyHint != "" {
-			s += fmt.Sprintf(", replacing %s (revoke it in the Torale dashboard if nothing uses it)", r.PreviousKeyHint)
+			s += fmt.Sprintf(", replacing %s; %s", r.PreviousKeyHint, KeptMessage(r.Profile, r.PreviousKeyHint))
 		}
 		if r.Endpoint != "" {
 			s += fmt.Sprintf("; config.json now holds a local token and the local endpoint %s, which adds the key to each request", r.Endpoint)
@@ -136,7 +137,7 @@ const maxMigrationAttempts = 5
 var errChanged = errors.New("config.json changed while it was being rewritten")
 
 // MigrateConfig moves a plaintext api_key from config.json (s.ConfigPath)
-// into the keychain for s.ConfigProfile, in an order that leaves the key in
+// into the keychain for config.json's profile (ConfigOwner), in an order that leaves the key in
 // at least one place whatever instant the process dies: read and validate,
 // store in the keychain and read it back, rewrite the file atomically
 // without api_key (keeping every other byte), then record the metadata as
@@ -151,7 +152,18 @@ var errChanged = errors.New("config.json changed while it was being rewritten")
 // stored, rewrite failed: the key is in both places); (Migrated, error)
 // when only recording the metadata failed.
 func (s *Store) MigrateConfig(ctx context.Context) (MigrationResult, error) {
-	res := MigrationResult{Path: s.ConfigPath, Profile: s.ConfigOwner()}
+	return s.MigrateConfigTo(ctx, s.ConfigOwner())
+}
+
+// MigrateConfigTo is MigrateConfig into profile, for this one migration:
+// `import --profile`. It records nothing about which profile config.json
+// belongs to (SPEC: a migration never re-targets the daemon's profile;
+// only `daemon --profile` does, through SetConfigOwner).
+func (s *Store) MigrateConfigTo(ctx context.Context, profile string) (MigrationResult, error) {
+	res := MigrationResult{Path: s.ConfigPath, Profile: profile}
+	if err := CheckProfile(profile); err != nil {
+		return res, err
+	}
 	if s.ConfigPath == "" {
 		return res, errors.New("no config.json path configured")
 	}
@@ -228,7 +240,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// stays config.json's (SPEC's URL order).
 	opts := PutOptions{Source: SourceConfig}
 	res.KeyHint, res.APIURL = Hint(c.APIKey), c.APIURL
-	old, err := s.putKeychain(ctx, res.Profile, c.APIKey)
+	old, err := s.putKeychain(ctx, res.Profile, c.APIKey, SourceConfig)
 	if err != nil {
 		if errors.Is(err, ErrKeychain) {
 			return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)

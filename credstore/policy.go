@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -160,7 +161,7 @@ func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *pe
 	if err != nil {
 		return err
 	}
-	if p.Mode == PolicyOpen || (c.Exe != "" && slices.Contains(p.Allow, c.Exe)) {
+	if p.Mode == PolicyOpen || Allows(p.Allow, c.Exe) {
 		return nil
 	}
 	if door == DoorRemind {
@@ -190,6 +191,37 @@ func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *pe
 		}
 	}
 	return nil
+}
+
+// Allows reports whether exe (a caller's executable, as the kernel names
+// it: links resolved) is one of the programs list names, compared by
+// resolved path: an entry that is a symbolic link (/usr/bin/python3 ->
+// python3.11) allows the program it points at now, as `policy set` showed.
+// An entry that cannot be resolved (the program is gone) matches only
+// itself.
+func Allows(list []string, exe string) bool {
+	if exe == "" {
+		return false
+	}
+	if slices.Contains(list, exe) {
+		return true
+	}
+	real := ResolvedProgram(exe)
+	for _, e := range list {
+		if ResolvedProgram(e) == real {
+			return true
+		}
+	}
+	return false
+}
+
+// ResolvedProgram is path with every symbolic link resolved, or path
+// itself when it cannot be resolved.
+func ResolvedProgram(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
 }
 
 // shownList joins names from state.json or /proc for a person to read,
@@ -257,7 +289,7 @@ func (s *Store) allowAlways(profile, exe string) error {
 		if !ok {
 			p = Policy{Mode: PolicyConfirm}
 		}
-		if !slices.Contains(p.Allow, exe) {
+		if !Allows(p.Allow, exe) {
 			p.Allow = append(p.Allow, exe)
 		}
 		st.setPolicy(profile, p)

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
+	"strconv"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/torale-ai/torale-cred/internal/paths"
 )
 
 const (
@@ -25,10 +27,10 @@ const (
 // collection, costs one call (is it locked?); the calls that say what is
 // missing are made only when that one fails.
 func probeKeychain(ctx context.Context, allowPrompt bool) error {
-	if !sessionBusConfigured() {
+	if !useSessionBus() {
 		return &KeychainError{Fault: FaultUnavailable,
-			Reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)",
-			Fix:    secretServiceFix}
+			Reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set, and no bus of yours is in $XDG_RUNTIME_DIR or /run/user/" + strconv.Itoa(os.Getuid()) + ")",
+			Fix:    noSessionFix(secretServiceFix)}
 	}
 	conn, err := dbus.SessionBus()
 	if err != nil {
@@ -85,28 +87,47 @@ func probeKeychain(ctx context.Context, allowPrompt bool) error {
 // lockedError is FaultLocked when a collection's Locked property says so.
 func lockedError(locked dbus.Variant) error {
 	if l, ok := locked.Value().(bool); ok && l {
-		return &KeychainError{Fault: FaultLocked,
-			Reason: "the login collection must be unlocked before torale-cred can read it",
-			Fix:    unlockFix}
+		reason := "the login collection must be unlocked before torale-cred can read it"
+		if outsideSession() {
+			reason = "the login collection is locked (outside a login session, once you log out, it stays locked)"
+		}
+		return &KeychainError{Fault: FaultLocked, Reason: reason, Fix: noSessionFix(unlockFix)}
 	}
 	return nil
 }
 
-// sessionBusConfigured mirrors godbus's discovery without its autolaunch.
-func sessionBusConfigured() bool {
+// useSessionBus gives godbus, through which go-keyring reaches the Secret
+// Service, the session bus paths.SessionBus finds when
+// DBUS_SESSION_BUS_ADDRESS is unset (a cron job, a systemd timer, an su
+// shell): godbus itself would look only in /run/user/UID, without asking
+// whose it is, and would otherwise start a bus of its own with dbus-launch.
+// It reports whether there is a bus; the address it set is SetSessionBus's.
+func useSessionBus() bool {
 	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
 		return true
 	}
-	dir := os.Getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		dir = fmt.Sprintf("/run/user/%d", os.Getuid())
+	a := paths.SessionBus(os.Getenv)
+	if a == "" {
+		return false
 	}
-	for _, f := range []string{"bus", "dbus-session"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return true
-		}
+	if os.Setenv("DBUS_SESSION_BUS_ADDRESS", a) != nil {
+		return false
 	}
-	return false
+	setSessionBus.Store(a)
+	return true
+}
+
+// outsideSession: no XDG_RUNTIME_DIR, as for cron jobs, systemd timers and
+// su shells, whose keychain is reachable only while a login session keeps
+// it running and unlocked.
+func outsideSession() bool { return os.Getenv("XDG_RUNTIME_DIR") == "" }
+
+// noSessionFix is fix, preceded by what works outside a login session.
+func noSessionFix(fix string) string {
+	if !outsideSession() {
+		return fix
+	}
+	return headlessFix + "; or " + fix
 }
 
 func contains(list []string, s string) bool {

@@ -61,7 +61,7 @@ type State struct {
 	Version  int                 `json:"version"`
 	Profiles map[string]*Profile `json:"profiles"`
 	// ConfigProfile is the profile config.json's key belongs to when it is
-	// not "default" (daemon --profile, import --profile).
+	// not "default" (daemon --profile; never an import).
 	ConfigProfile string `json:"config_profile,omitempty"`
 	// Policies say who may receive each profile's key (policy.go); a
 	// profile with none is open.
@@ -69,6 +69,10 @@ type State struct {
 	// Endpoint is the local endpoint's port, its tokens' hashes and the
 	// URL config.json named before it named the endpoint (endpoint.go).
 	Endpoint *Endpoint `json:"endpoint,omitempty"`
+	// Displaced names, per profile, the keys other keys replaced, oldest
+	// first, each kept in the keychain until the user forgets it
+	// (displaced.go). Apart from Profiles: logout keeps them.
+	Displaced map[string][]DisplacedKey `json:"displaced,omitempty"`
 }
 
 // ConfigOwner is the profile config.json's key belongs to.

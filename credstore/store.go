@@ -72,6 +72,10 @@ type Store struct {
 	ConfigPath string
 	// Files is how both are read (nil: DiskFiles over the two paths).
 	Files Files
+	// Shelf keeps the keys other keys displaced (displaced.go; nil: the
+	// Keychain's own shelf when Keychain is a *Keychain, else none: the
+	// process that writes the keys keeps them).
+	Shelf Source
 	// Period is the rotation period (0: DefaultRotationPeriod).
 	Period time.Duration
 	// Now is the clock, replaceable in tests.
@@ -131,8 +135,8 @@ func (s *Store) files() Files {
 }
 
 // ConfigOwner is the one rule for which profile config.json's key belongs
-// to: the profile recorded by `daemon --profile` or `import --profile`
-// (state.json's config_profile), else "default".
+// to: the profile recorded by `daemon --profile` (state.json's
+// config_profile), else "default".
 func (s *Store) ConfigOwner() string {
 	st, err := s.files().State()
 	if err != nil {
@@ -141,8 +145,9 @@ func (s *Store) ConfigOwner() string {
 	return st.ConfigOwner()
 }
 
-// SetConfigOwner records profile as config.json's owner (daemon --profile,
-// import --profile).
+// SetConfigOwner records profile as config.json's owner: `daemon
+// --profile`'s alone (a one-off import uses MigrateConfigTo and records
+// nothing).
 func (s *Store) SetConfigOwner(profile string) error {
 	if err := CheckProfile(profile); err != nil {
 		return err
@@ -273,19 +278,33 @@ func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) 
 }
 
 // List implements Backend.
-func (s *Store) List(context.Context) ([]ProfileInfo, error) {
+//
+// The keychain is asked too, as status asks it, so the two agree: a
+// profile whose key the keychain no longer holds is Gone, and a key the
+// keychain holds for "default" without metadata here (a fresh HOME on the
+// same keychain) is listed as Unrecorded. A keychain that cannot answer
+// marks nothing.
+func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 	st, err := s.files().State()
 	if err != nil {
 		return nil, err
 	}
 	now, period := s.now(), s.period(0)
-	out := make([]ProfileInfo, 0, len(st.Profiles))
+	out := make([]ProfileInfo, 0, len(st.Profiles)+1)
+	if st.Profiles[DefaultProfile] == nil {
+		if k, err := s.Keychain.Get(ctx, DefaultProfile); err == nil && k != "" {
+			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: Hint(k)}, Unrecorded: true})
+		}
+	}
 	for _, n := range st.Names() {
 		p := *st.Profiles[n]
 		r := RotationOf(p, period, now)
-		info := ProfileInfo{Name: n, Profile: p, Rotation: &r}
+		info := ProfileInfo{Name: n, Profile: p, Rotation: &r, Displaced: st.Displaced[n]}
 		if pol, ok := st.Policies[n]; ok {
 			info.Policy = &pol
+		}
+		if _, err := s.Keychain.Get(ctx, n); errors.Is(err, ErrNotFound) {
+			info.Gone = true
 		}
 		out = append(out, info)
 	}
@@ -317,7 +336,15 @@ func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (Pro
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	old, err := s.putKeychain(ctx, profile, key)
+	// The key a rotation replaces is revoked on the server: nothing to keep.
+	via := o.Source
+	if via == "" {
+		via = SourceLogin
+	}
+	if via == SourceRotate {
+		via = ""
+	}
+	old, err := s.putKeychain(ctx, profile, key, via)
 	if err != nil {
 		return ProfileInfo{}, err
 	}
@@ -341,8 +368,10 @@ func (s *Store) info(profile string) ProfileInfo {
 var errRaced = errors.New("another program changed this profile's key while torale-cred stored it; run the command again")
 
 // putKeychain stores and reads back; the caller holds writeMu. It returns
-// the key the keychain held before ("" for none).
-func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, error) {
+// the key the keychain held before ("" for none). With via (how key
+// arrived: a state.json source), a different key held before is kept first
+// (keepDisplaced), and copies kept of key itself are dropped after.
+func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (string, error) {
 	if err := CheckProfile(profile); err != nil {
 		return "", err
 	}
@@ -357,6 +386,11 @@ func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, e
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
+	if via != "" {
+		if err := s.keepDisplaced(ctx, profile, old, key, via); err != nil {
+			return "", err
+		}
+	}
 	if err := s.Keychain.Set(ctx, profile, key); err != nil {
 		return "", err
 	}
@@ -366,6 +400,9 @@ func (s *Store) putKeychain(ctx context.Context, profile, key string) (string, e
 	}
 	if back != key {
 		return "", errRaced
+	}
+	if via != "" && old != key {
+		s.dropRestored(ctx, profile, key)
 	}
 	return old, nil
 }

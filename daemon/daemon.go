@@ -91,6 +91,7 @@ type Daemon struct {
 	// endpointURL is the local endpoint's while it runs.
 	endpointURL string
 	background  []func(ctx context.Context) error
+	onChange    []func()
 }
 
 // New prepares a daemon; Run starts it. Between the two, Go adds
@@ -110,7 +111,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.keys = newKeyCache(cfg.Keychain, cfg.CacheTTL, time.Now, d.health)
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
-	d.store = &credstore.Store{Keychain: d.keys, StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
+	d.store = &credstore.Store{Keychain: d.keys, Shelf: cfg.Keychain.Shelf(), StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
 		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) },
 		Tokens: cfg.Keychain} // tokens read afresh: the CLI may reissue one
 	d.openAudit()
@@ -136,7 +137,15 @@ func (d *Daemon) Store() *credstore.Store { return d.store }
 func (d *Daemon) filesChanged() {
 	d.files.Reload()
 	d.keys.forget(d.store.ConfigOwner())
+	for _, fn := range d.onChange {
+		fn()
+	}
 }
+
+// OnFilesChanged adds fn to what runs each time the watchers see
+// config.json or state.json change (a key stored, moved or removed); call
+// it before Run. fn must not block.
+func (d *Daemon) OnFilesChanged(fn func()) { d.onChange = append(d.onChange, fn) }
 
 // watchers are the config.json watcher (which also migrates, unless
 // --no-watch) and the state.json watcher, both feeding filesChanged.

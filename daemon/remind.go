@@ -59,6 +59,10 @@ type Reminder struct {
 	MaxSleep time.Duration
 	// After is the timer (default time.After); tests drive the loop with it.
 	After func(time.Duration) <-chan time.Time
+	// Kick makes it look at once (nil: never): the daemon sends a value
+	// when state.json changed, so a key just stored is asked its
+	// created_at within moments, not at the next wake-up.
+	Kick <-chan struct{}
 
 	mu       sync.Mutex
 	reminded map[string]reminded  // this process's memory, for a state.json that cannot be written
@@ -85,6 +89,7 @@ func (r *Reminder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.after(d):
+		case <-r.Kick:
 		}
 	}
 }
@@ -105,7 +110,10 @@ func (r *Reminder) Check(ctx context.Context) time.Time {
 			return next
 		}
 		p := *st.Profiles[name]
-		if p.CreatedAt == nil && !r.Offline && r.near(p, now) {
+		// Asked as soon as a key is stored, not only near its due date: a
+		// key migrated or logged in long after it was created must not be
+		// reported as new for months.
+		if p.CreatedAt == nil && !r.Offline {
 			r.lookupCreated(ctx, name, &p, now)
 		}
 		if at := r.checkProfile(ctx, name, p, now); !at.IsZero() && at.Before(next) {
@@ -229,16 +237,9 @@ func (r *Reminder) record(name string, p credstore.Profile, from, at time.Time) 
 	}
 }
 
-// near reports whether a reminder is close enough that the key's real age
-// matters: within the early notice (by stored_at) of being due. Before that
-// nobody asks the server anything.
-func (r *Reminder) near(p credstore.Profile, now time.Time) bool {
-	period := r.period()
-	return !now.Before(p.AgeFrom().Add(period - notice(period)))
-}
-
 // lookupCreated asks the server when the profile's key was created (GET
-// /auth/api-keys, matched by prefix) and records created_at and key_id.
+// /auth/api-keys, matched by prefix) and records created_at and key_id,
+// once per key (again after LookupRetry while the server cannot say).
 // Never required: any failure leaves the age counting from stored_at, and
 // is logged at debug level only. The key goes only to an https URL: the
 // daemon sends it nowhere a user did not just ask for on its own.
@@ -247,12 +248,14 @@ func (r *Reminder) lookupCreated(ctx context.Context, name string, p *credstore.
 	if r.lookedUp == nil {
 		r.lookedUp = map[string]time.Time{}
 	}
-	last, tried := r.lookedUp[name]
+	// Per key: a key stored after a failed look-up is asked at once.
+	which := name + "\x00" + p.KeyHint
+	last, tried := r.lookedUp[which]
 	if tried && now.Sub(last) < LookupRetry && !last.After(now) {
 		r.mu.Unlock()
 		return
 	}
-	r.lookedUp[name] = now
+	r.lookedUp[which] = now
 	r.mu.Unlock()
 
 	log := r.logger().With("profile", name, "key", p.KeyHint)

@@ -459,39 +459,82 @@ func TestNoReminderForAKeyGoneFromTheKeychain(t *testing.T) {
 	g.expect(t, 1, "91 days old")
 }
 
-// Far from any reminder the key's real age does not matter yet: the
-// server is not asked, however many times the reminder wakes. Within the
-// early notice (by stored_at) it is asked once.
-func TestCreatedAtNotLookedUpWhileFar(t *testing.T) {
+// Issue 25: a key created 100 days before it was stored (migrated from
+// config.json, logged in late) was reported as "stored 0 days ago, rotate
+// in 89 days" until the reminder came near. The server is asked as soon as
+// the key is stored, once; a restart asks nothing more, and a new key is
+// asked at once, whatever became of the last key's look-up.
+func TestCreatedAtLookedUpWhenFirstStored(t *testing.T) {
 	api := fakeapi.New(t, fakeapi.Documented)
 	ts := overHTTPS(t, api.Config.Handler)
-	stored := t0.Add(-30 * day)
-	created := stored.Add(-70 * day)
+	created := t0.Add(-100 * day)
 	key, _ := api.AddKey("CLI Key", created)
-	f := newFixtureWith(t, stored, key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL})
+	f := newFixtureWith(t, t0, key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL})
 	f.r.Offline = false
-	for f.clock.Now().Before(stored.Add(83*day - time.Hour)) {
-		f.r.Check(context.Background())
-		restarted := f.reminder() // fresh memory: no record of earlier look-ups
-		restarted.Offline = false
-		restarted.Check(context.Background())
-		f.clock.Add(12 * time.Hour)
-	}
-	if n := len(api.Requests()); n != 0 {
-		t.Fatalf("the server was asked %d times while the reminder was far off: %v", n, api.Requests())
-	}
-	f.expect(t, 0, "")
-	if p := f.profile(t); p.CreatedAt != nil {
-		t.Fatalf("created_at = %v without a look-up", p.CreatedAt)
-	}
-	// The early notice by stored_at: now it is asked, and the key turns out
-	// to be long overdue.
-	f.clock.Set(stored.Add(83 * day))
 	f.r.Check(context.Background())
 	if n := api.Count("GET", "/auth/api-keys"); n != 1 {
-		t.Fatalf("%d look-ups when the reminder came near, want 1", n)
+		t.Fatalf("%d look-ups on the first check after storing, want 1", n)
 	}
-	f.expect(t, 1, "153 days old")
+	p := f.profile(t)
+	if p.CreatedAt == nil || !p.CreatedAt.Equal(created) {
+		t.Fatalf("created_at = %v, want %v", p.CreatedAt, created)
+	}
+	if rot := credstore.RotationOf(p, 0, t0); rot.AgeDays != 100 || !rot.Due {
+		t.Fatalf("rotation %+v, want 100 days old and due", rot)
+	}
+	f.expect(t, 1, "100 days old")
+	restarted := f.reminder()
+	restarted.Offline = false
+	restarted.Check(context.Background())
+	if n := api.Count("GET", "/auth/api-keys"); n != 1 {
+		t.Fatalf("%d look-ups after a restart, want still 1", n)
+	}
+
+	// A key the server does not know: asked once, then not for LookupRetry...
+	if _, err := f.store.Put(context.Background(), "default", testKey, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL}); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Check(context.Background())
+	f.r.Check(context.Background())
+	if n := api.Count("GET", "/auth/api-keys"); n != 2 {
+		t.Fatalf("%d look-ups, want 2", n)
+	}
+	// ...but the next new key is asked at once.
+	key2, _ := api.AddKey("CLI Key 2", t0.Add(-3*day))
+	if _, err := f.store.Put(context.Background(), "default", key2, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL}); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Check(context.Background())
+	if n := api.Count("GET", "/auth/api-keys"); n != 3 {
+		t.Fatalf("%d look-ups after a new key, want 3", n)
+	}
+	if p := f.profile(t); p.CreatedAt == nil || !p.CreatedAt.Equal(t0.Add(-3*day)) {
+		t.Fatalf("the new key's created_at = %v", p.CreatedAt)
+	}
+}
+
+// A kick (the daemon saw state.json change) makes Run look at once.
+func TestRunLooksAtOnceWhenKicked(t *testing.T) {
+	api := fakeapi.New(t, fakeapi.Documented)
+	ts := overHTTPS(t, api.Config.Handler)
+	key, _ := api.AddKey("CLI Key", t0.Add(-40*day))
+	f := newFixtureWith(t, t0, key, credstore.PutOptions{Source: credstore.SourceLogin, APIURL: &ts.URL})
+	f.r.Offline = false
+	f.r.After = func(time.Duration) <-chan time.Time { return nil } // never wakes by itself
+	kick := make(chan struct{})
+	f.r.Kick = kick
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.r.Run(ctx) }()
+	kick <- struct{}{} // received only once the first check is done and Run waits
+	kick <- struct{}{}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := api.Count("GET", "/auth/api-keys"); n != 1 {
+		t.Fatalf("%d look-ups, want 1 (then known)", n)
+	}
 }
 
 // The daemon's own look-up never sends a key to an http URL, whichever

@@ -385,9 +385,9 @@ func (r *watchRun) scan(ctx context.Context) scanNext {
 		}
 		r.log.Info("moved a plaintext key from config.json into the keychain", attrs...)
 		if res.PreviousKeyHint != "" {
-			// As login, import and rotate say it: the old key may still be
-			// active on the server.
-			msg := fmt.Sprintf("%s from config.json replaced %s for profile %q; revoke %s in your Torale dashboard if nothing uses it", res.KeyHint, res.PreviousKeyHint, res.Profile, res.PreviousKeyHint)
+			// The replaced key may be the one in use (a stale config.json
+			// back from a backup): it is kept, never advised for revoking.
+			msg := fmt.Sprintf("%s from config.json replaced %s for profile %q; %s", res.KeyHint, res.PreviousKeyHint, res.Profile, credstore.KeptMessage(res.Profile, res.PreviousKeyHint))
 			r.log.Warn(msg)
 			if r.Notify != nil {
 				if err := r.Notify(context.WithoutCancel(ctx), "Torale API key replaced", msg); err != nil {

@@ -207,8 +207,8 @@ func runScript(t *testing.T, dir, log, script string, args ...string) (stdout, c
 }
 
 // debMaintainerScripts runs the packaged postinst and postrm with a
-// deb-systemd-helper that records its arguments: the socket is enabled for
-// every user's future logins the way dh_installsystemduser does it (enable
+// deb-systemd-helper that records its arguments: the service and the socket
+// are enabled for every user's future logins the way dh_installsystemduser does it (enable
 // while the package's links are all there, which a first install counts as;
 // else only update its record, so an admin's disable survives), removed
 // with its record on removal, never systemctl, never a user manager.
@@ -224,17 +224,27 @@ func debMaintainerScripts(t *testing.T, postinst, postrm string) {
 		}
 	}
 	dir, log := fakeTool(t, "deb-systemd-helper")
-	const enable = "run: systemctl --user enable --now torale-cred.socket"
+	const enable = "run: " + userEnable
+	// Both units: the service starts at login (its watcher moves a
+	// plaintext key even for a user who never asks the socket), the socket
+	// answers look-ups.
+	const (
+		enabled = "--quiet --user was-enabled torale-cred.socket\n--user enable torale-cred.socket\n" +
+			"--quiet --user was-enabled torale-cred.service\n--user enable torale-cred.service\n"
+		kept = "--quiet --user was-enabled torale-cred.socket\n--user update-state torale-cred.socket\n" +
+			"--quiet --user was-enabled torale-cred.service\n--user update-state torale-cred.service\n"
+		purged = "--user purge torale-cred.socket torale-cred.service\n"
+	)
 	for _, c := range []struct {
 		script, wasEnabledRC, calls, says string
 		args                              []string
 	}{
-		{postinst, "0", "--quiet --user was-enabled torale-cred.socket\n--user enable torale-cred.socket\n", enable, []string{"configure", ""}},
-		{postinst, "0", "--quiet --user was-enabled torale-cred.socket\n--user enable torale-cred.socket\n", enable, []string{"configure", "1.0.0-1"}},
-		// An admin disabled it: the upgrade keeps it disabled.
-		{postinst, "1", "--quiet --user was-enabled torale-cred.socket\n--user update-state torale-cred.socket\n", enable, []string{"configure", "1.0.0-1"}},
-		{postrm, "0", "--user purge torale-cred.socket\n", "systemctl --user disable --now", []string{"remove"}},
-		{postrm, "0", "--user purge torale-cred.socket\n", "", []string{"purge"}},
+		{postinst, "0", enabled, enable, []string{"configure", ""}},
+		{postinst, "0", enabled, enable, []string{"configure", "1.0.0-1"}},
+		// An admin disabled them: the upgrade keeps them disabled.
+		{postinst, "1", kept, enable, []string{"configure", "1.0.0-1"}},
+		{postrm, "0", purged, "systemctl --user disable --now", []string{"remove"}},
+		{postrm, "0", purged, "", []string{"purge"}},
 		{postrm, "0", "", "", []string{"upgrade", "9.9.9-1"}},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, "deb-systemd-helper.rc"), []byte(c.wasEnabledRC), 0o644); err != nil {
@@ -261,8 +271,8 @@ func activeShell(script string) string {
 }
 
 // The .rpm's %post and %preun with a systemctl that records its arguments:
-// they enable and disable the socket globally on a first install and a real
-// removal only, never touch a user manager, and tell the user the one
+// they enable and disable the service and the socket globally on a first
+// install and a real removal only, never touch a user manager, and tell the user the one
 // command to run.
 func TestRpmMaintainerScripts(t *testing.T) {
 	dir, log := fakeTool(t, "systemctl")
@@ -271,9 +281,10 @@ func TestRpmMaintainerScripts(t *testing.T) {
 		script, calls, says string
 		args                []string
 	}{
-		{post, "--global enable torale-cred.socket\n", "run: systemctl --user enable --now torale-cred.socket", []string{"1"}},
-		{post, "", "run: systemctl --user enable --now torale-cred.socket", []string{"2"}},
-		{preun, "--global disable torale-cred.socket\n", "systemctl --user disable --now", []string{"0"}},
+		{post, "--global enable torale-cred.socket torale-cred.service\n", "run: " + userEnable, []string{"1"}},
+		// An upgrade enables nothing: an admin's --global disable stays.
+		{post, "", "run: " + userEnable, []string{"2"}},
+		{preun, "--global disable torale-cred.socket torale-cred.service\n", "systemctl --user disable --now", []string{"0"}},
 		{preun, "", "", []string{"1"}},
 	} {
 		out, calls := runScript(t, dir, log, c.script, c.args...)
@@ -300,7 +311,7 @@ func TestDpkgInstallRemove(t *testing.T) {
 	deb := makePackage(t)
 	if out, err := exec.Command(dpkg, "-i", deb).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg -i: %v\n%s", err, out)
-	} else if !strings.Contains(string(out), "run: systemctl --user enable --now torale-cred.socket") {
+	} else if !strings.Contains(string(out), "run: "+userEnable) {
 		t.Errorf("dpkg -i did not tell the user what to run:\n%s", out)
 	}
 	installed := true
@@ -310,8 +321,11 @@ func TestDpkgInstallRemove(t *testing.T) {
 		}
 	}()
 	link := "/etc/systemd/user/sockets.target.wants/torale-cred.socket"
-	if dst, err := os.Readlink(link); err != nil || dst != "/usr/lib/systemd/user/torale-cred.socket" {
-		t.Errorf("after dpkg -i: %s -> %q (%v)", link, dst, err)
+	svcLink := "/etc/systemd/user/default.target.wants/torale-cred.service"
+	for l, want := range map[string]string{link: "/usr/lib/systemd/user/torale-cred.socket", svcLink: "/usr/lib/systemd/user/torale-cred.service"} {
+		if dst, err := os.Readlink(l); err != nil || dst != want {
+			t.Errorf("after dpkg -i: %s -> %q (%v)", l, dst, err)
+		}
 	}
 	if out, err := exec.Command("/usr/bin/torale-cred", "version").CombinedOutput(); err != nil || !strings.Contains(string(out), testVersion) {
 		t.Errorf("/usr/bin/torale-cred version: %v %q", err, out)
@@ -320,7 +334,7 @@ func TestDpkgInstallRemove(t *testing.T) {
 		t.Fatalf("dpkg -r: %v\n%s", err, out)
 	}
 	installed = false
-	for _, p := range []string{link, "/usr/bin/torale-cred", "/usr/bin/git-credential-torale", "/usr/lib/torale-cred", "/usr/lib/systemd/user/torale-cred.service",
+	for _, p := range []string{link, svcLink, "/usr/bin/torale-cred", "/usr/bin/git-credential-torale", "/usr/lib/torale-cred", "/usr/lib/systemd/user/torale-cred.service",
 		"/usr/lib/systemd/user/torale-cred.socket", "/usr/share/doc/torale-cred"} {
 		if _, err := os.Lstat(p); !os.IsNotExist(err) {
 			t.Errorf("dpkg -r left %s (%v)", p, err)

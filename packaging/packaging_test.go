@@ -188,22 +188,30 @@ func TestGlobalEnableOffline(t *testing.T) {
 }
 
 // globalEnable runs systemctl --root=root --global enable/disable on the
-// socket and checks the link it makes and removes.
+// socket and the service, as the package scripts do, and checks the links
+// it makes and removes: the socket for look-ups, the service at login.
 func globalEnable(t *testing.T, root string) {
 	t.Helper()
 	systemctl := need(t, "systemctl")
-	link := filepath.Join(root, "etc", "systemd", "user", "sockets.target.wants", SocketUnit)
-	if out, err := exec.Command(systemctl, "--root="+root, "--global", "enable", SocketUnit).CombinedOutput(); err != nil {
+	links := map[string]string{
+		filepath.Join(root, "etc", "systemd", "user", "sockets.target.wants", SocketUnit):  "/usr/lib/systemd/user/" + SocketUnit,
+		filepath.Join(root, "etc", "systemd", "user", "default.target.wants", ServiceUnit): "/usr/lib/systemd/user/" + ServiceUnit,
+	}
+	if out, err := exec.Command(systemctl, "--root="+root, "--global", "enable", SocketUnit, ServiceUnit).CombinedOutput(); err != nil {
 		t.Fatalf("systemctl --root --global enable: %v\n%s", err, out)
 	}
-	if dst, err := os.Readlink(link); err != nil || dst != "/usr/lib/systemd/user/"+SocketUnit {
-		t.Errorf("enable made %s -> %q (%v)", link, dst, err)
+	for link, want := range links {
+		if dst, err := os.Readlink(link); err != nil || dst != want {
+			t.Errorf("enable made %s -> %q (%v)", link, dst, err)
+		}
 	}
-	if out, err := exec.Command(systemctl, "--root="+root, "--global", "disable", SocketUnit).CombinedOutput(); err != nil {
+	if out, err := exec.Command(systemctl, "--root="+root, "--global", "disable", SocketUnit, ServiceUnit).CombinedOutput(); err != nil {
 		t.Fatalf("systemctl --root --global disable: %v\n%s", err, out)
 	}
-	if _, err := os.Lstat(link); !os.IsNotExist(err) {
-		t.Errorf("disable left %s (%v)", link, err)
+	for link := range links {
+		if _, err := os.Lstat(link); !os.IsNotExist(err) {
+			t.Errorf("disable left %s (%v)", link, err)
+		}
 	}
 }
 

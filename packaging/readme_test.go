@@ -9,6 +9,10 @@ import (
 	"testing"
 )
 
+// userEnable is what the packages tell a user to run to start torale-cred
+// now, not only at the next login: the service and its socket.
+const userEnable = "systemctl --user enable --now torale-cred.socket torale-cred.service"
+
 // installSection is the README's "## Install" section, up to the next "## ".
 func installSection(t *testing.T) string {
 	t.Helper()
@@ -50,9 +54,8 @@ func TestReadmeInstallNamesWhatExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const enable = "systemctl --user enable --now torale-cred.socket"
-	if !strings.Contains(sec, enable) || !strings.Contains(string(post), "run: "+enable) {
-		t.Errorf("README and the .deb's postinst must both tell the user: %s", enable)
+	if !strings.Contains(sec, userEnable) || !strings.Contains(string(post), "run: "+userEnable) {
+		t.Errorf("README and the .deb's postinst must both tell the user: %s", userEnable)
 	}
 	// nfpm's file names, as makePackage checks them, against the README's globs.
 	for pattern, name := range map[string]string{

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -41,9 +42,15 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(home, ".local", "state"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 			env.Setenv("TORALE_CRED_KEYCHAIN_SERVICE", testkeyring.Service())
+			// Test keys never go to the real Torale API (the daemon's
+			// created_at look-up).
+			env.Setenv("TORALE_CRED_OFFLINE", "1")
 			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "GNOME_KEYRING_CONTROL"} {
 				env.Setenv(k, os.Getenv(k))
 			}
+			// For scripts that stand in for /run/user/UID and its bus.
+			env.Setenv("TEST_UID", strconv.Itoa(os.Getuid()))
+			env.Setenv("TEST_BUS_SOCKET", busSocket())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -71,6 +78,9 @@ func TestScripts(t *testing.T) {
 			},
 		},
 		Condition: func(cond string) (bool, error) {
+			if cond == "buspath" { // the test bus is a socket file a link can name
+				return busSocket() != "", nil
+			}
 			if cond == "keyring" {
 				if !testkeyring.Available() && (os.Getenv("CI") != "" || os.Getenv("TORALE_CRED_REQUIRE_KEYRING") == "1") {
 					t.Fatal("no test Secret Service: run the tests through `make test`")
@@ -80,4 +90,18 @@ func TestScripts(t *testing.T) {
 			return false, nil
 		},
 	})
+}
+
+// busSocket is the test session bus's socket file, when its address names
+// one (unix:path=…), else "".
+func busSocket() string {
+	a, ok := strings.CutPrefix(os.Getenv("DBUS_SESSION_BUS_ADDRESS"), "unix:path=")
+	if !ok {
+		return ""
+	}
+	a, _, _ = strings.Cut(a, ",")
+	if strings.Contains(a, "%") {
+		return "" // escaped: not worth unescaping for a test
+	}
+	return a
 }

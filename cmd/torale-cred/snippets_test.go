@@ -172,6 +172,7 @@ func isolatedEnv(t *testing.T) []string {
 		"XDG_STATE_HOME="+filepath.Join(dir, "state"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"TORALE_CRED_KEYCHAIN_SERVICE="+testkeyring.Service(),
+		"TORALE_CRED_OFFLINE=1", // test keys never go to the real Torale API
 	)
 }
 

@@ -253,6 +253,10 @@ func newPolicyCmd(f *Factory) *cobra.Command {
            (Allow once, Allow always, Deny); refused after 30 s or where no
            desktop can ask
 
+Executables are compared by resolved path: a symbolic link such as
+/usr/bin/python3 allows the program it points at when the key is asked for
+(/usr/bin/python3.11), and 'policy set' shows what each one resolves to now.
+
 A refused look-up is a 403 "denied" on the socket and exit 1 at the command
 line, and it is in the audit trail. The policy lives in state.json and
 survives logout.`,
@@ -298,13 +302,27 @@ func newPolicySetCmd(f *Factory) *cobra.Command {
 			case credstore.PolicyOpen:
 				f.say("Profile %q hands its key to any program of yours (policy open).", profile)
 			case credstore.PolicyAllow:
-				f.say("Profile %q hands its key only to %s (policy allow).", profile, strings.Join(exes, ", "))
+				f.say("Profile %q hands its key only to %s (policy allow).", profile, strings.Join(resolvedList(exes), ", "))
 			default:
 				f.say("Profile %q asks on the desktop before handing its key to a program not allowed yet (policy confirm).", profile)
 			}
 			return nil
 		},
 	}
+}
+
+// resolvedList names each program as given and, for a symbolic link, the
+// program it points at now, which is what a caller's executable is
+// compared with (credstore.Allows). Escaped: the names are the user's.
+func resolvedList(exes []string) []string {
+	out := make([]string, len(exes))
+	for i, e := range exes {
+		out[i] = shown(e)
+		if r := credstore.ResolvedProgram(e); r != e {
+			out[i] += " (now " + shown(r) + ")"
+		}
+	}
+	return out
 }
 
 func newPolicyShowCmd(f *Factory) *cobra.Command {

@@ -26,6 +26,7 @@ type daemonOptions struct {
 	// noEndpoint: no local endpoint; a migration leaves config.json
 	// without a key (the behaviour before the endpoint).
 	noEndpoint bool
+	offline    bool
 }
 
 func newDaemonCmd(f *Factory) *cobra.Command {
@@ -45,7 +46,11 @@ A plaintext key that appears in config.json belongs to the daemon's profile:
 --profile or $TORALE_PROFILE, else "default". Unless --no-endpoint, the
 daemon serves the local Torale endpoint on 127.0.0.1 and writes a local token
 and the endpoint's URL into config.json in the key's place, so the official
-SDK keeps working without ever holding the key (torale-cred endpoint --help).`,
+SDK keeps working without ever holding the key (torale-cred endpoint --help).
+
+When a key without a known creation date is stored, the daemon asks the
+Torale API for it once (GET /auth/api-keys, only over https), so the
+rotation reminder counts the key's real age; --offline turns that off.`,
 		Example: `  torale-cred daemon
   torale-cred daemon --socket /run/user/1000/torale/cred.sock --profile work`,
 		Args: cobra.NoArgs,
@@ -55,6 +60,7 @@ SDK keeps working without ever holding the key (torale-cred endpoint --help).`,
 	cmd.Flags().BoolVar(&o.noWatch, "no-watch", false, "leave config.json alone: do not move plaintext keys into the keychain (torale-cred import still does)")
 	cmd.Flags().BoolVar(&o.noEndpoint, "no-endpoint", false, "serve no local Torale endpoint: a key moved out of config.json leaves no local token there (the SDK then needs TORALE_API_KEY)")
 	cmd.Flags().BoolVar(&o.noAudit, "no-audit", false, "keep no audit trail and raise no first-use alerts (a profile's policy still applies)")
+	cmd.Flags().BoolVar(&o.offline, "offline", false, "never ask the Torale API anything on its own (a new key's creation date, over https): ages then count from when a key was stored (also TORALE_CRED_OFFLINE=1)")
 	return cmd
 }
 
@@ -130,7 +136,16 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger}).Run)
+	// A key just stored is asked its created_at at once (daemon.Reminder).
+	kick := make(chan struct{}, 1)
+	d.OnFilesChanged(func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	offline := o.offline || f.Getenv("TORALE_CRED_OFFLINE") == "1"
+	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger, Kick: kick, Offline: offline}).Run)
 	return d.Run(ctx)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/paths"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
@@ -92,7 +93,7 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 	di := f.daemon(ctx)
 	dc := check{Name: "daemon", OK: di.Running, Detail: di.State}
 	if !di.Running {
-		dc.Fix = "systemctl --user enable --now torale-cred.socket   (or run: torale-cred daemon)"
+		dc.Fix = "systemctl --user enable --now torale-cred.socket torale-cred.service   (or run: torale-cred daemon)"
 		if runtime.GOOS == "darwin" {
 			dc.Fix = "torale-cred service install   (or run: torale-cred daemon)"
 		}
@@ -123,12 +124,9 @@ func checkBus(f *Factory) check {
 		c.OK, c.Skipped, c.Detail = true, true, "not used on "+runtime.GOOS
 		return c
 	}
-	addr := f.Getenv("DBUS_SESSION_BUS_ADDRESS")
-	if addr == "" {
-		if run := f.Getenv("XDG_RUNTIME_DIR"); run != "" {
-			addr = "unix:path=" + filepath.Join(run, "bus")
-		}
-	}
+	// Found as the keychain finds it: the variable, else the user's own
+	// $XDG_RUNTIME_DIR/bus or /run/user/UID/bus.
+	addr := paths.SessionBus(f.Getenv)
 	path, ok := strings.CutPrefix(addr, "unix:path=")
 	if i := strings.IndexByte(path, ','); i >= 0 {
 		path = path[:i]
@@ -136,7 +134,7 @@ func checkBus(f *Factory) check {
 	c.Fix = "start one: dbus-run-session -- $SHELL   (a desktop login starts one for you)"
 	switch {
 	case addr == "":
-		c.Detail = "DBUS_SESSION_BUS_ADDRESS is not set and there is no $XDG_RUNTIME_DIR/bus"
+		c.Detail = "DBUS_SESSION_BUS_ADDRESS is not set and no bus of yours is in $XDG_RUNTIME_DIR or /run/user/UID"
 	case !ok:
 		c.OK, c.Detail = true, "at "+addr+" (not a unix:path= address; not probed)"
 	default:
@@ -258,7 +256,7 @@ func checkUnits(ctx context.Context) check {
 		c.OK, c.Skipped, c.Detail = true, true, "no systemd user manager answers here"
 	default:
 		c.Detail = "torale-cred.socket is " + state
-		c.Fix = "torale-cred service install   (or, from the package: systemctl --user enable --now torale-cred.socket)"
+		c.Fix = "torale-cred service install   (or, from the package: systemctl --user enable --now torale-cred.socket torale-cred.service)"
 	}
 	return c
 }

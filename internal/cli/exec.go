@@ -77,7 +77,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 	child := &exec.Cmd{
 		Path:   path,
 		Args:   args,
-		Env:    childEnv(os.Environ(), r),
+		Env:    childEnv(environ(), r),
 		Stdin:  f.IO.In,
 		Stdout: f.IO.Out,
 		Stderr: f.IO.ErrOut,
@@ -113,6 +113,25 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 		return fmt.Errorf("running %s: %w", args[0], err)
 	}
 	return nil
+}
+
+// environ is this process's environment as it was given: without the
+// session bus address torale-cred put there itself to reach the keychain
+// (credstore.SetSessionBus), which the command did not ask for.
+func environ() []string { return withoutBus(os.Environ(), credstore.SetSessionBus()) }
+
+// withoutBus is env without DBUS_SESSION_BUS_ADDRESS=bus (bus "": env).
+func withoutBus(env []string, bus string) []string {
+	if bus == "" {
+		return env
+	}
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if kv != "DBUS_SESSION_BUS_ADDRESS="+bus {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // childEnv is env with the resolved key and URL in place of any earlier

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 
@@ -23,8 +23,8 @@ key, too large) is left exactly as it is.
 
 The key goes to the profile config.json belongs to: the one the daemon runs
 with ("default" unless 'daemon --profile'). Naming a profile here (--profile
-or TORALE_PROFILE) makes it config.json's profile from now on, for every
-command and the daemon alike.
+or TORALE_PROFILE) puts this one key there and changes nothing else: the
+daemon keeps moving later keys into its own profile.
 
 Exits 0 when the key moved or there was nothing to move, 1 when the key was
 left in the file (the message says why), 4 when the keychain is unavailable.`,
@@ -35,25 +35,24 @@ left in the file (the message says why), 4 when the keychain is unavailable.`,
 			if err != nil {
 				return err
 			}
+			migrate := st.MigrateConfig
 			if f.profileChosen() {
 				p, err := f.profile()
 				if err != nil {
 					return err
 				}
-				if err := st.SetConfigOwner(p); err != nil {
-					return err
-				}
+				// This import's profile, not config.json's from now on.
+				migrate = func(ctx context.Context) (credstore.MigrationResult, error) { return st.MigrateConfigTo(ctx, p) }
 			}
-			res, err := st.MigrateConfig(cmd.Context())
+			res, err := migrate(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if res.Outcome == credstore.Migrated {
-				replaced := ""
+				f.say("Moved %s from %s into the keychain for profile %q; the file no longer holds it.", res.KeyHint, res.Path, res.Profile)
 				if res.PreviousKeyHint != "" {
-					replaced = fmt.Sprintf(" (it replaced %s: revoke that key at %s if nothing uses it)", res.PreviousKeyHint, dashboardKeysFor(res.APIURL))
+					f.say("It replaced %s, which is not lost: %s.", res.PreviousKeyHint, credstore.KeptMessage(res.Profile, res.PreviousKeyHint))
 				}
-				f.say("Moved %s from %s into the keychain for profile %q%s; the file no longer holds it.", res.KeyHint, res.Path, res.Profile, replaced)
 				if res.Warning != "" {
 					f.warn("%s", res.Warning)
 				}

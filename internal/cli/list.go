@@ -15,7 +15,10 @@ func newListCmd(f *Factory) *cobra.Command {
 		Use:   "list",
 		Short: "List profiles and their metadata (never keys)",
 		Long: `Lists every profile with its key's hint (sk_... and the last 5 characters),
-where the key came from, when it was stored and when rotation is due.
+where the key came from, when it was stored and when rotation is due. A key
+the keychain no longer holds is marked gone; a key the keychain holds for
+"default" without metadata here (a new HOME on the same keychain) is listed
+as unrecorded.
 --json prints the same fields as GET /v1/credentials (README: JSON output).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,14 +38,28 @@ where the key came from, when it was stored and when rotation is due.
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tKEY\tSOURCE\tSTORED\tROTATE BY")
+			var gone []string
 			for _, e := range infos {
-				due := ""
+				due, stored, key, source := "", e.StoredAt.Format("2006-01-02"), shown(e.KeyHint), shown(e.Source)
 				if e.Rotation != nil {
 					due = e.Rotation.DueAt.Format("2006-01-02")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(e.Name), shown(e.KeyHint), shown(e.Source), e.StoredAt.Format("2006-01-02"), due)
+				switch {
+				case e.Gone:
+					key += " (gone)"
+					gone = append(gone, e.Name)
+				case e.Unrecorded:
+					stored, source = "-", "unrecorded"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(e.Name), key, source, stored, due)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, n := range gone {
+				f.say("The keychain no longer holds profile %q's key; run: torale-cred login --profile %s", n, n)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")

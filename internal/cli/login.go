@@ -17,8 +17,9 @@ import (
 const maxKeyInput = 4096
 
 type loginOptions struct {
-	verify bool
-	apiURL string
+	verify   bool
+	apiURL   string
+	previous string // --previous[=HINT]: "latest" without a value
 }
 
 func newLoginCmd(f *Factory) *cobra.Command {
@@ -30,14 +31,23 @@ func newLoginCmd(f *Factory) *cobra.Command {
 
 On a terminal the key is read without echo; otherwise the first line of
 standard input is the key. The key is never taken as an argument, so it
-never appears in shell history or the process list.`,
+never appears in shell history or the process list.
+
+A key that replaces a different one (by login, import or the daemon moving
+a plaintext key out of config.json) never destroys it: the replaced key is
+kept in the keychain, and 'status' names it. --previous brings back the
+most recently replaced key (--previous=sk_...ABCDE another one), keeping the
+current one in its place in turn; 'logout --previous' forgets the kept keys.`,
 		Example: `  torale-cred login
   pbpaste | torale-cred login --profile work
-  torale-cred login --verify`,
+  torale-cred login --verify
+  torale-cred login --previous`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLogin(cmd, f, o) },
 	}
 	cmd.Flags().BoolVar(&o.verify, "verify", false, "check the key with GET /auth/me before storing it")
+	cmd.Flags().StringVar(&o.previous, "previous", "", "bring back the key a newer one replaced (status names it; =HINT chooses among several), instead of reading one")
+	cmd.Flags().Lookup("previous").NoOptDefVal = "latest"
 	cmd.Flags().StringVar(&o.apiURL, "api-url", "", "the Torale API URL for this profile (self-hosted servers); used after config.json's api_url and before https://api.torale.ai")
 	return cmd
 }
@@ -47,11 +57,29 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 	if err != nil {
 		return err
 	}
-	key, err := readKey(cmd.Context(), f)
-	if err != nil {
+	var key string
+	opts := credstore.PutOptions{Source: credstore.SourceLogin}
+	if o.previous != "" {
+		st, err := f.Store()
+		if err != nil {
+			return err
+		}
+		hint := o.previous
+		if hint == "latest" {
+			hint = ""
+		}
+		var kept credstore.DisplacedKey
+		if key, kept, err = st.Previous(cmd.Context(), profile, hint); err != nil {
+			return err
+		}
+		// It comes back as what it was: its age and where it came from.
+		opts = credstore.PutOptions{Source: kept.Source, CreatedAt: kept.CreatedAt, KeyID: kept.KeyID}
+		if opts.Source == "" {
+			opts.Source = credstore.SourceLogin
+		}
+	} else if key, err = readKey(cmd.Context(), f); err != nil {
 		return err
 	}
-	opts := credstore.PutOptions{Source: credstore.SourceLogin}
 	if o.apiURL != "" {
 		if err := credstore.CheckURL(o.apiURL, "--api-url"); err != nil {
 			return usageErrorf("%s", err)
@@ -87,8 +115,9 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 	case before.KeyHint == credstore.Hint(key):
 		f.say("Profile %q already holds %s; nothing changed.", profile, credstore.Hint(key))
 	case before.KeyHint != "":
-		f.say("Stored %s for profile %q in the keychain, replacing %s (revoke that key at %s if nothing uses it).",
-			credstore.Hint(key), profile, before.KeyHint, dashboardKeysFor(before.URL))
+		// Never "revoke it": the replaced key may be the one in use.
+		f.say("Stored %s for profile %q in the keychain, replacing %s; %s.",
+			credstore.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint))
 	default:
 		f.say("Stored %s for profile %q in the keychain.", credstore.Hint(key), profile)
 	}

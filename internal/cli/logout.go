@@ -2,22 +2,45 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
 	"github.com/torale-ai/torale-cred/credstore"
 )
 
 func newLogoutCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	var previous bool
+	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Remove the profile's key from the keychain",
 		Long: `Removes the profile's key from the keychain and forgets its metadata.
 The key stays valid on the server: revoke it in your Torale dashboard (API
-Keys) if it should stop working.`,
-		Example: "  torale-cred logout --profile work",
+Keys) if it should stop working.
+
+With --previous it removes instead the keys that newer ones replaced, which
+torale-cred keeps until then (status names them), and leaves the profile's
+key alone.`,
+		Example: "  torale-cred logout --profile work\n  torale-cred logout --previous",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			profile, err := f.profile()
 			if err != nil {
 				return err
+			}
+			if previous {
+				st, err := f.Store()
+				if err != nil {
+					return err
+				}
+				gone, err := st.ForgetDisplaced(cmd.Context(), profile)
+				for _, d := range gone {
+					f.say("Removed %s, which %s had replaced, from the keychain.", d.KeyHint, d.By)
+				}
+				if err != nil {
+					return err
+				}
+				if len(gone) == 0 {
+					f.say("Profile %q keeps no replaced key; nothing changed.", profile)
+				}
+				return nil
 			}
 			if err := f.Backend().Delete(credstore.WithDoor(cmd.Context(), credstore.DoorLogout), profile); err != nil {
 				return err
@@ -26,4 +49,6 @@ Keys) if it should stop working.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&previous, "previous", false, "remove the replaced keys torale-cred keeps for the profile, not its key")
+	return cmd
 }

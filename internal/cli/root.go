@@ -121,7 +121,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	pf.StringVar(&f.Profile, "profile", "", "profile to use (default $TORALE_PROFILE, else \"default\")")
 	pf.DurationVar(&f.KeychainTimeout, "keychain-timeout", 0, "bound on each keychain call; raise it to answer an unlock prompt (default 3s, $TORALE_CRED_KEYCHAIN_TIMEOUT)")
 	pf.StringVar(&f.ConfigPath, "torale-config", "", "the official Torale CLI's config.json (default $TORALE_CONFIG, else ~/.torale/config.json)")
-	pf.StringVar(&f.SocketPath, "socket", "", "the daemon's socket (default $TORALE_CRED_SOCKET, else $XDG_RUNTIME_DIR/torale/cred.sock)")
+	pf.StringVar(&f.SocketPath, "socket", "", "the daemon's socket (default $TORALE_CRED_SOCKET, else $XDG_RUNTIME_DIR/torale/cred.sock, else /run/user/UID/torale/cred.sock when that directory is yours, else ~/.torale/cred.sock)")
 	pf.Var(&f.RotateAfter, "rotate-after", "a key's life before rotation is due, in days (60d) or as a duration (default 90d, $TORALE_CRED_ROTATE_AFTER)")
 
 	root.AddCommand(

@@ -20,9 +20,12 @@ func newServiceCmd(f *Factory) *cobra.Command {
 so it can reach the keychain.
 
 Linux: writes torale-cred.service and torale-cred.socket (the same files the
-packages ship, ExecStart pointing at this binary) to ~/.config/systemd/user,
-enables both and starts the socket: the daemon starts on the first look-up
-and at login. macOS: writes ~/Library/LaunchAgents/ai.torale.cred.plist and
+packages ship, ExecStart pointing at this binary) to ~/.config/systemd/user
+and enables both: the service at every login, so its watcher moves a
+plaintext key out of ~/.torale/config.json even when no tool ever asks the
+socket (the SDK reads the file itself); the socket for look-ups. It starts
+the socket now, so the daemon starts on the first look-up, or at the next
+login; 'torale-cred service start' starts it at once. macOS: writes ~/Library/LaunchAgents/ai.torale.cred.plist and
 loads it with launchctl bootstrap. Without a service manager (a container,
 no 'systemd --user'), run 'torale-cred daemon' yourself.`,
 		Example: `  torale-cred service install

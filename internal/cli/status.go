@@ -246,6 +246,14 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 		if p.Policy != nil {
 			fmt.Fprintf(w, "  policy:    %s\n", strings.TrimSpace(p.Policy.Mode+" "+strings.Join(p.Policy.Allow, " ")))
 		}
+		for i, d := range p.Displaced {
+			hint := d.KeyHint // the newest needs no hint to be brought back
+			if i == len(p.Displaced)-1 {
+				hint = ""
+			}
+			fmt.Fprintf(w, "  kept:      %s, replaced %s by %s (%s); to bring it back, run: %s\n",
+				d.KeyHint, d.DisplacedAt.Format("2006-01-02"), d.By, describeVia(d.Via), credstore.RestoreCommand(p.Name, hint))
+		}
 		if p.User != "" {
 			fmt.Fprintf(w, "  verified:  ✓ Authenticated as %s\n", p.User)
 		} else if p.VerifyError != "" {
@@ -271,6 +279,19 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 	default:
 		fmt.Fprintf(w, "config.json: %s does not exist\n", rep.Config.Path)
 	}
+}
+
+// describeVia is how a key that displaced another arrived.
+func describeVia(source string) string {
+	switch source {
+	case credstore.SourceConfig:
+		return "moved from config.json"
+	case credstore.SourceGit:
+		return "stored by git"
+	case credstore.SourceLogin, "":
+		return "stored by login"
+	}
+	return "stored by " + source
 }
 
 func describeSource(s string) string {

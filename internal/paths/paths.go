@@ -5,9 +5,13 @@ package paths
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 )
 
 // Env is the slice of the environment the paths depend on; tests pass their
@@ -39,12 +43,14 @@ func ToraleConfig(env Env) (string, error) {
 }
 
 // Socket is the daemon's socket: TORALE_CRED_SOCKET, else
-// $XDG_RUNTIME_DIR/torale/cred.sock, else ~/.torale/cred.sock.
+// RuntimeDir/torale/cred.sock, else ~/.torale/cred.sock. The daemon and its
+// clients reach the same answer whether or not XDG_RUNTIME_DIR is set (a
+// cron job, a systemd timer and an `su -l` shell have none).
 func Socket(env Env) (string, error) {
 	if p := env("TORALE_CRED_SOCKET"); p != "" {
 		return p, nil
 	}
-	if d := env("XDG_RUNTIME_DIR"); d != "" {
+	if d := RuntimeDir(env); d != "" {
 		return filepath.Join(d, "torale", "cred.sock"), nil
 	}
 	h, err := home(env)
@@ -52,6 +58,73 @@ func Socket(env Env) (string, error) {
 		return "", err
 	}
 	return filepath.Join(h, ".torale", "cred.sock"), nil
+}
+
+// RunUserOverride names, for tests only, a directory that stands for
+// /run/user (whose entries only root can make).
+const RunUserOverride = "TORALE_CRED_TEST_RUN_USER"
+
+// RuntimeDir is the user's runtime directory: $XDG_RUNTIME_DIR, else
+// /run/user/UID when that is a directory owned by the user and private to
+// them (mode 0700, as systemd-logind makes it), else "" (no such directory,
+// or one that cannot be trusted: then nothing is looked for there). This is
+// where gpg-agent and ssh-agent users expect a socket to be found without
+// XDG_RUNTIME_DIR.
+func RuntimeDir(env Env) string {
+	if d := env("XDG_RUNTIME_DIR"); d != "" {
+		return d
+	}
+	uid := os.Getuid()
+	if uid < 0 { // Windows
+		return ""
+	}
+	root := "/run/user"
+	if r := env(RunUserOverride); r != "" {
+		root = r
+	}
+	d := filepath.Join(root, strconv.Itoa(uid))
+	fi, err := os.Lstat(d)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedBy(fi, uid) {
+		return ""
+	}
+	return d
+}
+
+// SessionBus is the D-Bus session bus's address: DBUS_SESSION_BUS_ADDRESS
+// (unless it asks for autolaunch), else unix:path=RuntimeDir/bus when that
+// is a socket owned by the user, else "" (no session bus to be found;
+// nothing is started to make one).
+func SessionBus(env Env) string {
+	if a := env("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
+		return a
+	}
+	d := RuntimeDir(env)
+	if d == "" {
+		return ""
+	}
+	bus := filepath.Join(d, "bus")
+	fi, err := os.Stat(bus)
+	if err != nil || fi.Mode().Type() != fs.ModeSocket || !ownedBy(fi, os.Getuid()) {
+		return ""
+	}
+	return "unix:path=" + escapeBusValue(bus)
+}
+
+// escapeBusValue escapes a value of a D-Bus address as the specification
+// says: every byte but [-0-9A-Za-z_/.\*] as %XX.
+func escapeBusValue(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z',
+			c == '-', c == '_', c == '/', c == '.', c == '\\', c == '*':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // StateDir holds state.json (metadata, never secrets): TORALE_CRED_STATE_DIR,

@@ -121,7 +121,8 @@ func (w *World) Env() []string {
 		env = append(env, kv)
 	}
 	env = append(env, MainEnv+"=1", "HOME="+w.Home, "XDG_RUNTIME_DIR="+w.Run,
-		"XDG_STATE_HOME="+filepath.Join(w.Home, ".local", "state"), "TORALE_CRED_KEYCHAIN_SERVICE="+w.Service)
+		"XDG_STATE_HOME="+filepath.Join(w.Home, ".local", "state"), "TORALE_CRED_KEYCHAIN_SERVICE="+w.Service,
+		"TORALE_CRED_OFFLINE=1") // test keys never go to the real Torale API
 	return append(env, w.Extra...)
 }
 

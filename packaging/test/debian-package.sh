@@ -104,11 +104,13 @@ out=$(in_root env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/torale-cred.deb 2>
 rc=$?
 note "dpkg -i said:" "${out//$'\n'/$'\n'     }"
 check "dpkg -i installs it (exit 0) and tells the user the one command to run" bash -c '
-	[ "$1" = 0 ] && grep -q "run: systemctl --user enable --now torale-cred.socket" <<<"$2"' _ "$rc" "$out"
+	[ "$1" = 0 ] && grep -q "run: systemctl --user enable --now torale-cred.socket torale-cred.service" <<<"$2"' _ "$rc" "$out"
 rm -f "/proc/$pid1/root/tmp/torale-cred.deb"
-check "postinst enabled the socket for every user (sockets.target.wants link, systemctl --global is-enabled)" bash -c '
+check "postinst enabled the socket and the service for every user (sockets.target.wants and default.target.wants links, systemctl --global is-enabled)" bash -c '
 	expect_eq link "$(nsenter --target "$1" --all -- readlink /etc/systemd/user/sockets.target.wants/torale-cred.socket)" /usr/lib/systemd/user/torale-cred.socket &&
-	expect_eq global "$(nsenter --target "$1" --all -- systemctl --global is-enabled torale-cred.socket)" enabled' _ "$pid1"
+	expect_eq "service link" "$(nsenter --target "$1" --all -- readlink /etc/systemd/user/default.target.wants/torale-cred.service)" /usr/lib/systemd/user/torale-cred.service &&
+	expect_eq global "$(nsenter --target "$1" --all -- systemctl --global is-enabled torale-cred.socket)" enabled &&
+	expect_eq "global service" "$(nsenter --target "$1" --all -- systemctl --global is-enabled torale-cred.service)" enabled' _ "$pid1"
 check "man torale-cred and man git-credential-torale are installed where man finds them" bash -c '
 	for p in torale-cred git-credential-torale torale-cred-service-install; do
 		nsenter --target "$1" --all -- test -s /usr/share/man/man1/$p.1.gz || { echo "no $p.1.gz"; exit 1; }
@@ -124,16 +126,17 @@ in_root loginctl enable-linger "$user"
 check "loginctl enable-linger $user starts the user's manager (user@$uid.service)" \
 	wait_for 20 sh -c "nsenter --target $pid1 --all -- systemctl is-active user@$uid.service | grep -qx active && nsenter --target $pid1 --all -- test -S /run/user/$uid/systemd/private"
 wait_for 10 sh -c "$(declare -f in_root as_user usc); pid1=$pid1 uid=$uid user=$user; usc is-system-running | grep -Eqx 'running|degraded'"
-check "in $user's manager, nobody having run enable: torale-cred.socket enabled and listening, the service idle" bash -c "
+check "in $user's manager, nobody having run enable: torale-cred.socket listening and the service started at login (its watcher runs)" bash -c "
 	$(declare -f in_root as_user usc uprop expect_eq); pid1=$pid1 uid=$uid user=$user
 	expect_eq 'socket UnitFileState' \"\$(uprop torale-cred.socket UnitFileState)\" enabled &&
 	expect_eq 'socket ActiveState' \"\$(uprop torale-cred.socket ActiveState)\" active &&
-	expect_eq 'service ActiveState' \"\$(uprop torale-cred.service ActiveState)\" inactive &&
+	expect_eq 'service UnitFileState' \"\$(uprop torale-cred.service UnitFileState)\" enabled &&
+	expect_eq 'service ActiveState' \"\$(uprop torale-cred.service ActiveState)\" active &&
 	as_user test -S /run/user/$uid/torale/cred.sock"
 
 usc start gnome-keyring-daemon.service
 key="sk_$(head -c 33 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-43)"
-check "a look-up answers: PUT, then GET /v1/credentials/default over the socket, socket-activating /usr/bin/torale-cred daemon" bash -c "
+check "a look-up answers: PUT, then GET /v1/credentials/default over the socket, served by /usr/bin/torale-cred daemon" bash -c "
 	$(declare -f in_root as_user usc uprop expect_eq); pid1=$pid1 uid=$uid user=$user
 	sock=/run/user/$uid/torale/cred.sock
 	as_user curl -sSf --max-time 10 --unix-socket \$sock -X PUT -d '{\"api_key\":\"$key\"}' http://torale/v1/credentials/default >/dev/null || exit 1
@@ -152,6 +155,7 @@ check "dpkg -r removes it (exit 0) and says how each user stops a running daemon
 	[ "$1" = 0 ] && grep -q "systemctl --user disable --now torale-cred.socket torale-cred.service" <<<"$2"' _ "$rc" "$out"
 check "the global enable is gone (no link, systemctl --global: not found)" bash -c '
 	! nsenter --target "$1" --all -- test -L /etc/systemd/user/sockets.target.wants/torale-cred.socket || { echo "link left"; exit 1; }
+	! nsenter --target "$1" --all -- test -L /etc/systemd/user/default.target.wants/torale-cred.service || { echo "service link left"; exit 1; }
 	st=$(nsenter --target "$1" --all -- systemctl --global is-enabled torale-cred.socket 2>&1); [ "$st" != enabled ] || { echo "$st"; exit 1; }' _ "$pid1"
 snapshot "$snapdir/after"
 check "dpkg -r left the system as it was before dpkg -i ($(wc -l <"$snapdir/before") paths: type, mode, file size, link target; dpkg's own records aside)" \
