@@ -105,7 +105,8 @@ func TestMakeRunKeepsTheKey(t *testing.T) {
 		for {
 			if _, err := os.Stat(sock); err == nil {
 				got, stderr, err = token()
-				if err == nil && !strings.Contains(readFile(t, cfg), "api_key") {
+				// moved: a local token (tcl_) or nothing stands there now
+				if err == nil && !strings.Contains(readFile(t, cfg), `"sk_`) {
 					break
 				}
 			}
