@@ -11,47 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/torale-ai/torale-cred/internal/hangtest"
 
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/filelock"
 	"github.com/torale-ai/torale-cred/internal/safefile"
 )
-
-// within runs fn and fails the test if it has not returned after a
-// generous bound: the bound only turns a hang into a failure; nothing here
-// measures speed.
-func within[T any](t *testing.T, fn func() T) T {
-	t.Helper()
-	done := make(chan T, 1)
-	go func() { done <- fn() }()
-	select {
-	case v := <-done:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatal("blocked: still waiting after 10 s")
-		var zero T
-		return zero
-	}
-}
-
-// holdLock flocks path through an open file of its own, as another
-// process would (flock locks belong to the open file).
-func holdLock(t *testing.T, path string) (release func()) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return func() { f.Close() }
-}
 
 // A writer waits for another process's hold on state.lock only so long,
 // then fails with a sentence naming the lock file; once the hold ends the
@@ -59,9 +24,9 @@ func holdLock(t *testing.T, path string) (release func()) {
 func TestStateUpdateGivesUpOnAHeldLock(t *testing.T) {
 	f := StateFile{Dir: filepath.Join(t.TempDir(), "state"), lockWait: 50 * time.Millisecond}
 	lock := filepath.Join(f.Dir, "state.lock")
-	release := holdLock(t, lock)
+	release := hangtest.HoldFlock(t, lock)
 	called := false
-	err := within(t, func() error { return f.Update(func(*State) error { called = true; return nil }) })
+	err := hangtest.Within(t, func() error { return f.Update(func(*State) error { called = true; return nil }) })
 	if !errors.Is(err, filelock.ErrBusy) || !strings.Contains(err.Error(), lock) || called {
 		t.Fatalf("Update under a held lock = %v (fn called %v); want filelock.ErrBusy naming %s", err, called, lock)
 	}
@@ -74,11 +39,11 @@ func TestStateUpdateGivesUpOnAHeldLock(t *testing.T) {
 // A brief hold is waited out: the default wait is for exactly this.
 func TestStateUpdateWaitsOutABriefHold(t *testing.T) {
 	f := StateFile{Dir: filepath.Join(t.TempDir(), "state")}
-	release := holdLock(t, filepath.Join(f.Dir, "state.lock"))
+	release := hangtest.HoldFlock(t, filepath.Join(f.Dir, "state.lock"))
 	done := make(chan error, 1)
 	go func() { done <- f.Update(func(s *State) error { s.ConfigProfile = "work"; return nil }) }()
 	release()
-	if err := within(t, func() error { return <-done }); err != nil {
+	if err := hangtest.Within(t, func() error { return <-done }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }
@@ -93,7 +58,7 @@ func TestLookupNeverWaitsOnTheAuditLock(t *testing.T) {
 		make func(t *testing.T, lock string)
 		want error
 	}{
-		{"audit.lock held", func(t *testing.T, lock string) { holdLock(t, lock) }, filelock.ErrBusy},
+		{"audit.lock held", func(t *testing.T, lock string) { hangtest.HoldFlock(t, lock) }, filelock.ErrBusy},
 		{"FIFO at audit.lock", func(t *testing.T, lock string) {
 			if err := syscall.Mkfifo(lock, 0o600); err != nil {
 				t.Fatal(err)
@@ -117,7 +82,7 @@ func TestLookupNeverWaitsOnTheAuditLock(t *testing.T) {
 				r   Resolution
 				err error
 			}
-			got := within(t, func() result {
+			got := hangtest.Within(t, func() result {
 				r, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{})
 				return result{r, err}
 			})

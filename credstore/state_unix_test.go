@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/internal/hangtest"
+
 	"github.com/torale-ai/torale-cred/internal/safefile"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
@@ -50,11 +52,11 @@ func TestStateFileRefusesWhatItCannotRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			before, _ := os.Lstat(f.Path())
-			if err := within(t, func() error { _, err := f.Load(); return err }); !errors.Is(err, tt.wantLoad) || (err == nil) != (tt.wantLoad == nil) {
+			if err := hangtest.Within(t, func() error { _, err := f.Load(); return err }); !errors.Is(err, tt.wantLoad) || (err == nil) != (tt.wantLoad == nil) {
 				t.Errorf("Load = %v, want %v", err, tt.wantLoad)
 			}
 			called := false
-			err := within(t, func() error { return f.Update(func(*State) error { called = true; return nil }) })
+			err := hangtest.Within(t, func() error { return f.Update(func(*State) error { called = true; return nil }) })
 			if !errors.Is(err, tt.wantUpdate) || !strings.Contains(err.Error(), path) {
 				t.Errorf("Update = %v, want %v naming %s", err, tt.wantUpdate, path)
 			}
@@ -78,7 +80,7 @@ func TestLookupWithAFIFOAtStateJSON(t *testing.T) {
 	}
 	// torale-cred's own check (no door) learns the key's hint; a hand-out
 	// is denied, as a policy that cannot be read denies.
-	r := within(t, func() Resolution {
+	r := hangtest.Within(t, func() Resolution {
 		r, _ := f.store.Resolve(context.Background(), Request{})
 		return r
 	})

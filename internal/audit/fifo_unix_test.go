@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/internal/hangtest"
+
 	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
@@ -45,16 +47,16 @@ func TestFIFOInTheTrailNeverBlocks(t *testing.T) {
 			if err := syscall.Mkfifo(filepath.Join(dir, tt.file), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			err := within(t, func() error { _, err := Append(dir, maxBytes, event(1)); return err })
+			err := hangtest.Within(t, func() error { _, err := Append(dir, maxBytes, event(1)); return err })
 			if !errors.Is(err, tt.append) || (err == nil) != (tt.append == nil) {
 				t.Errorf("Append = %v, want %v", err, tt.append)
 			}
-			err = within(t, func() error { _, err := (&Seen{Dir: dir}).FirstUse("default", "/usr/bin/new"); return err })
+			err = hangtest.Within(t, func() error { _, err := (&Seen{Dir: dir}).FirstUse("default", "/usr/bin/new"); return err })
 			if !errors.Is(err, tt.firstUse) || (err == nil) != (tt.firstUse == nil) {
 				t.Errorf("FirstUse = %v, want %v", err, tt.firstUse)
 			}
 			var evs []Event
-			err = within(t, func() (err error) { evs, _, err = Read(dir, Filter{Since: time.Unix(2, 0)}); return err })
+			err = hangtest.Within(t, func() (err error) { evs, _, err = Read(dir, Filter{Since: time.Unix(2, 0)}); return err })
 			if !errors.Is(err, tt.read) || (err == nil) != (tt.read == nil) {
 				t.Errorf("Read = %v, want %v", err, tt.read)
 			}

@@ -6,47 +6,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/torale-ai/torale-cred/internal/hangtest"
 
 	"github.com/torale-ai/torale-cred/internal/filelock"
 )
-
-// within runs fn and fails the test if it has not returned after a
-// generous bound: the bound only turns a hang into a failure; nothing here
-// measures speed.
-func within(t *testing.T, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("blocked: still waiting after 10 s")
-		return nil
-	}
-}
-
-// holdLock flocks dir's audit.lock through an open file of its own, as
-// another process would (flock locks belong to the open file).
-func holdLock(t *testing.T, dir string) (release func()) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return func() { f.Close() }
-}
 
 // Another process holding audit.lock costs Append one bounded wait per
 // step that needs the lock, then that step is skipped with an error
@@ -54,7 +22,7 @@ func holdLock(t *testing.T, dir string) (release func()) {
 // the first-use set is not; a full trail's line is not written.
 func TestAppendUnderAHeldLock(t *testing.T) {
 	dir := t.TempDir()
-	holdLock(t, dir)
+	hangtest.HoldFlock(t, filepath.Join(dir, lockName))
 	first, err := Append(dir, 0, event(1))
 	if first || !errors.Is(err, filelock.ErrBusy) || !strings.Contains(err.Error(), filepath.Join(dir, lockName)) {
 		t.Fatalf("Append of a new program = %v, %v; want filelock.ErrBusy naming the lock", first, err)
@@ -62,7 +30,7 @@ func TestAppendUnderAHeldLock(t *testing.T) {
 	if evs, _, _ := Read(dir, Filter{}); len(evs) != 1 {
 		t.Fatalf("%d lines in the trail, want the one written", len(evs))
 	}
-	err = within(t, func() error { _, err := Append(dir, 1, event(2)); return err })
+	err = hangtest.Within(t, func() error { _, err := Append(dir, 1, event(2)); return err })
 	if !errors.Is(err, filelock.ErrBusy) {
 		t.Fatalf("Append to a full trail = %v, want filelock.ErrBusy", err)
 	}
@@ -76,7 +44,7 @@ func TestAppendUnderAHeldLock(t *testing.T) {
 // failure is logged once; once the hold ends both work again.
 func TestTrailUnderAHeldLock(t *testing.T) {
 	dir := t.TempDir()
-	release := holdLock(t, dir)
+	release := hangtest.HoldFlock(t, filepath.Join(dir, lockName))
 	var named []string
 	var log bytes.Buffer
 	open := func() *Trail {

@@ -12,43 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/torale-ai/torale-cred/internal/hangtest"
 
 	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
-// within runs fn and fails the test if it has not returned after a
-// generous bound: the bound only turns a hang into a failure.
-func within(t *testing.T, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("blocked: still waiting after 10 s")
-		return nil
-	}
-}
-
-// hold flocks path through an open file of its own, as another process
-// would: flock locks belong to the open file, not the process.
-func hold(t *testing.T, path string) (release func()) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
-	return func() { f.Close() }
-}
-
 func TestLockHeldElsewhereGivesUpAtTheDeadline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.lock")
-	release := hold(t, path)
+	release := hangtest.HoldFlock(t, path)
 	defer release()
 	for _, name := range []string{"deadline", "already done"} {
 		t.Run(name, func(t *testing.T) {
@@ -57,7 +28,7 @@ func TestLockHeldElsewhereGivesUpAtTheDeadline(t *testing.T) {
 				cancel()
 			}
 			defer cancel()
-			err := within(t, func() error {
+			err := hangtest.Within(t, func() error {
 				unlock, err := Lock(ctx, path)
 				if err == nil {
 					unlock()
@@ -75,7 +46,7 @@ func TestLockHeldElsewhereGivesUpAtTheDeadline(t *testing.T) {
 // another taker until unlocked.
 func TestLockWaitsForRelease(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.lock")
-	release := hold(t, path)
+	release := hangtest.HoldFlock(t, path)
 	got := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -120,7 +91,7 @@ func TestLockRefusesWhatIsNotALockFile(t *testing.T) {
 			if err := tt.make(path); err != nil {
 				t.Fatal(err)
 			}
-			err := within(t, func() error {
+			err := hangtest.Within(t, func() error {
 				unlock, err := Lock(context.Background(), path)
 				if err == nil {
 					unlock()

@@ -11,26 +11,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/torale-ai/torale-cred/internal/hangtest"
 
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
-
-// within runs fn and fails the test if it has not returned after a
-// generous bound: a FIFO must make it fail, never hang it. The bound only
-// turns a hang into a failure; nothing here measures speed.
-func within(t *testing.T, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("blocked: still waiting after 10 s")
-		return nil
-	}
-}
 
 // Every shape a path can take, each answered at once, and only a regular
 // file of yours, within the size, opened.
@@ -68,7 +53,7 @@ func TestOpenRefusesWhatItCannotHandle(t *testing.T) {
 			must(t, os.Mkdir(dir, 0o700))
 			path := filepath.Join(dir, "f")
 			tt.make(t, path)
-			err := within(t, func() error {
+			err := hangtest.Within(t, func() error {
 				f, fi, err := Open(path, tt.o)
 				if err == nil {
 					if !fi.Mode().IsRegular() {
