@@ -76,6 +76,7 @@ type row struct {
 	daemonArg []string          // extra daemon flags
 	down      bool              // the keychain is unreachable for everyone
 	otherCfg  string            // content of a second config.json the caller names with TORALE_CONFIG
+	daemonURL string            // with otherCfg: the URL the daemon's own config.json names
 	want      want
 }
 
@@ -109,7 +110,7 @@ var rows = []row{
 		want: want{keyPlain, "config", "https://cfg.example", "config", 0}},
 	{name: "not the daemon's --profile: no config tier", config: `{"api_key":"` + keyPlain + `","api_url":"https://cfg.example"}`, daemonArg: []string{"--profile", "work"},
 		want: want{"", "none", "https://api.torale.ai", "default", 3}},
-	{name: "the caller's own TORALE_CONFIG", stored: map[string]string{"default": keyDefault}, config: `{"api_url":"https://daemons.example"}`, otherCfg: `{"api_url":"https://callers.example"}`,
+	{name: "the caller's own TORALE_CONFIG", stored: map[string]string{"default": keyDefault}, config: `{"api_url":"https://daemons.example"}`, otherCfg: `{"api_url":"https://callers.example"}`, daemonURL: "https://daemons.example",
 		want: want{keyDefault, "keychain", "https://callers.example", "config", 0}},
 	{name: "keychain down", stored: map[string]string{"default": keyDefault}, down: true,
 		want: want{"", "none", "https://api.torale.ai", "default", 4}},
@@ -403,9 +404,16 @@ func checkCurl(t *testing.T, w *proctest.World, env []string, r row) {
 	if err := json.Unmarshal([]byte(resp), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Key != r.want.key || res.KeySource != r.want.keySource || res.URL != r.want.url || res.URLSource != r.want.urlSource {
+	want := r.want
+	if r.otherCfg != "" {
+		// A request names no file: the daemon answers from its own
+		// config.json whatever TORALE_CONFIG the caller sends (the CLI
+		// with its own file answers itself, over the daemon's keys).
+		want.url, want.urlSource = r.daemonURL, "config"
+	}
+	if res.Key != want.key || res.KeySource != want.keySource || res.URL != want.url || res.URLSource != want.urlSource {
 		t.Errorf("curl /v1/resolve: %s from %s, %s from %s; want %s from %s, %s from %s",
-			credstore.Hint(res.Key), res.KeySource, res.URL, res.URLSource, credstore.Hint(r.want.key), r.want.keySource, r.want.url, r.want.urlSource)
+			credstore.Hint(res.Key), res.KeySource, res.URL, res.URLSource, credstore.Hint(want.key), want.keySource, want.url, want.urlSource)
 	}
 }
 
