@@ -104,8 +104,10 @@ migrate() { # a plaintext key in config.json moves into the keychain, other fiel
 	mkdir -p "$HOME/.torale"
 	printf '{"api_key": "%s", "api_url": "https://api.torale.ai", "theme": "dark"}\n' "$key" >"$cfg.tmp"
 	mv "$cfg.tmp" "$cfg"
-	wait_for 5 sh -c "! grep -q api_key '$cfg'" || { echo "config.json still holds the key after 5s: $(cat "$cfg")"; return 1; }
-	jq -e '.theme == "dark" and .api_url == "https://api.torale.ai" and (has("api_key") | not)' "$cfg" >/dev/null || { echo "config.json lost a field: $(cat "$cfg")"; return 1; }
+	wait_for 5 sh -c "! grep -q '\"sk_' '$cfg'" || { echo "config.json still holds the key after 5s: $(cat "$cfg")"; return 1; }
+	# In the key's place: the local token and the local endpoint (issue 26).
+	jq -e '.theme == "dark" and (.api_key | startswith("tcl_")) and (.api_url | startswith("http://127.0.0.1:"))' "$cfg" >/dev/null ||
+		{ echo "config.json lost a field or holds no local token: $(jq -c '.api_key |= .[0:4]' "$cfg")"; return 1; }
 	expect_key default "$key"
 }
 operations() { # every operation the daemon serves, through the unit
@@ -170,7 +172,7 @@ check_put_get_migration() {
 		bash -c 'put work "$1" && expect_key work "$1"' _ "$key"
 	check "the key is in the user's Secret Service (secret-tool lookup service torale username work)" \
 		bash -c 'expect_eq "secret-tool" "$(secret-tool lookup service torale username work)" "$1"' _ "$key"
-	check "a plaintext key written to ~/.torale/config.json moves into the keychain, other fields kept" migrate "$(newkey)"
+	check "a plaintext key written to ~/.torale/config.json moves into the keychain, the local token and endpoint in its place, other fields kept" migrate "$(newkey)"
 }
 
 check_audit_unit() {
