@@ -16,6 +16,19 @@ type world struct {
 	home, xdg, runUser, mine string // mine: runUser/UID
 }
 
+// expand is a case's variables with "XDG" standing for the world's own
+// runtime directory.
+func (w world) expand(vars map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range vars {
+		if v == "XDG" {
+			v = w.xdg
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func newWorld(t *testing.T) world {
 	t.Helper()
 	w := world{home: t.TempDir(), xdg: t.TempDir(), runUser: t.TempDir()}
@@ -107,13 +120,7 @@ func TestSocket(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			vars := map[string]string{}
-			for k, v := range tc.vars {
-				if v == "XDG" {
-					v = w.xdg
-				}
-				vars[k] = v
-			}
+			vars := w.expand(tc.vars)
 			if tc.setup != nil {
 				tc.setup(t, w)
 			}
@@ -174,13 +181,7 @@ func TestSessionBus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			vars := map[string]string{}
-			for k, v := range tc.vars {
-				if v == "XDG" {
-					v = w.xdg
-				}
-				vars[k] = v
-			}
+			vars := w.expand(tc.vars)
 			want := tc.want
 			if tc.setup != nil {
 				if dir := tc.setup(t, w); want == "BUS" {
