@@ -130,5 +130,6 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 		newDaemonCmd(f), newServiceCmd(f), newDoctorCmd(f), newVersionCmd(f),
 		newAuditCmd(f), newPolicyCmd(f), newEndpointCmd(f),
 	)
+	registerCompletions(root, f)
 	return root
 }
