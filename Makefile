@@ -148,7 +148,8 @@ pkg-version:
 
 package:
 	@for c in $(CMDS); do [ -f cmd/$$c/main.go ] || { echo "make $@: cmd/$$c/main.go is missing; the package ships all of $(CMDS)" >&2; exit 1; }; done
-	@rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/man
+	@rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/man $(PKG_BUILD)/completion
+	@for sh in bash zsh fish; do $(GO) run ./cmd/torale-cred completion $$sh >$(PKG_BUILD)/completion/torale-cred.$$sh || exit 1; done
 	@day=$$(date -u -d '$(PKG_DATE)' +%F) && \
 		$(GO) run ./internal/tools/genman -out $(PKG_BUILD)/man -version '$(VERSION)' -date $$day && \
 		sed -e 's|@VERSION@|$(VERSION)|' -e "s|@DATE@|$$(date -u -d $$day '+%b %Y')|" packaging/man/git-credential-torale.1 >$(PKG_BUILD)/man/git-credential-torale.1 && \

@@ -68,6 +68,9 @@ func TestDebPackage(t *testing.T) {
 		"-rw-r--r-- /usr/share/doc/torale-cred/changelog.Debian.gz",
 		"-rw-r--r-- /usr/share/doc/torale-cred/copyright",
 		"-rw-r--r-- /usr/share/lintian/overrides/torale-cred",
+		"-rw-r--r-- /usr/share/bash-completion/completions/torale-cred",
+		"-rw-r--r-- /usr/share/fish/vendor_completions.d/torale-cred.fish",
+		"-rw-r--r-- /usr/share/zsh/vendor-completions/_torale-cred",
 		"-rwxr-xr-x /usr/bin/git-credential-torale",
 		"-rwxr-xr-x /usr/bin/torale-cred",
 	}

@@ -91,10 +91,10 @@ rm -rf "$x"
 echo "== the .rpm lists its files as the .deb does"
 debfiles=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' | sort)
 rpmfiles=$(rpm -qlp "$rpm" 2>/dev/null | sort)
-check "rpm -qlp = dpkg-deb -c, apart from Debian's own files (copyright, changelog.Debian.gz, lintian overrides) and rpm's LICENSE" bash -c '
+check "rpm -qlp = dpkg-deb -c, apart from Debian's own files (copyright, changelog.Debian.gz, lintian overrides), rpm's LICENSE, and where each distribution's zsh looks for completions" bash -c '
 	only_deb=$(comm -23 <(echo "$1") <(echo "$2")); only_rpm=$(comm -13 <(echo "$1") <(echo "$2"))
-	expect_eq "only in the .deb" "$(echo $only_deb)" "/usr/share/doc/torale-cred/changelog.Debian.gz /usr/share/doc/torale-cred/copyright /usr/share/lintian/overrides/torale-cred" &&
-	expect_eq "only in the .rpm" "$(echo $only_rpm)" "/usr/share/doc/torale-cred/LICENSE"' _ "$debfiles" "$rpmfiles"
+	expect_eq "only in the .deb" "$(echo $only_deb)" "/usr/share/doc/torale-cred/changelog.Debian.gz /usr/share/doc/torale-cred/copyright /usr/share/lintian/overrides/torale-cred /usr/share/zsh/vendor-completions/_torale-cred" &&
+	expect_eq "only in the .rpm" "$(echo $only_rpm)" "/usr/share/doc/torale-cred/LICENSE /usr/share/zsh/site-functions/_torale-cred"' _ "$debfiles" "$rpmfiles"
 note "both: $(comm -12 <(echo "$debfiles") <(echo "$rpmfiles") | wc -l) files, among them $(comm -12 <(echo "$debfiles") <(echo "$rpmfiles") | grep -c /man1/) man pages"
 check "rpm's Version-Release is $pkgversion-1" bash -c '
 	expect_eq "rpm" "$(rpm -qp --qf "%{VERSION}-%{RELEASE}" "$1" 2>/dev/null)" "$2-1"' _ "$rpm" "$pkgversion"
