@@ -8,4 +8,4 @@ import (
 
 // RootCommand is torale-cred's real command tree, for tools that document
 // it (internal/tools/genman writes the man pages from it). It runs nothing.
-func RootCommand() *cobra.Command { return newRootCmd(NewFactory(System(), os.Getenv), nil) }
+func RootCommand() *cobra.Command { return newRootCmd(NewFactory(System(), os.Getenv)) }

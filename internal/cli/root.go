@@ -39,7 +39,7 @@ func Run(ctx context.Context, args []string, io *IOStreams, getenv func(string) 
 		return exitCode(err)
 	}
 	f := NewFactory(io, getenv)
-	root := newRootCmd(f, args)
+	root := newRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -93,7 +93,7 @@ func cobraUsage(err error) error {
 	return err
 }
 
-func newRootCmd(f *Factory, args []string) *cobra.Command {
+func newRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "torale-cred",
 		Short: "Keep Torale API keys in the OS keychain, not in plaintext",
