@@ -45,8 +45,14 @@ cross:
 ## binary, and each would sleep a second at exit (87 s → 9 s for the CLI's
 ## testscripts); a race is still reported when it happens and fails the run.
 test: deps lint cross build
-	GORACE=atexit_sleep_ms=0 .ci/with-keyring $(GO) test -race -count=1 ./...
-	.ci/with-keyring $(GO) test -count=1 ./internal/doors/
+	GORACE=atexit_sleep_ms=0 $(KEYRING_ONCE_MORE) $(GO) test -race -count=1 ./...
+	$(KEYRING_ONCE_MORE) $(GO) test -count=1 ./internal/doors/
+
+# KEYRING_ONCE_MORE runs a command under .ci/with-keyring, and once more in
+# a fresh session only when the test gnome-keyring itself died during the
+# run (exit 75, its log printed): seen in 1 of 7 CI runs, cause not yet
+# known. Any other failure fails at once.
+KEYRING_ONCE_MORE = .ci/keyring-once-more
 
 ## test-systemd: the shipped units, `service install` and the daemon under a
 ## real `systemd --user` manager, as a throw-away user (torale-sd-test) in a
