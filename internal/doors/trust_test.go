@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"syscall"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
@@ -491,13 +492,26 @@ func scriptToken(t *testing.T, b *boundary, handed bool) []lineWant {
 		t.Error(err)
 		return nil
 	}
-	cmd := exec.Command(script)
-	cmd.Env = append(b.w.Env(), b.withBin()...)
+	var cmd *exec.Cmd
 	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Error(err)
-		return nil
+	// A fork elsewhere in this process (the late rows run at once) may
+	// still hold the script open for writing: ETXTBSY, Go's known race
+	// between writing an executable and running it; try again.
+	for try := 0; ; try++ {
+		cmd = exec.Command(script)
+		cmd.Env = append(b.w.Env(), b.withBin()...)
+		out.Reset()
+		errOut.Reset()
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || try == 100 {
+			t.Error(err)
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	pid := cmd.Process.Pid
 	_ = cmd.Wait()
