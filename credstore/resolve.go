@@ -35,6 +35,9 @@ type tiers interface {
 	// plaintext: config.json as the official tools see it, when it belongs
 	// to profile (empty otherwise, or when absent or untrusted).
 	plaintext(profile string) toraleconfig.Config
+	// plaintextNewer: config.json's key for profile was written after the
+	// stored key (a move not made yet).
+	plaintextNewer(profile string) bool
 	// profileURL: the URL set for profile with login --api-url, or "".
 	profileURL(profile string) string
 }
@@ -64,9 +67,10 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 	}
 	key, kerr := t.storedKey(ctx, req.Profile)
 	switch {
-	case kerr == nil:
+	case kerr == nil && (t.plaintext(req.Profile).APIKey == "" || t.plaintext(req.Profile).APIKey == key || !t.plaintextNewer(req.Profile)):
 		r.Key, r.KeySource = key, FromKeychain
 		return r, nil
+	case kerr == nil: // config.json's newer key, below
 	case !errors.Is(kerr, ErrNotFound):
 		r.KeychainProblem = kerr.Error()
 	}
@@ -148,4 +152,5 @@ type noTiers struct{}
 
 func (noTiers) storedKey(context.Context, string) (string, error) { return "", ErrNotFound }
 func (noTiers) plaintext(string) toraleconfig.Config              { return toraleconfig.Config{} }
+func (noTiers) plaintextNewer(string) bool                        { return false }
 func (noTiers) profileURL(string) string                          { return "" }

@@ -15,6 +15,7 @@ type fakeTiers struct {
 	storedErr error
 	plain     toraleconfig.Config
 	purl      string
+	newer     bool // config.json's key was written after the stored one
 	asked     *int
 }
 
@@ -32,6 +33,7 @@ func (t fakeTiers) storedKey(context.Context, string) (string, error) {
 }
 func (t fakeTiers) plaintext(string) toraleconfig.Config { return t.plain }
 func (t fakeTiers) profileURL(string) string             { return t.purl }
+func (t fakeTiers) plaintextNewer(string) bool           { return t.newer }
 
 const (
 	flagKey   = "sk_FLAGflagFLAGflagFLAGflagFLAGflag99"
@@ -54,6 +56,9 @@ func TestResolveKeyOrder(t *testing.T) {
 		{"flag beats everything", Request{FlagKey: flagKey, Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, flagKey, FromFlag, nil, 0},
 		{"env beats stored", Request{Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, envKey, FromEnv, nil, 0},
 		{"keychain beats config", Request{}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}}, storedKey, FromKeychain, nil, 1},
+		{"a newer plaintext key beats the older stored one", Request{}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, plainKey, FromConfig, nil, 1},
+		{"the same key newer is the stored one", Request{}, fakeTiers{stored: plainKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, plainKey, FromKeychain, nil, 1},
+		{"env beats a newer plaintext key", Request{Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, envKey, FromEnv, nil, 0},
 		{"config last", Request{}, fakeTiers{plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
 		{"none", Request{}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
 		{"none with noauth is fine", Request{Env: Env{NoAuth: "1"}}, fakeTiers{}, "", FromNone, nil, 1},

@@ -169,11 +169,13 @@ func (s *Store) SetConfigOwner(profile string) error {
 // view is one look-up's consistent reading of the files: each is read at
 // most once, and only if the look-up gets that far.
 type view struct {
-	s     *Store
-	cfg   *toraleconfig.Config
-	st    *State
-	stErr error
-	read  bool
+	s   *Store
+	cfg *toraleconfig.Config
+	// cfgMod is config.json's modification time, read with cfg.
+	cfgMod time.Time
+	st     *State
+	stErr  error
+	read   bool
 }
 
 func (v *view) state() (*State, error) {
@@ -195,12 +197,30 @@ func (v *view) plaintext(profile string) toraleconfig.Config {
 		if st != nil && profile == st.ConfigOwner() {
 			if snap, err := v.s.files().Config(); err == nil {
 				c = snap.Config
+				if snap.Info != nil {
+					v.cfgMod = snap.Info.ModTime()
+				}
 			}
 			c = st.throughEndpoint(c)
 		}
 		v.cfg = &c
 	}
 	return *v.cfg
+}
+
+// plaintextNewer: config.json holds a plaintext key for profile that was
+// written after the profile's stored key, a move the watcher has not made
+// yet (no daemon, or one with --no-watch). It is the key the user means:
+// a watching daemon would store it, displacing the older one.
+func (v *view) plaintextNewer(profile string) bool {
+	if v.plaintext(profile).APIKey == "" || v.cfgMod.IsZero() {
+		return false
+	}
+	st, _ := v.state()
+	if st == nil || st.Profiles[profile] == nil {
+		return true
+	}
+	return v.cfgMod.After(st.Profiles[profile].StoredAt)
 }
 
 func (v *view) profileURL(profile string) string {

@@ -76,7 +76,9 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 		{name: "noauth URL, stored key still served", req: base(func(r *credstore.Request) { r.Env.NoAuth = "1" }), key: keyStored, keySrc: "keychain", url: credstore.DevAPIURL, urlSrc: "dev", noauth: true},
 		{name: "TORALE_DEV=true is not dev mode", req: base(func(r *credstore.Request) { r.Env.Dev = "true" }), key: keyStored, keySrc: "keychain", url: "https://config.example", urlSrc: "config"},
 		{name: "keychain beats config", req: base(nil), key: keyStored, keySrc: "keychain", url: "https://config.example", urlSrc: "config"},
-		{name: "profile URL when config has none", before: setConfig(`{"api_key":"` + keyConfig + `"}`), req: base(nil), key: keyStored, keySrc: "keychain", url: "https://profile.example", urlSrc: "profile"},
+		// Written after the stored key: the key a watching daemon would
+		// store next, so it is served already (this daemon runs --no-watch).
+		{name: "profile URL when config has none; its newer key wins", before: setConfig(`{"api_key":"` + keyConfig + `"}`), req: base(nil), key: keyConfig, keySrc: "config", url: "https://profile.example", urlSrc: "profile"},
 		{name: "config key when the keychain has none", before: func() {
 			if _, e, code := w.CLI(t, "", nil, "logout"); code != 0 {
 				t.Fatalf("logout: %d %s", code, e)

@@ -77,6 +77,15 @@ func (c *keyCache) Get(ctx context.Context, profile string) (string, error) {
 	e, ok := c.keys[profile]
 	c.mu.RUnlock()
 	if ok && c.fresh(e, now) {
+		if e.err == nil {
+			// A key in memory is served only while the keychain itself
+			// would serve it: once it is locked or gone, the same health
+			// record that status and /v1/health report refuses it here too
+			// (no door hands out a key the keychain now withholds).
+			if herr := c.health.check(ctx); herr != nil {
+				return "", herr
+			}
+		}
 		if e.err == nil && now.Sub(e.at) > c.ttl*2/3 {
 			// Renewal in the background, shared like any read: look-ups
 			// while it runs start no read of their own.

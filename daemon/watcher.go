@@ -15,6 +15,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Defaults of the watcher's timing. The debounce is short because the
@@ -83,6 +84,7 @@ type watchRun struct {
 
 	last     fs.FileInfo // config.json at the last scan or poll (nil: absent)
 	lastSeen bool
+	verdict  string // trustVerdict at the last scan
 
 	backoff    time.Duration
 	warned     string // problem already warned about (reason + file identity)
@@ -340,6 +342,19 @@ func (r *watchRun) statChanged() bool {
 	return !r.lastSeen || !sameStat(fi, r.last)
 }
 
+// trustVerdict is why the one safe opener would refuse path now ("" when
+// it would open it, or when it is absent).
+func trustVerdict(path string) string {
+	f, _, err := safefile.Open(path, safefile.Options{FollowLink: true})
+	if f != nil {
+		f.Close()
+	}
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	return err.Error()
+}
+
 func sameStat(a, b fs.FileInfo) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
@@ -361,13 +376,18 @@ func (r *watchRun) scan(ctx context.Context) scanNext {
 	if err != nil {
 		before = nil
 	}
-	changed := !r.lastSeen || !sameStat(before, r.last)
+	// A chown or chmod (of the file, a link's target or a directory on the
+	// way) changes whether the file may be read at all, with no write: the
+	// trust verdict is compared too, so the daemon never keeps serving what
+	// a direct read now refuses.
+	verdict := trustVerdict(r.path)
+	changed := !r.lastSeen || !sameStat(before, r.last) || verdict != r.verdict
 	res, err := r.Migrate(ctx)
 	after, serr := os.Stat(r.path)
 	if serr != nil {
 		after = nil
 	}
-	r.last, r.lastSeen = after, true
+	r.last, r.lastSeen, r.verdict = after, true, trustVerdict(r.path)
 	if ctx.Err() != nil {
 		return scanDone
 	}

@@ -120,6 +120,11 @@ func samePath(a, b string) bool {
 
 // call runs op against the daemon while it answers, else locally.
 func (b *backend) call(ctx context.Context, write bool, op func(credstore.Backend) error) error {
+	// A bad --rotate-after or TORALE_CRED_ROTATE_AFTER is the same usage
+	// error whether the daemon answers or the keychain does.
+	if _, err := b.f.rotationPeriod(); err != nil {
+		return err
+	}
 	if write && b.broken != nil {
 		return b.writeRefused(b.broken)
 	}
@@ -133,6 +138,10 @@ func (b *backend) call(ctx context.Context, write bool, op func(credstore.Backen
 		case b.client == nil && err == nil: // answering itself over the daemon's keys
 		case err == nil, errors.As(err, &answer), errors.Is(err, context.Canceled):
 			return err // the daemon's own answer
+		case errors.Is(err, errUsage):
+			return err // the caller's own mistake: the keychain would say the same
+		case errors.Is(err, credstore.ErrKeychain):
+			return err // the daemon's report on the keychain, not a broken daemon
 		case errors.Is(err, ipc.ErrNoDaemon):
 		case write:
 			return b.writeRefused(err)
@@ -197,8 +206,20 @@ func (b *backend) Stored(ctx context.Context, profile string) (r credstore.Resol
 	return r, err
 }
 
+// List is the profiles' metadata with each rotation status computed for
+// this caller's period (--rotate-after, TORALE_CRED_ROTATE_AFTER): the
+// daemon computes its own period's, which a client with another must not
+// show.
 func (b *backend) List(ctx context.Context) (l []credstore.ProfileInfo, err error) {
 	err = b.call(ctx, false, func(be credstore.Backend) (e error) { l, e = be.List(ctx); return })
+	if period, perr := b.f.rotationPeriod(); perr == nil {
+		for i := range l {
+			if l[i].Rotation != nil {
+				r := credstore.RotationOf(l[i].Profile, period, b.f.Now())
+				l[i].Rotation = &r
+			}
+		}
+	}
 	return l, err
 }
 

@@ -3,6 +3,7 @@
 package doors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -70,11 +71,24 @@ type row struct {
 	loginURL  map[string]string // profile → login --api-url
 	config    string            // config.json content ("" none)
 	configAs  string            // "", "fifo", "dir", "symlink", "empty", "foreign"
+	// configOld: config.json was written an hour before the stored key (a
+	// stale copy); otherwise it is written after it.
+	configOld bool
 	env       []string          // the caller's environment
 	profile   string            // --profile
 	flagKey   string            // --api-key
 	daemonArg []string          // extra daemon flags
 	down      bool              // the keychain is unreachable for everyone
+	// locked: the keychain is locked after the daemon has read the key
+	// (it is in the daemon's memory, which must not outlive the lock).
+	locked bool
+	// chownAfter: config.json is given to another user once the daemon
+	// has read it (an attribute change, no write).
+	chownAfter bool
+	// storedDaysAgo backdates the stored keys; wantDue is then status's
+	// rotation verdict for the caller's own period.
+	storedDaysAgo int
+	wantDue       bool
 	otherCfg  string            // content of a second config.json the caller names with TORALE_CONFIG
 	daemonURL string            // with otherCfg: the URL the daemon's own config.json names
 	want      want
@@ -87,8 +101,12 @@ var rows = []row{
 		want: want{keyEnv, "env", "https://api.torale.ai", "default", 0}},
 	{name: "flag beats env", stored: map[string]string{"default": keyDefault}, env: []string{"TORALE_API_KEY=" + keyEnv}, flagKey: keyFlag,
 		want: want{keyFlag, "flag", "https://api.torale.ai", "default", 0}},
-	{name: "keychain beats config", stored: map[string]string{"default": keyDefault}, config: `{"api_key":"` + keyPlain + `","api_url":"https://cfg.example"}`,
+	{name: "keychain beats an older config", stored: map[string]string{"default": keyDefault}, config: `{"api_key":"` + keyPlain + `","api_url":"https://cfg.example"}`, configOld: true,
 		want: want{keyDefault, "keychain", "https://cfg.example", "config", 0}},
+	// A plaintext key written after the stored one is what a watching
+	// daemon would store next: every door serves it already.
+	{name: "a newer plaintext key beats the stored one", stored: map[string]string{"default": keyDefault}, config: `{"api_key":"` + keyPlain + `","api_url":"https://cfg.example"}`,
+		want: want{keyPlain, "config", "https://cfg.example", "config", 0}},
 	{name: "config last", config: `{"api_key":"` + keyPlain + `"}`,
 		want: want{keyPlain, "config", "https://api.torale.ai", "default", 0}},
 	{name: "TORALE_API_URL beats config", stored: map[string]string{"default": keyDefault}, config: `{"api_url":"https://cfg.example"}`, env: []string{"TORALE_API_URL=https://env.example"},
@@ -116,6 +134,12 @@ var rows = []row{
 		want: want{"", "none", "https://api.torale.ai", "default", 4}},
 	{name: "keychain down, config covers", config: `{"api_key":"` + keyPlain + `"}`, down: true,
 		want: want{keyPlain, "config", "https://api.torale.ai", "default", 0}},
+	{name: "keychain locked after the daemon read the key", stored: map[string]string{"default": keyDefault}, locked: true,
+		want: want{"", "none", "https://api.torale.ai", "default", 4}},
+	{name: "config.json given to another user while the daemon runs", stored: map[string]string{"default": keyDefault}, config: `{"api_url":"https://cfg.example"}`, chownAfter: true,
+		want: want{keyDefault, "keychain", "https://api.torale.ai", "default", 0}},
+	{name: "the caller's TORALE_CRED_ROTATE_AFTER rules its rotation view", stored: map[string]string{"default": keyDefault}, storedDaysAgo: 40, env: []string{"TORALE_CRED_ROTATE_AFTER=30d"}, wantDue: true,
+		want: want{keyDefault, "keychain", "https://api.torale.ai", "default", 0}},
 	{name: "config.json a FIFO", stored: map[string]string{"default": keyDefault}, configAs: "fifo",
 		want: want{keyDefault, "keychain", "https://api.torale.ai", "default", 0}},
 	{name: "config.json a directory", stored: map[string]string{"default": keyDefault}, configAs: "dir",
@@ -142,11 +166,17 @@ func TestEveryDoorGivesTheSameAnswer(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			if r.configAs == "foreign" && os.Geteuid() != 0 {
+			if (r.configAs == "foreign" || r.chownAfter) && os.Geteuid() != 0 {
 				t.Skip("giving config.json to another user needs root")
 			}
 			w, env := setUp(t, r)
 			d := w.Daemon(t, daemonEnv(r), append([]string{"--no-watch"}, r.daemonArg...)...)
+			if r.locked {
+				lockAfterRead(t, w, env)
+			}
+			if r.chownAfter {
+				chownAfterRead(t, w, env)
+			}
 			checkCLI(t, w, "CLI through the daemon", env, r)
 			checkGit(t, w, "git through the daemon", env, r)
 			checkCurl(t, w, env, r)
@@ -165,6 +195,61 @@ func TestEveryDoorGivesTheSameAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// lockAfterRead has the daemon read the stored key, locks the keychain,
+// and waits until the daemon's token answer follows the lock (its keychain
+// state is at most a few seconds old).
+func lockAfterRead(t *testing.T, w *proctest.World, env []string) {
+	t.Helper()
+	if _, errOut, code := runTimed(t, w, env, "token"); code != 0 {
+		t.Fatalf("token before the lock: exit %d: %s", code, errOut)
+	}
+	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	testkeyring.Lock(t, bus)
+	t.Cleanup(func() { testkeyring.Unlock(t, bus, cmp.Or(os.Getenv("TORALE_CRED_TEST_KEYRING_PASSWORD"), "torale-test")) })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, _, code := runTimed(t, w, env, "token")
+		if code == 4 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("token through the daemon still exits %d 15 s after the keychain was locked", code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// chownAfterRead waits until the daemon serves config.json's URL, gives
+// the file to another user, and waits until the daemon stops using it.
+func chownAfterRead(t *testing.T, w *proctest.World, env []string) {
+	t.Helper()
+	url := func() string {
+		out, _, _ := runTimed(t, w, env, "status", "--json")
+		var rep struct {
+			Profiles []struct {
+				URL string `json:"api_url"`
+			} `json:"profiles"`
+		}
+		if json.Unmarshal([]byte(out), &rep) != nil || len(rep.Profiles) == 0 {
+			return ""
+		}
+		return rep.Profiles[0].URL
+	}
+	if u := url(); u != "https://cfg.example" {
+		t.Fatalf("before the chown the daemon serves %q, want config.json's URL", u)
+	}
+	if err := os.Chown(w.Config, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for url() == "https://cfg.example" {
+		if time.Now().After(deadline) {
+			t.Fatal("10 s after config.json was given to another user, the daemon still serves its URL")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -191,6 +276,17 @@ func setUp(t *testing.T, r row) (*proctest.World, []string) {
 			t.Fatal(err)
 		}
 	}
+	if r.storedDaysAgo > 0 {
+		then := time.Now().Add(-time.Duration(r.storedDaysAgo) * 24 * time.Hour).UTC()
+		if err := st.StateFile.Update(func(s *credstore.State) error {
+			for _, p := range s.Profiles {
+				p.StoredAt, p.CreatedAt = then, &then
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() {
 		for p := range r.stored {
 			_ = st.Keychain.Delete(context.Background(), p)
@@ -206,6 +302,12 @@ func setUp(t *testing.T, r row) (*proctest.World, []string) {
 	case "":
 		if r.config != "" {
 			write(w.Config, r.config, 0o600)
+			if r.configOld {
+				old := time.Now().Add(-time.Hour)
+				if err := os.Chtimes(w.Config, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	case "fifo":
 		if err := syscall.Mkfifo(w.Config, 0o600); err != nil {
@@ -293,6 +395,9 @@ func checkCLI(t *testing.T, w *proctest.World, door string, env []string, r row)
 		Profiles []struct {
 			KeyHint   string `json:"key_hint"`
 			KeySource string `json:"api_key_source"`
+			Rotation  *struct {
+				Due bool `json:"due"`
+			} `json:"rotation"`
 			URL       string `json:"api_url"`
 			URLSource string `json:"api_url_source"`
 		} `json:"profiles"`
@@ -316,6 +421,9 @@ func checkCLI(t *testing.T, w *proctest.World, door string, env []string, r row)
 	if p.KeySource != r.want.keySource || p.URL != r.want.url || p.URLSource != r.want.urlSource || (wantHint != "" && p.KeyHint != wantHint) {
 		t.Errorf("%s: status says %s from %s, %s from %s; want %s from %s, %s from %s", door,
 			p.KeyHint, p.KeySource, p.URL, p.URLSource, wantHint, r.want.keySource, r.want.url, r.want.urlSource)
+	}
+	if r.storedDaysAgo > 0 && (p.Rotation == nil || p.Rotation.Due != r.wantDue) {
+		t.Errorf("%s: status says rotation %+v, want due %v", door, p.Rotation, r.wantDue)
 	}
 	if strings.Contains(out, r.want.key) && r.want.key != "" {
 		t.Errorf("%s: status printed a key", door)
