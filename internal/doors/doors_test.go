@@ -66,19 +66,19 @@ type want struct {
 // row is one situation: files, stored keys, the caller's environment and
 // flags, and how the daemon runs.
 type row struct {
-	name      string
-	stored    map[string]string // profile → key in the keychain
-	loginURL  map[string]string // profile → login --api-url
-	config    string            // config.json content ("" none)
-	configAs  string            // "", "fifo", "dir", "symlink", "empty", "foreign"
+	name     string
+	stored   map[string]string // profile → key in the keychain
+	loginURL map[string]string // profile → login --api-url
+	config   string            // config.json content ("" none)
+	configAs string            // "", "fifo", "dir", "symlink", "empty", "foreign"
 	// configOld: config.json was written an hour before the stored key (a
 	// stale copy); otherwise it is written after it.
 	configOld bool
-	env       []string          // the caller's environment
-	profile   string            // --profile
-	flagKey   string            // --api-key
-	daemonArg []string          // extra daemon flags
-	down      bool              // the keychain is unreachable for everyone
+	env       []string // the caller's environment
+	profile   string   // --profile
+	flagKey   string   // --api-key
+	daemonArg []string // extra daemon flags
+	down      bool     // the keychain is unreachable for everyone
 	// locked: the keychain is locked after the daemon has read the key
 	// (it is in the daemon's memory, which must not outlive the lock).
 	locked bool
@@ -89,9 +89,9 @@ type row struct {
 	// rotation verdict for the caller's own period.
 	storedDaysAgo int
 	wantDue       bool
-	otherCfg  string            // content of a second config.json the caller names with TORALE_CONFIG
-	daemonURL string            // with otherCfg: the URL the daemon's own config.json names
-	want      want
+	otherCfg      string // content of a second config.json the caller names with TORALE_CONFIG
+	daemonURL     string // with otherCfg: the URL the daemon's own config.json names
+	want          want
 }
 
 var rows = []row{
@@ -208,7 +208,9 @@ func lockAfterRead(t *testing.T, w *proctest.World, env []string) {
 	}
 	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
 	testkeyring.Lock(t, bus)
-	t.Cleanup(func() { testkeyring.Unlock(t, bus, cmp.Or(os.Getenv("TORALE_CRED_TEST_KEYRING_PASSWORD"), "torale-test")) })
+	t.Cleanup(func() {
+		testkeyring.Unlock(t, bus, cmp.Or(os.Getenv("TORALE_CRED_TEST_KEYRING_PASSWORD"), "torale-test"))
+	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, _, code := runTimed(t, w, env, "token")
