@@ -198,6 +198,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("process hardening incomplete", "err", err)
 		}
 	}
+	if d.cfg.ConfigPath != "" {
+		// Before listening: without XDG_RUNTIME_DIR the socket lives there.
+		tightenToraleDir(d.cfg.ConfigPath, d.log)
+	}
 	l, inherited, err := d.listen()
 	if err != nil {
 		return err

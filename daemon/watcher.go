@@ -53,7 +53,7 @@ type Watcher struct {
 	// back: a key left in place for it moves now, not after the backoff).
 	Kick <-chan struct{}
 	// Quiet: the file is not config.json (state.json): no sweeping of
-	// rewrite leftovers.
+	// rewrite leftovers, no tightening of its directory.
 	Quiet bool
 	// Notify shows a desktop notification (a replaced key); nil: log only.
 	Notify func(ctx context.Context, title, body string) error
@@ -380,6 +380,9 @@ func (r *watchRun) scan(ctx context.Context) scanNext {
 	// way) changes whether the file may be read at all, with no write: the
 	// trust verdict is compared too, so the daemon never keeps serving what
 	// a direct read now refuses.
+	if !r.Quiet {
+		tightenToraleDir(r.path, r.log)
+	}
 	verdict := trustVerdict(r.path)
 	changed := !r.lastSeen || !sameStat(before, r.last) || verdict != r.verdict
 	res, err := r.Migrate(ctx)

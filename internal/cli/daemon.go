@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -114,7 +112,6 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		w = os.Stderr
 	}
 	logger := daemon.NewLogger(w, level)
-	tightenToraleDir(filepath.Dir(cfgPath), logger)
 	tightenRuntime()
 	d, err := daemon.New(daemon.Config{
 		Keychain:       kc,
@@ -163,22 +160,3 @@ func tightenRuntime() {
 	}
 }
 
-// tightenToraleDir makes config.json's directory (~/.torale) private
-// whenever the daemon runs: the official CLI creates it 0755, and its next
-// plaintext key would be readable by other users until it is moved. Only
-// a real directory of ours is touched (another user's is refused by the
-// trust rules instead), and the change is logged.
-func tightenToraleDir(dir string, log *slog.Logger) {
-	if filepath.Base(dir) != ".torale" {
-		return // a directory of the user's choosing (TORALE_CONFIG) is theirs to set
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 == 0 || !ownedByMe(fi) {
-		return
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		log.Warn("cannot make config.json's directory private", "dir", dir, "err", err)
-		return
-	}
-	log.Info("made config.json's directory private", "dir", dir, "was", fmt.Sprintf("%#o", fi.Mode().Perm()))
-}

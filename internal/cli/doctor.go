@@ -228,7 +228,7 @@ func checkToraleDir(dir string) check {
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		c.Detail = fmt.Sprintf("%s is mode %#o: a plaintext key the official CLI writes there is readable by others until it is moved", dir, fi.Mode().Perm())
-		c.Fix = "chmod 700 " + dir + "   (the daemon does it whenever it runs)"
+		c.Fix = "chmod 700 " + dir + "   (a running daemon does this itself at once; none has done it here)"
 		return c
 	}
 	c.OK, c.Detail = true, dir+" is yours and 0700"

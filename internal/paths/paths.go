@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
 // Env is the slice of the environment the paths depend on; tests pass their
@@ -84,7 +86,7 @@ func RuntimeDir(env Env) string {
 	}
 	d := filepath.Join(root, strconv.Itoa(uid))
 	fi, err := os.Lstat(d)
-	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedBy(fi, uid) {
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !trust.OwnedBy(fi, uid) {
 		return ""
 	}
 	return d
@@ -104,7 +106,7 @@ func SessionBus(env Env) string {
 	}
 	bus := filepath.Join(d, "bus")
 	fi, err := os.Stat(bus)
-	if err != nil || fi.Mode().Type() != fs.ModeSocket || !ownedBy(fi, os.Getuid()) {
+	if err != nil || fi.Mode().Type() != fs.ModeSocket || !trust.OwnedBy(fi, os.Getuid()) {
 		return ""
 	}
 	return "unix:path=" + escapeBusValue(bus)

@@ -19,7 +19,7 @@ var ErrUntrusted = errors.New("not trusted")
 // this user and, unless a symlink (whose mode bits mean nothing), not
 // writable by group or others.
 func Info(path string, fi fs.FileInfo) error {
-	if uid, ok := owner(fi); ok && uid != os.Getuid() {
+	if uid, ok := Owner(fi); ok && uid != os.Getuid() {
 		return fmt.Errorf("%w: %s is owned by user id %d, not by you; nothing is read from it (fix: check who wrote it, then chown it to yourself)", ErrUntrusted, path, uid)
 	}
 	if perm := fi.Mode().Perm(); writableByOthers(fi) {
@@ -50,4 +50,10 @@ func Dir(path string) error {
 		return fmt.Errorf("%w: %s is not a directory", ErrUntrusted, path)
 	}
 	return Info(path, fi)
+}
+
+// OwnedBy reports whether uid owns the file fi describes.
+func OwnedBy(fi fs.FileInfo, uid int) bool {
+	o, ok := Owner(fi)
+	return ok && o == uid
 }

@@ -7,7 +7,9 @@ import (
 	"syscall"
 )
 
-func owner(fi fs.FileInfo) (int, bool) {
+// Owner is the user id owning the file fi describes (false where the
+// platform has no such id).
+func Owner(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false

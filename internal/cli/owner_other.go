@@ -1,7 +1,0 @@
-//go:build !unix
-
-package cli
-
-import "io/fs"
-
-func ownedByMe(fs.FileInfo) bool { return false }
