@@ -159,4 +159,3 @@ func tightenRuntime() {
 		debug.SetGCPercent(50)
 	}
 }
-
