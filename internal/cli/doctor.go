@@ -106,7 +106,7 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 	pc := check{Name: "config.json", OK: !cs.PlaintextKey && cs.Problem == "", Detail: cs.Path + " holds no plaintext key"}
 	switch {
 	case cs.Problem != "":
-		pc.Detail, pc.Fix = cs.Path+": "+cs.Problem, "fix the file as the message says, then run: torale-cred import"
+		pc.Detail, pc.Fix = configProblem(cs), "fix the file as the message says, then run: torale-cred import"
 	case cs.PlaintextKey:
 		pc.Detail, pc.Fix = cs.Path+" holds plaintext key "+cs.KeyHint, "torale-cred import"
 	case !cs.Exists:

@@ -32,7 +32,7 @@ SIGHUP and SIGQUIT are passed on to it; torale-cred exits with the command's
 exit status (128+N when signal N ended it, 127 when the command is not found,
 126 when it cannot be run). With TORALE_NOAUTH=1 and no key, the command runs
 with TORALE_API_KEY unset.`,
-		Example: `  torale-cred exec -- torale task list
+		Example: `  torale-cred exec -- python3 -c 'from torale import Torale; print(Torale().tasks.list())'
   torale-cred exec --profile work -- python3 sync.py
   torale-cred exec -- sh -c 'printf "Authorization: Bearer %s\n" "$TORALE_API_KEY" | curl -H @- "$TORALE_API_URL/auth/me"'
 

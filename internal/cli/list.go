@@ -29,6 +29,29 @@ as unrecorded.
 			if infos == nil {
 				infos = []credstore.ProfileInfo{}
 			}
+			if f.profileChosen() {
+				// --profile (or TORALE_PROFILE) lists that profile alone,
+				// as status shows it alone.
+				name, err := f.profile()
+				if err != nil {
+					return err
+				}
+				var one []credstore.ProfileInfo
+				for _, in := range infos {
+					if in.Name == name {
+						one = append(one, in)
+					}
+				}
+				if one == nil {
+					if !asJSON {
+						f.say("No profile %q; run: torale-cred login --profile %s", name, name)
+					} else if err := writeJSON(f.IO.Out, []credstore.ProfileInfo{}); err != nil {
+						return err
+					}
+					return &ExitCodeError{Code: ExitNoKey}
+				}
+				infos = one
+			}
 			if asJSON {
 				return writeJSON(f.IO.Out, infos)
 			}

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
@@ -42,7 +45,15 @@ key alone.`,
 				}
 				return nil
 			}
-			if err := f.Backend().Delete(credstore.WithDoor(cmd.Context(), credstore.DoorLogout), profile); err != nil {
+			err = f.Backend().Delete(credstore.WithDoor(cmd.Context(), credstore.DoorLogout), profile)
+			if errors.Is(err, credstore.ErrNotFound) {
+				// What the user asked for is already so: say that, not
+				// "run: torale-cred login" (exit 3 all the same, as SPEC's
+				// "not found").
+				fmt.Fprintf(f.IO.ErrOut, "%s: profile %q has no key in the keychain; nothing to remove\n", prog, profile)
+				return &ExitCodeError{Code: ExitNoKey}
+			}
+			if err != nil {
 				return err
 			}
 			f.say("Removed the key for profile %q from the keychain.", profile)

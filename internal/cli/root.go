@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/torale-ai/torale-cred/credstore"
 )
 
 // GitHelperName is the name that makes this program git's credential
@@ -107,7 +109,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 		Example: `  torale-cred login                 # paste a key; stored in the keychain
   torale-cred status                # which key, how old, when to rotate
   printf 'Authorization: Bearer %s\n' "$(torale-cred token)" | curl -H @- https://api.torale.ai/auth/me
-  torale-cred exec -- torale task list`,
+  torale-cred exec -- python3 -c 'from torale import Torale; print(Torale().tasks.list())'`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// cobra's own `completion bash|zsh|fish|powershell` (SPEC), kept
@@ -119,10 +121,14 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%s", err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.Profile, "profile", "", "profile to use (default $TORALE_PROFILE, else \"default\")")
-	pf.DurationVar(&f.KeychainTimeout, "keychain-timeout", 0, "bound on each keychain call; raise it to answer an unlock prompt (default 3s, $TORALE_CRED_KEYCHAIN_TIMEOUT)")
+	pf.DurationVar(&f.KeychainTimeout, "keychain-timeout", 0, "bound on each keychain call; raise it to answer an unlock prompt ($TORALE_CRED_KEYCHAIN_TIMEOUT)")
 	pf.StringVar(&f.ConfigPath, "torale-config", "", "the official Torale CLI's config.json (default $TORALE_CONFIG, else ~/.torale/config.json)")
 	pf.StringVar(&f.SocketPath, "socket", "", "the daemon's socket (default $TORALE_CRED_SOCKET, else $XDG_RUNTIME_DIR/torale/cred.sock, else /run/user/UID/torale/cred.sock when that directory is yours, else ~/.torale/cred.sock)")
-	pf.Var(&f.RotateAfter, "rotate-after", "a key's life before rotation is due, in days (60d) or as a duration (default 90d, $TORALE_CRED_ROTATE_AFTER)")
+	pf.Var(&f.RotateAfter, "rotate-after", "a key's life before rotation is due, in days (60d) or as a duration ($TORALE_CRED_ROTATE_AFTER)")
+	// The defaults as a user reads them (help and man pages), not the zero
+	// values that mean "flag not given, ask the environment".
+	pf.Lookup("keychain-timeout").DefValue = credstore.DefaultKeychainTimeout.String()
+	pf.Lookup("rotate-after").DefValue = fmtPeriod(credstore.DefaultRotationPeriod)
 
 	root.AddCommand(
 		newLoginCmd(f), newLogoutCmd(f), newTokenCmd(f), newStatusCmd(f), newListCmd(f),

@@ -269,7 +269,7 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 	fmt.Fprintf(w, "Endpoint:    %s\n", rep.Endpoint.line())
 	switch {
 	case rep.Config.Problem != "":
-		fmt.Fprintf(w, "config.json: %s: %s\n", rep.Config.Path, rep.Config.Problem)
+		fmt.Fprintf(w, "config.json: %s\n", configProblem(rep.Config))
 	case rep.Config.LocalToken:
 		fmt.Fprintf(w, "config.json: %s holds the local endpoint's token, no key\n", rep.Config.Path)
 	case rep.Config.PlaintextKey:
@@ -306,4 +306,18 @@ func describeSource(s string) string {
 		return "plaintext config.json"
 	}
 	return s
+}
+
+// configProblem is config.json's problem naming its path once: the
+// reader's errors already name the file (trust, not a regular file) or
+// call it "config.json".
+func configProblem(c configStatus) string {
+	switch p := c.Problem; {
+	case strings.HasPrefix(p, "config.json "):
+		return c.Path + " " + strings.TrimPrefix(p, "config.json ")
+	case strings.Contains(p, c.Path):
+		return p
+	default:
+		return c.Path + ": " + p
+	}
 }
