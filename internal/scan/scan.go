@@ -271,7 +271,7 @@ func (w *walker) file(path string, fi fs.FileInfo, kind Kind) {
 		return
 	}
 	if fi.Size() > w.o.maxSize() {
-		w.note(path, fmt.Sprintf("skipped: %s, larger than the %s scanned (--max-size)", size(fi.Size()), size(w.o.maxSize())))
+		w.note(path, fmt.Sprintf("%s, larger than the %s read (--max-size)", size(fi.Size()), size(w.o.maxSize())))
 		return
 	}
 	b, err := ReadBounded(path, w.o.maxSize())
@@ -280,7 +280,7 @@ func (w *walker) file(path string, fi fs.FileInfo, kind Kind) {
 		return
 	}
 	if Binary(b) {
-		w.note(path, "skipped: binary")
+		w.note(path, "a binary file")
 		return
 	}
 	w.r.Files++

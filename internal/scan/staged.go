@@ -36,7 +36,7 @@ func Staged(ctx context.Context, dir string, maxSize int64) (Report, error) {
 		_, err := git(ctx, dir, &buf, "cat-file", "blob", ":"+name)
 		switch {
 		case buf.over:
-			r.Notes = append(r.Notes, Note{Path: name, Reason: fmt.Sprintf("skipped: larger than the %s scanned (--max-size)", size(maxSize))})
+			r.Notes = append(r.Notes, Note{Path: name, Reason: fmt.Sprintf("larger than the %s read (--max-size)", size(maxSize))})
 			continue
 		case err != nil:
 			r.Notes = append(r.Notes, Note{Path: name, Reason: "not read from the index: " + err.Error()})
