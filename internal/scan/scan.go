@@ -105,6 +105,15 @@ type Finding struct {
 	key      string
 }
 
+// String is the finding as people see it (path:line: hint): what %v,
+// %+v and %#v print, so a logged Finding never shows its key.
+func (f Finding) String() string {
+	return fmt.Sprintf("%s:%d: %s (%s)", f.Path, f.Line, f.KeyHint, f.Kind)
+}
+
+// GoString is String: %#v would print the key field.
+func (f Finding) GoString() string { return f.String() }
+
 // Key is the key found (for --fix alone: never print it).
 func (f Finding) Key() string { return f.key }
 
