@@ -52,20 +52,24 @@ func Staged(ctx context.Context, dir string, maxSize int64) (Report, error) {
 	return r, nil
 }
 
-// limitedBuffer keeps at most max bytes and says when more came.
+// limitedBuffer keeps at most max bytes and says when more came. It is
+// no bytes.Buffer by embedding: io.Copy would use the embedded ReadFrom
+// and bypass the limit.
 type limitedBuffer struct {
-	bytes.Buffer
+	buf  bytes.Buffer
 	max  int64
 	over bool
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if int64(l.Len()+len(p)) > l.max {
+	if int64(l.buf.Len()+len(p)) > l.max {
 		l.over = true
 		return 0, errors.New("blob too large")
 	}
-	return l.Buffer.Write(p)
+	return l.buf.Write(p)
 }
+
+func (l *limitedBuffer) Bytes() []byte { return l.buf.Bytes() }
 
 // git runs git in dir; stdout goes to out when given, else is returned.
 func git(ctx context.Context, dir string, out io.Writer, args ...string) ([]byte, error) {
