@@ -127,8 +127,9 @@ func runScan(ctx context.Context, f *Factory, o scanOptions, args []string) erro
 		out.Findings = append(out.Findings, scanFinding{Finding: fd, Status: "found", Advice: adviceFor(fd)})
 	}
 	var fixErr error
+	var said []string
 	if o.fix {
-		fixErr = fixFindings(ctx, f, out.Findings)
+		said, fixErr = fixFindings(ctx, f, out.Findings)
 	}
 	left := 0
 	for _, sf := range out.Findings {
@@ -142,6 +143,9 @@ func runScan(ctx context.Context, f *Factory, o scanOptions, args []string) erro
 		}
 	} else {
 		printScan(f, out, o.fix)
+	}
+	for _, s := range said {
+		f.say("%s", s)
 	}
 	if fixErr != nil {
 		return fixErr

@@ -17,14 +17,14 @@ import (
 // each .env file holding that key rewritten to the local endpoint. A
 // keychain failure stops it (exit 4); every other problem leaves that file
 // as it was, with the reason as its advice.
-func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) error {
+func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []string, err error) {
 	profile, err := f.profile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := f.Store()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	be := f.Backend()
 
@@ -45,7 +45,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) error {
 		res, err := migrate(ctx)
 		switch {
 		case err != nil && errors.Is(err, credstore.ErrKeychain):
-			return err
+			return said, err
 		case err != nil:
 			fd.Status, fd.Advice = "left", err.Error()
 		case res.Outcome == credstore.Migrated:
@@ -62,11 +62,11 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) error {
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		return said, nil
 	}
 	before, err := be.Stored(credstore.WithDoor(ctx, ""), profile)
 	if err != nil && !errors.Is(err, credstore.ErrNotFound) {
-		return err
+		return said, err
 	}
 	chosen := ""
 	if len(keys) == 1 {
@@ -88,7 +88,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) error {
 		}
 		stored = true
 		if before.KeyHint != "" && before.KeyHint != credstore.Hint(key) {
-			f.say("Stored %s for profile %q, replacing %s; %s.", credstore.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint))
+			said = append(said, fmt.Sprintf("Stored %s for profile %q, replacing %s; %s.", credstore.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
 		}
 		return nil
 	}
@@ -106,7 +106,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) error {
 		}
 		if fd.Kind == scan.KindRC {
 			if err := store(ctx, fd.Key()); err != nil {
-				return err
+				return said, err
 			}
 			fd.Status, fd.Advice = "left", fmt.Sprintf("%s is in the keychain now (profile %q); delete the line (ToraleClient() reads the local token from config.json)", fd.KeyHint, profile)
 			continue
@@ -118,14 +118,14 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) error {
 		res, err := fixer.FixFile(ctx, fd.Path, fd.Key())
 		switch {
 		case err != nil && errors.Is(err, credstore.ErrKeychain):
-			return err
+			return said, err
 		case err != nil:
 			fd.Status, fd.Advice = "left", strings.TrimSuffix(err.Error(), ".")
 		default:
 			markAll(fds, fd.Path, "fixed", res.Backup)
 		}
 	}
-	return nil
+	return said, nil
 }
 
 // endpointFixer is the rewrite to profile's local token and the endpoint's

@@ -109,7 +109,7 @@ const (
 
 // ErrNotRewritable: the file has no TORALE_API_KEY line holding the key
 // that RewriteEnv could replace, or names another API URL.
-var ErrNotRewritable = errors.New("not rewritable")
+var ErrNotRewritable = errors.New("left as it is")
 
 // RewriteEnv returns content with every `TORALE_API_KEY=<key>` line's
 // value replaced by token and every TORALE_API_URL value by url (a
@@ -132,7 +132,7 @@ func RewriteEnv(content []byte, key, token, url string, sameURL func(string) boo
 		}
 		if ok && a.Name == VarURL {
 			if !sameURL(a.Value) {
-				return nil, fmt.Errorf("%w: it sets %s to another server than the profile's", ErrNotRewritable, VarURL)
+				return nil, fmt.Errorf("%w: it sets %s to another server than the profile's, where the endpoint forwards; give that server a profile of its own (torale-cred login --api-url URL --profile NAME), then run torale-cred scan --fix --profile NAME", ErrNotRewritable, VarURL)
 			}
 			hasURL = true
 		}
