@@ -145,7 +145,7 @@ func TestFindingNeverShowsKey(t *testing.T) {
 		t.Fatalf("found %d", len(fs))
 	}
 	b, _ := json.Marshal(fs)
-	for _, s := range []string{fmt.Sprintf("%v", fs[0]), fmt.Sprintf("%+v", fs[0]), fmt.Sprintf("%#v", fs[0]), fmt.Sprint(fs), fmt.Sprintf("%s", fs[0])} {
+	for _, s := range []string{fmt.Sprintf("%v", fs[0]), fmt.Sprintf("%+v", fs[0]), fmt.Sprintf("%#v", fs[0]), fmt.Sprint(fs), fs[0].String()} {
 		if strings.Contains(s, keyDocs) || !strings.Contains(s, ".env:1") {
 			t.Errorf("printed as %q", s)
 		}
@@ -200,7 +200,10 @@ func TestWalkFIFO(t *testing.T) {
 		t.Skip("mkfifo:", err)
 	}
 	done := make(chan struct{})
-	go func() { _, _ = Walk(context.Background(), []string{home, filepath.Join(home, ".env")}, Options{}); close(done) }()
+	go func() {
+		_, _ = Walk(context.Background(), []string{home, filepath.Join(home, ".env")}, Options{})
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
