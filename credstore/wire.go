@@ -55,6 +55,10 @@ const (
 	DoorRemind = "remind" // the daemon's own created_at look-up (https only)
 	DoorLogin  = "login"  // a key stored by login or import
 	DoorLogout = "logout" // a key removed by logout
+	// DoorScan: scan --fix stored a key it found in a plaintext file.
+	DoorScan = "scan"
+	// DoorRestore: restore wrote the key back into config.json (uninstalling).
+	DoorRestore = "restore"
 	// DoorEndpoint: the local endpoint put the key into a request it
 	// forwarded (never a door a socket client may name).
 	DoorEndpoint = "endpoint"
@@ -63,7 +67,7 @@ const (
 // CheckDoor reports whether door is one of the names above.
 func CheckDoor(door string) bool {
 	switch door {
-	case DoorSocket, DoorToken, DoorExec, DoorEnv, DoorGit, DoorRotate, DoorVerify, DoorRemind, DoorLogin, DoorLogout:
+	case DoorSocket, DoorToken, DoorExec, DoorEnv, DoorGit, DoorRotate, DoorVerify, DoorRemind, DoorLogin, DoorLogout, DoorScan, DoorRestore:
 		return true
 	}
 	return false

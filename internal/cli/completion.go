@@ -32,13 +32,24 @@ func fixed(words ...string) cobra.CompletionFunc {
 
 // registerCompletions wires completion into the tree: --profile and every
 // PROFILE argument complete profile names, env --shell its shells, policy
-// set its modes (then executables as files).
+// set its modes (then executables as files), scan's PATHs files and
+// directories, and nothing where nothing is taken.
 func registerCompletions(root *cobra.Command, f *Factory) {
 	_ = root.RegisterFlagCompletionFunc("profile", profileNames(f))
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "env":
 			_ = c.RegisterFlagCompletionFunc("shell", fixed(shellSh, shellFish, shellPowerShell))
+		case "scan":
+			// PATH...: directories and files, as a shell completes them;
+			// the numbers take no file name.
+			c.ValidArgsFunction = func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return nil, cobra.ShellCompDirectiveDefault
+			}
+			_ = c.RegisterFlagCompletionFunc("max-depth", cobra.NoFileCompletions)
+			_ = c.RegisterFlagCompletionFunc("max-size", cobra.NoFileCompletions)
+		case "restore":
+			c.ValidArgsFunction = cobra.NoFileCompletions
 		case "policy":
 			for _, sub := range c.Commands() {
 				if sub.Name() != "set" {

@@ -22,9 +22,9 @@ const gitHelperName = "torale"
 var gitHelperValues = []string{"", gitHelperName}
 
 func newSetupGitCmd(f *Factory) *cobra.Command {
-	var remove bool
+	var remove, preCommit, force bool
 	cmd := &cobra.Command{
-		Use:   "setup-git [--remove]",
+		Use:   "setup-git [--remove] [--pre-commit [--force]]",
 		Short: "Point git's credential helper for the Torale hosts at git-credential-torale",
 		Long: `Configures git (git config --global) to ask git-credential-torale for
 credentials for the Torale API hosts only: https://api.torale.ai, every
@@ -34,12 +34,25 @@ configured earlier for that host, then to "torale". Other hosts are left
 alone. Running it again changes nothing; --remove takes out exactly those
 entries (for every host that has them).
 
-git honours GIT_CONFIG_GLOBAL, so the file changed is the one git would use.`,
+git honours GIT_CONFIG_GLOBAL, so the file changed is the one git would use.
+
+--pre-commit instead installs a pre-commit hook in the current repository
+(.git/hooks/pre-commit, or core.hooksPath's) that runs 'torale-cred scan
+--staged' and refuses a commit whose staged files hold a real Torale key.
+A hook of another program is never overwritten unless --force is given; it
+is then kept beside ours as pre-commit.before-torale-cred. With --remove, it
+takes out the hook it installed.`,
 		Example: `  torale-cred setup-git
   printf 'protocol=https\nhost=api.torale.ai\n\n' | git credential fill
   torale-cred setup-git --remove`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if force && !preCommit {
+				return usageErrorf("--force only goes with --pre-commit (it replaces another program's hook)")
+			}
+			if preCommit {
+				return setupPreCommit(cmd.Context(), f, remove, force)
+			}
 			if remove {
 				return removeGitSetup(cmd.Context(), f)
 			}
@@ -47,6 +60,8 @@ git honours GIT_CONFIG_GLOBAL, so the file changed is the one git would use.`,
 		},
 	}
 	cmd.Flags().BoolVar(&remove, "remove", false, "remove the entries setup-git added")
+	cmd.Flags().BoolVar(&preCommit, "pre-commit", false, "install a pre-commit hook in this repository that refuses a commit holding a real key")
+	cmd.Flags().BoolVar(&force, "force", false, "with --pre-commit: replace another program's hook (kept as pre-commit.before-torale-cred)")
 	return cmd
 }
 
