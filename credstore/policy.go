@@ -262,8 +262,8 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 		if c.Unit != "" {
 			where = " in " + safetext.Text(c.Unit, safetext.MaxName)
 		}
-		if c.SSH {
-			where += " over SSH"
+		if c.SSHLogin {
+			where += " in an SSH login"
 		}
 		body := fmt.Sprintf("%s%s asks for the Torale API key of profile %q.", c.Program(), where, profile)
 		return ask(actx, "Hand out a Torale API key?", body, []notify.Choice{

@@ -146,7 +146,12 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 		prog, unit := "unknown", ""
 		if e.Caller != nil {
 			prog, unit = e.Caller.Program(), shown(e.Caller.Unit)
-			if e.Caller.SSH {
+			switch {
+			case e.Remote != "":
+				prog += " for " + shown(e.Remote) + " (forwarded)"
+			case e.Caller.Forwarded:
+				prog += " (forwarded by hand)"
+			case e.Caller.OverSSH():
 				prog += " over SSH"
 			}
 		}
