@@ -224,6 +224,10 @@ type SessionOpened struct {
 	Session
 	Tokens    []SessionToken `json:"tokens"`
 	LocalPort int            `json:"local_port"`
+	// SSHArgs are what torale-cred ssh runs ssh with (argv[1:]): the
+	// daemon's forward and options, then the user's arguments. The
+	// session runs only once the process runs exactly these.
+	SSHArgs []string `json:"ssh_args"`
 }
 
 // Session is one live remote session as GET /v1/sessions lists it: never

@@ -127,7 +127,7 @@ func (m *Manager) Open(ctx context.Context, req ipc.SessionRequest, pid int) (ip
 	if err != nil {
 		return ipc.SessionOpened{}, err
 	}
-	s := &Session{m: m, id: id, pid: pid, args: slices.Clone(req.SSHArgs), profiles: slices.Clone(profiles),
+	s := &Session{m: m, id: id, pid: pid, profiles: slices.Clone(profiles),
 		use: &credstore.RemoteUse{Session: id, Dest: dest}, tokens: map[string]string{},
 		stop: make(chan struct{}), served: make(chan struct{})}
 	if err := m.o.Store.OpenSession(ctx, s.use, profiles); err != nil {
@@ -159,6 +159,7 @@ func (m *Manager) Open(ctx context.Context, req ipc.SessionRequest, pid int) (ip
 		w.close()
 		return ipc.SessionOpened{}, err
 	}
+	s.args = SSHArgs(s.remotePort, s.localPort, len(profiles) > 1, req.SSHArgs)
 	s.opened = m.o.Now()
 	s.expires = s.opened.Add(ttl)
 	s.srv = endpoint.New(endpoint.Options{Store: m.o.Store, Logger: m.log.With("session", id), Session: s})
@@ -183,7 +184,37 @@ func (m *Manager) Open(ctx context.Context, req ipc.SessionRequest, pid int) (ip
 	m.log.Info("remote session opened", "session", id, "destination", dest, "profiles", profiles, "pid", pid, "ttl", ttl.String(), "local_port", s.localPort, "remote_port", s.remotePort)
 	opened.Session = s.info()
 	opened.LocalPort = s.localPort
+	opened.SSHArgs = slices.Clone(s.args)
 	return opened, nil
+}
+
+// Environment variables torale-cred ssh sets in ssh's environment and ssh
+// sends (SendEnv; the server must AcceptEnv them): never in an argument,
+// where any local user's ps would read the token.
+const (
+	EnvKey = "TORALE_API_KEY"
+	EnvURL = "TORALE_API_URL"
+	// EnvTokens holds the further profiles' tokens, "profile=token,...",
+	// when a session has more than one.
+	EnvTokens = "TORALE_CRED_SESSION_TOKENS"
+)
+
+// SSHArgs are ssh's arguments for a session: the forward of remotePort on
+// the remote's loopback to the session's endpoint, the environment sent,
+// no connection sharing (a ControlMaster would carry the forward in
+// another process, which the session does not serve), and ssh to exit
+// rather than run without its forward; then the user's own arguments.
+func SSHArgs(remotePort, localPort int, more bool, user []string) []string {
+	args := []string{
+		"-o", "ControlMaster=no", "-o", "ControlPath=none",
+		"-o", "ExitOnForwardFailure=yes",
+		"-o", "SendEnv=" + EnvKey, "-o", "SendEnv=" + EnvURL,
+	}
+	if more {
+		args = append(args, "-o", "SendEnv="+EnvTokens)
+	}
+	args = append(args, "-R", net.JoinHostPort(credstore.EndpointHost, strconv.Itoa(remotePort))+":"+net.JoinHostPort(credstore.EndpointHost, strconv.Itoa(localPort)))
+	return append(args, user...)
 }
 
 // List is every live session, oldest first.
