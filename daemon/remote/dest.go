@@ -14,7 +14,9 @@ const sshArgOpts = "BbcDEeFIiJLlmOoPpQRSWw"
 
 // Destination is where ssh with args connects, as its own arguments name
 // it: the first argument that is not an option ("user@host" or an
-// ssh:// URI), with -l's user and -p's port added when given (host only:
+// ssh:// URI), with -l's user and -p's port added when given, before the
+// host or after it (ssh reads options on both sides; the next word that is
+// not an option begins the remote command) (host only:
 // ssh_config may still rename it, which the trail does not pretend to
 // know). An error when args name none.
 func Destination(args []string) (string, error) {
@@ -22,14 +24,17 @@ func Destination(args []string) (string, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			if i+1 < len(args) {
+			if host == "" && i+1 < len(args) {
 				host = args[i+1]
 			}
 			break
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
+			if host != "" {
+				break // the remote command
+			}
 			host = a
-			break
+			continue
 		}
 		// A cluster of flags (-tt, -vp22): the first that takes an
 		// argument takes the rest of the word, or the next one.

@@ -13,6 +13,7 @@ func TestDestination(t *testing.T) {
 		{[]string{"-tt", "-p2222", "devbox"}, "devbox:2222"},
 		{[]string{"-vp", "22", "--", "devbox"}, "devbox"},
 		{[]string{"ssh://bob@devbox:2200"}, "bob@devbox:2200"},
+		{[]string{"devbox", "-p", "2222", "ls", "-p", "1"}, "devbox:2222"},
 	} {
 		if got, err := Destination(tc.args); err != nil || got != tc.want {
 			t.Errorf("Destination(%q) = %q, %v; want %q", tc.args, got, err, tc.want)
