@@ -6,8 +6,6 @@ import (
 	"strings"
 )
 
-var errUnsupported = errors.New("remote sessions are not supported on this system")
-
 // sshArgOpts are the options of OpenSSH's client that take an argument
 // (ssh.c's getopt string): what follows them is never the destination.
 const sshArgOpts = "BbcDEeFIiJLlmOoPpQRSWw"

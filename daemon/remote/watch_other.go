@@ -2,6 +2,10 @@
 
 package remote
 
+import "errors"
+
+var errUnsupported = errors.New("remote sessions are not supported on this system")
+
 // supported: the daemon cannot watch the ssh client here yet.
 const supported = false
 
