@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/safetext"
@@ -28,11 +27,18 @@ const (
 type Policy struct {
 	Mode  string   `json:"mode"`
 	Allow []string `json:"allow,omitempty"`
+	// Remote is the rule for requests forwarded from another host by
+	// torale-cred ssh: allow, confirm (once per session) or deny; ""
+	// follows Mode (RemoteRule).
+	Remote string `json:"remote,omitempty"`
 }
 
 // CheckPolicy refuses a mode or an executable that cannot be matched: the
 // caller's executable is always an absolute, clean path.
 func CheckPolicy(p Policy) error {
+	if err := checkRemoteRule(p.Remote); err != nil {
+		return err
+	}
 	switch p.Mode {
 	case PolicyOpen, PolicyConfirm:
 	case PolicyAllow:
@@ -108,13 +114,7 @@ func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
 func (s *Store) judge(ctx context.Context, v *view, profile, door, hint, action string) error {
 	c := Caller(ctx, door)
 	err := s.decide(ctx, v, profile, door, c)
-	if s.Audit != nil {
-		res := audit.ResultOK
-		if err != nil {
-			res = audit.ResultDenied
-		}
-		s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Result: res, Caller: c})
-	}
+	s.record(ctx, profile, door, hint, action, c, err)
 	return err
 }
 
@@ -160,6 +160,11 @@ func (s *Store) decide(ctx context.Context, v *view, profile, door string, c *pe
 	p, err := v.policy(profile)
 	if err != nil {
 		return err
+	}
+	if door == DoorRemote {
+		// Another host's request: the executable is our ssh client, which
+		// says nothing of the program asking; the remote rule decides.
+		return s.decideRemote(ctx, p, profile, c, RemoteFrom(ctx))
 	}
 	if p.Mode == PolicyOpen || Allows(p.Allow, c.Exe) {
 		return nil
@@ -262,8 +267,8 @@ func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (st
 		if c.Unit != "" {
 			where = " in " + safetext.Text(c.Unit, safetext.MaxName)
 		}
-		if c.SSH {
-			where += " over SSH"
+		if c.SSHLogin {
+			where += " in an SSH login"
 		}
 		body := fmt.Sprintf("%s%s asks for the Torale API key of profile %q.", c.Program(), where, profile)
 		return ask(actx, "Hand out a Torale API key?", body, []notify.Choice{
@@ -297,7 +302,8 @@ func (s *Store) allowAlways(profile, exe string) error {
 	})
 }
 
-// SetPolicy records profile's policy (open removes it).
+// SetPolicy records profile's policy (open, with no remote rule, removes
+// it). The remote rule is kept unless p sets one.
 func (s *Store) SetPolicy(profile string, p Policy) error {
 	if err := CheckProfile(profile); err != nil {
 		return err
@@ -305,11 +311,40 @@ func (s *Store) SetPolicy(profile string, p Policy) error {
 	if err := CheckPolicy(p); err != nil {
 		return err
 	}
-	return s.UpdateState(func(st *State) error { st.setPolicy(profile, p); return nil })
+	return s.UpdateState(func(st *State) error {
+		if p.Remote == "" {
+			p.Remote = st.Policies[profile].Remote
+		}
+		st.setPolicy(profile, p)
+		return nil
+	})
+}
+
+// SetRemoteRule records profile's remote rule alone (allow, confirm or
+// deny), keeping its mode and allow list.
+func (s *Store) SetRemoteRule(profile, rule string) error {
+	if err := CheckProfile(profile); err != nil {
+		return err
+	}
+	if rule == "" {
+		return fmt.Errorf("%w: the remote rule is allow, confirm or deny", ErrBadRequest)
+	}
+	if err := checkRemoteRule(rule); err != nil {
+		return err
+	}
+	return s.UpdateState(func(st *State) error {
+		p, ok := st.Policies[profile]
+		if !ok {
+			p = Policy{Mode: PolicyOpen}
+		}
+		p.Remote = rule
+		st.setPolicy(profile, p)
+		return nil
+	})
 }
 
 func (st *State) setPolicy(profile string, p Policy) {
-	if p.Mode == PolicyOpen {
+	if p.Mode == PolicyOpen && p.Remote == "" {
 		delete(st.Policies, profile)
 		return
 	}

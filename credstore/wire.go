@@ -62,6 +62,11 @@ const (
 	// DoorEndpoint: the local endpoint put the key into a request it
 	// forwarded (never a door a socket client may name).
 	DoorEndpoint = "endpoint"
+	// DoorRemote: a remote session's endpoint put the key into a request
+	// forwarded from another host (torale-cred ssh); the line names it.
+	DoorRemote = "remote"
+	// DoorSSH: torale-cred ssh opened a remote session (no key left).
+	DoorSSH = "ssh"
 )
 
 // CheckDoor reports whether door is one of the names above.

@@ -25,7 +25,7 @@ func (d *Daemon) record(e audit.Event) { d.trail.Record(e) }
 func (d *Daemon) firstUse(e audit.Event) {
 	c := e.Caller
 	d.log.Info("a program received a profile's key for the first time", "profile", e.Profile, "key", e.KeyHint,
-		"exe", c.Exe, "pid", c.PID, "unit", c.Unit, "ssh", c.SSH, "door", e.Door)
+		"exe", c.Exe, "pid", c.PID, "unit", c.Unit, "ssh_login", c.SSHLogin, "forwarded", c.Forwarded, "door", e.Door)
 	if d.cfg.Notify == nil {
 		return
 	}

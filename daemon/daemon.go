@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/daemon/remote"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/harden"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -216,6 +217,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if min := d.cfg.Keychain.Timeout() + 5*time.Second; so.WriteTimeout < min {
 		so.WriteTimeout = max(min, 15*time.Second)
 	}
+	sessions := remote.New(remote.Options{Store: d.store, Logger: d.log})
+	so.Sessions = sessions
 	srv := ipc.NewServer(d.store, so)
 	d.health.onChange(func(err error) {
 		if err != nil {
@@ -265,6 +268,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		d.log.Warn("requests still in flight at shutdown were cut off", "err", err)
 	}
+	sessions.Close()
 	if stopEndpoint != nil {
 		stopEndpoint(sctx)
 	}

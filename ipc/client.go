@@ -274,3 +274,29 @@ func (c *Client) Put(ctx context.Context, profile, key string, o credstore.PutOp
 func (c *Client) Delete(ctx context.Context, profile string) error {
 	return c.send(ctx, http.MethodDelete, "/v1/credentials/"+url.PathEscape(profile), nil, nil)
 }
+
+// OpenSession asks POST /v1/sessions: a remote session whose ssh client
+// will be this very process (it execs ssh next).
+func (c *Client) OpenSession(ctx context.Context, req SessionRequest) (SessionOpened, error) {
+	var o SessionOpened
+	err := c.send(credstore.WithDoor(ctx, credstore.DoorSSH), http.MethodPost, "/v1/sessions", req, &o)
+	return o, err
+}
+
+// Sessions asks GET /v1/sessions.
+func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var l SessionList
+	err := c.send(ctx, http.MethodGet, "/v1/sessions", nil, &l)
+	return l.Sessions, err
+}
+
+// RevokeSessions asks DELETE /v1/sessions: session id, or all for "".
+func (c *Client) RevokeSessions(ctx context.Context, id string) (int, error) {
+	var rv SessionsRevoked
+	path := "/v1/sessions"
+	if id != "" {
+		path += "?id=" + url.QueryEscape(id)
+	}
+	err := c.send(ctx, http.MethodDelete, path, nil, &rv)
+	return rv.Revoked, err
+}

@@ -42,6 +42,20 @@ type Options struct {
 	// ConfigPath and StateDir are the daemon's own files, reported by
 	// /v1/health: a client whose own differ answers itself.
 	ConfigPath, StateDir string
+	// Sessions opens, lists and ends remote sessions (/v1/sessions); nil:
+	// this server opens none.
+	Sessions Sessions
+}
+
+// Sessions are the daemon's remote sessions (daemon/remote).
+type Sessions interface {
+	// Open judges (ctx carries the caller and door) and opens a session
+	// whose ssh client will be process pid.
+	Open(ctx context.Context, req SessionRequest, pid int) (SessionOpened, error)
+	List() []Session
+	// Revoke ends the session id, or every one when id is "", and says how
+	// many ended.
+	Revoke(id string) int
 }
 
 // Server is the socket API over any credstore.Backend: handler → Backend
@@ -214,6 +228,24 @@ func (s *Server) connState(c net.Conn, st http.ConnState) {
 	}
 }
 
+// errForwarded: the peer is an ssh client, so the request comes from
+// another host through a forward of this socket (ssh -R), which is never
+// how another host uses a profile (SPEC: "Remote sessions").
+var errForwarded = fmt.Errorf("%w: this socket does not serve another host through an ssh forward; use a profile there with: torale-cred ssh HOST", credstore.ErrDenied)
+
+// notForwarded refuses a request whose peer is an ssh client forwarding
+// this socket: another host would reach the key, the listing and PUT.
+func (s *Server) notForwarded(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if cp, _ := r.Context().Value(peerKey{}).(*connPeer); cp != nil && cp.identified().caller.Forwarded {
+			s.log.Warn("refused a request forwarded from another host by ssh", "pid", cp.caller.PID, "exe", cp.caller.Exe)
+			s.fail(w, errForwarded)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // guard serves only requests on connections connContext let through.
 func guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -239,12 +271,19 @@ func (s *Server) routes() *http.ServeMux {
 		{"GET", "/v1/credentials/{profile}", s.stored},
 		{"PUT", "/v1/credentials/{profile}", s.put},
 		{"DELETE", "/v1/credentials/{profile}", s.del},
+		{"POST", "/v1/sessions", s.openSession},
+		{"GET", "/v1/sessions", s.listSessions},
+		{"DELETE", "/v1/sessions", s.revokeSessions},
 	}
 	mux := http.NewServeMux()
 	allow := map[string][]string{}
 	var paths []string
 	for _, rt := range table {
-		mux.HandleFunc(rt.method+" "+rt.path, guard(rt.h))
+		h := rt.h
+		if rt.path != "/v1/health" {
+			h = s.notForwarded(h)
+		}
+		mux.HandleFunc(rt.method+" "+rt.path, guard(h))
 		if _, ok := allow[rt.path]; !ok {
 			paths = append(paths, rt.path)
 		}
@@ -397,6 +436,61 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+// errNoSessions: this server opens no remote sessions.
+var errNoSessions = errors.New("this daemon opens no remote sessions (it runs without them, or on a system where they are not supported)")
+
+// openSession is POST /v1/sessions, for torale-cred ssh alone: its
+// process becomes the ssh client the session belongs to, so the pid the
+// daemon watches is the socket peer's own (SO_PEERCRED), never a number a
+// client sends. The session is judged for the program behind it.
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
+	if s.o.Sessions == nil {
+		writeError(w, http.StatusNotFound, CodeUnknownRoute, errNoSessions.Error())
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		s.bodyError(w, err)
+		return
+	}
+	var req SessionRequest
+	err = decodeStrict(body, &req)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	cp, _ := r.Context().Value(peerKey{}).(*connPeer)
+	if cp == nil || !cp.identified().ours || !peer.StillRuns(cp.caller) {
+		s.fail(w, fmt.Errorf("%w: remote sessions are opened by torale-cred ssh, which runs ssh itself", credstore.ErrDenied))
+		return
+	}
+	ctx := credstore.WithDoor(peer.With(r.Context(), s.ids.Behind(cp.caller, credstore.DoorSSH)), credstore.DoorSSH)
+	opened, err := s.o.Sessions.Open(ctx, req, cp.caller.PID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opened)
+}
+
+// listSessions is GET /v1/sessions: the live ones, never a token.
+func (s *Server) listSessions(w http.ResponseWriter, _ *http.Request) {
+	list := SessionList{Sessions: []Session{}}
+	if s.o.Sessions != nil {
+		list.Sessions = append(list.Sessions, s.o.Sessions.List()...)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// revokeSessions is DELETE /v1/sessions[?id=ID]: ends one session or all.
+func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request) {
+	n := 0
+	if s.o.Sessions != nil {
+		n = s.o.Sessions.Revoke(r.URL.Query().Get("id"))
+	}
+	writeJSON(w, http.StatusOK, SessionsRevoked{Revoked: n})
 }
 
 // checkSource: a PUT may say where its key came from, among SPEC's words.

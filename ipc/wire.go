@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -196,4 +197,61 @@ func at(err error) string {
 		return ""
 	}
 	return " (at " + sanitize(s, 64) + ")"
+}
+
+// SessionRequest is POST /v1/sessions: torale-cred ssh asks for a remote
+// session before it becomes the ssh client (it execs ssh, keeping its
+// pid, which the daemon watches). SSHArgs are the arguments it will run
+// ssh with (argv[1:]); the daemon takes the destination from them and
+// checks them against the ssh process's own once it runs.
+type SessionRequest struct {
+	Profiles   []string `json:"profiles"`
+	TTLSeconds int64    `json:"ttl_seconds,omitempty"`
+	SSHArgs    []string `json:"ssh_args"`
+}
+
+// SessionToken is one profile's session token: worthless but through this
+// session's forward, and only until it ends.
+type SessionToken struct {
+	Profile string `json:"profile"`
+	Token   string `json:"token"`
+}
+
+// SessionOpened answers POST /v1/sessions: the forward to set up (the
+// remote port on the remote's 127.0.0.1 to the local one) and each
+// profile's token, the first the SDK's.
+type SessionOpened struct {
+	Session
+	Tokens    []SessionToken `json:"tokens"`
+	LocalPort int            `json:"local_port"`
+	// SSHArgs are what torale-cred ssh runs ssh with (argv[1:]): the
+	// daemon's forward and options, then the user's arguments. The
+	// session runs only once the process runs exactly these.
+	SSHArgs []string `json:"ssh_args"`
+}
+
+// Session is one live remote session as GET /v1/sessions lists it: never
+// a token.
+type Session struct {
+	ID          string    `json:"id"`
+	Profiles    []string  `json:"profiles"`
+	Destination string    `json:"destination"`
+	PID         int       `json:"pid"`
+	RemotePort  int       `json:"remote_port"`
+	RemoteURL   string    `json:"remote_url"`
+	OpenedAt    time.Time `json:"opened_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	// Running: the ssh client runs with the arguments the session was
+	// opened for (false until torale-cred ssh has become it).
+	Running bool `json:"running"`
+}
+
+// SessionList is GET /v1/sessions.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
+}
+
+// SessionsRevoked answers DELETE /v1/sessions.
+type SessionsRevoked struct {
+	Revoked int `json:"revoked"`
 }

@@ -43,6 +43,26 @@ type Options struct {
 	// http.DefaultTransport, which trusts the system's roots and honours
 	// SSL_CERT_FILE and the proxy variables).
 	Transport http.RoundTripper
+	// Session makes this a remote session's endpoint (torale-cred ssh):
+	// only the session's tokens are taken, only from its ssh client, never
+	// for key management, each use judged at door remote; nil: the local
+	// endpoint, which refuses a request an ssh client forwards.
+	Session Session
+}
+
+// Session is a remote session's side of its endpoint (daemon/remote).
+type Session interface {
+	// ProfileOf is the profile tok stands for in this session while it
+	// lives ("", false otherwise).
+	ProfileOf(tok string) (string, bool)
+	// Admits: c, the connection's process, is the session's ssh client,
+	// running with the session's arguments.
+	Admits(c *peer.Caller) error
+	// Use is the session as the hand-out point judges and records it.
+	Use() *credstore.RemoteUse
+	// RemotePort is the port the remote host reaches the endpoint by: the
+	// only one a request's Host may name.
+	RemotePort() int
 }
 
 // Server is the endpoint on one listener.
@@ -204,17 +224,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusUnauthorized, "torale-cred's local endpoint serves only its own user's programs", "err", err.Error())
 		return
 	}
+	sess := s.o.Session
+	switch {
+	case sess != nil:
+		if err := sess.Admits(caller); err != nil {
+			s.refuse(w, r, http.StatusUnauthorized, "this remote session's endpoint serves only its own ssh client", "err", err.Error(), "program", caller.Program())
+			return
+		}
+	case caller.Forwarded:
+		s.refuse(w, r, http.StatusUnauthorized, "torale-cred's local endpoint does not serve another host through an ssh forward; use a profile there with: torale-cred ssh HOST", "program", caller.Program())
+		return
+	}
 	profile, why := s.profileOf(r)
 	if why != "" {
 		s.refuse(w, r, http.StatusUnauthorized, why, "program", caller.Program())
 		return
 	}
-	route, err := routeOf(r)
+	route, err := routeOf(r, sess != nil)
 	if err != nil {
 		s.refuse(w, r, http.StatusUnauthorized, err.Error(), "program", caller.Program())
 		return
 	}
 	ctx := credstore.WithRoute(credstore.WithDoor(peer.With(r.Context(), caller), credstore.DoorEndpoint), route)
+	if sess != nil {
+		ctx = credstore.WithRemote(credstore.WithDoor(ctx, credstore.DoorRemote), sess.Use())
+	}
 	res, err := s.o.Store.Stored(ctx, profile)
 	switch {
 	case errors.Is(err, credstore.ErrKeychain):
@@ -236,8 +270,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // ownHost: the request names this endpoint (127.0.0.1 or localhost and
 // its port), not another host (a web page's rebound name).
 func (s *Server) ownHost(host string) bool {
+	port := s.port
+	if s.o.Session != nil {
+		port = strconv.Itoa(s.o.Session.RemotePort())
+	}
 	h, p, err := net.SplitHostPort(host)
-	return err == nil && p == s.port && (h == credstore.EndpointHost || strings.EqualFold(h, "localhost"))
+	return err == nil && p == port && (h == credstore.EndpointHost || strings.EqualFold(h, "localhost"))
 }
 
 // profileOf is the profile whose local token the request carries as its
@@ -256,6 +294,12 @@ func (s *Server) profileOf(r *http.Request) (profile, detail string) {
 	if strings.HasPrefix(tok, "sk_") {
 		return "", "Invalid API key: torale-cred's local endpoint takes a local token, never a Torale key; it adds the key itself"
 	}
+	if s.o.Session != nil {
+		if p, ok := s.o.Session.ProfileOf(tok); ok {
+			return p, ""
+		}
+		return "", "Invalid API key: this remote session's endpoint takes its own session token only, until the ssh session ends (torale-cred status lists live sessions)"
+	}
 	ep, err := s.o.Store.EndpointState()
 	if err != nil {
 		return "", "torale-cred cannot read its local tokens: " + err.Error()
@@ -273,8 +317,9 @@ const keyRoutes = "/auth/api-keys"
 
 // routeOf is the request's route for the trail ("GET /auth/me"), refusing
 // a path that is not plain (so the server cannot read it as another one)
-// and key management.
-func routeOf(r *http.Request) (string, error) {
+// and key management: creating and revoking keys always, and for a remote
+// session every key route, listing included.
+func routeOf(r *http.Request, remote bool) (string, error) {
 	p := r.URL.Path
 	clean := path.Clean("/" + p)
 	if p != clean && p != clean+"/" {
@@ -282,6 +327,9 @@ func routeOf(r *http.Request) (string, error) {
 	}
 	lower := strings.ToLower(clean)
 	if lower == keyRoutes || strings.HasPrefix(lower, keyRoutes+"/") {
+		if remote {
+			return "", errors.New("a remote session does not reach key management (/auth/api-keys)")
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:

@@ -47,7 +47,11 @@ type Event struct {
 	Action string `json:"action,omitempty"`
 	// Route is the API request the key went into ("GET /auth/me"), for
 	// the local endpoint's hand-outs.
-	Route  string       `json:"route,omitempty"`
+	Route string `json:"route,omitempty"`
+	// Remote is the host a forwarded use came from (torale-cred ssh), as
+	// the local ssh process's own arguments name it; never anything the
+	// remote host said.
+	Remote string       `json:"remote,omitempty"`
 	Result string       `json:"result"`
 	Caller *peer.Caller `json:"caller"`
 }
@@ -74,6 +78,10 @@ func appendLine(b []byte, e *Event, callerJSON []byte) []byte {
 	if e.Route != "" {
 		b = append(b, `,"route":`...)
 		b = appendString(b, e.Route)
+	}
+	if e.Remote != "" {
+		b = append(b, `,"remote":`...)
+		b = appendString(b, e.Remote)
 	}
 	b = append(b, `,"result":`...)
 	b = appendString(b, e.Result)

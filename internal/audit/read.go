@@ -96,7 +96,7 @@ func Summarize(events []Event) []Usage {
 		var unit string
 		var ssh bool
 		if e.Caller != nil {
-			exe, unit, ssh = e.Caller.Exe, e.Caller.Unit, e.Caller.SSH
+			exe, unit, ssh = e.Caller.Exe, e.Caller.Unit, e.Caller.OverSSH()
 			if exe == "" && e.Caller.Comm != "" {
 				exe = "(" + e.Caller.Comm + ")"
 			}

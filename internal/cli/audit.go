@@ -146,7 +146,12 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 		prog, unit := "unknown", ""
 		if e.Caller != nil {
 			prog, unit = e.Caller.Program(), shown(e.Caller.Unit)
-			if e.Caller.SSH {
+			switch {
+			case e.Remote != "":
+				prog += " for " + shown(e.Remote) + " (forwarded)"
+			case e.Caller.Forwarded:
+				prog += " (forwarded by hand)"
+			case e.Caller.OverSSH():
 				prog += " over SSH"
 			}
 		}
@@ -265,7 +270,7 @@ survives logout.`,
   torale-cred policy set work open
   torale-cred policy show`,
 	}
-	cmd.AddCommand(newPolicySetCmd(f), newPolicyShowCmd(f))
+	cmd.AddCommand(newPolicySetCmd(f), newPolicyShowCmd(f), newPolicyRemoteCmd(f))
 	return cmd
 }
 
@@ -325,6 +330,46 @@ func resolvedList(exes []string) []string {
 	return out
 }
 
+func newPolicyRemoteCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remote PROFILE allow|confirm|deny",
+		Short: "Set what a profile's key may do for another host (torale-cred ssh)",
+		Long: `A profile's remote rule decides each request forwarded from another host by
+a torale-cred ssh session:
+
+  allow    every forwarded use, each in the audit trail with its host
+  confirm  asked on the desktop once per ssh session ("Allow for this ssh
+           session"), not once per request
+  deny     no session may use the profile (torale-cred ssh refuses it)
+
+Without a rule, an open profile allows and any other confirms. The rule
+is kept when 'policy set' changes the mode.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usageErrorf("policy remote takes a profile and a rule: allow, confirm or deny")
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			profile, rule := args[0], args[1]
+			switch rule {
+			case credstore.RemoteAllow, credstore.RemoteConfirm, credstore.RemoteDeny:
+			default:
+				return usageErrorf("the remote rule is allow, confirm or deny, not %s", shown(rule))
+			}
+			st, err := f.Store()
+			if err != nil {
+				return err
+			}
+			if err := st.SetRemoteRule(profile, rule); err != nil {
+				return err
+			}
+			f.say("Profile %q: requests from another host through torale-cred ssh: %s.", profile, rule)
+			return nil
+		},
+	}
+}
+
 func newPolicyShowCmd(f *Factory) *cobra.Command {
 	var o policyOptions
 	cmd := &cobra.Command{
@@ -352,9 +397,9 @@ func newPolicyShowCmd(f *Factory) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROFILE\tPOLICY\tALLOWED")
+			fmt.Fprintln(tw, "PROFILE\tPOLICY\tREMOTE\tALLOWED")
 			for _, n := range slices.Sorted(maps.Keys(pols)) {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", shown(n), shown(pols[n].Mode), orDash(shownList(pols[n].Allow, " ")))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(n), shown(pols[n].Mode), shown(pols[n].RemoteRule()), orDash(shownList(pols[n].Allow, " ")))
 			}
 			return tw.Flush()
 		},

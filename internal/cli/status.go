@@ -12,6 +12,7 @@ import (
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/internal/trust"
+	"github.com/torale-ai/torale-cred/ipc"
 )
 
 // profileStatus is one profile in `status`: its metadata under the same
@@ -55,6 +56,9 @@ type statusReport struct {
 	Via      string          `json:"via"`
 	Config   configStatus    `json:"config"`
 	Endpoint endpointStatus  `json:"endpoint"`
+	// Sessions are the live remote sessions (torale-cred ssh), when the
+	// daemon runs: never a token.
+	Sessions []ipc.Session `json:"sessions,omitempty"`
 }
 
 func newStatusCmd(f *Factory) *cobra.Command {
@@ -92,6 +96,12 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 	}
 	be := f.Backend()
 	rep := statusReport{Daemon: f.daemon(ctx), Config: inspectConfig(cfgPath), Keychain: keychainStatus{State: "ok"}, Endpoint: inspectEndpoint(ctx, f)}
+	if rep.Daemon.Running {
+		if c, err := f.sessionClient(); err == nil {
+			rep.Sessions, _ = c.Sessions(ctx)
+			c.Close()
+		}
+	}
 	// One keychain check bounds the whole command: a hung keychain costs one
 	// timeout, not one per profile.
 	kerr := be.Health(ctx)
@@ -267,6 +277,14 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 	}
 	fmt.Fprintf(w, "Daemon:      %s\n", rep.Daemon.State)
 	fmt.Fprintf(w, "Endpoint:    %s\n", rep.Endpoint.line())
+	for _, ss := range rep.Sessions {
+		state := "ssh running"
+		if !ss.Running {
+			state = "ssh starting"
+		}
+		fmt.Fprintf(w, "Remote:      session %s to %s: %s through port %d there; pid %d, %s, ends by %s (torale-cred ssh --revoke %s)\n",
+			ss.ID, shown(ss.Destination), shownList(ss.Profiles, ", "), ss.RemotePort, ss.PID, state, ss.ExpiresAt.Local().Format(time.DateTime), ss.ID)
+	}
 	switch {
 	case rep.Config.Problem != "":
 		fmt.Fprintf(w, "config.json: %s\n", configProblem(rep.Config))

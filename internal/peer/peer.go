@@ -1,6 +1,7 @@
 // Package peer says who a process is, for the audit trail and the
 // per-profile policy: its pid and user, its executable, its command name,
-// the systemd unit it runs in and whether it came in over SSH. It is read
+// the systemd unit it runs in, whether it runs in an SSH login, and whether
+// it is an ssh client (a connection forwarded from another host). It is read
 // once per socket connection (or once per command, for the process itself)
 // and never holds anything secret.
 package peer
@@ -24,7 +25,16 @@ type Caller struct {
 	Exe  string `json:"exe"`
 	Comm string `json:"comm"`
 	Unit string `json:"unit"`
-	SSH  bool   `json:"ssh"`
+	// SSHLogin: the process runs in an SSH login (an sshd is on its
+	// parent chain): a person at another machine typed into this one.
+	SSHLogin bool `json:"ssh_login"`
+	// Forwarded: the process is itself an ssh client, so what it sends
+	// comes from another host through a forward (ssh -R / -L), not from
+	// a program here.
+	Forwarded bool `json:"forwarded,omitempty"`
+	// OldSSH is the single "ssh" flag of lines written before the two
+	// above were told apart (read, never written).
+	OldSSH bool `json:"ssh,omitempty"`
 	// Via is the torale-cred command this process asked through (token,
 	// exec, git, ...), when the socket's peer was torale-cred itself and
 	// this is the program behind it (Behind).
@@ -263,16 +273,23 @@ func unitOf(cgroup string) (unit string, fromV2 bool) {
 	return "", fromV2
 }
 
-// isSSH: a process name that means the chain came in over SSH (OpenSSH's
-// server, its per-session process since 9.8, or a client forwarding a
-// socket with -R / -L).
-func isSSH(comm string) bool {
+// OverSSH reports whether the caller has anything to do with SSH: in an
+// SSH login, an ssh client's forward, or a line from before the split.
+func (c *Caller) OverSSH() bool { return c.SSHLogin || c.Forwarded || c.OldSSH }
+
+// isSSHD: a process name that means the chain came in over an SSH login
+// (OpenSSH's server, or its per-session processes since 9.8).
+func isSSHD(comm string) bool {
 	switch comm {
-	case "sshd", "sshd-session", "sshd-auth", "ssh":
+	case "sshd", "sshd-session", "sshd-auth":
 		return true
 	}
 	return false
 }
+
+// IsSSHClient: a process name that is OpenSSH's client, whose connections
+// to a socket are another host's (ssh -R), forwarded.
+func IsSSHClient(comm string) bool { return comm == "ssh" }
 
 // maxChain bounds the walk up the parent chain.
 const maxChain = 64

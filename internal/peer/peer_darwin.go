@@ -22,9 +22,10 @@ func identify(c *Caller, _ *Identifier) {
 		return
 	}
 	c.Comm, c.PPID = comm, ppid
+	c.Forwarded = IsSSHClient(comm)
 	for range maxChain {
-		if isSSH(comm) {
-			c.SSH = true
+		if isSSHD(comm) {
+			c.SSHLogin = true
 			return
 		}
 		if ppid <= 1 {

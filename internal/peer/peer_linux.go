@@ -67,7 +67,8 @@ func identifyPidfd(c *Caller, id *Identifier) bool {
 		id.storeUnit(info.Cgroupid, unit)
 	}
 	c.Exe, c.Comm, c.Unit, c.PPID = got.Exe, got.Comm, unit, int(info.Ppid)
-	c.SSH = isSSH(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
+	c.Forwarded = IsSSHClient(got.Comm)
+	c.SSHLogin = isSSHD(got.Comm) || sshAbove(int(info.Ppid), id, pidfdLineage{})
 	return true
 }
 
@@ -115,7 +116,8 @@ func identifyProc(c *Caller, id *Identifier) {
 	if b, err := readFile(dir, "cgroup", 8<<10); err == nil {
 		c.Unit, _ = unitOf(string(b))
 	}
-	c.SSH = isSSH(comm) || sshAbove(ppid, id, statLineage{})
+	c.Forwarded = IsSSHClient(comm)
+	c.SSHLogin = isSSHD(comm) || sshAbove(ppid, id, statLineage{})
 }
 
 // exeOf is the executable at prefix+"exe" relative to dir.
@@ -177,7 +179,7 @@ func sshAbove(pid int, id *Identifier, l lineage) bool {
 			break
 		}
 		passed = append(passed, k)
-		if isSSH(comm) {
+		if isSSHD(comm) {
 			ssh = true
 			break
 		}

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A process whose ancestor is named sshd came in over SSH (a forwarded
-// socket); one without such an ancestor did not.
+// A process whose ancestor is named sshd runs in an SSH login; one without such an ancestor did not, nor one under an ssh
+// client (that is a forward, not a login).
 func TestIdentifySSHChain(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
@@ -31,7 +31,7 @@ func TestIdentifySSHChain(t *testing.T) {
 		name     string
 		ssh      bool
 		procOnly bool
-	}{{"sshd", true, false}, {"sshd-session", true, false}, {"notsshd", false, false}, {"sshd", true, true}, {"notsshd", false, true}} {
+	}{{"sshd", true, false}, {"sshd-session", true, false}, {"notsshd", false, false}, {"ssh", false, false}, {"sshd", true, true}, {"notsshd", false, true}} {
 		t.Run(fmt.Sprintf("%s/procOnly=%v", tc.name, tc.procOnly), func(t *testing.T) {
 			fake := filepath.Join(t.TempDir(), tc.name)
 			if err := os.WriteFile(fake, b, 0o755); err != nil {
@@ -66,13 +66,13 @@ func TestIdentifySSHChain(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			if again := id.Identify(pid, uint32(os.Getuid())); again.SSH != c.SSH {
-				t.Fatalf("remembered chain answers %v, first %v", again.SSH, c.SSH)
+			if again := id.Identify(pid, uint32(os.Getuid())); again.SSHLogin != c.SSHLogin {
+				t.Fatalf("remembered chain answers %v, first %v", again.SSHLogin, c.SSHLogin)
 			}
 			// Without the fake sshd, the answer is this test's own (a CI
 			// runner may itself be reached over SSH).
-			want := tc.ssh || Self().SSH
-			if c.SSH != want || c.Comm != "sleep" || !strings.HasSuffix(c.Exe, "/sleep") {
+			want := tc.ssh || Self().SSHLogin
+			if c.SSHLogin != want || c.Comm != "sleep" || !strings.HasSuffix(c.Exe, "/sleep") {
 				t.Fatalf("Identify(sleep under %s) = %+v, want ssh %v", tc.name, c, want)
 			}
 		})
@@ -126,10 +126,10 @@ func TestIdentifierRemembersChains(t *testing.T) {
 		t.Fatal("nothing remembered")
 	}
 	b := id.Identify(os.Getpid(), 0)
-	if a.SSH != b.SSH || a.Exe != b.Exe || a.Comm != b.Comm || a.Unit != b.Unit {
+	if a.SSHLogin != b.SSHLogin || a.Exe != b.Exe || a.Comm != b.Comm || a.Unit != b.Unit {
 		t.Fatalf("remembered answer differs: %+v %+v", a, b)
 	}
-	if c := Identify(os.Getpid(), 0); c.SSH != a.SSH {
+	if c := Identify(os.Getpid(), 0); c.SSHLogin != a.SSHLogin {
 		t.Fatalf("without memory: %+v, with: %+v", c, a)
 	}
 }

@@ -58,7 +58,7 @@ func TestSelf(t *testing.T) {
 // A pid that has gone describes nothing but the pid and uid: never guessed.
 func TestIdentifyGone(t *testing.T) {
 	c := Identify(1<<22+12345, 7)
-	if c.Exe != "" || c.Comm != "" || c.Unit != "" || c.SSH || c.PID != 1<<22+12345 || c.UID != 7 {
+	if c.Exe != "" || c.Comm != "" || c.Unit != "" || c.SSHLogin || c.PID != 1<<22+12345 || c.UID != 7 {
 		t.Fatalf("Identify(gone) = %+v", c)
 	}
 }

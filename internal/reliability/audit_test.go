@@ -250,8 +250,8 @@ func (wl wantLine) check(e audit.Event) error {
 		return fmt.Errorf("comm %q, want %q", c.Comm, wl.comm)
 	case c.UID != os.Getuid():
 		return fmt.Errorf("uid %d, want %d", c.UID, os.Getuid())
-	case c.SSH != wl.ssh:
-		return fmt.Errorf("ssh %v, want %v", c.SSH, wl.ssh)
+	case c.SSHLogin != wl.ssh:
+		return fmt.Errorf("ssh_login %v, want %v", c.SSHLogin, wl.ssh)
 	case c.Unit != peer.Self().Unit:
 		// Every program here is a child of the test, in its unit (none
 		// outside systemd); systemd-user.sh checks a unit of its own.
@@ -279,7 +279,7 @@ func TestAuditNamesEveryCaller(t *testing.T) {
 	behind = realExe(t, behind)
 	// Run over SSH, everything the test starts is: only the sshd case is
 	// then no different.
-	underSSH := peer.Self().SSH
+	underSSH := peer.Self().SSHLogin
 	w := newWorld(t)
 	d := w.Daemon(t, nil)
 	key, workKey := newKey(t), newKey(t)
