@@ -33,14 +33,17 @@ type options struct {
 	sockN    int // keep-alive look-ups of each socket row
 	clients  int // concurrent keep-alive clients of the throughput run
 	tputN    int // look-ups of the throughput run
+	endN     int // keep-alive requests each straight and through the endpoint
+	endCli   int // concurrent clients of the endpoint's rate
+	endTotal int // requests of the endpoint's rate run
 }
 
 func fullOptions() options {
-	return options{rounds: 300, sockN: 20000, clients: 64, tputN: 300_000}
+	return options{rounds: 300, sockN: 20000, clients: 64, tputN: 300_000, endN: 5000, endCli: 16, endTotal: 40_000}
 }
 
 func quickOptions() options {
-	return options{quick: true, rounds: 5, sockN: 200, clients: 64, tputN: 2000}
+	return options{quick: true, rounds: 5, sockN: 200, clients: 64, tputN: 2000, endN: 50, endCli: 16, endTotal: 400}
 }
 
 func main() {

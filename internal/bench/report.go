@@ -24,6 +24,7 @@ type results struct {
 	procs              []*procRow
 	floor, resolve     stats
 	tput, floorTput    throughput
+	endpoint           endpointRun
 }
 
 // run measures everything, prints the report to out (and writes o.out)
@@ -92,6 +93,10 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if res.tput, err = measureThroughput(w.sock, o.clients, o.tputN); err != nil {
 		return err
 	}
+	logf("endpoint: %d keep-alive GET /auth/me each straight to an https stand-in and through the local endpoint, taking turns; then %d clients", o.endN, o.endCli)
+	if res.endpoint, err = measureEndpoint(ctx, o.bin, o.endN, o.endCli, o.endTotal); err != nil {
+		return fmt.Errorf("endpoint: %w", err)
+	}
 	res.took, res.loadEnd = time.Since(res.start), loadavg()
 
 	var doc bytes.Buffer
@@ -113,6 +118,8 @@ const (
 	goalCache  = 2.0    // a torale-cred door ≤ 2× git credential-cache get (p50)
 	goalSocket = 3.0    // keep-alive /v1/resolve ≤ 3× the echo floor (p50)
 	goalRate   = 30_000 // look-ups/s from 64 keep-alive clients, no errors
+	// goalEndpoint: latency the local endpoint adds (issue 26), p50.
+	goalEndpoint = time.Millisecond
 )
 
 func render(b *bytes.Buffer, r *results) {
@@ -150,6 +157,17 @@ func render(b *bytes.Buffer, r *results) {
 		t.clients, thousands(float64(t.total)), t.elapsed.Round(time.Millisecond), thousands(t.rate()), t.errs,
 		thousands(r.floorTput.rate()), r.floorTput.errs, t.rate()/r.floorTput.rate())
 
+	e := r.endpoint
+	p("\n## The local endpoint\n")
+	p("`GET /auth/me` from a Go HTTP/1.1 client on one keep-alive connection, %d requests straight to an https stand-in of the Torale API in this process and %d through the daemon's local endpoint (plain http on 127.0.0.1 with the local token; the daemon checks the token, names the peer process from /proc, judges and records the request, puts the real key in and forwards it over its own keep-alive https connection), taking turns. Added latency is each pair's difference.\n", e.direct.n, e.via.n)
+	p("| path | p50 | p99 |")
+	p("|---|---:|---:|")
+	p("| straight to the stand-in (https) | %s | %s |", dur(e.direct.p50), dur(e.direct.p99))
+	p("| through the local endpoint | %s | %s |", dur(e.via.p50), dur(e.via.p99))
+	p("| added by the endpoint | %s | %s |", dur(e.added50), dur(e.added99))
+	p("\nRate from %d concurrent keep-alive clients: **%s requests/s** through the endpoint, %d errors; %s/s straight to the stand-in, %d errors (%.2f× of it), all on the same CPUs as the stand-in.",
+		e.tput.clients, thousands(e.tput.rate()), e.tput.errs, thousands(e.tputDir.rate()), e.tputDir.errs, e.tput.rate()/e.tputDir.rate())
+
 	p("\n## Goals\n")
 	p("| goal | figure | |")
 	p("|---|---|---|")
@@ -175,6 +193,7 @@ func render(b *bytes.Buffer, r *results) {
 	rs := float64(r.resolve.p50) / float64(r.floor.p50)
 	p("| keep-alive `/v1/resolve` ≤ %.0f× the echo floor (p50) | %.2f× | %s |", goalSocket, rs, verdict(rs <= goalSocket))
 	p("| ≥ %s look-ups/s from %d keep-alive clients, 0 errors | %s/s, %d errors | %s |", thousands(goalRate), t.clients, thousands(t.rate()), t.errs, verdict(t.rate() >= goalRate && t.errs == 0))
+	p("| the endpoint adds ≤ 1 ms on a keep-alive connection (p50) | %s (p99 %s) | %s |", dur(e.added50), dur(e.added99), verdict(e.added50 <= goalEndpoint))
 }
 
 func verdict(ok bool) string {
