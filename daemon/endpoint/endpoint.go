@@ -106,8 +106,8 @@ func New(o Options) *Server {
 		s.uid = *o.UID
 	}
 	s.proxy = &httputil.ReverseProxy{
-		Rewrite:       rewrite,
-		Transport:     o.Transport,
+		Rewrite:   rewrite,
+		Transport: o.Transport,
 		// 0: an answer of unknown length (chunked, server-sent events)
 		// streams as it comes, flushed at each read (net/http's own rule);
 		// one with a Content-Length goes out in buffer-sized writes, not a
