@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,29 @@ type Endpoint struct {
 	// endpoint: config.json's own URL tier while it names the endpoint
 	// ("" when it named none, meaning the tiers below it).
 	ConfigAPIURL string `json:"config_api_url,omitempty"`
+	// FormerPorts are ports the endpoint had before (another program held
+	// the port at a start, or --endpoint-port moved it): a config.json
+	// still naming one of them names the endpoint, never a real URL of the
+	// user's (a real key must never go to whatever listens there now), and
+	// the watcher points it at the current port.
+	FormerPorts []int `json:"former_ports,omitempty"`
+}
+
+// maxFormerPorts bounds FormerPorts (the oldest go first).
+const maxFormerPorts = 8
+
+// NamesFormer reports whether raw names one of the endpoint's former
+// ports (and not its current one).
+func (e *Endpoint) NamesFormer(raw string) bool {
+	if e == nil || e.Names(raw) {
+		return false
+	}
+	for _, p := range e.FormerPorts {
+		if (&Endpoint{Port: p}).Names(raw) {
+			return true
+		}
+	}
+	return false
 }
 
 // LocalToken is one profile's local token as state.json knows it.
@@ -164,7 +188,13 @@ func (s *Store) SetEndpoint(port int, off bool) error {
 		if st.Endpoint == nil {
 			st.Endpoint = &Endpoint{}
 		}
-		if port > 0 {
+		if port > 0 && port != st.Endpoint.Port {
+			if old := st.Endpoint.Port; old > 0 {
+				st.Endpoint.FormerPorts = slices.DeleteFunc(append(st.Endpoint.FormerPorts, old), func(p int) bool { return p == port })
+				if n := len(st.Endpoint.FormerPorts); n > maxFormerPorts {
+					st.Endpoint.FormerPorts = st.Endpoint.FormerPorts[n-maxFormerPorts:]
+				}
+			}
 			st.Endpoint.Port = port
 		}
 		st.Endpoint.Off = off
@@ -244,7 +274,7 @@ func (st *State) throughEndpoint(c toraleconfig.Config) toraleconfig.Config {
 	if IsLocalToken(c.APIKey) {
 		c.APIKey = ""
 	}
-	if st.Endpoint.Names(c.APIURL) {
+	if st.Endpoint.Names(c.APIURL) || st.Endpoint.NamesFormer(c.APIURL) {
 		c.APIURL = st.Endpoint.ConfigAPIURL
 	}
 	return c

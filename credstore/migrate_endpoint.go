@@ -70,7 +70,7 @@ func (s *Store) keepEndpoint(res MigrationResult, snap toraleconfig.Snapshot) (M
 	}
 	if !ep.Active() || s.NoEndpoint {
 		u := c.APIURL
-		if ep.Names(u) {
+		if ep.Names(u) || ep.NamesFormer(u) {
 			u = ep.ConfigAPIURL
 		}
 		out, err := toraleconfig.WithoutEndpoint(snap.Raw, u)
@@ -87,6 +87,22 @@ func (s *Store) keepEndpoint(res MigrationResult, snap toraleconfig.Snapshot) (M
 		return res, nil
 	}
 	if ep.Names(c.APIURL) {
+		return res, nil
+	}
+	if ep.NamesFormer(c.APIURL) {
+		// The endpoint moved: config.json follows it, its real URL unchanged.
+		out, err := toraleconfig.WithEndpoint(snap.Raw, c.APIKey, ep.URL())
+		if err != nil {
+			return left(res, ProblemMalformed, err.Error(), err)
+		}
+		if err := writeConfig(snap, out); err != nil {
+			if errors.Is(err, errChanged) {
+				return res, err
+			}
+			return left(res, ProblemWrite, "pointing config.json at the local endpoint's new port failed: "+err.Error(), err)
+		}
+		res.Endpoint = ep.URL()
+		res.Reason = res.Path + " now names the local endpoint's new port"
 		return res, nil
 	}
 	if c.APIURL != "" {

@@ -36,6 +36,13 @@ func (d *Daemon) startEndpoint(ctx context.Context) func(context.Context) {
 		port = d.cfg.EndpointPort
 	}
 	l, err := endpoint.Listen(ctx, port)
+	if err != nil && port > 0 && d.cfg.EndpointPort == 0 {
+		// Another program holds the recorded port: take a free one; it is
+		// recorded below, and the watcher points config.json at it (the old
+		// port is remembered as the endpoint's, so no real key goes there).
+		d.log.Warn("the local endpoint's port is taken by another program; moving to a free one", "port", port, "err", err)
+		l, err = endpoint.Listen(ctx, 0)
+	}
 	if err != nil {
 		d.store.NoEndpoint = true
 		d.log.Error("the local endpoint is off for this run: its port cannot be opened (another program holds it?); free it, or run the daemon with --no-endpoint",

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -426,5 +427,56 @@ func TestNoEndpointKeepsConfigWithoutAKey(t *testing.T) {
 	out, _, _ := w.CLI(t, "", nil, "status")
 	if !strings.Contains(out, "Endpoint:    off") {
 		t.Errorf("status:\n%s", out)
+	}
+}
+
+// TestEndpointPortTakenMovesAndConfigFollows: another program holds the
+// endpoint's recorded port when the daemon starts again. The daemon moves
+// to a free port, config.json follows it, and no door takes the old port
+// for a real URL of the user's (the real key must never go to whatever
+// listens there now).
+func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
+	testkeyring.Require(t)
+	w := proctest.NewWorld(t)
+	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://real.example","other":1}`)
+	d := w.Daemon(t, nil)
+	var token, first string
+	eventually(t, "config.json holds a local token", func() error {
+		k, u, _ := readConfig(t, w.Config)
+		if !credstore.IsLocalToken(k) {
+			return errors.New("not yet")
+		}
+		token, first = k, u
+		return nil
+	})
+	if err := d.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	squatter, err := net.Listen("tcp4", strings.TrimPrefix(first, "http://"))
+	if err != nil {
+		t.Fatalf("holding the endpoint's port: %v", err)
+	}
+	defer squatter.Close()
+
+	d = w.Daemon(t, nil)
+	var moved string
+	eventually(t, "config.json names the endpoint's new port", func() error {
+		k, u, all := readConfig(t, w.Config)
+		if k != token || u == first || all["other"] != float64(1) {
+			return fmt.Errorf("config.json: token kept %v, url %s", k == token, u)
+		}
+		moved = u
+		return nil
+	})
+	out, e, code := w.CLI(t, "", nil, "exec", "--", "sh", "-c", `printf %s "$TORALE_API_URL"`)
+	if code != 0 || out != "https://real.example" {
+		t.Errorf("exec's URL %q (exit %d, %s), want the real URL", out, code, e)
+	}
+	st, _, _ := w.CLI(t, "", nil, "status")
+	if !strings.Contains(st, "Endpoint:    "+moved+" (on)") {
+		t.Errorf("status after the move:\n%s", st)
+	}
+	if !strings.Contains(d.Stderr.String(), "taken by another program") {
+		t.Errorf("the daemon did not say why it moved:\n%s", d.Stderr.String())
 	}
 }
