@@ -113,6 +113,7 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 		pc.Detail = cs.Path + " does not exist"
 	}
 	add(pc)
+	add(checkEndpoint(ctx, f, cs))
 	add(checkUnits(ctx))
 	add(checkGit(ctx))
 	return out
@@ -283,5 +284,34 @@ func checkGit(ctx context.Context) check {
 		return c
 	}
 	c.Detail, c.Fix = "git does not ask torale-cred for "+credstore.DefaultAPIURL, "torale-cred setup-git"
+	return c
+}
+
+// checkEndpoint: the local endpoint answers where config.json sends the
+// SDK (status's Endpoint line, with the fix when it does not).
+func checkEndpoint(ctx context.Context, f *Factory, cs configStatus) check {
+	es := inspectEndpoint(ctx, f)
+	c := check{Name: "local endpoint", Detail: es.line()}
+	switch es.State {
+	case "on":
+		c.OK = true
+		if cs.LocalToken {
+			c.Detail += "; config.json holds its local token, so a bare Torale() client works through it"
+		}
+	case "off", "not set up":
+		c.OK, c.Skipped = true, true
+	case "not answering":
+		if !cs.LocalToken {
+			c.OK, c.Skipped = true, true // nothing is sent there
+			break
+		}
+		c.Detail = es.URL + " does not answer, and config.json sends the SDK there with its local token: every Torale() client fails with \"connection refused\""
+		c.Fix = "systemctl --user enable --now torale-cred.service   (or run: torale-cred daemon)"
+		if runtime.GOOS == "darwin" {
+			c.Fix = "torale-cred service install   (or run: torale-cred daemon)"
+		}
+	default:
+		c.Fix = "check state.json as the message says"
+	}
 	return c
 }
