@@ -480,3 +480,68 @@ func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
 		t.Errorf("the daemon did not say why it moved:\n%s", d.Stderr.String())
 	}
 }
+
+// TestDotenvThroughTheEndpoint: a project that followed Torale's docs with
+// a .env file (python-dotenv's load_dotenv() puts its lines into the
+// environment) keeps working after `torale-cred scan --fix`: the .env now
+// holds the local token and the endpoint's URL, the SDK built from that
+// environment is answered, the stand-in saw the real key, and the real key
+// is in no file of the project but the backup scan --fix names.
+func TestDotenvThroughTheEndpoint(t *testing.T) {
+	testkeyring.Require(t)
+	api := newStandIn(t)
+	w := proctest.NewWorld(t)
+	certFile := filepath.Join(w.Base, "standin.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: api.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"`+api.URL+`"}`)
+	d := w.Daemon(t, []string{"SSL_CERT_FILE=" + certFile})
+	eventually(t, "config.json holds a local token", func() error {
+		if k, _, _ := readConfig(t, w.Config); !credstore.IsLocalToken(k) {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	proj := filepath.Join(w.Home, "proj")
+	if err := os.MkdirAll(proj, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := filepath.Join(proj, ".env")
+	writeFile(t, env, "# from Torale's docs\nTORALE_API_KEY="+keyConfig+"\nTORALE_API_URL="+api.URL+"\nOTHER=kept\n")
+	if out, e, code := w.CLI(t, "", nil, "scan", "--fix", proj); code != 0 {
+		t.Fatalf("scan --fix: exit %d\n%s%s", code, out, e)
+	}
+	b, err := os.ReadFile(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// load_dotenv(): each KEY=VALUE line into the environment.
+	var vars []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			vars = append(vars, k+"="+v)
+		}
+	}
+	if !strings.Contains(string(b), "OTHER=kept") || strings.Contains(string(b), keyConfig) {
+		t.Fatalf(".env after scan --fix still holds the key or lost a line:\n%s", strings.ReplaceAll(string(b), keyConfig, "KEY"))
+	}
+	a, raw := runSDK(t, w, vars, "GET", "/auth/me")
+	if a.Status != 200 || !strings.Contains(a.Body, "ada@example.com") {
+		t.Fatalf("the SDK from .env after scan --fix: %d %s\ndaemon: %s", a.Status, a.Body, d.Stderr.String())
+	}
+	if strings.Contains(raw, keyConfig) {
+		t.Error("the real key reached the SDK's process")
+	}
+	if got := api.requests(); len(got) == 0 || got[len(got)-1] != "GET /auth/me "+keyConfig {
+		t.Errorf("the stand-in saw %q, want the real key", got)
+	}
+	backups, _ := filepath.Glob(filepath.Join(proj, ".env.torale-cred-backup-*"))
+	if len(backups) != 1 {
+		t.Fatalf("backups: %v, want one", backups)
+	}
+	if err := os.Remove(backups[0]); err != nil { // as scan --fix says to, once it works
+		t.Fatal(err)
+	}
+	noKeyUnder(t, w.Home, keyConfig)
+}
