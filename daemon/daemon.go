@@ -235,7 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
 	wg.Go(func() { d.keys.warm(bg, d.profiles()) })
-	for i, job := range append(d.watchers(), d.background...) {
+	for i, job := range append(append(d.watchers(), d.watchKeychainLock), d.background...) {
 		wg.Go(func() {
 			defer func() {
 				if p := recover(); p != nil {

@@ -112,3 +112,14 @@ func (h *health) check(ctx context.Context) error {
 	}
 	return err
 }
+
+// refresh asks the keychain now, whatever the record's age (the Secret
+// Service said a collection was locked or unlocked).
+func (h *health) refresh(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, h.kc.Timeout())
+	defer cancel()
+	err := h.kc.Ping(ctx)
+	if ctx.Err() == nil {
+		h.note(err)
+	}
+}
