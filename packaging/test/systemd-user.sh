@@ -188,13 +188,13 @@ check_audit_unit() {
 	check "curl in the transient unit $unit.service (systemd-run --user --wait --pipe) is given the key" bash -c '
 		[ "$1" = 0 ] || { echo "systemd-run exit $1: $(head -c 300 <<<"$2" | grep -v sk_)"; exit 1; }
 		[ "$(jq -r .api_key <<<"$2")" = "$3" ] || { echo "answered: $(jq -c "del(.api_key)" <<<"$2")"; exit 1; }' _ "$rc" "$out" "$key"
-	check "exactly one line of the trail names $unit.service: profile audit, the key's hint, door socket, exe curl, no ssh" bash -c '
+	check "exactly one line of the trail names $unit.service: profile audit, the key's hint, door socket, exe curl, no ssh login, not forwarded" bash -c '
 		wait_for 5 grep -q "\"unit\":\"$1.service\"" "$2" || { echo "no line names $1.service in $2:"; tail -3 "$2"; exit 1; }
 		sleep 0.3 # a second line would be flushed by now (every 100 ms)
 		lines=$(jq -c --arg u "$1.service" "select(.caller.unit == \$u)" "$2") || exit 1
 		expect_eq "lines naming the unit" "$(grep -c . <<<"$lines")" 1 &&
 		jq -e --arg h "$(hint "$3")" ".profile == \"audit\" and .key_hint == \$h and .door == \"socket\" and .result == \"ok\"
-			and (.caller.exe | endswith(\"/curl\")) and .caller.comm == \"curl\" and .caller.ssh == false" <<<"$lines" >/dev/null ||
+			and (.caller.exe | endswith(\"/curl\")) and .caller.comm == \"curl\" and (.caller.ssh_login | not) and (.caller.forwarded | not) and (.remote | not)" <<<"$lines" >/dev/null ||
 			{ echo "$lines"; exit 1; }' _ "$unit" "$trail" "$key"
 	check "the trail is 0600 and neither it, seen.json nor the journal holds the key" bash -c '
 		expect_eq "trail mode" "$(stat -c %a "$2")" 600 &&
