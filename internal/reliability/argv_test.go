@@ -21,6 +21,7 @@ import (
 // can read in /proc/*/cmdline. The old README form is the control: its
 // leak must be caught.
 func TestDocumentedExamplesKeepTheKeyOutOfArgv(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	needStrace(t)
 	w := newWorld(t)
