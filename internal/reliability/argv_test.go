@@ -43,9 +43,7 @@ func TestDocumentedExamplesKeepTheKeyOutOfArgv(t *testing.T) {
 		"curl":        fmt.Sprintf("#!/bin/sh\ncat >%q\n", filepath.Join(out, "curl.stdin")),
 	}
 	for name, body := range stub {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o700); err != nil {
-			t.Fatal(err)
-		}
+		writeProgram(t, filepath.Join(bin, name), []byte(body), 0o700)
 	}
 
 	var examples []string

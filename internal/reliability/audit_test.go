@@ -409,9 +409,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(to, b, mode); err != nil {
-		t.Fatal(err)
-	}
+	writeProgram(t, to, b, mode)
 }
 
 // TestAuditFirstUse serves notifications on a private session bus (with a

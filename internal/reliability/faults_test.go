@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,22 +239,12 @@ func foreignBinary(t *testing.T) (string, string) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.Open(proctest.Self(t))
+	self, err := os.ReadFile(proctest.Self(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
 	bin := filepath.Join(dir, "torale-cred.test")
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeProgram(t, bin, self, 0o755)
 	return bin, dir
 }
 

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,6 +341,22 @@ func eventually(t *testing.T, what string, fn func() error) time.Duration {
 			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeProgram writes a file that a process will execute. While a file
+// is open for writing anywhere, execve refuses it (ETXTBSY), and a fork by
+// another of the suite's parallel tests copies every open descriptor into
+// its child until that child execs: the file must never be open here while
+// a fork happens. Every fork takes syscall.ForkLock for writing; holding it
+// for reading from the open to the close keeps forks out of that window.
+func writeProgram(t *testing.T, path string, b []byte, mode os.FileMode) {
+	t.Helper()
+	syscall.ForkLock.RLock()
+	err := os.WriteFile(path, b, mode)
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
