@@ -21,6 +21,7 @@ import (
 // can read in /proc/*/cmdline. The old README form is the control: its
 // leak must be caught.
 func TestDocumentedExamplesKeepTheKeyOutOfArgv(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	needStrace(t)
 	w := newWorld(t)
@@ -42,9 +43,7 @@ func TestDocumentedExamplesKeepTheKeyOutOfArgv(t *testing.T) {
 		"curl":        fmt.Sprintf("#!/bin/sh\ncat >%q\n", filepath.Join(out, "curl.stdin")),
 	}
 	for name, body := range stub {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o700); err != nil {
-			t.Fatal(err)
-		}
+		writeProgram(t, filepath.Join(bin, name), []byte(body), 0o700)
 	}
 
 	var examples []string

@@ -268,6 +268,7 @@ func (wl wantLine) check(e audit.Event) error {
 // it), its door and ssh; no line, no seen.json entry and no log line holds
 // a key.
 func TestAuditNamesEveryCaller(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	curl, gitBin, python := need(t, "curl"), need(t, "git"), need(t, "python3")
 	// This test binary plays torale-cred: a look-up through it is judged
@@ -408,9 +409,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(to, b, mode); err != nil {
-		t.Fatal(err)
-	}
+	writeProgram(t, to, b, mode)
 }
 
 // TestAuditFirstUse serves notifications on a private session bus (with a
@@ -523,6 +522,7 @@ func TestAuditFirstUse(t *testing.T) {
 // write leaves, is cut off when the next daemon opens the trail, so its
 // first line is whole too.
 func TestAuditSurvivesSIGKILL(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	clients, burst := 8, 500*time.Millisecond
 	if full() {
@@ -689,6 +689,7 @@ func tokenCtx(t *testing.T) context.Context {
 // the daemon logs the failure once, not per record, and writes again once
 // space is freed, the file whole lines throughout.
 func TestAuditDiskFull(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	w := newWorld(t)
 	if err := os.MkdirAll(w.State, 0o700); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +40,29 @@ const reportEnv = "TORALE_CRED_RELIABILITY_REPORT"
 
 func full() bool { return os.Getenv(modeEnv) == "full" }
 
+// suiteParallel is how many of the suite's parallel tests run at once
+// when go test is not given -parallel: more than the suite has.
+const suiteParallel = 32
+
+// parallel runs t beside the suite's other parallel tests (t.Parallel),
+// except when the suite measures for the record (full mode, or a report
+// being written): then each test runs alone, so that what the report says
+// of rates and latencies is that test's alone, and its rows come in the
+// same order each time. Every test of the suite builds a world of its own
+// (HOME, runtime dir, socket, keychain service name, temp and tmpfs
+// mounts under its own t.TempDir); the ones that lock, kill or restart a
+// Secret Service start a private one on a private bus; none changes this
+// process's environment, working directory or umask. A test that does
+// (t.Setenv: TestAuditFirstUse) must not call this: Go runs it first,
+// alone, before any parallel test resumes.
+func parallel(t *testing.T) {
+	t.Helper()
+	if full() || os.Getenv(reportEnv) != "" {
+		return
+	}
+	t.Parallel()
+}
+
 // TestMain runs torale-cred's real main under proctest.MainEnv, so the
 // daemon and the CLI run as separate processes, as users run them, and the
 // real git helper's when run by that name.
@@ -52,6 +77,19 @@ func TestMain(m *testing.M) {
 	}
 	if sock := os.Getenv(fakeEnv); sock != "" {
 		os.Exit(fakeServer(sock))
+	}
+	// Unless go test was told otherwise (-parallel), every parallel test
+	// runs at once: the default, GOMAXPROCS (2 here), would queue them
+	// although most of their time is spent waiting (strace's held calls,
+	// the daemon's timeouts, a locked keychain's 8 s), not computing.
+	flag.Parse()
+	told := false
+	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
+	if !told {
+		if err := flag.Set("test.parallel", strconv.Itoa(suiteParallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
+			os.Exit(2)
+		}
 	}
 	code := m.Run()
 	if path := os.Getenv(reportEnv); path != "" {
@@ -303,6 +341,22 @@ func eventually(t *testing.T, what string, fn func() error) time.Duration {
 			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeProgram writes a file that a process will execute. While a file
+// is open for writing anywhere, execve refuses it (ETXTBSY), and a fork by
+// another of the suite's parallel tests copies every open descriptor into
+// its child until that child execs: the file must never be open here while
+// a fork happens. Every fork takes syscall.ForkLock for writing; holding it
+// for reading from the open to the close keeps forks out of that window.
+func writeProgram(t *testing.T, path string, b []byte, mode os.FileMode) {
+	t.Helper()
+	syscall.ForkLock.RLock()
+	err := os.WriteFile(path, b, mode)
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

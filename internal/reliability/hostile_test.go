@@ -97,6 +97,7 @@ func wantStatus(code int, errCode string) func(answer) bool {
 // and records what it answered; after all of it the same daemon process
 // still answers promptly and no file or keychain entry appeared.
 func TestHostileInput(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	w := newWorld(t)
 	d := w.Daemon(t, nil)

@@ -15,6 +15,7 @@ import (
 // deep under the world's HOME: the scan every other test ends with must
 // find both, or its "none found" would mean nothing.
 func TestHygieneCheckCanFail(t *testing.T) {
+	parallel(t)
 	w := newWorld(t)
 	w.noHygien = true
 	key := newKey(t)

@@ -35,6 +35,7 @@ const ownRetry = 15 * time.Second
 // fix). A real gnome-keyring of the test's own is locked and unlocked over
 // D-Bus, as a screen lock and the user's password would.
 func TestUnlockMovesTheWaitingKeyAtOnce(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	bus := testkeyring.PrivateBus(t)
 	data := t.TempDir()

@@ -33,6 +33,7 @@ const migrationBound = time.Second
 // after its migration; each migrated key served (the slowest reported
 // against migrationBound); resident memory flat.
 func TestSoak(t *testing.T) {
+	parallel(t)
 	testkeyring.Require(t)
 	clients, perClient := 8, 20000
 	if raceEnabled { // make test: the race detector slows the daemon tenfold
