@@ -113,7 +113,11 @@ func (s *Store) judge(ctx context.Context, v *view, profile, door, hint, action 
 		if err != nil {
 			res = audit.ResultDenied
 		}
-		s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Result: res, Caller: c})
+		e := audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Result: res, Caller: c}
+		if action == "" {
+			e.Version = v.version(profile)
+		}
+		s.Audit(e)
 	}
 	return err
 }

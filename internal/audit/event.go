@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -47,9 +48,12 @@ type Event struct {
 	Action string `json:"action,omitempty"`
 	// Route is the API request the key went into ("GET /auth/me"), for
 	// the local endpoint's hand-outs.
-	Route  string       `json:"route,omitempty"`
-	Result string       `json:"result"`
-	Caller *peer.Caller `json:"caller"`
+	Route string `json:"route,omitempty"`
+	// Version is the store's version of the key handed out (a Vault KV v2
+	// secret's), absent for the keychain.
+	Version int          `json:"version,omitempty"`
+	Result  string       `json:"result"`
+	Caller  *peer.Caller `json:"caller"`
 }
 
 // HandedOut: a program received the key (not a refusal, not a write),
@@ -74,6 +78,10 @@ func appendLine(b []byte, e *Event, callerJSON []byte) []byte {
 	if e.Route != "" {
 		b = append(b, `,"route":`...)
 		b = appendString(b, e.Route)
+	}
+	if e.Version > 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(e.Version), 10)
 	}
 	b = append(b, `,"result":`...)
 	b = appendString(b, e.Result)
