@@ -60,7 +60,9 @@ func TestCredentialsStore(t *testing.T) {
 
 	// Not started by systemd: "unavailable" (exit 4), with the fix.
 	s2 := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: s.StateFile,
-		Remote: func(_ string, spec StoreSpec) (Source, error) { return OpenStore(spec, func(string) string { return "" }) }}
+		Remote: func(_ string, spec StoreSpec) (Source, error) {
+			return OpenStore(spec, func(string) string { return "" })
+		}}
 	_, err = s2.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
 	if !errors.Is(err, ErrKeychain) || !strings.Contains(err.Error(), "LoadCredential=") {
 		t.Fatalf("without $CREDENTIALS_DIRECTORY: %v", err)
@@ -94,5 +96,8 @@ func (k *refusingKeyring) Get(string, string) (string, error) {
 	k.asked = true
 	return "", errors.New("asked")
 }
-func (k *refusingKeyring) Set(string, string, string) error { k.asked = true; return errors.New("asked") }
-func (k *refusingKeyring) Delete(string, string) error      { k.asked = true; return errors.New("asked") }
+func (k *refusingKeyring) Set(string, string, string) error {
+	k.asked = true
+	return errors.New("asked")
+}
+func (k *refusingKeyring) Delete(string, string) error { k.asked = true; return errors.New("asked") }
