@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/torale-ai/torale-cred/internal/version.version=$(
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 CMDS := torale-cred git-credential-torale
 
-.PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short test-systemd test-package test-vault
+.PHONY: all build run test lint cross bench fuzz clean deps reliability reliability-short test-systemd test-package test-vault bench-vault
 
 all: build
 
@@ -60,6 +60,14 @@ test-vault:
 	echo "make test-vault: using $$bin ($$($$bin version 2>/dev/null | head -1))" >&2; \
 	TORALE_CRED_VAULT_BIN=$$bin $(GO) test -count=1 -timeout 10m ./internal/vaultkv/ && \
 	TORALE_CRED_VAULT_BIN=$$bin $(GO) test -count=1 -timeout 10m -run 'Vault' ./daemon/ ./credstore/
+
+## bench-vault: VAULT_DAEMONS (default 50) real daemons follow one Vault
+## secret; the time from one kv put to every daemon serving the new version
+## (p50, max). Uses the Vault make test-vault uses.
+VAULT_DAEMONS ?= 50
+bench-vault:
+	@bin=$${TORALE_CRED_VAULT_BIN:-}; if [ -z "$$bin" ] || [ "$$bin" = none ]; then bin=$$(.ci/vault) || exit 1; fi; \
+	TORALE_CRED_VAULT_BIN=$$bin TORALE_CRED_VAULT_BENCH=$(VAULT_DAEMONS) $(GO) test -count=1 -timeout 10m -run TestVaultFollowBench -v ./daemon/ | grep -E 'daemons following|FAIL|ok'
 
 # KEYRING_ONCE_MORE runs a command under .ci/with-keyring, and once more in
 # a fresh session only when the test gnome-keyring itself died during the

@@ -117,6 +117,7 @@ func New(cfg Config) (*Daemon, error) {
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
 	d.remote = newRemotes(cfg.Logger, cfg.VaultInterval, cfg.VaultMaxBackoff)
+	d.remote.taken = d.recordTaken
 	d.store = &credstore.Store{Keychain: d.keys, Remote: d.remote.open, Shelf: cfg.Keychain.Shelf(), StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
 		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) },
 		Tokens: cfg.Keychain} // tokens read afresh: the CLI may reissue one

@@ -22,6 +22,8 @@ type remotes struct {
 	interval   time.Duration
 	maxBackoff time.Duration
 	getenv     func(string) string
+	// taken is told each version a follower takes (state.json's hint).
+	taken func(profile string, s vaultkv.Secret)
 
 	mu      sync.Mutex
 	ctx     context.Context // the daemon's background context once running
@@ -63,6 +65,9 @@ func (r *remotes) open(profile string, spec credstore.StoreSpec) (credstore.Sour
 		return nil, err
 	}
 	f := &vaultkv.Follower{C: c, Interval: r.interval, MaxBackoff: r.maxBackoff, Log: r.log.With("profile", profile)}
+	if r.taken != nil {
+		f.OnChange = func(s vaultkv.Secret) { r.taken(profile, s) }
+	}
 	e := &remoteEntry{spec: spec, follower: f, src: &followed{f: f, vs: &credstore.VaultSource{C: c, Wrote: f.Took}}}
 	r.entries[profile] = e
 	if r.ctx != nil {
@@ -197,3 +202,28 @@ var (
 	_ credstore.VersionedSource = (*followed)(nil)
 	_ credstore.StatusSource    = (*followed)(nil)
 )
+
+// recordTaken keeps state.json's metadata of a Vault profile in step with
+// the version served: its hint, and when this machine took it (the
+// rotation clock), remembering the hint it replaced. Never the key.
+func (d *Daemon) recordTaken(profile string, s vaultkv.Secret) {
+	hint := credstore.Hint(s.Key)
+	err := d.store.UpdateState(func(st *credstore.State) error {
+		if _, ok := st.Stores[profile]; !ok {
+			return nil // the store changed meanwhile
+		}
+		p := st.Profiles[profile]
+		if p != nil && p.KeyHint == hint {
+			return nil
+		}
+		np := &credstore.Profile{KeyHint: hint, StoredAt: time.Now().UTC(), Source: credstore.SourceVault}
+		if p != nil {
+			np.APIURL, np.PreviousKeyHint = p.APIURL, p.KeyHint
+		}
+		st.Profiles[profile] = np
+		return nil
+	})
+	if err != nil {
+		d.log.Warn("cannot record the Vault key's new version in the metadata", "profile", profile, "version", s.Version, "err", err)
+	}
+}

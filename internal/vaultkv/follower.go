@@ -27,8 +27,9 @@ type Follower struct {
 	Interval   time.Duration // DefaultInterval when 0
 	MaxBackoff time.Duration // DefaultMaxBackoff when 0
 	Log        *slog.Logger  // nil: no log
-	// OnChange runs after a new version was taken (never with the key).
-	OnChange func(version int)
+	// OnChange runs after a new version was taken, off the poll's lock;
+	// it must not keep or show the key beyond what it needs (a hint).
+	OnChange func(s Secret)
 
 	poll sync.Mutex // one poll at a time
 
@@ -127,14 +128,14 @@ func (f *Follower) record(had Secret, s *Secret, err error) {
 		}
 		f.err = err
 	}
-	version := f.cur.Version
+	version, cur := f.cur.Version, f.cur
 	f.mu.Unlock()
 	if changed {
 		if f.Log != nil && had.Version != 0 {
 			f.Log.Info("new version of the key taken from Vault", "secret", f.C.cfg.Where(), "version", version, "was", had.Version)
 		}
 		if f.OnChange != nil {
-			f.OnChange(version)
+			f.OnChange(cur)
 		}
 	}
 }
