@@ -157,7 +157,7 @@ func (c *Client) loginLocked(ctx context.Context) error {
 			return c.classify(err, "logging in with AppRole (auth/"+mount+"/login)")
 		}
 		if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
-			return &Error{Kind: KindLogin, Addr: c.cfg.Addr, Doing: "logging in with AppRole", Err: errors.New("Vault returned no token")}
+			return &Error{Kind: KindLogin, Addr: c.cfg.Addr, Doing: "logging in with AppRole", Err: errors.New("no token in the answer")}
 		}
 		c.api.SetToken(s.Auth.ClientToken)
 		c.noteTTL(time.Duration(s.Auth.LeaseDuration)*time.Second, s.Auth.Renewable)
@@ -355,7 +355,7 @@ func (c *Client) Ping(ctx context.Context) error {
 		return c.classify(err, "checking Vault's health")
 	}
 	if h.Sealed {
-		return &Error{Kind: KindSealed, Addr: c.cfg.Addr, Doing: "checking Vault's health", Err: errors.New("Vault is sealed")}
+		return &Error{Kind: KindSealed, Addr: c.cfg.Addr, Doing: "checking Vault's health", Err: errors.New("sealed")}
 	}
 	return nil
 }
