@@ -253,3 +253,40 @@ func TestTokenRenewalAndAppRole(t *testing.T) {
 		}
 	})
 }
+
+// A sealed Vault: the last key is kept, the state says sealed, and once
+// unsealed the follower takes the next version.
+func TestFollowerSealed(t *testing.T) {
+	v := vaulttest.Start(t)
+	if v.UnsealKey == "" {
+		t.Skip("the dev server printed no unseal key")
+	}
+	v.Policy(t, "p", readOnly)
+	v.Put(t, "secret", "torale/p", map[string]any{"api_key": vaulttest.Key(1)})
+	tok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"p"}})
+	f := follower(client(t, v, vaultkv.Config{Path: "torale/p", Token: tok, Timeout: time.Second}))
+	run(t, f)
+	serves(t, f, vaulttest.Key(1), 5*time.Second)
+	if err := v.Root.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := f.State()
+		if st.Err != nil && strings.Contains(st.Err.Error(), "sealed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sealed Vault, follower state: %v", st.Err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s, err := f.Current(); err != nil || s.Key != vaulttest.Key(1) {
+		t.Fatalf("while sealed: %v", err)
+	}
+	if _, err := v.Root.Sys().Unseal(v.UnsealKey); err != nil {
+		t.Fatal(err)
+	}
+	v.Put(t, "secret", "torale/p", map[string]any{"api_key": vaulttest.Key(2)})
+	serves(t, f, vaulttest.Key(2), 10*time.Second)
+}
