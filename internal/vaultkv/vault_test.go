@@ -287,6 +287,17 @@ func TestFollowerSealed(t *testing.T) {
 	if _, err := v.Root.Sys().Unseal(v.UnsealKey); err != nil {
 		t.Fatal(err)
 	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if h, err := v.Root.Sys().Health(); err == nil && !h.Sealed && !h.Standby {
+			if _, err := v.Root.KVv2("secret").GetMetadata(context.Background(), "torale/p"); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Vault did not come back after unseal")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	v.Put(t, "secret", "torale/p", map[string]any{"api_key": vaulttest.Key(2)})
 	serves(t, f, vaulttest.Key(2), 10*time.Second)
 }
