@@ -154,6 +154,9 @@ type RemoteOpener func(profile string, spec StoreSpec) (Source, error)
 type StoreError struct {
 	Profile string
 	Err     error
+	// NoKey: the store answered that it holds no key (a credential
+	// systemd did not pass), as a Vault secret that is not there does.
+	NoKey bool
 }
 
 func (e *StoreError) Error() string { return e.Err.Error() }
@@ -161,9 +164,9 @@ func (e *StoreError) Unwrap() error { return e.Err }
 func (e *StoreError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return errors.Is(e.Err, vaultkv.ErrNotFound) || errors.Is(e.Err, fs.ErrNotExist)
+		return e.NoKey || errors.Is(e.Err, vaultkv.ErrNotFound)
 	case ErrKeychain:
-		return !errors.Is(e.Err, vaultkv.ErrNotFound) && !errors.Is(e.Err, fs.ErrNotExist)
+		return !e.NoKey && !errors.Is(e.Err, vaultkv.ErrNotFound)
 	}
 	return false
 }
@@ -282,7 +285,7 @@ func (c *CredentialsSource) Get(_ context.Context, profile string) (string, erro
 	path := filepath.Join(c.Dir, c.Name)
 	b, err := readCredential(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("systemd passed no credential %q in %s: %w; add LoadCredential=%s:/path/to/key to the unit", c.Name, c.Dir, fs.ErrNotExist, c.Name)}
+		return "", &StoreError{Profile: profile, NoKey: true, Err: fmt.Errorf("systemd passed no credential %q in %s; add LoadCredential=%s:/path/to/key to the unit", c.Name, c.Dir, c.Name)}
 	}
 	if err != nil {
 		return "", &StoreError{Profile: profile, Err: fmt.Errorf("reading the systemd credential %q: %w", c.Name, err)}
