@@ -224,13 +224,9 @@ func TestTokenRenewalAndAppRole(t *testing.T) {
 	t.Run("approle", func(t *testing.T) {
 		v.Write(t, "sys/auth/approle", map[string]any{"type": "approle"})
 		v.Write(t, "auth/approle/role/torale", map[string]any{"token_policies": "p", "token_ttl": "2s", "token_max_ttl": "3s"})
-		roleID := v.Write(t, "auth/approle/role/torale/role-id", nil)
-		if roleID == nil {
-			sec, err := v.Root.Logical().Read("auth/approle/role/torale/role-id")
-			if err != nil {
-				t.Fatal(err)
-			}
-			roleID = sec
+		roleID, err := v.Root.Logical().Read("auth/approle/role/torale/role-id")
+		if err != nil {
+			t.Fatal(err)
 		}
 		secretID := v.Write(t, "auth/approle/role/torale/secret-id", nil)
 		dir := t.TempDir()
@@ -247,7 +243,7 @@ func TestTokenRenewalAndAppRole(t *testing.T) {
 
 		// A wrong secret-id: a sentence about the login, not a key.
 		writeToken(t, secretFile, "00000000-0000-0000-0000-000000000000")
-		_, err := client(t, v, vaultkv.Config{Path: "torale/p", RoleIDFile: roleFile, SecretIDFile: secretFile}).Read(ctx(t))
+		_, err = client(t, v, vaultkv.Config{Path: "torale/p", RoleIDFile: roleFile, SecretIDFile: secretFile}).Read(ctx(t))
 		if err == nil || !strings.Contains(err.Error(), "AppRole") {
 			t.Fatalf("wrong secret-id: %v", err)
 		}

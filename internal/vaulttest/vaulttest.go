@@ -62,6 +62,7 @@ type Server struct {
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	done      chan struct{}
+	logMu     sync.Mutex // apart from mu: Start waits holding mu while the log fills
 	log       *bytes.Buffer
 	UnsealKey string
 	// Root is a client with the root token.
@@ -97,7 +98,9 @@ func (s *Server) Start() {
 	// tests' HOME (scanned for keys) or the user's.
 	cmd.Env = append(os.Environ(), "HOME="+s.home, "VAULT_ADDR=", "VAULT_TOKEN=", "SKIP_SETCAP=1")
 	cmd.Dir = s.home
+	s.logMu.Lock()
 	s.log = &bytes.Buffer{}
+	s.logMu.Unlock()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -116,11 +119,11 @@ func (s *Server) Start() {
 				default:
 				}
 			}
-			s.mu.Lock()
+			s.logMu.Lock()
 			if s.log.Len() < 1<<20 {
 				s.log.WriteString(line + "\n")
 			}
-			s.mu.Unlock()
+			s.logMu.Unlock()
 		}
 	}()
 	done := s.done
@@ -159,7 +162,11 @@ func (s *Server) Start() {
 	}
 }
 
-func (s *Server) logLocked() string { return s.log.String() }
+func (s *Server) logLocked() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
 
 // Stop kills the server (its data goes with it).
 func (s *Server) Stop() {
