@@ -78,7 +78,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	defer c.Close()
 	serving := func(want string) func() error {
 		return func() error {
-			r, err := c.Resolve(ctx, credstore.Request{Profile: "ci"})
+			r, err := c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: "ci"})
 			if err != nil {
 				return err
 			}
@@ -162,7 +162,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 		t.Fatal(err)
 	}
 	within(t, "the keychain answers again", func() error {
-		_, err := c.Resolve(ctx, credstore.Request{Profile: "ci"})
+		_, err := c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: "ci"})
 		if !errors.Is(err, credstore.ErrNotFound) {
 			return fmt.Errorf("resolve after store set keychain: %v", err)
 		}
