@@ -505,3 +505,34 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 		return nil
 	})
 }
+
+// CheckWritable says, before a rotation creates a key it could not store,
+// whether profile's store takes a new key from this process: the keychain
+// (nil), a Vault login that may write (nil), else why not, with the fix.
+// Asked with this process's environment (the daemon logs in with the same
+// files; only VAULT_TOKEN may differ).
+func (s *Store) CheckWritable(ctx context.Context, profile string, getenv func(string) string) error {
+	spec := s.StoreOf(profile)
+	switch spec.Kind {
+	case StoreCredentials:
+		return (&CredentialsSource{Name: spec.CredentialName()}).Set(ctx, profile, "")
+	case StoreVault:
+		if spec.Vault == nil {
+			return nil
+		}
+		c, err := vaultkv.New(VaultConfig(*spec.Vault, getenv))
+		if err != nil {
+			return err
+		}
+		ok, err := c.CanWrite(ctx)
+		if err != nil {
+			return &StoreError{Profile: profile, Err: err}
+		}
+		if !ok {
+			cfg := c.Config()
+			return fmt.Errorf("%w: profile %q's key lives in Vault (%s), and this machine's Vault login (%s) may only read it, so a rotation here would create a key it cannot store; rotate on a machine whose login may write (create and update on %s), or rotate in the dashboard and write the new key: vault kv put -mount=%s %s api_key=-",
+				ErrReadOnly, profile, cfg.Where(), cfg.Login(), cfg.DataPath(), cfg.Mount, cfg.Path)
+		}
+	}
+	return nil
+}

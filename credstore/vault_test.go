@@ -61,7 +61,20 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 		t.Fatalf("a reader's write: %v", err)
 	}
 
-	writer := store(v.Token(t, &vault.TokenCreateRequest{Policies: []string{"write"}}))
+	// rotate asks first, so no key is created that cannot be stored.
+	readTok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"read"}})
+	writeTok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"write"}})
+	env := func(tok string) func(string) string {
+		return func(k string) string { return map[string]string{"VAULT_TOKEN": tok}[k] }
+	}
+	if err := reader.CheckWritable(ctx, "p", env(readTok)); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "may only read") {
+		t.Fatalf("CheckWritable with a reader's token: %v", err)
+	}
+	if err := reader.CheckWritable(ctx, "p", env(writeTok)); err != nil {
+		t.Fatalf("CheckWritable with a writer's token: %v", err)
+	}
+
+	writer := store(writeTok)
 	info, err := writer.Put(ctx, "p", vaulttest.Key(2), PutOptions{Source: SourceRotate})
 	if err != nil || info.KeyHint != Hint(vaulttest.Key(2)) {
 		t.Fatalf("a writer's write: %+v, %v", info, err)

@@ -52,6 +52,12 @@ func runRotate(ctx context.Context, f *Factory) error {
 		}
 		return err
 	}
+	// A store this machine cannot write is said before a key is created.
+	if st, err := f.Store(); err == nil {
+		if err := st.CheckWritable(ctx, profile, f.Getenv); err != nil {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+	}
 	if f.Getenv("TORALE_API_KEY") != "" {
 		f.say("%s: note: TORALE_API_KEY is set and takes precedence; rotate replaces the key stored for profile %q, not that one.", prog, profile)
 	}

@@ -376,3 +376,22 @@ func isForbidden(err error) bool {
 	var re *vault.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }
+
+// CanWrite reports whether this login may write a new version of the
+// secret (create and update on the data path, from sys/capabilities-self).
+func (c *Client) CanWrite(ctx context.Context) (bool, error) {
+	var caps []string
+	err := c.do(ctx, "asking this login's capabilities on "+c.cfg.DataPath(), func(ctx context.Context) error {
+		var err error
+		caps, err = c.api.Sys().CapabilitiesSelfWithContext(ctx, c.cfg.DataPath())
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	has := map[string]bool{}
+	for _, cp := range caps {
+		has[cp] = true
+	}
+	return has["root"] || (has["create"] && has["update"]), nil
+}
