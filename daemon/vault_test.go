@@ -100,6 +100,16 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 		t.Logf("version 2 served %s after the put", took.Round(time.Millisecond))
 	}
 	within(t, "the trail records version 2", func() error { return trailHas(p.state.Dir, "ci", 2) })
+	within(t, "state.json names the version served (its hint, never the key)", func() error {
+		st, err := p.state.Load()
+		if err != nil {
+			return err
+		}
+		if pr := st.Profiles["ci"]; pr == nil || pr.KeyHint != credstore.Hint(vaulttest.Key(2)) || pr.Source != credstore.SourceVault {
+			return fmt.Errorf("profile ci: %+v", pr)
+		}
+		return nil
+	})
 	h, err := c.Info(ctx)
 	if err != nil || h.Stores["ci"].State != "ok" || h.Stores["ci"].Version != 2 {
 		t.Fatalf("health: %+v, %v", h.Stores, err)
