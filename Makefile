@@ -58,8 +58,8 @@ test: deps lint cross build
 test-vault:
 	@bin=$${TORALE_CRED_VAULT_BIN:-}; if [ -z "$$bin" ] || [ "$$bin" = none ]; then bin=$$(.ci/vault) || exit 1; fi; \
 	echo "make test-vault: using $$bin ($$($$bin version 2>/dev/null | head -1))" >&2; \
-	TORALE_CRED_VAULT_BIN=$$bin $(GO) test -count=1 -timeout 10m ./internal/vaultkv/ && \
-	TORALE_CRED_VAULT_BIN=$$bin $(GO) test -count=1 -timeout 10m -run 'Vault' ./daemon/ ./credstore/ ./internal/cli/
+	GORACE=atexit_sleep_ms=0 TORALE_CRED_VAULT_BIN=$$bin $(GO) test -race -count=1 -timeout 10m ./internal/vaultkv/ && \
+	GORACE=atexit_sleep_ms=0 TORALE_CRED_VAULT_BIN=$$bin $(GO) test -race -count=1 -timeout 10m -run 'Vault' ./daemon/ ./credstore/ ./internal/cli/
 
 ## bench-vault: VAULT_DAEMONS (default 50) real daemons follow one Vault
 ## secret; the time from one kv put to every daemon serving the new version
