@@ -44,6 +44,8 @@ type ProfileInfo struct {
 	// Unrecorded: the keychain holds a key for the profile that this
 	// state directory has no metadata for (a new HOME on the same keychain).
 	Unrecorded bool `json:"unrecorded,omitempty"`
+	// Store: the key lives beyond this machine's keychain (remote.go).
+	Store *StoreInfo `json:"store,omitempty"`
 }
 
 // PutOptions describe where a key came from. They are also the body of

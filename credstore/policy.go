@@ -114,7 +114,11 @@ func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
 func (s *Store) judge(ctx context.Context, v *view, profile, door, hint, action string) error {
 	c := Caller(ctx, door)
 	err := s.decide(ctx, v, profile, door, c)
-	s.record(ctx, profile, door, hint, action, c, err)
+	var version int
+	if action == "" {
+		version = v.version(profile)
+	}
+	s.record(ctx, profile, door, hint, action, version, c, err)
 	return err
 }
 

@@ -111,7 +111,7 @@ func (s *Store) OpenSession(ctx context.Context, u *RemoteUse, profiles []string
 		case p.RemoteRule() == RemoteDeny:
 			err = fmt.Errorf("%w: profile %q may not be used from another host (its remote rule is deny); to allow it: torale-cred policy remote %s confirm", ErrDenied, profile, profile)
 		}
-		s.record(ctx, profile, DoorSSH, res.KeyHint, ActionSession, c, err)
+		s.record(ctx, profile, DoorSSH, res.KeyHint, ActionSession, 0, c, err)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,9 @@ func (s *Store) OpenSession(ctx context.Context, u *RemoteUse, profiles []string
 const ActionSession = "session"
 
 // record writes one line of the trail for a judged request.
-func (s *Store) record(ctx context.Context, profile, door, hint, action string, c *peer.Caller, err error) {
+// record writes one trail line: version is the store's version of the key
+// handed out (Vault KV v2), 0 for the keychain.
+func (s *Store) record(ctx context.Context, profile, door, hint, action string, version int, c *peer.Caller, err error) {
 	if s.Audit == nil {
 		return
 	}
@@ -136,7 +138,7 @@ func (s *Store) record(ctx context.Context, profile, door, hint, action string, 
 	if u := RemoteFrom(ctx); u != nil {
 		dest = u.Dest
 	}
-	s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Remote: dest, Result: res, Caller: c})
+	s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Remote: dest, Version: version, Result: res, Caller: c})
 }
 
 // decideRemote applies profile's remote rule to a forwarded use of u's

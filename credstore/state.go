@@ -73,6 +73,10 @@ type State struct {
 	// first, each kept in the keychain until the user forgets it
 	// (displaced.go). Apart from Profiles: logout keeps them.
 	Displaced map[string][]DisplacedKey `json:"displaced,omitempty"`
+	// Stores names, per profile, where its key lives when not in this
+	// machine's keychain (remote.go): addresses and file names, never a
+	// token or a key. Apart from Profiles: logout keeps them.
+	Stores map[string]StoreSpec `json:"stores,omitempty"`
 }
 
 // ConfigOwner is the profile config.json's key belongs to.

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -100,12 +102,21 @@ type Store struct {
 	// removes the key whatever state.json says.
 	NoEndpoint bool
 
+	// Remote opens the Source of a profile whose key state.json places
+	// beyond the keychain (a vault or credentials store); nil: OpenStore
+	// over this process's environment, one read per look-up. The daemon
+	// gives its followers, which hold the key in memory.
+	Remote RemoteOpener
+
 	// KeysJudged: Keychain is the daemon (a client whose own files differ
 	// from the daemon's answers itself over the daemon's keys), which
 	// judges and records every stored key it hands this process.
 	KeysJudged bool
 
 	asking singleflight.Group
+
+	remoteMu sync.Mutex
+	remotes  map[string]openedRemote
 
 	// writeMu makes the Store one writer: a Put racing a migration must not
 	// read back the other's key and call it an outage.
@@ -176,6 +187,8 @@ type view struct {
 	st     *State
 	stErr  error
 	read   bool
+	// versions: the store's version of each key read (Vault KV v2).
+	versions map[string]int
 }
 
 func (v *view) state() (*State, error) {
@@ -187,8 +200,26 @@ func (v *view) state() (*State, error) {
 }
 
 func (v *view) storedKey(ctx context.Context, profile string) (string, error) {
-	return v.s.Keychain.Get(ctx, profile)
+	st, _ := v.state()
+	src, _, err := v.s.sourceIn(st, profile)
+	if err != nil {
+		return "", err
+	}
+	if vs, ok := src.(VersionedSource); ok {
+		key, ver, err := vs.GetVersion(ctx, profile)
+		if err == nil {
+			if v.versions == nil {
+				v.versions = map[string]int{}
+			}
+			v.versions[profile] = ver
+		}
+		return key, err
+	}
+	return src.Get(ctx, profile)
 }
+
+// version is the store's version of the key storedKey read (0: none).
+func (v *view) version(profile string) int { return v.versions[profile] }
 
 func (v *view) plaintext(profile string) toraleconfig.Config {
 	if v.cfg == nil {
@@ -282,9 +313,10 @@ func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) 
 	if r.URL, r.URLSource, err = resolveURL(Request{Profile: profile}, v); err != nil {
 		return r, err
 	}
-	key, err := s.Keychain.Get(ctx, profile)
+	key, err := v.storedKey(ctx, profile)
+	var se *StoreError
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound) && !errors.As(err, &se):
 		return r, &NoKeyError{Profile: profile}
 	case err != nil:
 		return r, err
@@ -311,7 +343,7 @@ func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 	}
 	now, period := s.now(), s.period(0)
 	out := make([]ProfileInfo, 0, len(st.Profiles)+1)
-	if st.Profiles[DefaultProfile] == nil {
+	if _, remote := st.Stores[DefaultProfile]; st.Profiles[DefaultProfile] == nil && !remote {
 		if k, err := s.Keychain.Get(ctx, DefaultProfile); err == nil && k != "" {
 			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: Hint(k)}, Unrecorded: true})
 		}
@@ -323,10 +355,22 @@ func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 		if pol, ok := st.Policies[n]; ok {
 			info.Policy = &pol
 		}
-		if _, err := s.Keychain.Get(ctx, n); errors.Is(err, ErrNotFound) {
+		src, spec, err := s.sourceIn(st, n)
+		if err == nil && spec != nil {
+			info.Store = storeInfo(*spec, src, n)
+		} else if _, err := s.Keychain.Get(ctx, n); errors.Is(err, ErrNotFound) {
 			info.Gone = true
 		}
 		out = append(out, info)
+	}
+	// A profile whose store is set but whose key was never read here.
+	for _, n := range slices.Sorted(maps.Keys(st.Stores)) {
+		spec := st.Stores[n]
+		if st.Profiles[n] != nil || !spec.Remote() {
+			continue
+		}
+		src, _, _ := s.sourceIn(st, n)
+		out = append(out, ProfileInfo{Name: n, Store: storeInfo(spec, src, n)})
 	}
 	return out, nil
 }
@@ -348,7 +392,7 @@ func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (Pro
 	// the keychain as it is (git stores the key it was given after every
 	// use).
 	if door := DoorFrom(ctx); door != "" && ValidKey(key) {
-		if old, err := s.Keychain.Get(ctx, profile); err != nil || old != key {
+		if old, err := (&view{s: s}).storedKey(ctx, profile); err != nil || old != key {
 			if err := s.judge(ctx, &view{s: s}, profile, door, Hint(key), audit.ActionStore); err != nil {
 				return ProfileInfo{}, err
 			}
@@ -402,26 +446,38 @@ func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (stri
 		}
 		return "", err
 	}
-	old, err := s.Keychain.Get(ctx, profile)
+	st, _ := s.files().State()
+	src, spec, err := s.sourceIn(st, profile)
+	if err != nil {
+		return "", err
+	}
+	if spec != nil && via == SourceConfig {
+		// A stale config.json (a backup, a dotfile sync) must not become
+		// the key every machine following the store serves.
+		return "", fmt.Errorf("%w: profile %q's key lives in %s, so a plaintext key in config.json is not moved there; remove it from config.json, or write it to the store yourself", ErrReadOnly, profile, spec.Where())
+	}
+	old, err := src.Get(ctx, profile)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
-	if via != "" {
+	if via != "" && spec == nil {
+		// Kept in this machine's keychain: never a remote store's key,
+		// which must not land on local disk.
 		if err := s.keepDisplaced(ctx, profile, old, key, via); err != nil {
 			return "", err
 		}
 	}
-	if err := s.Keychain.Set(ctx, profile, key); err != nil {
+	if err := src.Set(ctx, profile, key); err != nil {
 		return "", err
 	}
-	back, err := s.Keychain.Get(ctx, profile)
+	back, err := src.Get(ctx, profile)
 	if err != nil {
 		return "", fmt.Errorf("reading the key back after storing it: %w", err)
 	}
 	if back != key {
 		return "", errRaced
 	}
-	if via != "" && old != key {
+	if via != "" && old != key && spec == nil {
 		s.dropRestored(ctx, profile, key)
 	}
 	return old, nil
@@ -486,11 +542,16 @@ func (s *Store) Delete(ctx context.Context, profile string) error {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	kerr := s.Keychain.Delete(ctx, profile)
+	st, _ := s.files().State()
+	src, _, err := s.sourceIn(st, profile)
+	if err != nil {
+		return err
+	}
+	kerr := src.Delete(ctx, profile)
 	if kerr != nil && !errors.Is(kerr, ErrNotFound) {
 		return kerr
 	}
-	err := s.StateFile.Update(func(st *State) error { delete(st.Profiles, profile); return nil })
+	err = s.StateFile.Update(func(st *State) error { delete(st.Profiles, profile); return nil })
 	s.files().Reload()
 	if err != nil {
 		return err

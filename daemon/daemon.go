@@ -78,6 +78,10 @@ type Config struct {
 	// EndpointPort replaces the port recorded in state.json (0: that one,
 	// or a free one the first time).
 	EndpointPort int
+	// VaultInterval is how often a Vault profile's current version is
+	// asked (0: vaultkv.DefaultInterval); VaultMaxBackoff bounds the wait
+	// between tries while Vault fails (0: vaultkv.DefaultMaxBackoff).
+	VaultInterval, VaultMaxBackoff time.Duration
 }
 
 // Daemon is one run of the service.
@@ -86,6 +90,7 @@ type Daemon struct {
 	log    *slog.Logger
 	store  *credstore.Store
 	keys   *keyCache
+	remote *remotes
 	files  *fileCache
 	health *health
 	trail  *audit.Trail // nil: NoAudit
@@ -112,7 +117,9 @@ func New(cfg Config) (*Daemon, error) {
 	d.keys = newKeyCache(cfg.Keychain, cfg.CacheTTL, time.Now, d.health)
 	disk := credstore.DiskFiles{ConfigPath: cfg.ConfigPath, StateFile: credstore.StateFile{Dir: cfg.StateDir}}
 	d.files = newFileCache(disk)
-	d.store = &credstore.Store{Keychain: d.keys, Shelf: cfg.Keychain.Shelf(), StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
+	d.remote = newRemotes(cfg.Logger, cfg.VaultInterval, cfg.VaultMaxBackoff)
+	d.remote.taken = d.recordTaken
+	d.store = &credstore.Store{Keychain: d.keys, Remote: d.remote.open, Shelf: cfg.Keychain.Shelf(), StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
 		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) },
 		Tokens: cfg.Keychain} // tokens read afresh: the CLI may reissue one
 	d.openAudit()
@@ -138,6 +145,9 @@ func (d *Daemon) Store() *credstore.Store { return d.store }
 func (d *Daemon) filesChanged() {
 	d.files.Reload()
 	d.keys.forget(d.store.ConfigOwner())
+	if st, err := d.files.State(); err == nil {
+		d.remote.reconcile(st)
+	}
 	for _, fn := range d.onChange {
 		fn()
 	}
@@ -214,6 +224,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	so.Watching = d.cfg.Migrate
 	so.Audit = d.auditStats()
 	so.ConfigPath, so.StateDir = d.store.ConfigPath, d.store.StateFile.Dir
+	so.Stores = d.remote.statuses
 	if min := d.cfg.Keychain.Timeout() + 5*time.Second; so.WriteTimeout < min {
 		so.WriteTimeout = max(min, 15*time.Second)
 	}
@@ -235,6 +246,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
 	wg.Go(func() { d.keys.warm(bg, d.profiles()) })
+	wg.Go(func() { _ = d.remote.run(bg) })
+	wg.Go(func() { d.store.OpenRemotes(bg) })
 	for i, job := range append(append(d.watchers(), d.watchKeychainLock), d.background...) {
 		wg.Go(func() {
 			defer func() {

@@ -42,6 +42,8 @@ type Options struct {
 	// ConfigPath and StateDir are the daemon's own files, reported by
 	// /v1/health: a client whose own differ answers itself.
 	ConfigPath, StateDir string
+	// Stores reads the remote stores' states for /v1/health (nil: none).
+	Stores func() map[string]credstore.StoreStatus
 	// Sessions opens, lists and ends remote sessions (/v1/sessions); nil:
 	// this server opens none.
 	Sessions Sessions
@@ -360,6 +362,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.b.Health(r.Context()); err != nil {
 		h.Keychain = credstore.KeychainState(err)
+	}
+	if s.o.Stores != nil {
+		h.Stores = s.o.Stores()
 	}
 	writeJSON(w, http.StatusOK, h)
 }

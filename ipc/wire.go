@@ -61,6 +61,10 @@ type Health struct {
 	// Audit counts the trail's records: written, dropped (queue full),
 	// failed (the disk refused them). Absent under daemon --no-audit.
 	Audit *audit.Stats `json:"audit,omitempty"`
+	// Stores are the profiles whose keys live beyond the keychain (Vault,
+	// systemd credentials): "ok", or "unavailable: " and why, and the
+	// version served. The last key read is served while a store fails.
+	Stores map[string]credstore.StoreStatus `json:"stores,omitempty"`
 }
 
 // CredentialList is GET /v1/credentials.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -51,9 +52,12 @@ type Event struct {
 	// Remote is the host a forwarded use came from (torale-cred ssh), as
 	// the local ssh process's own arguments name it; never anything the
 	// remote host said.
-	Remote string       `json:"remote,omitempty"`
-	Result string       `json:"result"`
-	Caller *peer.Caller `json:"caller"`
+	Remote string `json:"remote,omitempty"`
+	// Version is the store's version of the key handed out (a Vault KV v2
+	// secret's), absent for the keychain.
+	Version int          `json:"version,omitempty"`
+	Result  string       `json:"result"`
+	Caller  *peer.Caller `json:"caller"`
 }
 
 // HandedOut: a program received the key (not a refusal, not a write),
@@ -82,6 +86,10 @@ func appendLine(b []byte, e *Event, callerJSON []byte) []byte {
 	if e.Remote != "" {
 		b = append(b, `,"remote":`...)
 		b = appendString(b, e.Remote)
+	}
+	if e.Version > 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(e.Version), 10)
 	}
 	b = append(b, `,"result":`...)
 	b = appendString(b, e.Result)

@@ -114,8 +114,47 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 	}
 	add(pc)
 	add(checkEndpoint(ctx, f, cs))
+	for _, c := range checkStores(ctx, f) {
+		add(c)
+	}
 	add(checkUnits(ctx))
 	add(checkGit(ctx))
+	return out
+}
+
+// checkStores is one check per profile whose key lives beyond the
+// keychain: the daemon's follower state when it runs, else one read here.
+func checkStores(ctx context.Context, f *Factory) []check {
+	be := f.Backend()
+	infos, err := be.List(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []check
+	for _, in := range infos {
+		if in.Store == nil {
+			continue
+		}
+		c := check{Name: "store of " + in.Name, OK: true, Detail: in.Store.Where}
+		if in.Store.Login != "" {
+			c.Detail += " (login: " + in.Store.Login + ")"
+		}
+		state := in.Store.State
+		if state == "" { // no daemon follows it: read it once here, learning its hint only
+			state = "ok"
+			if _, err := be.Stored(ctx, in.Name); err != nil {
+				state = "unavailable: " + err.Error()
+			}
+		}
+		if state != "ok" {
+			c.OK = false
+			c.Detail += ": " + state
+			c.Fix = "fix the store as the message says, or choose another: torale-cred store set keychain|vault|credentials --profile " + in.Name
+		} else if in.Store.Version > 0 {
+			c.Detail += fmt.Sprintf(": ok, version %d", in.Store.Version)
+		}
+		out = append(out, c)
+	}
 	return out
 }
 

@@ -148,6 +148,11 @@ func (f *Factory) Store() (*credstore.Store, error) {
 		return nil, err
 	}
 	f.store = &credstore.Store{Keychain: kc, StateFile: credstore.StateFile{Dir: stateDir}, ConfigPath: cfg, Period: period, Now: f.Now,
-		Audit: f.localAudit, Warn: func(msg string) { f.warn("%s", msg) }}
+		Audit: f.localAudit, Warn: func(msg string) { f.warn("%s", msg) },
+		// A Vault or credentials profile is read with this command's
+		// environment (VAULT_ADDR, VAULT_TOKEN, CREDENTIALS_DIRECTORY).
+		Remote: func(_ string, spec credstore.StoreSpec) (credstore.Source, error) {
+			return credstore.OpenStore(spec, f.Getenv)
+		}}
 	return f.store, nil
 }

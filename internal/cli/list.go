@@ -74,6 +74,17 @@ as unrecorded.
 				case e.Unrecorded:
 					stored, source = "-", "unrecorded"
 				}
+				if e.Store != nil {
+					// Where the key lives, and the store's state when a
+					// daemon follows it.
+					source = e.Store.Kind
+					if e.Store.State != "" && e.Store.State != "ok" {
+						source += " (unavailable)"
+					}
+					if e.StoredAt.IsZero() {
+						stored, key = "-", "-"
+					}
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(e.Name), key, source, stored, due)
 			}
 			if err := tw.Flush(); err != nil {

@@ -134,7 +134,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 		newLoginCmd(f), newLogoutCmd(f), newTokenCmd(f), newStatusCmd(f), newListCmd(f),
 		newExecCmd(f), newEnvCmd(f), newSetupGitCmd(f), newImportCmd(f), newRotateCmd(f),
 		newDaemonCmd(f), newServiceCmd(f), newDoctorCmd(f), newVersionCmd(f),
-		newAuditCmd(f), newPolicyCmd(f), newEndpointCmd(f), newScanCmd(f), newRestoreCmd(f), newSSHCmd(f),
+		newAuditCmd(f), newPolicyCmd(f), newEndpointCmd(f), newScanCmd(f), newRestoreCmd(f), newSSHCmd(f), newStoreCmd(f),
 	)
 	registerCompletions(root, f)
 	return root

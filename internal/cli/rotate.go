@@ -52,10 +52,20 @@ func runRotate(ctx context.Context, f *Factory) error {
 		}
 		return err
 	}
+	// A store this machine cannot write is said before a key is created.
+	storeName := ""
+	if st, err := f.Store(); err == nil {
+		if err := st.CheckWritable(ctx, profile, f.Getenv); err != nil {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+		if spec := st.StoreOf(profile); spec.Remote() {
+			storeName = spec.Where() + " (a new version: every machine following it takes it within seconds)"
+		}
+	}
 	if f.Getenv("TORALE_API_KEY") != "" {
 		f.say("%s: note: TORALE_API_KEY is set and takes precedence; rotate replaces the key stored for profile %q, not that one.", prog, profile)
 	}
-	rot := &rotation.Rotator{Keys: be, Profile: profile, Env: f.env(), Now: f.Now, Say: func(l string) { f.say("%s", l) },
+	rot := &rotation.Rotator{Keys: be, Profile: profile, StoreName: storeName, Env: f.env(), Now: f.Now, Say: func(l string) { f.say("%s", l) },
 		UsedBy: f.usedBy}
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
 		rot.Paste = func() (string, error) {

@@ -166,7 +166,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 				}
 			}
 		}
-		if ps.err != nil && !errors.Is(ps.err, credstore.ErrKeychain) {
+		if ps.err != nil && (!errors.Is(ps.err, credstore.ErrKeychain) || ps.Store != nil) {
 			ps.Error = ps.err.Error()
 		}
 		if name == selected {
@@ -227,8 +227,12 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 	for _, p := range rep.Profiles {
 		fmt.Fprintf(w, "Profile %s\n", p.Name)
 		switch {
+		case p.APIKeySource == "unknown" && p.Store != nil:
+			fmt.Fprintf(w, "  key:       unknown: the %s store cannot be read: %s\n", p.Store.Kind, p.Error)
 		case p.APIKeySource == "unknown":
 			fmt.Fprintf(w, "  key:       unknown: the keychain cannot be read (see Keychain below)\n")
+		case p.KeyHint != "" && p.APIKeySource == credstore.FromKeychain && p.Store != nil:
+			fmt.Fprintf(w, "  key:       %s (from the %s store)\n", p.KeyHint, p.Store.Kind)
 		case p.KeyHint != "" && p.APIKeySource != credstore.FromNone && p.APIKeySource != "":
 			fmt.Fprintf(w, "  key:       %s (from %s)\n", p.KeyHint, describeSource(p.APIKeySource))
 		case p.Gone || (p.Error != "" && !p.StoredAt.IsZero()):
@@ -237,6 +241,19 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 			fmt.Fprintf(w, "  key:       none: %s\n", p.Error)
 		default:
 			fmt.Fprintf(w, "  key:       none\n")
+		}
+		if p.Store != nil {
+			line := p.Store.Where
+			if p.Store.Login != "" {
+				line += " (login: " + p.Store.Login + ")"
+			}
+			switch {
+			case p.Store.State != "" && p.Store.State != "ok":
+				line += ": " + p.Store.State
+			case p.Store.Version > 0:
+				line += fmt.Sprintf(": ok, serving version %d", p.Store.Version)
+			}
+			fmt.Fprintf(w, "  store:     %s\n", line)
 		}
 		if p.Warning != "" {
 			fmt.Fprintf(w, "  warning:   %s\n", p.Warning)

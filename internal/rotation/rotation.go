@@ -31,6 +31,9 @@ var ErrOneKeyRule = errors.New("the server allows one active key per account; no
 type Rotator struct {
 	// Keys is where the key lives (the CLI's Backend).
 	Keys credstore.Backend
+	// StoreName names the profile's store in the steps ("" : the keychain;
+	// "vault secret/torale/p at https://…" for a Vault profile).
+	StoreName string
 	// Profile is the profile whose key is rotated.
 	Profile string
 	// Env is the caller's environment, for the URL order.
@@ -179,7 +182,11 @@ func (r *run) rotate(prof credstore.Profile) error {
 	if err := r.store(nk, opts); err != nil {
 		return err
 	}
-	r.step("✓ stored the new key in the keychain and read it back")
+	where := "the keychain"
+	if r.StoreName != "" {
+		where = r.StoreName
+	}
+	r.step("✓ stored the new key in " + where + " and read it back")
 
 	if !found || oldRec.ID == "" {
 		return r.oldNotRevoked(nk, errors.New("the server did not say the old key's id"))

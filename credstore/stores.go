@@ -1,0 +1,538 @@
+package credstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/torale-ai/torale-cred/internal/vaultkv"
+)
+
+// Stores a profile's key can live in (state.json's "stores").
+const (
+	StoreKeychain    = "keychain"
+	StoreVault       = "vault"
+	StoreCredentials = "credentials"
+)
+
+// DefaultCredentialName is the file in $CREDENTIALS_DIRECTORY read for a
+// credentials store that names none (LoadCredential=torale-api-key:…).
+const DefaultCredentialName = "torale-api-key"
+
+// StoreSpec is where a profile's key lives when not in this machine's
+// keychain, recorded in state.json: addresses, paths and file names only,
+// never a token or a key.
+type StoreSpec struct {
+	Kind  string     `json:"kind"`
+	Vault *VaultSpec `json:"vault,omitempty"`
+	// Credential is the file's name in $CREDENTIALS_DIRECTORY.
+	Credential string `json:"credential,omitempty"`
+}
+
+// VaultSpec is a KV version 2 secret in HashiCorp Vault or OpenBao and how
+// to log in to it. VAULT_TOKEN is never recorded: it is read from the
+// environment of the process that reads the secret.
+type VaultSpec struct {
+	Addr   string `json:"addr"`
+	Mount  string `json:"mount"`
+	Path   string `json:"path"`
+	Field  string `json:"field,omitempty"`
+	CACert string `json:"ca_cert,omitempty"`
+	// TokenFile holds a token (Vault Agent's sink, ~/.vault-token).
+	TokenFile string `json:"token_file,omitempty"`
+	// RoleIDFile and SecretIDFile log in with AppRole at AppRoleMount.
+	RoleIDFile   string `json:"approle_role_id_file,omitempty"`
+	SecretIDFile string `json:"approle_secret_id_file,omitempty"`
+	AppRoleMount string `json:"approle_mount,omitempty"`
+}
+
+// Remote: the key lives beyond this machine's keychain.
+func (s StoreSpec) Remote() bool { return s.Kind != "" && s.Kind != StoreKeychain }
+
+// Where names the store for status lines: "vault secret/torale/p at https://…".
+func (s StoreSpec) Where() string {
+	switch s.Kind {
+	case StoreVault:
+		if s.Vault == nil {
+			return "vault (not configured)"
+		}
+		return "vault " + s.Vault.Mount + "/" + s.Vault.Path + " at " + s.Vault.Addr
+	case StoreCredentials:
+		return "systemd credential " + s.CredentialName()
+	}
+	return "the keychain"
+}
+
+// CredentialName is the file read in $CREDENTIALS_DIRECTORY.
+func (s StoreSpec) CredentialName() string {
+	if s.Credential != "" {
+		return s.Credential
+	}
+	return DefaultCredentialName
+}
+
+// CheckStoreSpec refuses a spec that cannot be used.
+func CheckStoreSpec(s StoreSpec) error {
+	switch s.Kind {
+	case StoreKeychain:
+		return nil
+	case StoreVault:
+		v := s.Vault
+		if v == nil || v.Addr == "" {
+			return fmt.Errorf("%w: a vault store needs an address: --addr or VAULT_ADDR", ErrBadRequest)
+		}
+		if err := CheckURL(v.Addr, "the Vault address"); err != nil {
+			return err
+		}
+		if v.Mount == "" || v.Path == "" || strings.HasPrefix(v.Path, "/") || strings.Contains(v.Mount, "/data") {
+			return fmt.Errorf("%w: a vault store needs the KV v2 mount (--mount secret) and the secret's path in it (--path torale/NAME), without \"data/\"", ErrBadRequest)
+		}
+		if (v.RoleIDFile == "") != (v.SecretIDFile == "") {
+			return fmt.Errorf("%w: AppRole needs both --approle-role-id-file and --approle-secret-id-file", ErrBadRequest)
+		}
+		for _, f := range []string{v.CACert, v.TokenFile, v.RoleIDFile, v.SecretIDFile} {
+			if f != "" && !filepath.IsAbs(f) {
+				return fmt.Errorf("%w: %q is not an absolute path (the daemon reads it from another directory)", ErrBadRequest, f)
+			}
+		}
+		return nil
+	case StoreCredentials:
+		if n := s.CredentialName(); strings.ContainsAny(n, "/\x00") || n == "." || n == ".." {
+			return fmt.Errorf("%w: %q is not a credential name (a file name in $CREDENTIALS_DIRECTORY)", ErrBadRequest, n)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: the store is keychain, vault or credentials, not %q", ErrBadRequest, s.Kind)
+}
+
+// VersionedSource is a Source whose keys have versions (Vault KV v2): the
+// hand-out point records the version served in the trail.
+type VersionedSource interface {
+	Source
+	GetVersion(ctx context.Context, profile string) (key string, version int, err error)
+}
+
+// StoreStatus is a remote store's state for status and /v1/health.
+type StoreStatus struct {
+	// State is "ok", or "unavailable: " and why (the last key is still
+	// served when Version is set).
+	State   string `json:"state"`
+	Version int    `json:"version,omitempty"`
+	// Since: when the store started failing.
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// StatusSource is a Source that knows its store's state without asking
+// it (the daemon's followers).
+type StatusSource interface {
+	StoreStatus(profile string) StoreStatus
+}
+
+// StoreInfo is the store of one profile in `list`, `status` and
+// GET /v1/credentials.
+type StoreInfo struct {
+	Kind  string `json:"kind"`
+	Where string `json:"where"`
+	Login string `json:"login,omitempty"`
+	StoreStatus
+}
+
+// RemoteOpener gives the Source of a profile whose key lives in spec.
+type RemoteOpener func(profile string, spec StoreSpec) (Source, error)
+
+// StoreError is a remote store's failure: "unavailable" (ErrKeychain: exit
+// 4, 503, never "no key") unless the store answered that it holds no key.
+type StoreError struct {
+	Profile string
+	Err     error
+	// NoKey: the store answered that it holds no key (a credential
+	// systemd did not pass), as a Vault secret that is not there does.
+	NoKey bool
+}
+
+func (e *StoreError) Error() string { return e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+func (e *StoreError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.NoKey || errors.Is(e.Err, vaultkv.ErrNotFound)
+	case ErrKeychain:
+		return !e.NoKey && !errors.Is(e.Err, vaultkv.ErrNotFound)
+	}
+	return false
+}
+
+// ErrReadOnly: the profile's store cannot be written by torale-cred.
+var ErrReadOnly = errors.New("read-only store")
+
+// VaultConfig is spec's client configuration, with Vault's environment
+// conventions: VAULT_ADDR and VAULT_CACERT when the spec names none,
+// VAULT_TOKEN when no token file or AppRole is named, else ~/.vault-token.
+func VaultConfig(v VaultSpec, getenv func(string) string) vaultkv.Config {
+	c := vaultkv.Config{Addr: v.Addr, CACert: v.CACert, Mount: v.Mount, Path: v.Path, Field: v.Field,
+		TokenFile: v.TokenFile, RoleIDFile: v.RoleIDFile, SecretIDFile: v.SecretIDFile, AppRoleMount: v.AppRoleMount}
+	if c.Addr == "" {
+		c.Addr = getenv("VAULT_ADDR")
+	}
+	if c.CACert == "" {
+		c.CACert = getenv("VAULT_CACERT")
+	}
+	if c.TokenFile == "" && c.RoleIDFile == "" {
+		c.Token = getenv("VAULT_TOKEN")
+		if c.Token == "" {
+			if home := getenv("HOME"); home != "" {
+				if fi, err := os.Stat(filepath.Join(home, ".vault-token")); err == nil && fi.Mode().IsRegular() {
+					c.TokenFile = filepath.Join(home, ".vault-token")
+				}
+			}
+		}
+	}
+	return c
+}
+
+// OpenStore is the Source for spec in a process that reads it once per
+// look-up (a command answering itself); the daemon follows instead.
+func OpenStore(spec StoreSpec, getenv func(string) string) (Source, error) {
+	switch spec.Kind {
+	case StoreVault:
+		if spec.Vault == nil {
+			return nil, fmt.Errorf("%w: the vault store has no address or path", ErrBadRequest)
+		}
+		c, err := vaultkv.New(VaultConfig(*spec.Vault, getenv))
+		if err != nil {
+			return nil, err
+		}
+		return &VaultSource{C: c}, nil
+	case StoreCredentials:
+		return &CredentialsSource{Dir: getenv("CREDENTIALS_DIRECTORY"), Name: spec.CredentialName()}, nil
+	}
+	return nil, fmt.Errorf("%w: unknown store %q", ErrBadRequest, spec.Kind)
+}
+
+// VaultSource reads the secret on every Get.
+type VaultSource struct {
+	C *vaultkv.Client
+	// Wrote is told every version this Source wrote (the daemon's
+	// follower serves it at once).
+	Wrote func(vaultkv.Secret)
+}
+
+func (v *VaultSource) GetVersion(ctx context.Context, profile string) (string, int, error) {
+	s, err := v.C.Read(ctx)
+	if err != nil {
+		return "", 0, &StoreError{Profile: profile, Err: err}
+	}
+	return s.Key, s.Version, nil
+}
+
+func (v *VaultSource) Get(ctx context.Context, profile string) (string, error) {
+	k, _, err := v.GetVersion(ctx, profile)
+	return k, err
+}
+
+// Set writes key as the secret's new version.
+func (v *VaultSource) Set(ctx context.Context, profile, key string) error {
+	ver, err := v.C.Write(ctx, key)
+	if errors.Is(err, vaultkv.ErrDenied) {
+		cfg := v.C.Config()
+		return &StoreError{Profile: profile, Err: fmt.Errorf("%w; this machine's Vault login may only read the key: write it from a login whose policy allows create and update on %s (vault kv put -mount=%s %s api_key=-)",
+			err, cfg.DataPath(), cfg.Mount, cfg.Path)}
+	}
+	if err != nil {
+		return &StoreError{Profile: profile, Err: err}
+	}
+	if v.Wrote != nil {
+		v.Wrote(vaultkv.Secret{Key: key, Version: ver})
+	}
+	return nil
+}
+
+func (v *VaultSource) Delete(_ context.Context, profile string) error {
+	return remoteDeleteError(profile, StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.C.Config().Addr, Mount: v.C.Config().Mount, Path: v.C.Config().Path}})
+}
+
+func (v *VaultSource) Ping(ctx context.Context) error { return v.C.Ping(ctx) }
+
+func remoteDeleteError(profile string, spec StoreSpec) error {
+	return fmt.Errorf("%w: profile %q's key lives in %s, which torale-cred does not delete; to stop using it on this machine, run: torale-cred store set keychain --profile %s",
+		ErrReadOnly, profile, spec.Where(), profile)
+}
+
+// maxCredentialSize bounds a credential file: a key is under 200 bytes.
+const maxCredentialSize = 4096
+
+// CredentialsSource reads the key systemd hands the unit in
+// $CREDENTIALS_DIRECTORY (LoadCredential=, SetCredential=). Read-only.
+type CredentialsSource struct {
+	Dir  string
+	Name string
+}
+
+func (c *CredentialsSource) Get(_ context.Context, profile string) (string, error) {
+	if c.Dir == "" {
+		return "", &StoreError{Profile: profile, Err: fmt.Errorf("profile %q reads its key from the systemd credential %q, and this process has no $CREDENTIALS_DIRECTORY: run it as a systemd service with LoadCredential=%s:/path/to/key (see the README's headless recipe), or ask the daemon that runs so",
+			profile, c.Name, c.Name)}
+	}
+	path := filepath.Join(c.Dir, c.Name)
+	b, err := readCredential(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", &StoreError{Profile: profile, NoKey: true, Err: fmt.Errorf("systemd passed no credential %q in %s; add LoadCredential=%s:/path/to/key to the unit", c.Name, c.Dir, c.Name)}
+	}
+	if err != nil {
+		return "", &StoreError{Profile: profile, Err: fmt.Errorf("reading the systemd credential %q: %w", c.Name, err)}
+	}
+	key := strings.TrimRight(string(b), "\r\n")
+	if _, err := ParseKey(key); err != nil {
+		return "", &StoreError{Profile: profile, Err: fmt.Errorf("the systemd credential %q is not a Torale key: %w", c.Name, err)}
+	}
+	return key, nil
+}
+
+func (c *CredentialsSource) Set(_ context.Context, profile, _ string) error {
+	return fmt.Errorf("%w: profile %q reads its key from the systemd credential %q, which torale-cred cannot write; put the new key in the file LoadCredential= names and restart the service",
+		ErrReadOnly, profile, c.Name)
+}
+
+func (c *CredentialsSource) Delete(_ context.Context, profile string) error {
+	return remoteDeleteError(profile, StoreSpec{Kind: StoreCredentials, Credential: c.Name})
+}
+
+func (c *CredentialsSource) Ping(context.Context) error {
+	if c.Dir == "" {
+		return errors.New("no $CREDENTIALS_DIRECTORY")
+	}
+	return nil
+}
+
+// readCredential reads a credential file: systemd's directory, which is
+// the service's own, read-only, and owned by root or the service's user, so
+// the trust rules of ~/.torale do not apply; a regular file, never
+// blocking on anything else, at most maxCredentialSize bytes.
+func readCredential(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscallNoFollowNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > maxCredentialSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxCredentialSize)
+	}
+	b := make([]byte, maxCredentialSize+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if n > maxCredentialSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxCredentialSize)
+	}
+	return b[:n], nil
+}
+
+type openedRemote struct {
+	spec StoreSpec
+	src  Source
+}
+
+// sourceIn is the Source holding profile's key by st's stores: the
+// keychain (spec nil), or the remote store named there, opened once per
+// spec. A state that cannot be read means the keychain, as before stores.
+func (s *Store) sourceIn(st *State, profile string) (Source, *StoreSpec, error) {
+	if st == nil {
+		return s.Keychain, nil, nil
+	}
+	spec, ok := st.Stores[profile]
+	if !ok || !spec.Remote() {
+		return s.Keychain, nil, nil
+	}
+	s.remoteMu.Lock()
+	defer s.remoteMu.Unlock()
+	if o, ok := s.remotes[profile]; ok && reflect.DeepEqual(o.spec, spec) {
+		return o.src, &spec, nil
+	}
+	open := s.Remote
+	if open == nil {
+		open = func(_ string, spec StoreSpec) (Source, error) { return OpenStore(spec, os.Getenv) }
+	}
+	src, err := open(profile, spec)
+	if err != nil {
+		return nil, &spec, &StoreError{Profile: profile, Err: fmt.Errorf("opening %s: %w", spec.Where(), err)}
+	}
+	if s.remotes == nil {
+		s.remotes = map[string]openedRemote{}
+	}
+	s.remotes[profile] = openedRemote{spec: spec, src: src}
+	return src, &spec, nil
+}
+
+// StoreOf is the store state.json names for profile (Kind keychain when none).
+func (s *Store) StoreOf(profile string) StoreSpec {
+	st, err := s.files().State()
+	if err != nil || st.Stores == nil {
+		return StoreSpec{Kind: StoreKeychain}
+	}
+	if spec, ok := st.Stores[profile]; ok {
+		return spec
+	}
+	return StoreSpec{Kind: StoreKeychain}
+}
+
+func storeInfo(spec StoreSpec, src Source, profile string) *StoreInfo {
+	in := &StoreInfo{Kind: spec.Kind, Where: spec.Where()}
+	if spec.Vault != nil {
+		in.Login = VaultConfig(*spec.Vault, os.Getenv).Login()
+	}
+	if ss, ok := src.(StatusSource); ok {
+		in.StoreStatus = ss.StoreStatus(profile)
+	}
+	return in
+}
+
+// OpenRemotes opens every remote store state.json names and reads each
+// key once, so a daemon starts following them at once and its first
+// look-ups are served from memory. Failures are left to the look-ups and
+// the stores' status.
+func (s *Store) OpenRemotes(ctx context.Context) {
+	st, err := s.files().State()
+	if err != nil {
+		return
+	}
+	for _, n := range slices.Sorted(maps.Keys(st.Stores)) {
+		if ctx.Err() != nil {
+			return
+		}
+		if src, spec, err := s.sourceIn(st, n); err == nil && spec != nil {
+			_, _ = src.Get(ctx, n)
+		}
+	}
+}
+
+// Sources of a key recorded when a store is set (state.json's "source").
+const (
+	SourceVault       = StoreVault
+	SourceCredentials = StoreCredentials
+)
+
+// StoreCheck is what SetStore found reading the key through the store.
+type StoreCheck struct {
+	Checked bool
+	KeyHint string
+	Version int
+}
+
+// SetStore records where profile's key lives (Kind keychain: this
+// machine's keychain again). With check, the key is read once through
+// spec first, with getenv's Vault environment, and nothing is recorded
+// when that fails; the key's hint becomes the profile's metadata. Neither
+// a token nor the key is written anywhere.
+func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, check bool, getenv func(string) string) (StoreCheck, error) {
+	if err := CheckProfile(profile); err != nil {
+		return StoreCheck{}, err
+	}
+	if err := CheckStoreSpec(spec); err != nil {
+		return StoreCheck{}, err
+	}
+	var res StoreCheck
+	if check {
+		var src Source = s.Keychain
+		if spec.Remote() {
+			var err error
+			if src, err = OpenStore(spec, getenv); err != nil {
+				return res, err
+			}
+		}
+		var key string
+		var err error
+		if vs, ok := src.(VersionedSource); ok {
+			key, res.Version, err = vs.GetVersion(ctx, profile)
+		} else {
+			key, err = src.Get(ctx, profile)
+		}
+		switch {
+		case err == nil:
+			res.Checked, res.KeyHint = true, Hint(key)
+		case !spec.Remote() && errors.Is(err, ErrNotFound):
+			res.Checked = true // the keychain holds none: login stores one
+		default:
+			return res, err
+		}
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	defer s.files().Reload()
+	return res, s.StateFile.Update(func(st *State) error {
+		if spec.Remote() {
+			if st.Stores == nil {
+				st.Stores = map[string]StoreSpec{}
+			}
+			st.Stores[profile] = spec
+		} else {
+			delete(st.Stores, profile)
+		}
+		if !res.Checked {
+			return nil
+		}
+		p := st.Profiles[profile]
+		switch {
+		case res.KeyHint == "":
+			delete(st.Profiles, profile)
+		case p == nil || p.KeyHint != res.KeyHint:
+			src := spec.Kind
+			if !spec.Remote() {
+				src = SourceLogin
+			}
+			np := &Profile{KeyHint: res.KeyHint, StoredAt: s.now(), Source: src}
+			if p != nil {
+				np.APIURL, np.PreviousKeyHint = p.APIURL, p.KeyHint
+			}
+			st.Profiles[profile] = np
+		}
+		return nil
+	})
+}
+
+// CheckWritable says, before a rotation creates a key it could not store,
+// whether profile's store takes a new key from this process: the keychain
+// (nil), a Vault login that may write (nil), else why not, with the fix.
+// Asked with this process's environment (the daemon logs in with the same
+// files; only VAULT_TOKEN may differ).
+func (s *Store) CheckWritable(ctx context.Context, profile string, getenv func(string) string) error {
+	spec := s.StoreOf(profile)
+	switch spec.Kind {
+	case StoreCredentials:
+		return (&CredentialsSource{Name: spec.CredentialName()}).Set(ctx, profile, "")
+	case StoreVault:
+		if spec.Vault == nil {
+			return nil
+		}
+		c, err := vaultkv.New(VaultConfig(*spec.Vault, getenv))
+		if err != nil {
+			return err
+		}
+		ok, err := c.CanWrite(ctx)
+		if err != nil {
+			return &StoreError{Profile: profile, Err: err}
+		}
+		if !ok {
+			cfg := c.Config()
+			return fmt.Errorf("%w: profile %q's key lives in Vault (%s), and this machine's Vault login (%s) may only read it, so a rotation here would create a key it cannot store; rotate on a machine whose login may write (create and update on %s), or rotate in the dashboard and write the new key: vault kv put -mount=%s %s api_key=-",
+				ErrReadOnly, profile, cfg.Where(), cfg.Login(), cfg.DataPath(), cfg.Mount, cfg.Path)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package credstore
+
+const syscallNoFollowNonblock = 0

@@ -1,0 +1,103 @@
+package credstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/torale-ai/torale-cred/internal/audit"
+)
+
+const credKey = "sk_credentialsstore0123456789abcdefABCDEF"
+
+// A profile whose store is a systemd credential: its key comes from
+// $CREDENTIALS_DIRECTORY, through the hand-out point (judged, in the
+// trail), the keychain is never asked, and writes are refused.
+func TestCredentialsStore(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "creds")
+	if err := os.MkdirAll(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "torale-api-key"), []byte(credKey+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	kr := &refusingKeyring{}
+	s := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: StateFile{Dir: filepath.Join(dir, "state")},
+		Remote: func(_ string, spec StoreSpec) (Source, error) {
+			return OpenStore(spec, func(k string) string {
+				if k == "CREDENTIALS_DIRECTORY" {
+					return creds
+				}
+				return ""
+			})
+		}}
+	var trail []string
+	s.Audit = func(e audit.Event) { trail = append(trail, e.Door+" "+e.KeyHint) }
+	ctx := context.Background()
+	if _, err := s.SetStore(ctx, "default", StoreSpec{Kind: StoreCredentials}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
+	if err != nil || r.Key != credKey || r.KeySource != FromKeychain {
+		t.Fatalf("Resolve = %s from %s, %v", Hint(r.Key), r.KeySource, err)
+	}
+	if len(trail) != 1 || trail[0] != DoorToken+" "+Hint(credKey) {
+		t.Fatalf("trail: %q", trail)
+	}
+	if kr.asked {
+		t.Fatal("the keychain was asked for a credentials profile's key")
+	}
+	if _, err := s.Put(ctx, "default", "sk_"+strings.Repeat("b", 40), PutOptions{}); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("Put into a credentials store: %v", err)
+	}
+	if err := s.Delete(ctx, "default"); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "store set keychain") {
+		t.Fatalf("Delete of a credentials store: %v", err)
+	}
+
+	// Not started by systemd: "unavailable" (exit 4), with the fix.
+	s2 := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: s.StateFile,
+		Remote: func(_ string, spec StoreSpec) (Source, error) {
+			return OpenStore(spec, func(string) string { return "" })
+		}}
+	_, err = s2.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
+	if !errors.Is(err, ErrKeychain) || !strings.Contains(err.Error(), "LoadCredential=") {
+		t.Fatalf("without $CREDENTIALS_DIRECTORY: %v", err)
+	}
+}
+
+func TestCheckStoreSpec(t *testing.T) {
+	for _, tc := range []struct {
+		spec StoreSpec
+		ok   bool
+	}{
+		{StoreSpec{Kind: StoreKeychain}, true},
+		{StoreSpec{Kind: StoreCredentials}, true},
+		{StoreSpec{Kind: StoreCredentials, Credential: "../x"}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "torale/p"}}, true},
+		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Mount: "secret", Path: "p"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "p", RoleIDFile: "/r"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "p", TokenFile: "rel"}}, false},
+		{StoreSpec{Kind: "s3"}, false},
+	} {
+		if err := CheckStoreSpec(tc.spec); (err == nil) != tc.ok {
+			t.Errorf("CheckStoreSpec(%+v) = %v", tc.spec, err)
+		}
+	}
+}
+
+type refusingKeyring struct{ asked bool }
+
+func (k *refusingKeyring) Get(string, string) (string, error) {
+	k.asked = true
+	return "", errors.New("asked")
+}
+func (k *refusingKeyring) Set(string, string, string) error {
+	k.asked = true
+	return errors.New("asked")
+}
+func (k *refusingKeyring) Delete(string, string) error { k.asked = true; return errors.New("asked") }
