@@ -14,8 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	vault "github.com/hashicorp/vault/api"
 )
 
 // DefaultField is the secret's field that holds the key.
@@ -87,7 +85,7 @@ type Secret struct {
 // Follower serialises its own polls.
 type Client struct {
 	cfg Config
-	api *vault.Client
+	api *httpAPI
 
 	mu        sync.Mutex
 	loggedIn  bool
@@ -111,23 +109,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	vc := vault.DefaultConfig()
-	if vc.Error != nil {
-		return nil, fmt.Errorf("preparing the Vault client: %w", vc.Error)
-	}
-	vc.Address = cfg.Addr
-	vc.Timeout = cfg.Timeout
-	vc.MaxRetries = 0 // the Follower has its own backoff
-	if cfg.CACert != "" {
-		if err := vc.ConfigureTLS(&vault.TLSConfig{CACert: cfg.CACert}); err != nil {
-			return nil, fmt.Errorf("reading Vault's CA certificate %s: %w", cfg.CACert, err)
-		}
-	}
-	api, err := vault.NewClient(vc)
+	api, err := newHTTPAPI(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the Vault client: %w", err)
 	}
-	api.ClearToken() // never VAULT_TOKEN behind the Config's back
 	return &Client{cfg: cfg, api: api, now: time.Now}, nil
 }
 
@@ -151,15 +136,15 @@ func (c *Client) loginLocked(ctx context.Context) error {
 		if mount == "" {
 			mount = "approle"
 		}
-		c.api.ClearToken()
-		s, err := c.api.Logical().WriteWithContext(ctx, "auth/"+mount+"/login", map[string]any{"role_id": roleID, "secret_id": secretID})
-		if err != nil {
+		c.api.setToken("")
+		var s authAnswer
+		if err := c.api.call(ctx, http.MethodPost, "auth/"+mount+"/login", map[string]any{"role_id": roleID, "secret_id": secretID}, &s); err != nil {
 			return c.classify(err, "logging in with AppRole (auth/"+mount+"/login)")
 		}
-		if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
+		if s.Auth == nil || s.Auth.ClientToken == "" {
 			return &Error{Kind: KindLogin, Addr: c.cfg.Addr, Doing: "logging in with AppRole", Err: errors.New("no token in the answer")}
 		}
-		c.api.SetToken(s.Auth.ClientToken)
+		c.api.setToken(s.Auth.ClientToken)
 		c.noteTTL(time.Duration(s.Auth.LeaseDuration)*time.Second, s.Auth.Renewable)
 		c.loggedIn = true
 		return nil
@@ -168,21 +153,19 @@ func (c *Client) loginLocked(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c.api.SetToken(tok)
+		c.api.setToken(tok)
 	case c.cfg.Token != "":
-		c.api.SetToken(c.cfg.Token)
+		c.api.setToken(c.cfg.Token)
 	default:
 		return &Error{Kind: KindLogin, Addr: c.cfg.Addr, Doing: "logging in",
 			Err: errors.New("no way to log in is configured: set VAULT_TOKEN, --token-file, or --approle-role-id-file and --approle-secret-id-file")}
 	}
 	// Learn the token's lifetime, so it is renewed before it expires.
-	s, err := c.api.Auth().Token().LookupSelfWithContext(ctx)
+	ttl, renewable, err := c.api.lookupSelf(ctx)
 	if err != nil {
 		return c.classify(err, "checking the Vault token (auth/token/lookup-self)")
 	}
-	ttl, _ := s.TokenTTL()
-	renewable, _ := s.TokenIsRenewable()
-	c.noteTTL(ttl, renewable)
+	c.noteTTL(time.Duration(ttl)*time.Second, renewable)
 	c.loggedIn = true
 	return nil
 }
@@ -208,8 +191,9 @@ func (c *Client) ensureToken(ctx context.Context) error {
 		return nil
 	}
 	if c.renewable {
-		s, err := c.api.Auth().Token().RenewSelfWithContext(ctx, 0)
-		if err == nil && s != nil && s.Auth != nil {
+		var s authAnswer
+		err := c.api.call(ctx, http.MethodPost, "auth/token/renew-self", map[string]any{}, &s)
+		if err == nil && s.Auth != nil {
 			c.noteTTL(time.Duration(s.Auth.LeaseDuration)*time.Second, s.Auth.Renewable)
 			return nil
 		}
@@ -235,7 +219,7 @@ func (c *Client) do(ctx context.Context, doing string, op func(context.Context) 
 	if !isForbidden(err) {
 		return c.classify(err, doing)
 	}
-	if _, lerr := c.api.Auth().Token().LookupSelfWithContext(ctx); !isForbidden(lerr) {
+	if _, _, lerr := c.api.lookupSelf(ctx); !isForbidden(lerr) {
 		return c.classify(err, doing) // the token is fine: the policy says no
 	}
 	if lerr := c.relogin(ctx); lerr != nil {
@@ -246,10 +230,10 @@ func (c *Client) do(ctx context.Context, doing string, op func(context.Context) 
 
 // Read is the secret's current version.
 func (c *Client) Read(ctx context.Context) (Secret, error) {
-	var s *vault.KVSecret
+	var s *kvSecret
 	err := c.do(ctx, "reading "+c.cfg.DataPath(), func(ctx context.Context) error {
 		var err error
-		s, err = c.api.KVv2(c.cfg.Mount).Get(ctx, c.cfg.Path)
+		s, err = c.api.kvGet(ctx, c.cfg.Mount, c.cfg.Path)
 		return err
 	})
 	if err != nil {
@@ -258,11 +242,8 @@ func (c *Client) Read(ctx context.Context) (Secret, error) {
 	return c.secret(s)
 }
 
-func (c *Client) secret(s *vault.KVSecret) (Secret, error) {
-	v := 0
-	if s.VersionMetadata != nil {
-		v = s.VersionMetadata.Version
-	}
+func (c *Client) secret(s *kvSecret) (Secret, error) {
+	v := s.Version
 	if s.Data == nil {
 		return Secret{Version: v}, &Error{Kind: KindNotFound, Addr: c.cfg.Addr, Doing: "reading " + c.cfg.DataPath(),
 			Err: fmt.Errorf("version %d of %s/%s was deleted", v, c.cfg.Mount, c.cfg.Path)}
@@ -288,14 +269,14 @@ func (c *Client) CurrentVersion(ctx context.Context) (int, *Secret, error) {
 	metaDenied := c.metaDenied
 	c.mu.Unlock()
 	if !metaDenied {
-		var md *vault.KVMetadata
+		var current int
 		err := c.do(ctx, "reading "+c.cfg.MetadataPath(), func(ctx context.Context) error {
 			var err error
-			md, err = c.api.KVv2(c.cfg.Mount).GetMetadata(ctx, c.cfg.Path)
+			current, err = c.api.kvCurrentVersion(ctx, c.cfg.Mount, c.cfg.Path)
 			return err
 		})
 		if err == nil {
-			return md.CurrentVersion, nil, nil
+			return current, nil, nil
 		}
 		if !errors.Is(err, ErrDenied) {
 			return 0, nil, err
@@ -316,45 +297,36 @@ func (c *Client) CurrentVersion(ctx context.Context) (int, *Secret, error) {
 func (c *Client) Write(ctx context.Context, key string) (int, error) {
 	var version int
 	err := c.do(ctx, "writing "+c.cfg.DataPath(), func(ctx context.Context) error {
-		kv := c.api.KVv2(c.cfg.Mount)
 		data := map[string]any{}
-		var opts []vault.KVOption
-		old, err := kv.Get(ctx, c.cfg.Path)
+		cas := -1
+		old, err := c.api.kvGet(ctx, c.cfg.Mount, c.cfg.Path)
 		switch {
 		case err == nil:
 			for k, v := range old.Data {
 				data[k] = v
 			}
-			if old.VersionMetadata != nil {
-				opts = append(opts, vault.WithCheckAndSet(old.VersionMetadata.Version))
-			}
-		case errors.Is(err, vault.ErrSecretNotFound):
-			opts = append(opts, vault.WithCheckAndSet(0))
+			cas = old.Version
+		case errors.Is(err, errSecretNotFound):
+			cas = 0
 		case isForbidden(err):
 			// A write-only policy: write the field alone.
 		default:
 			return err
 		}
 		data[c.cfg.field()] = key
-		s, err := kv.Put(ctx, c.cfg.Path, data, opts...)
-		if err != nil {
-			return err
-		}
-		if s.VersionMetadata != nil {
-			version = s.VersionMetadata.Version
-		}
-		return nil
+		version, err = c.api.kvPut(ctx, c.cfg.Mount, c.cfg.Path, data, cas)
+		return err
 	})
 	return version, err
 }
 
 // Ping is nil when Vault answers as unsealed and active.
 func (c *Client) Ping(ctx context.Context) error {
-	h, err := c.api.Sys().HealthWithContext(ctx)
+	sealed, err := c.api.sealed(ctx)
 	if err != nil {
 		return c.classify(err, "checking Vault's health")
 	}
-	if h.Sealed {
+	if sealed {
 		return &Error{Kind: KindSealed, Addr: c.cfg.Addr, Doing: "checking Vault's health", Err: errors.New("sealed")}
 	}
 	return nil
@@ -373,7 +345,7 @@ func readSecretFile(path, what string) (string, error) {
 }
 
 func isForbidden(err error) bool {
-	var re *vault.ResponseError
+	var re *apiError
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
 }
 
@@ -383,7 +355,7 @@ func (c *Client) CanWrite(ctx context.Context) (bool, error) {
 	var caps []string
 	err := c.do(ctx, "asking this login's capabilities on "+c.cfg.DataPath(), func(ctx context.Context) error {
 		var err error
-		caps, err = c.api.Sys().CapabilitiesSelfWithContext(ctx, c.cfg.DataPath())
+		caps, err = c.api.capabilitiesSelf(ctx, c.cfg.DataPath())
 		return err
 	})
 	if err != nil {

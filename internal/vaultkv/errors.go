@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	vault "github.com/hashicorp/vault/api"
 )
 
 // Kind says which way a Vault call failed.
@@ -83,9 +81,9 @@ func (c *Client) classify(err error, doing string) error {
 		return err
 	}
 	e := &Error{Kind: KindOther, Addr: c.cfg.Addr, Doing: doing, Err: err}
-	var re *vault.ResponseError
+	var re *apiError
 	switch {
-	case errors.Is(err, vault.ErrSecretNotFound):
+	case errors.Is(err, errSecretNotFound):
 		e.Kind = KindNotFound
 		e.Err = fmt.Errorf("no secret at %s/%s (KV v2 mount %q, path %q); check --mount and --path, or write it: vault kv put -mount=%s %s %s=-",
 			c.cfg.Mount, c.cfg.Path, c.cfg.Mount, c.cfg.Path, c.cfg.Mount, c.cfg.Path, c.cfg.field())
@@ -112,10 +110,4 @@ func (c *Client) classify(err error, doing string) error {
 	return e
 }
 
-func responseDetail(re *vault.ResponseError) string {
-	d := fmt.Sprintf("%d", re.StatusCode)
-	if len(re.Errors) > 0 {
-		d += " " + strings.Join(re.Errors, "; ")
-	}
-	return d
-}
+func responseDetail(re *apiError) string { return re.Error() }
