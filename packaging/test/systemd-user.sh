@@ -317,7 +317,7 @@ check_commented_hardening() {
 		m=$(awk -v p="$HOME/.cache" '"'"'index(p"/", $5 "/") == 1 || $5 == "/" { if (length($5) >= length(best)) { best = $5; opts = $6 } } END { print best, opts }'"'"' /proc/$p/mountinfo)
 		case ",${m#* }," in *,ro,*) ;; *) echo "the mount holding ~/.cache is \"$m\", not read-only"; exit 1 ;; esac'
 	check "with the commented hardening: a clean stop" clean_stop
-	check "no 226/NAMESPACE in the journal" bash -c '! journal_since "$1" -u torale-cred.service | grep -E "226|NAMESPACE"' _ "$t0"
+	check "no 226/NAMESPACE in the journal" bash -c '! journal_since "$1" -u torale-cred.service | grep -E "226/NAMESPACE|status=226|Failed to set up mount namespacing"' _ "$t0"
 	reset_service
 }
 
