@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 	"io/fs"
 	"maps"
 	"os"
@@ -318,30 +318,7 @@ func (c *CredentialsSource) Ping(context.Context) error {
 // the trust rules of ~/.torale do not apply; a regular file, never
 // blocking on anything else, at most maxCredentialSize bytes.
 func readCredential(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscallNoFollowNonblock, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Size() > maxCredentialSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxCredentialSize)
-	}
-	b := make([]byte, maxCredentialSize+1)
-	n, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if n > maxCredentialSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxCredentialSize)
-	}
-	return b[:n], nil
+	return safefile.ReadForeign(path, maxCredentialSize)
 }
 
 type openedRemote struct {

@@ -4,7 +4,6 @@ package scan
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 )
 
@@ -15,11 +14,4 @@ func idOf(_ fs.FileInfo, path string) fileID {
 		path = abs
 	}
 	return fileID{path: path}
-}
-
-func openNoFollow(path string) (*os.File, error) {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrInvalid}
-	}
-	return os.Open(path)
 }

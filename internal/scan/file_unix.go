@@ -4,7 +4,6 @@ package scan
 
 import (
 	"io/fs"
-	"os"
 	"syscall"
 )
 
@@ -20,10 +19,4 @@ func idOf(fi fs.FileInfo, path string) fileID {
 		return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}
 	}
 	return fileID{path: path}
-}
-
-// openNoFollow: O_NOFOLLOW so a link swapped in is refused, O_NONBLOCK so
-// a FIFO never hangs the scan (the fstat after it refuses the FIFO).
-func openNoFollow(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 }

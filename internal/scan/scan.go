@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
 // Kind is what a file is to the scan, which decides what --fix may do.
@@ -356,32 +356,10 @@ func keyChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
 }
 
-// ReadBounded reads a regular file without following a link or blocking
-// on a FIFO, refusing one larger than max.
+// ReadBounded reads a file of any owner without following a link or
+// blocking on a FIFO, refusing one larger than max (safefile.ReadForeign).
 func ReadBounded(path string, max int64) ([]byte, error) {
-	f, err := openNoFollow(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s is %s, larger than the %s read", path, size(fi.Size()), size(max))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s grew past %s while read", path, size(max))
-	}
-	return b, nil
+	return safefile.ReadForeign(path, max)
 }
 
 func describe(err error) string {

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package credstore
-
-const syscallNoFollowNonblock = 0
