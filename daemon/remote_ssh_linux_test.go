@@ -143,7 +143,7 @@ AcceptEnv TORALE_API_KEY TORALE_API_URL TORALE_CRED_SESSION_TOKENS
 			t.Logf("sshd's log:\n%s", log.String())
 		}
 	})
-	sessionWait(t, "sshd listens", func() error {
+	within(t, "sshd listens", func() error {
 		c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(h.port)))
 		if err == nil {
 			c.Close()
@@ -379,7 +379,7 @@ func TestRemoteSessionOverRealSSH(t *testing.T) {
 	}
 
 	// The trail names the destination, from ssh's own arguments.
-	sessionWait(t, "the trail records the forwarded use", func() error {
+	within(t, "the trail records the forwarded use", func() error {
 		for _, e := range readTrail(t, p.state.Dir) {
 			if e.Door == credstore.DoorRemote && e.Remote == dest && e.Route == "GET /auth/me" && e.Result == audit.ResultOK &&
 				e.Caller != nil && e.Caller.Forwarded && e.Caller.Comm == "ssh" {
@@ -391,7 +391,7 @@ func TestRemoteSessionOverRealSSH(t *testing.T) {
 
 	// ssh exits: the session ends.
 	s.close(t)
-	sessionWait(t, "the session ends with ssh", func() error {
+	within(t, "the session ends with ssh", func() error {
 		if l, _ := client.Sessions(ctx); len(l) != 0 {
 			return fmt.Errorf("still live: %+v", l)
 		}
@@ -487,20 +487,4 @@ func readTrail(t *testing.T, dir string) []audit.Event {
 		}
 	}
 	return out
-}
-
-// sessionWait polls fn until it succeeds, failing t after patience.
-func sessionWait(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
