@@ -1,16 +1,17 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,10 @@ type Server struct {
 	conns atomic.Int64
 	// ids names each connection's peer, remembering parent chains.
 	ids peer.Identifier
+	// bufs holds the buffers request bodies are read into and answers
+	// encoded in, cleared before reuse (an answer holds a key): a fresh
+	// pair at every look-up was a third of the daemon's garbage.
+	bufs sync.Pool
 }
 
 // NewServer builds the server for b.
@@ -314,28 +319,53 @@ var ctJSON = []string{"application/json"}
 var errTooLarge = errors.New("request body too large")
 
 // readBody reads the whole body, refusing more than MaxBodyBytes.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads the request's body into a buffer of s.bufs; the caller
+// gives it back with s.release once the body is decoded.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, errTooLarge
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, errTooLarge
+	b := s.buffer()
+	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		s.release(b)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge
+		}
+		return nil, err
 	}
-	return b, err
+	return b, nil
+}
+
+func (s *Server) buffer() *bytes.Buffer {
+	if b, ok := s.bufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+// release wipes b, all of what it ever held, and keeps it for the next
+// request unless a large body grew it.
+func (s *Server) release(b *bytes.Buffer) {
+	all := b.Bytes()
+	clear(all[:cap(all)])
+	b.Reset()
+	if b.Cap() <= MaxBodyBytes {
+		s.bufs.Put(b)
+	}
 }
 
 // resolve is POST /v1/resolve: the caller's own flags and environment.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, err)
 		return
 	}
 	var req credstore.Request
-	err = decodeStrict(body, &req)
-	clear(body)
+	err = decodeStrict(body.Bytes(), &req)
+	s.release(body)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -350,7 +380,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	s.writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
@@ -366,7 +396,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if s.o.Stores != nil {
 		h.Stores = s.o.Stores()
 	}
-	writeJSON(w, http.StatusOK, h)
+	s.writeJSON(w, http.StatusOK, h)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
@@ -378,7 +408,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if ps == nil {
 		ps = []credstore.ProfileInfo{}
 	}
-	writeJSON(w, http.StatusOK, CredentialList{Profiles: ps})
+	s.writeJSON(w, http.StatusOK, CredentialList{Profiles: ps})
 }
 
 func pathProfile(r *http.Request) (string, error) {
@@ -402,7 +432,7 @@ func (s *Server) stored(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	s.writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request) {
@@ -411,14 +441,14 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, err)
 		return
 	}
 	var pb putBody
-	err = decodeStrict(body, &pb)
-	clear(body)
+	err = decodeStrict(body.Bytes(), &pb)
+	s.release(body)
 	switch {
 	case err != nil:
 	case pb.APIKey == "":
@@ -440,7 +470,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	s.writeJSON(w, http.StatusOK, info)
 }
 
 // errNoSessions: this server opens no remote sessions.
@@ -455,13 +485,14 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeUnknownRoute, errNoSessions.Error())
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, err)
 		return
 	}
 	var req SessionRequest
-	err = decodeStrict(body, &req)
+	err = decodeStrict(body.Bytes(), &req)
+	s.release(body)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -477,7 +508,7 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, opened)
+	s.writeJSON(w, http.StatusOK, opened)
 }
 
 // listSessions is GET /v1/sessions: the live ones, never a token.
@@ -486,7 +517,7 @@ func (s *Server) listSessions(w http.ResponseWriter, _ *http.Request) {
 	if s.o.Sessions != nil {
 		list.Sessions = append(list.Sessions, s.o.Sessions.List()...)
 	}
-	writeJSON(w, http.StatusOK, list)
+	s.writeJSON(w, http.StatusOK, list)
 }
 
 // revokeSessions is DELETE /v1/sessions[?id=ID]: ends one session or all.
@@ -495,7 +526,7 @@ func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request) {
 	if s.o.Sessions != nil {
 		n = s.o.Sessions.Revoke(r.URL.Query().Get("id"))
 	}
-	writeJSON(w, http.StatusOK, SessionsRevoked{Revoked: n})
+	s.writeJSON(w, http.StatusOK, SessionsRevoked{Revoked: n})
 }
 
 // checkSource: a PUT may say where its key came from, among SPEC's words.
@@ -522,7 +553,7 @@ func (s *Server) del(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Deleted{Profile: p, Deleted: true})
+	s.writeJSON(w, http.StatusOK, Deleted{Profile: p, Deleted: true})
 }
 
 func (s *Server) bodyError(w http.ResponseWriter, err error) {
@@ -567,19 +598,26 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(b)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) { writeRaw(w, status, mustJSON(v)) }
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeRaw(w, status, mustJSON(ErrorBody{Error: code, Message: msg}))
+// writeJSON answers v, encoded in a buffer of s.bufs.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	b := s.buffer()
+	encodeJSON(b, v)
+	writeRaw(w, status, b.Bytes())
+	s.release(b)
 }
 
-// mustJSON encodes the package's own types, which cannot fail to encode.
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b bytes.Buffer
+	encodeJSON(&b, ErrorBody{Error: code, Message: msg})
+	writeRaw(w, status, b.Bytes())
+}
+
+// encodeJSON encodes v, one of the package's own types or credstore's,
+// which cannot fail to encode, with a newline after it.
+func encodeJSON(b *bytes.Buffer, v any) {
+	if err := json.NewEncoder(b).Encode(v); err != nil {
 		panic(fmt.Sprintf("ipc: encoding %T: %v", v, err))
 	}
-	return append(b, '\n')
 }
 
 // sanitize keeps a caller's word printable and short for a message.

@@ -302,11 +302,21 @@ func readFile(dir int, name string, limit int) ([]byte, error) {
 	}
 }
 
+// readlinkat reads a link into a buffer on the stack: the daemon reads a
+// peer's exe link at every request (StillRuns), and a 4 KiB buffer on the
+// heap each time was most of a look-up's garbage. A path that fills the
+// small buffer is read again into one of PATH_MAX.
 func readlinkat(dir int, name string) (string, error) {
-	buf := make([]byte, 4096)
-	n, err := unix.Readlinkat(dir, name, buf)
-	if err != nil {
-		return "", err
+	var small [256]byte
+	buf := small[:]
+	for {
+		n, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) || len(buf) >= unix.PathMax {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, unix.PathMax)
 	}
-	return string(buf[:n]), nil
 }

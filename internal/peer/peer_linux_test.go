@@ -222,3 +222,20 @@ func TestRefusalSwitchesToProc(t *testing.T) {
 		}
 	}
 }
+
+// TestReadlinkatLongTargets: a link read into the small stack buffer and
+// one longer than it (an executable deep in a home directory) read whole.
+func TestReadlinkatLongTargets(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{1, 255, 256, 257, 1000, unix.PathMax - 1} {
+		target := "/" + strings.Repeat("x", n-1)
+		link := filepath.Join(dir, strconv.Itoa(n))
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readlinkat(unix.AT_FDCWD, link)
+		if err != nil || got != target {
+			t.Errorf("a %d-byte target: got %d bytes, %v", n, len(got), err)
+		}
+	}
+}
