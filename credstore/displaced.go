@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
@@ -18,9 +20,6 @@ import (
 // it, until `torale-cred login --previous` brings it back or `torale-cred
 // logout --previous` forgets it. A rotation, which revokes the key it
 // replaces on the server, keeps nothing.
-
-// ShelfSuffix is added to the keychain service name for displaced keys.
-const ShelfSuffix = ".previous"
 
 // DisplacedKey is one kept key's metadata (never the key): where it is in
 // the keychain, and what it was before it was displaced, so bringing it
@@ -66,7 +65,7 @@ func (s *Store) shelf() Source {
 	if s.Shelf != nil {
 		return s.Shelf
 	}
-	if k, ok := s.Keychain.(*Keychain); ok {
+	if k, ok := s.Keychain.(*keychain.Keychain); ok {
 		return k.Shelf()
 	}
 	return nil
@@ -120,7 +119,7 @@ func (s *Store) keepDisplaced(ctx context.Context, profile, old, key, via string
 		return nil
 	}); err != nil {
 		s.warnf("kept %s, which %s replaces for profile %q, in the keychain (service torale%s, account %q), but recording it in state.json failed: %v",
-			Hint(old), Hint(key), profile, ShelfSuffix, d.Account, err)
+			Hint(old), Hint(key), profile, keychain.ShelfSuffix, d.Account, err)
 	}
 	return nil
 }
@@ -140,7 +139,7 @@ func (s *Store) dropRestored(ctx context.Context, profile, key string) {
 			continue
 		}
 		if k, err := shelf.Get(ctx, d.Account); err == nil && k == key {
-			if err := shelf.Delete(ctx, d.Account); err == nil || errors.Is(err, ErrNotFound) {
+			if err := shelf.Delete(ctx, d.Account); err == nil || errors.Is(err, storeerr.ErrNotFound) {
 				gone = append(gone, d.Account)
 			}
 		}
@@ -205,7 +204,7 @@ func (s *Store) Previous(ctx context.Context, profile, hint string) (string, Dis
 	}
 	key, err := shelf.Get(ctx, d.Account)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeerr.ErrNotFound):
 		return "", d, fmt.Errorf("the keychain no longer holds the kept key %s for profile %q (removed with another keychain tool?); run: torale-cred logout --previous --profile %s to forget its record", d.KeyHint, profile, profile)
 	case err != nil:
 		return "", d, err
@@ -239,7 +238,7 @@ func (s *Store) ForgetDisplaced(ctx context.Context, profile string) ([]Displace
 	var forgot []DisplacedKey
 	for _, d := range list {
 		err := shelf.Delete(ctx, d.Account)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, storeerr.ErrNotFound) {
 			s.forgetRecords(profile, gone)
 			return forgot, fmt.Errorf("removing the kept key %s: %w", d.KeyHint, err)
 		}

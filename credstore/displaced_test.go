@@ -7,13 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // failingShelf is a shelf whose writes fail as a locked keychain's do.
 type failingShelf struct{ Source }
 
 func (failingShelf) Set(context.Context, string, string) error {
-	return &KeychainError{Fault: FaultLocked, Reason: "write: locked"}
+	return &keychain.Error{Fault: keychain.FaultLocked, Reason: "write: locked"}
 }
 
 // Issue 25: login NEW, then a stale config.json holding OLD comes back (a
@@ -23,7 +26,7 @@ func (failingShelf) Set(context.Context, string, string) error {
 func TestDisplacedKeyIsKept(t *testing.T) {
 	f := newMigrationFixture(t)
 	ctx := context.Background()
-	shelf := f.store.Keychain.(*Keychain).Shelf()
+	shelf := f.store.Keychain.(*keychain.Keychain).Shelf()
 	t.Cleanup(func() {
 		if st, err := f.store.StateFile.Load(); err == nil {
 			for _, d := range st.Displaced[DefaultProfile] {
@@ -75,7 +78,7 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 	if d := st.Displaced[DefaultProfile]; len(d) != 1 || d[0].KeyHint != Hint(oldKey) {
 		t.Fatalf("after bringing NEW back, kept = %+v; want OLD alone", d)
 	}
-	if _, err := shelf.Get(ctx, kept.Account); !errors.Is(err, ErrNotFound) {
+	if _, err := shelf.Get(ctx, kept.Account); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Errorf("NEW's kept copy is still on the shelf: %v", err)
 	}
 
@@ -104,18 +107,18 @@ func TestDisplacementThatCannotBeKeptChangesNothing(t *testing.T) {
 	if _, err := f.store.Put(ctx, DefaultProfile, migKey2, PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.store.Shelf = failingShelf{f.store.Keychain.(*Keychain).Shelf()}
+	f.store.Shelf = failingShelf{f.store.Keychain.(*keychain.Keychain).Shelf()}
 	content := `{"api_key": "` + migKey + `"}`
 	f.write(content, 0o600)
 	res, err := f.store.MigrateConfig(ctx)
-	if !errors.Is(err, ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain {
+	if !errors.Is(err, storeerr.ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain {
 		t.Fatalf("MigrateConfig = %+v, %v; want the key left in place for a keychain problem", res, err)
 	}
 	f.wantStored(migKey2)
 	if b, _ := os.ReadFile(f.path); string(b) != content {
 		t.Errorf("config.json changed: %s", b)
 	}
-	if _, err := f.store.Put(ctx, DefaultProfile, migKey, PutOptions{}); !errors.Is(err, ErrKeychain) {
+	if _, err := f.store.Put(ctx, DefaultProfile, migKey, PutOptions{}); !errors.Is(err, storeerr.ErrKeychain) {
 		t.Errorf("login over a key that cannot be kept: %v, want a keychain error", err)
 	}
 	f.wantStored(migKey2)

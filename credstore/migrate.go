@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/internal/trust"
@@ -119,8 +120,8 @@ func (p MigrationProblem) Read() bool {
 }
 
 // MigrationError is returned with a LeftInPlace result. It wraps the cause,
-// so errors.Is(err, ErrKeychain) tells a keychain failure (exit 4, retry when
-// the keychain is back) from a file that must be fixed first.
+// so errors.Is(err, storeerr.ErrKeychain) tells a keychain failure (exit 4,
+// retry when the keychain is back) from a file that must be fixed first.
 type MigrationError struct {
 	Result MigrationResult
 	Err    error
@@ -221,7 +222,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// token and api_url the endpoint's URL; else the key is removed.
 	stripped, endpointURL, err := s.endpointContent(ctx, res.Profile, snap.Raw)
 	switch {
-	case err != nil && errors.Is(err, ErrKeychain):
+	case err != nil && errors.Is(err, storeerr.ErrKeychain):
 		return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)
 	case err != nil && errors.Is(err, toraleconfig.ErrMalformed):
 		return left(res, ProblemMalformed, err.Error(), err)
@@ -242,7 +243,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	res.KeyHint, res.APIURL = Hint(c.APIKey), c.APIURL
 	old, err := s.putKeychain(ctx, res.Profile, c.APIKey, SourceConfig)
 	if err != nil {
-		if errors.Is(err, ErrKeychain) {
+		if errors.Is(err, storeerr.ErrKeychain) {
 			return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)
 		}
 		return left(res, ProblemStore, "storing it failed: "+err.Error(), err)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -41,7 +43,7 @@ func newMigrationFixture(t *testing.T) *migrationFixture {
 	}
 	f := &migrationFixture{t: t, dir: dir, path: filepath.Join(dir, "config.json")}
 	f.store = &Store{
-		Keychain:   NewKeychain(WithService(testkeyring.Service())),
+		Keychain:   keychain.New(keychain.WithService(testkeyring.Service())),
 		StateFile:  StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
@@ -73,7 +75,7 @@ func (f *migrationFixture) wantStored(key string) {
 
 func (f *migrationFixture) wantNothingStored() {
 	f.t.Helper()
-	if got, err := f.stored(); !errors.Is(err, ErrNotFound) {
+	if got, err := f.stored(); !errors.Is(err, storeerr.ErrNotFound) {
 		f.t.Fatalf("keychain holds %s (err %v), want nothing", Hint(got), err)
 	}
 }
@@ -504,7 +506,7 @@ func TestMigrateReplacingKeyResetsClock(t *testing.T) {
 }
 
 // Keychain unavailable: the key stays in the file, the error says so and
-// is ErrKeychain (exit 4, the daemon retries).
+// is storeerr.ErrKeychain (exit 4, the daemon retries).
 func TestMigrateKeychainUnavailable(t *testing.T) {
 	f := newMigrationFixture(t)
 	content := pretty(`"api_key": "` + migKey + `"`)
@@ -512,7 +514,7 @@ func TestMigrateKeychainUnavailable(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	res, err := f.store.MigrateConfig(context.Background())
-	if !errors.Is(err, ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain || !res.Problem.Transient() {
+	if !errors.Is(err, storeerr.ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain || !res.Problem.Transient() {
 		t.Fatalf("MigrateConfig = %+v, %v; want a keychain failure", res, err)
 	}
 	if !strings.Contains(err.Error(), "keychain is unavailable") || strings.Contains(err.Error(), migKey) {

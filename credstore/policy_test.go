@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -28,7 +29,7 @@ func (k *mapKeys) Get(_ context.Context, p string) (string, error) {
 	defer k.mu.Unlock()
 	v, ok := k.m[p]
 	if !ok {
-		return "", ErrNotFound
+		return "", storeerr.ErrNotFound
 	}
 	return v, nil
 }

@@ -90,7 +90,7 @@ func RemoteFrom(ctx context.Context) *RemoteUse {
 // OpenSession judges and records a remote session about to open for
 // profiles (door DoorSSH, action "session"): refused for a profile whose
 // remote rule is deny (ErrDenied, with the fix), or one with no key
-// (ErrNotFound). The caller is the program behind torale-cred ssh. No key
+// (storeerr.ErrNotFound). The caller is the program behind torale-cred ssh. No key
 // leaves: each profile's key is only checked to be there.
 func (s *Store) OpenSession(ctx context.Context, u *RemoteUse, profiles []string) error {
 	ctx = WithRemote(WithDoor(ctx, DoorSSH), u)

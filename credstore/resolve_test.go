@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -27,7 +29,7 @@ func (t fakeTiers) storedKey(context.Context, string) (string, error) {
 		return "", t.storedErr
 	}
 	if t.stored == "" {
-		return "", ErrNotFound
+		return "", storeerr.ErrNotFound
 	}
 	return t.stored, nil
 }
@@ -43,7 +45,7 @@ const (
 )
 
 func TestResolveKeyOrder(t *testing.T) {
-	locked := &KeychainError{Fault: FaultLocked}
+	locked := &keychain.Error{Fault: keychain.FaultLocked}
 	tests := []struct {
 		name       string
 		req        Request
@@ -60,11 +62,11 @@ func TestResolveKeyOrder(t *testing.T) {
 		{"the same key newer is the stored one", Request{}, fakeTiers{stored: plainKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, plainKey, FromKeychain, nil, 1},
 		{"env beats a newer plaintext key", Request{Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, envKey, FromEnv, nil, 0},
 		{"config last", Request{}, fakeTiers{plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
-		{"none", Request{}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
+		{"none", Request{}, fakeTiers{}, "", FromNone, storeerr.ErrNotFound, 1},
 		{"none with noauth is fine", Request{Env: Env{NoAuth: "1"}}, fakeTiers{}, "", FromNone, nil, 1},
-		{"noauth=true is not noauth", Request{Env: Env{NoAuth: "true"}}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
+		{"noauth=true is not noauth", Request{Env: Env{NoAuth: "true"}}, fakeTiers{}, "", FromNone, storeerr.ErrNotFound, 1},
 		{"noauth still uses a key", Request{Env: Env{NoAuth: "1"}}, fakeTiers{stored: storedKey}, storedKey, FromKeychain, nil, 1},
-		{"keychain failure is not no-key", Request{}, fakeTiers{storedErr: locked}, "", FromNone, ErrKeychain, 1},
+		{"keychain failure is not no-key", Request{}, fakeTiers{storedErr: locked}, "", FromNone, storeerr.ErrKeychain, 1},
 		{"keychain failure falls to config", Request{}, fakeTiers{storedErr: locked, plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
 		{"keychain failure with noauth", Request{Env: Env{NoAuth: "1"}}, fakeTiers{storedErr: locked}, "", FromNone, nil, 1},
 		{"env key with keychain down never asks it", Request{Env: Env{APIKey: envKey}}, fakeTiers{storedErr: locked}, envKey, FromEnv, nil, 0},
@@ -80,7 +82,7 @@ func TestResolveKeyOrder(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
-			if errors.Is(err, ErrKeychain) && errors.Is(err, ErrNotFound) {
+			if errors.Is(err, storeerr.ErrKeychain) && errors.Is(err, storeerr.ErrNotFound) {
 				t.Errorf("a keychain failure was reported as no key: %v", err)
 			}
 			if asked != tt.wantAsked {

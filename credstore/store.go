@@ -16,19 +16,20 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
 // Source is where a profile's stored key lives, under the resolver's
-// stored tier: the OS keychain (*Keychain), the daemon's cache in front of
-// any Source, or the daemon itself for a client answering over its keys. A
-// new store (Vault, systemd credentials) is one more implementation; the
-// resolver and the hand-out point never know which they hold.
+// stored tier: the OS keychain (*keychain.Keychain), the daemon's cache in
+// front of any Source, or the daemon itself for a client answering over its
+// keys. A new store (Vault, systemd credentials) is one more implementation;
+// the resolver and the hand-out point never know which they hold.
 //
-// Get returns ErrNotFound when the profile has no key, and an ErrKeychain
-// error when the store cannot answer (never "no key"). A read-only store
-// refuses Set and Delete with an error that says so.
+// Get returns storeerr.ErrNotFound when the profile has no key, and a
+// storeerr.ErrKeychain error when the store cannot answer (never "no key").
+// A read-only store refuses Set and Delete with an error that says so.
 type Source interface {
 	Get(ctx context.Context, profile string) (string, error)
 	Set(ctx context.Context, profile, key string) error
@@ -75,8 +76,8 @@ type Store struct {
 	// Files is how both are read (nil: DiskFiles over the two paths).
 	Files Files
 	// Shelf keeps the keys other keys displaced (displaced.go; nil: the
-	// Keychain's own shelf when Keychain is a *Keychain, else none: the
-	// process that writes the keys keeps them).
+	// Keychain's own shelf when Keychain is a *keychain.Keychain, else
+	// none: the process that writes the keys keeps them).
 	Shelf Source
 	// Period is the rotation period (0: DefaultRotationPeriod).
 	Period time.Duration
@@ -314,9 +315,9 @@ func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) 
 		return r, err
 	}
 	key, err := v.storedKey(ctx, profile)
-	var se *StoreError
+	var se *storeerr.StoreError
 	switch {
-	case errors.Is(err, ErrNotFound) && !errors.As(err, &se):
+	case errors.Is(err, storeerr.ErrNotFound) && !errors.As(err, &se):
 		return r, &NoKeyError{Profile: profile}
 	case err != nil:
 		return r, err
@@ -358,7 +359,7 @@ func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 		src, spec, err := s.sourceIn(st, n)
 		if err == nil && spec != nil {
 			info.Store = storeInfo(*spec, src, n)
-		} else if _, err := s.Keychain.Get(ctx, n); errors.Is(err, ErrNotFound) {
+		} else if _, err := s.Keychain.Get(ctx, n); errors.Is(err, storeerr.ErrNotFound) {
 			info.Gone = true
 		}
 		out = append(out, info)
@@ -454,10 +455,10 @@ func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (stri
 	if spec != nil && via == SourceConfig {
 		// A stale config.json (a backup, a dotfile sync) must not become
 		// the key every machine following the store serves.
-		return "", fmt.Errorf("%w: profile %q's key lives in %s, so a plaintext key in config.json is not moved there; remove it from config.json, or write it to the store yourself", ErrReadOnly, profile, spec.Where())
+		return "", fmt.Errorf("%w: profile %q's key lives in %s, so a plaintext key in config.json is not moved there; remove it from config.json, or write it to the store yourself", storeerr.ErrReadOnly, profile, spec.Where())
 	}
 	old, err := src.Get(ctx, profile)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, storeerr.ErrNotFound) {
 		return "", err
 	}
 	if via != "" && spec == nil {
@@ -524,7 +525,7 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 }
 
 // Delete implements Backend: it removes profile's key and metadata;
-// ErrNotFound (a *NoKeyError) when the keychain held no key (the metadata
+// storeerr.ErrNotFound (a *NoKeyError) when the keychain held no key (the metadata
 // is dropped all the same).
 func (s *Store) Delete(ctx context.Context, profile string) error {
 	if err := CheckProfile(profile); err != nil {
@@ -548,7 +549,7 @@ func (s *Store) Delete(ctx context.Context, profile string) error {
 		return err
 	}
 	kerr := src.Delete(ctx, profile)
-	if kerr != nil && !errors.Is(kerr, ErrNotFound) {
+	if kerr != nil && !errors.Is(kerr, storeerr.ErrNotFound) {
 		return kerr
 	}
 	err = s.StateFile.Update(func(st *State) error { delete(st.Profiles, profile); return nil })

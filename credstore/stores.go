@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/torale-ai/torale-cred/internal/safefile"
 	"io/fs"
 	"maps"
 	"os"
@@ -13,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 
 	"github.com/torale-ai/torale-cred/internal/vaultkv"
 )
@@ -149,31 +151,6 @@ type StoreInfo struct {
 // RemoteOpener gives the Source of a profile whose key lives in spec.
 type RemoteOpener func(profile string, spec StoreSpec) (Source, error)
 
-// StoreError is a remote store's failure: "unavailable" (ErrKeychain: exit
-// 4, 503, never "no key") unless the store answered that it holds no key.
-type StoreError struct {
-	Profile string
-	Err     error
-	// NoKey: the store answered that it holds no key (a credential
-	// systemd did not pass), as a Vault secret that is not there does.
-	NoKey bool
-}
-
-func (e *StoreError) Error() string { return e.Err.Error() }
-func (e *StoreError) Unwrap() error { return e.Err }
-func (e *StoreError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.NoKey || errors.Is(e.Err, vaultkv.ErrNotFound)
-	case ErrKeychain:
-		return !e.NoKey && !errors.Is(e.Err, vaultkv.ErrNotFound)
-	}
-	return false
-}
-
-// ErrReadOnly: the profile's store cannot be written by torale-cred.
-var ErrReadOnly = errors.New("read-only store")
-
 // VaultConfig is spec's client configuration, with Vault's environment
 // conventions: VAULT_ADDR and VAULT_CACERT when the spec names none,
 // VAULT_TOKEN when no token file or AppRole is named, else ~/.vault-token.
@@ -229,7 +206,7 @@ type VaultSource struct {
 func (v *VaultSource) GetVersion(ctx context.Context, profile string) (string, int, error) {
 	s, err := v.C.Read(ctx)
 	if err != nil {
-		return "", 0, &StoreError{Profile: profile, Err: err}
+		return "", 0, &storeerr.StoreError{Profile: profile, Err: err}
 	}
 	return s.Key, s.Version, nil
 }
@@ -244,11 +221,11 @@ func (v *VaultSource) Set(ctx context.Context, profile, key string) error {
 	ver, err := v.C.Write(ctx, key)
 	if errors.Is(err, vaultkv.ErrDenied) {
 		cfg := v.C.Config()
-		return &StoreError{Profile: profile, Err: fmt.Errorf("%w; this machine's Vault login may only read the key: write it from a login whose policy allows create and update on %s (vault kv put -mount=%s %s api_key=-)",
+		return &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("%w; this machine's Vault login may only read the key: write it from a login whose policy allows create and update on %s (vault kv put -mount=%s %s api_key=-)",
 			err, cfg.DataPath(), cfg.Mount, cfg.Path)}
 	}
 	if err != nil {
-		return &StoreError{Profile: profile, Err: err}
+		return &storeerr.StoreError{Profile: profile, Err: err}
 	}
 	if v.Wrote != nil {
 		v.Wrote(vaultkv.Secret{Key: key, Version: ver})
@@ -257,15 +234,10 @@ func (v *VaultSource) Set(ctx context.Context, profile, key string) error {
 }
 
 func (v *VaultSource) Delete(_ context.Context, profile string) error {
-	return remoteDeleteError(profile, StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.C.Config().Addr, Mount: v.C.Config().Mount, Path: v.C.Config().Path}})
+	return storeerr.NotDeleted(profile, StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.C.Config().Addr, Mount: v.C.Config().Mount, Path: v.C.Config().Path}}.Where())
 }
 
 func (v *VaultSource) Ping(ctx context.Context) error { return v.C.Ping(ctx) }
-
-func remoteDeleteError(profile string, spec StoreSpec) error {
-	return fmt.Errorf("%w: profile %q's key lives in %s, which torale-cred does not delete; to stop using it on this machine, run: torale-cred store set keychain --profile %s",
-		ErrReadOnly, profile, spec.Where(), profile)
-}
 
 // maxCredentialSize bounds a credential file: a key is under 200 bytes.
 const maxCredentialSize = 4096
@@ -279,31 +251,31 @@ type CredentialsSource struct {
 
 func (c *CredentialsSource) Get(_ context.Context, profile string) (string, error) {
 	if c.Dir == "" {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("profile %q reads its key from the systemd credential %q, and this process has no $CREDENTIALS_DIRECTORY: run it as a systemd service with LoadCredential=%s:/path/to/key (see the README's headless recipe), or ask the daemon that runs so",
+		return "", &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("profile %q reads its key from the systemd credential %q, and this process has no $CREDENTIALS_DIRECTORY: run it as a systemd service with LoadCredential=%s:/path/to/key (see the README's headless recipe), or ask the daemon that runs so",
 			profile, c.Name, c.Name)}
 	}
 	path := filepath.Join(c.Dir, c.Name)
 	b, err := readCredential(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", &StoreError{Profile: profile, NoKey: true, Err: fmt.Errorf("systemd passed no credential %q in %s; add LoadCredential=%s:/path/to/key to the unit", c.Name, c.Dir, c.Name)}
+		return "", &storeerr.StoreError{Profile: profile, NoKey: true, Err: fmt.Errorf("systemd passed no credential %q in %s; add LoadCredential=%s:/path/to/key to the unit", c.Name, c.Dir, c.Name)}
 	}
 	if err != nil {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("reading the systemd credential %q: %w", c.Name, err)}
+		return "", &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("reading the systemd credential %q: %w", c.Name, err)}
 	}
 	key := strings.TrimRight(string(b), "\r\n")
 	if _, err := ParseKey(key); err != nil {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("the systemd credential %q is not a Torale key: %w", c.Name, err)}
+		return "", &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("the systemd credential %q is not a Torale key: %w", c.Name, err)}
 	}
 	return key, nil
 }
 
 func (c *CredentialsSource) Set(_ context.Context, profile, _ string) error {
 	return fmt.Errorf("%w: profile %q reads its key from the systemd credential %q, which torale-cred cannot write; put the new key in the file LoadCredential= names and restart the service",
-		ErrReadOnly, profile, c.Name)
+		storeerr.ErrReadOnly, profile, c.Name)
 }
 
 func (c *CredentialsSource) Delete(_ context.Context, profile string) error {
-	return remoteDeleteError(profile, StoreSpec{Kind: StoreCredentials, Credential: c.Name})
+	return storeerr.NotDeleted(profile, StoreSpec{Kind: StoreCredentials, Credential: c.Name}.Where())
 }
 
 func (c *CredentialsSource) Ping(context.Context) error {
@@ -348,7 +320,7 @@ func (s *Store) sourceIn(st *State, profile string) (Source, *StoreSpec, error) 
 	}
 	src, err := open(profile, spec)
 	if err != nil {
-		return nil, &spec, &StoreError{Profile: profile, Err: fmt.Errorf("opening %s: %w", spec.Where(), err)}
+		return nil, &spec, &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("opening %s: %w", spec.Where(), err)}
 	}
 	if s.remotes == nil {
 		s.remotes = map[string]openedRemote{}
@@ -443,7 +415,7 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 		switch {
 		case err == nil:
 			res.Checked, res.KeyHint = true, Hint(key)
-		case !spec.Remote() && errors.Is(err, ErrNotFound):
+		case !spec.Remote() && errors.Is(err, storeerr.ErrNotFound):
 			res.Checked = true // the keychain holds none: login stores one
 		default:
 			return res, err
@@ -503,12 +475,12 @@ func (s *Store) CheckWritable(ctx context.Context, profile string, getenv func(s
 		}
 		ok, err := c.CanWrite(ctx)
 		if err != nil {
-			return &StoreError{Profile: profile, Err: err}
+			return &storeerr.StoreError{Profile: profile, Err: err}
 		}
 		if !ok {
 			cfg := c.Config()
 			return fmt.Errorf("%w: profile %q's key lives in Vault (%s), and this machine's Vault login (%s) may only read it, so a rotation here would create a key it cannot store; rotate on a machine whose login may write (create and update on %s), or rotate in the dashboard and write the new key: vault kv put -mount=%s %s api_key=-",
-				ErrReadOnly, profile, cfg.Where(), cfg.Login(), cfg.DataPath(), cfg.Mount, cfg.Path)
+				storeerr.ErrReadOnly, profile, cfg.Where(), cfg.Login(), cfg.DataPath(), cfg.Mount, cfg.Path)
 		}
 	}
 	return nil

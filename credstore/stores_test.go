@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 )
 
@@ -26,7 +28,7 @@ func TestCredentialsStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	kr := &refusingKeyring{}
-	s := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: StateFile{Dir: filepath.Join(dir, "state")},
+	s := &Store{Keychain: keychain.New(keychain.WithKeyring(kr)), StateFile: StateFile{Dir: filepath.Join(dir, "state")},
 		Remote: func(_ string, spec StoreSpec) (Source, error) {
 			return OpenStore(spec, func(k string) string {
 				if k == "CREDENTIALS_DIRECTORY" {
@@ -51,20 +53,20 @@ func TestCredentialsStore(t *testing.T) {
 	if kr.asked {
 		t.Fatal("the keychain was asked for a credentials profile's key")
 	}
-	if _, err := s.Put(ctx, "default", "sk_"+strings.Repeat("b", 40), PutOptions{}); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Put(ctx, "default", "sk_"+strings.Repeat("b", 40), PutOptions{}); !errors.Is(err, storeerr.ErrReadOnly) {
 		t.Fatalf("Put into a credentials store: %v", err)
 	}
-	if err := s.Delete(ctx, "default"); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "store set keychain") {
+	if err := s.Delete(ctx, "default"); !errors.Is(err, storeerr.ErrReadOnly) || !strings.Contains(err.Error(), "store set keychain") {
 		t.Fatalf("Delete of a credentials store: %v", err)
 	}
 
 	// Not started by systemd: "unavailable" (exit 4), with the fix.
-	s2 := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: s.StateFile,
+	s2 := &Store{Keychain: keychain.New(keychain.WithKeyring(kr)), StateFile: s.StateFile,
 		Remote: func(_ string, spec StoreSpec) (Source, error) {
 			return OpenStore(spec, func(string) string { return "" })
 		}}
 	_, err = s2.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
-	if !errors.Is(err, ErrKeychain) || !strings.Contains(err.Error(), "LoadCredential=") {
+	if !errors.Is(err, storeerr.ErrKeychain) || !strings.Contains(err.Error(), "LoadCredential=") {
 		t.Fatalf("without $CREDENTIALS_DIRECTORY: %v", err)
 	}
 }

@@ -13,10 +13,6 @@ import (
 const (
 	// DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
 	DefaultProfile = "default"
-	// DefaultKeychainTimeout bounds every keychain call. go-keyring has no
-	// deadline of its own and its Secret Service code waits forever on an
-	// unlock prompt nobody answers.
-	DefaultKeychainTimeout = 3 * time.Second
 	// DefaultRotationPeriod is Torale's documented best practice.
 	DefaultRotationPeriod = 90 * 24 * time.Hour
 	// ConfirmTimeout is how long `confirm` waits for the user's answer;

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -37,7 +38,7 @@ func startInProcess(t *testing.T, config string, opts ...func(*Config)) *inProce
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(newMemKeyring(map[string]string{}))),
+		Keychain:   keychain.New(keychain.WithKeyring(newMemKeyring(map[string]string{}))),
 		ConfigPath: p.cfg,
 		StateDir:   p.state.Dir,
 		Migrate:    true,

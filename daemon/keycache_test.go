@@ -15,6 +15,8 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 	cacheKey2 = "sk_cacheTEST0000000000000000000000002"
 )
 
-// memKeyring is an in-memory credstore.Keyring that counts the calls the
+// memKeyring is an in-memory keychain.Keyring that counts the calls the
 // cache makes: these tests are about when the cache asks the keychain, not
 // about the keychain. A test can make every call fail, or hold reads: a
 // held Get has read its value and waits to return it (a slow D-Bus
@@ -126,7 +128,7 @@ func newCacheFixture(t *testing.T, ttl time.Duration, now func() time.Time) *cac
 		now = time.Now
 	}
 	k := newMemKeyring(map[string]string{"default": cacheKey1})
-	kc := credstore.NewKeychain(credstore.WithKeyring(k), credstore.WithTimeout(patience))
+	kc := keychain.New(keychain.WithKeyring(k), keychain.WithTimeout(patience))
 	h := newHealth(kc, time.Now, slog.New(slog.DiscardHandler))
 	c := newKeyCache(kc, ttl, now, h)
 	t.Cleanup(func() {
@@ -208,7 +210,7 @@ func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 	f.wantGets(t, 1, "1000 warm look-ups")
 
 	for range 100 {
-		if _, err := f.get(t, "work"); !errors.Is(err, credstore.ErrNotFound) {
+		if _, err := f.get(t, "work"); !errors.Is(err, storeerr.ErrNotFound) {
 			t.Fatalf("a profile without a key: %v, want ErrNotFound", err)
 		}
 	}
@@ -224,7 +226,7 @@ func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 	if err := f.c.Delete(context.Background(), "default"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.get(t, "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("after Delete: %v, want ErrNotFound", err)
 	}
 	f.wantGets(t, 2, "look-ups after writes")
@@ -291,7 +293,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			}},
 		{"delete", func(f *cacheFixture) error { return f.c.Delete(context.Background(), "default") },
 			func(t *testing.T, f *cacheFixture) {
-				if k, err := f.get(t, "default"); !errors.Is(err, credstore.ErrNotFound) {
+				if k, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrNotFound) {
 					t.Fatalf("after the Delete: %s, %v; want ErrNotFound", credstore.Hint(k), err)
 				}
 				f.wantGets(t, 1, "a look-up after the Delete")
@@ -319,7 +321,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 					once.Do(func() { close(held); <-resume })
 				}
 			})
-			f.h.note(&credstore.KeychainError{Fault: credstore.FaultUnavailable, Reason: "test"})
+			f.h.note(&keychain.Error{Fault: keychain.FaultUnavailable, Reason: "test"})
 
 			type answer struct {
 				key string
@@ -365,7 +367,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 	f.h.mu.Unlock()
 	f.k.fail(errNoBus)
 	for range 10 {
-		if _, err := f.get(t, "default"); !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
+		if _, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 			t.Fatalf("look-up with the keychain down: %v, want ErrKeychain", err)
 		}
 	}
@@ -572,7 +574,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
+		if !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 			t.Fatalf("abandoned look-up: %v, want a keychain timeout", err)
 		}
 	case <-time.After(patience):

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
 )
 
@@ -161,7 +162,7 @@ func (r *Reminder) checkProfile(ctx context.Context, name string, p credstore.Pr
 
 // remind gives one reminder through every channel and remembers it.
 func (r *Reminder) remind(ctx context.Context, name string, p credstore.Profile, from, now, due time.Time, overdue bool) {
-	if _, err := r.Store.Stored(ctx, name); errors.Is(err, credstore.ErrNotFound) {
+	if _, err := r.Store.Stored(ctx, name); errors.Is(err, storeerr.ErrNotFound) {
 		return // the key is gone from the keychain: nothing to rotate
 	}
 	rot := credstore.RotationOf(p, r.period(), now)

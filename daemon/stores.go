@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/vaultkv"
 )
 
@@ -161,7 +162,7 @@ func (s *followed) GetVersion(ctx context.Context, profile string) (string, int,
 	}
 	cur, err := s.f.Current()
 	if err != nil {
-		return "", 0, &credstore.StoreError{Profile: profile, Err: err}
+		return "", 0, &storeerr.StoreError{Profile: profile, Err: err}
 	}
 	return cur.Key, cur.Version, nil
 }

@@ -13,6 +13,8 @@ import (
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/vaulttest"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -42,7 +44,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 
 	mem := newMemKeyring(map[string]string{})
 	p := startInProcess(t, `{}`, func(c *Config) {
-		c.Keychain = credstore.NewKeychain(credstore.WithKeyring(mem))
+		c.Keychain = keychain.New(keychain.WithKeyring(mem))
 		c.VaultInterval, c.VaultMaxBackoff = 200*time.Millisecond, 500*time.Millisecond
 	})
 	home := filepath.Dir(p.state.Dir)
@@ -63,7 +65,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	// store set vault, as the CLI does it: the key is read once to check.
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	cli := &credstore.Store{Keychain: credstore.NewKeychain(credstore.WithKeyring(mem)), StateFile: p.state}
+	cli := &credstore.Store{Keychain: keychain.New(keychain.WithKeyring(mem)), StateFile: p.state}
 	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &credstore.VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/ci", TokenFile: tokFile}}
 	res, err := cli.SetStore(ctx, "ci", spec, true, func(string) string { return "" })
 	if err != nil || res.Version != 1 || res.KeyHint != credstore.Hint(vaulttest.Key(1)) {
@@ -173,7 +175,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	}
 	within(t, "the keychain answers again", func() error {
 		_, err := c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: "ci"})
-		if !errors.Is(err, credstore.ErrNotFound) {
+		if !errors.Is(err, storeerr.ErrNotFound) {
 			return fmt.Errorf("resolve after store set keychain: %v", err)
 		}
 		return nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -67,7 +69,7 @@ func newWatchFixture(t testing.TB, configure func(*watchFixture)) *watchFixture 
 	}
 	f.path = filepath.Join(f.dir, "config.json")
 	f.store = &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithService(testkeyring.Service())),
+		Keychain:   keychain.New(keychain.WithService(testkeyring.Service())),
 		StateFile:  credstore.StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
@@ -400,7 +402,7 @@ func TestWatcherMalformedWarnsOnce(t *testing.T) {
 	if n := strings.Count(log, "level=WARN"); n != 1 || !strings.Contains(log, "half-written") || strings.Contains(log, keyA) {
 		t.Fatalf("want one warning without the key, got %d:\n%s", n, log)
 	}
-	if _, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("keychain changed: %v", err)
 	}
 	writeFile(t, f.path, config(keyA))

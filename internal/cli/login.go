@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // maxKeyInput bounds what login reads from stdin: a key is under 140 bytes.
@@ -91,7 +92,7 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 	// What the profile holds now (its hint: nothing is handed out), to say
 	// when login replaces another key.
 	before, berr := be.Stored(credstore.WithDoor(ctx, ""), profile)
-	if berr != nil && !errors.Is(berr, credstore.ErrNotFound) {
+	if berr != nil && !errors.Is(berr, storeerr.ErrNotFound) {
 		return berr
 	}
 	if o.verify {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/rotation"
 )
 
@@ -45,10 +46,10 @@ func runRotate(ctx context.Context, f *Factory) error {
 		return err
 	}
 	be := f.Backend()
-	if _, err := be.Stored(ctx, profile); errors.Is(err, credstore.ErrNotFound) {
+	if _, err := be.Stored(ctx, profile); errors.Is(err, storeerr.ErrNotFound) {
 		if r, rerr := be.Resolve(ctx, f.request(profile, "", "")); rerr == nil && r.KeySource == credstore.FromConfig {
 			return fmt.Errorf("%w: profile %q has no key in the keychain, only a plaintext one in config.json; run torale-cred import first, then rotate",
-				credstore.ErrNotFound, profile)
+				storeerr.ErrNotFound, profile)
 		}
 		return err
 	}

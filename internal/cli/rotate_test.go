@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
@@ -26,7 +27,7 @@ import (
 type rotateEnv struct {
 	t        *testing.T
 	env      map[string]string
-	keychain *credstore.Keychain
+	keychain *keychain.Keychain
 	state    credstore.StateFile
 }
 
@@ -44,7 +45,7 @@ func newRotateEnv(t *testing.T, apiURL string) *rotateEnv {
 		"TORALE_CRED_KEYCHAIN_SERVICE": svc,
 		"TORALE_API_URL":               apiURL,
 	}}
-	e.keychain = credstore.NewKeychain(credstore.WithService(svc))
+	e.keychain = keychain.New(keychain.WithService(svc))
 	e.state = credstore.StateFile{Dir: e.env["TORALE_CRED_STATE_DIR"]}
 	t.Cleanup(func() { _ = e.keychain.Delete(context.Background(), "default") })
 	return e

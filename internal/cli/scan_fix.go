@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/scan"
 )
 
@@ -44,7 +45,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		}
 		res, err := migrate(ctx)
 		switch {
-		case err != nil && errors.Is(err, credstore.ErrKeychain):
+		case err != nil && errors.Is(err, storeerr.ErrKeychain):
 			return said, err
 		case err != nil:
 			fd.Status, fd.Advice = "left", err.Error()
@@ -65,7 +66,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		return said, nil
 	}
 	before, err := be.Stored(credstore.WithDoor(ctx, ""), profile)
-	if err != nil && !errors.Is(err, credstore.ErrNotFound) {
+	if err != nil && !errors.Is(err, storeerr.ErrNotFound) {
 		return said, err
 	}
 	chosen := ""
@@ -117,7 +118,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		}
 		res, err := fixer.FixFile(ctx, fd.Path, fd.Key())
 		switch {
-		case err != nil && errors.Is(err, credstore.ErrKeychain):
+		case err != nil && errors.Is(err, storeerr.ErrKeychain):
 			return said, err
 		case err != nil:
 			fd.Status, fd.Advice = "left", strings.TrimSuffix(err.Error(), ".")

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/internal/trust"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -132,7 +134,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		// status learns the key's hint only; --verify takes the key itself
 		// below, through the hand-out point, judged and recorded.
 		r, err := be.Resolve(ctx, f.request(name, "", ""))
-		if errors.Is(err, credstore.ErrNotFound) && r.URL == "" {
+		if errors.Is(err, storeerr.ErrNotFound) && r.URL == "" {
 			// The daemon's 404 names no URL: ask for the URL alone.
 			req := f.request(name, "", "")
 			req.URLOnly = true
@@ -140,7 +142,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 			r.URL, r.URLSource, r.KeySource = u.URL, u.URLSource, credstore.FromNone
 		}
 		ps.APIKeySource, ps.APIURL, ps.APIURLSource = r.KeySource, r.URL, r.URLSource
-		if errors.Is(err, credstore.ErrKeychain) {
+		if errors.Is(err, storeerr.ErrKeychain) {
 			ps.APIKeySource = "unknown" // said once, on the Keychain line
 		}
 		if r.KeyHint != "" {
@@ -148,7 +150,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		}
 		ps.err = err
 		if !ps.StoredAt.IsZero() && r.KeySource != credstore.FromKeychain && kerr == nil {
-			if _, serr := be.Stored(ctx, name); errors.Is(serr, credstore.ErrNotFound) {
+			if _, serr := be.Stored(ctx, name); errors.Is(serr, storeerr.ErrNotFound) {
 				ps.Gone = true
 			}
 		}
@@ -166,7 +168,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 				}
 			}
 		}
-		if ps.err != nil && (!errors.Is(ps.err, credstore.ErrKeychain) || ps.Store != nil) {
+		if ps.err != nil && (!errors.Is(ps.err, storeerr.ErrKeychain) || ps.Store != nil) {
 			ps.Error = ps.err.Error()
 		}
 		if name == selected {
@@ -187,7 +189,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 // keychainReason is a keychain failure without its "the keychain is …"
 // lead, since the line already names the keychain.
 func keychainReason(err error) string {
-	var ke *credstore.KeychainError
+	var ke *keychain.Error
 	if errors.As(err, &ke) {
 		return ke.Detail()
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
@@ -196,7 +197,7 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 		}
 		// The answer hands the key to git: the audit trail's "git" door.
 		r, err := h.resolveFor(credstore.WithDoor(ctx, credstore.DoorGit), p)
-		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
+		if errors.Is(err, storeerr.ErrNotFound) && !errors.Is(err, storeerr.ErrKeychain) {
 			continue
 		}
 		if err != nil {
@@ -270,7 +271,7 @@ func (h *Helper) Erase(ctx context.Context, c Credential) error {
 	ctx = credstore.WithDoor(ctx, credstore.DoorGit)
 	r, err := h.Keys.Stored(ctx, profile)
 	stored := r.Key
-	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
+	if errors.Is(err, storeerr.ErrNotFound) && !errors.Is(err, storeerr.ErrKeychain) {
 		return nil
 	}
 	if err != nil {
@@ -280,7 +281,7 @@ func (h *Helper) Erase(ctx context.Context, c Credential) error {
 		return nil
 	}
 	err = h.Keys.Delete(ctx, profile)
-	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
+	if errors.Is(err, storeerr.ErrNotFound) && !errors.Is(err, storeerr.ErrKeychain) {
 		return nil
 	}
 	if err == nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // Pure unit tests of the helper's rules over a real Store whose keychain is
@@ -84,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 	b := &memBackend{m: map[string]string{}}
 	dir := t.TempDir()
 	st := &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(b), credstore.WithTimeout(time.Second)),
+		Keychain:   keychain.New(keychain.WithKeyring(b), keychain.WithTimeout(time.Second)),
 		StateFile:  credstore.StateFile{Dir: filepath.Join(dir, "state")},
 		ConfigPath: filepath.Join(dir, "config.json"),
 	}
@@ -108,7 +110,7 @@ func (fx *fixture) helper(env credstore.Env) *Helper {
 
 func (fx *fixture) stored(profile string) string {
 	k, err := fx.store.Keychain.Get(context.Background(), profile)
-	if errors.Is(err, credstore.ErrNotFound) {
+	if errors.Is(err, storeerr.ErrNotFound) {
 		return ""
 	}
 	if err != nil {
@@ -220,7 +222,7 @@ func TestGetKeychainFailure(t *testing.T) {
 	fx.backend.fail = errors.New("org.freedesktop.DBus.Error.ServiceUnknown")
 	h := fx.helper(credstore.Env{})
 	_, ok, err := h.Get(context.Background(), req("protocol=https", "host=api.torale.ai"))
-	if ok || !errors.Is(err, credstore.ErrKeychain) {
+	if ok || !errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("Get = %v, %v; want a keychain error", ok, err)
 	}
 	// An unknown host never touches the keychain, so it is still silent.
@@ -328,7 +330,7 @@ func TestEraseKeychainFailure(t *testing.T) {
 	fx := newFixture(t)
 	fx.backend.fail = errors.New("org.freedesktop.DBus.Error.ServiceUnknown")
 	err := fx.helper(credstore.Env{}).Erase(context.Background(), req("protocol=https", "host=api.torale.ai", "username=default", "password="+keyDefault))
-	if !errors.Is(err, credstore.ErrKeychain) {
+	if !errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("Erase = %v, want a keychain error", err)
 	}
 }
