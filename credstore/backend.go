@@ -12,7 +12,7 @@ import (
 //
 // Errors are told apart with errors.Is: storeerr.ErrNotFound (no key),
 // storeerr.ErrKeychain (unavailable, locked, timed out: never "no key"),
-// ErrBadKey, ErrBadProfile, ErrBadURL and ErrBadRequest.
+// apikey.ErrBadKey, ErrBadProfile, ErrBadURL and ErrBadRequest.
 type Backend interface {
 	// Resolve applies flag > environment > stored to the caller's request.
 	Resolve(ctx context.Context, req Request) (Resolution, error)

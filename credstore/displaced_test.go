@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
@@ -42,22 +43,22 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 
 	f.write(`{"api_key": "`+oldKey+`"}`, 0o600)
 	res, err := f.store.MigrateConfig(ctx)
-	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != Hint(newKey) {
+	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != apikey.Hint(newKey) {
 		t.Fatalf("stale key: %+v, %v", res, err)
 	}
 	f.wantStored(oldKey)
 	if s := res.String(); !strings.Contains(s, "login --previous --profile default") || strings.Contains(s, "revoke") {
-		t.Errorf("the result says %q: want the command that brings %s back, and no advice to revoke it", s, Hint(newKey))
+		t.Errorf("the result says %q: want the command that brings %s back, and no advice to revoke it", s, apikey.Hint(newKey))
 	}
 	key, kept, err := f.store.Previous(ctx, DefaultProfile, "")
 	if err != nil || key != newKey {
-		t.Fatalf("Previous = %s, %v; want %s", Hint(key), err, Hint(newKey))
+		t.Fatalf("Previous = %s, %v; want %s", apikey.Hint(key), err, apikey.Hint(newKey))
 	}
-	if kept.By != Hint(oldKey) || kept.Via != SourceConfig || kept.Source != SourceLogin || kept.CreatedAt == nil || !kept.CreatedAt.Equal(created) {
+	if kept.By != apikey.Hint(oldKey) || kept.Via != SourceConfig || kept.Source != SourceLogin || kept.CreatedAt == nil || !kept.CreatedAt.Equal(created) {
 		t.Errorf("kept record = %+v", kept)
 	}
 	infos, err := f.store.List(ctx)
-	if err != nil || len(infos) != 1 || len(infos[0].Displaced) != 1 || infos[0].Displaced[0].KeyHint != Hint(newKey) {
+	if err != nil || len(infos) != 1 || len(infos[0].Displaced) != 1 || infos[0].Displaced[0].KeyHint != apikey.Hint(newKey) {
 		t.Fatalf("List names the kept key: %+v, %v", infos, err)
 	}
 
@@ -75,7 +76,7 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := st.Displaced[DefaultProfile]; len(d) != 1 || d[0].KeyHint != Hint(oldKey) {
+	if d := st.Displaced[DefaultProfile]; len(d) != 1 || d[0].KeyHint != apikey.Hint(oldKey) {
 		t.Fatalf("after bringing NEW back, kept = %+v; want OLD alone", d)
 	}
 	if _, err := shelf.Get(ctx, kept.Account); !errors.Is(err, storeerr.ErrNotFound) {
@@ -91,7 +92,7 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 	}
 
 	gone, err := f.store.ForgetDisplaced(ctx, DefaultProfile)
-	if err != nil || len(gone) != 1 || gone[0].KeyHint != Hint(oldKey) {
+	if err != nil || len(gone) != 1 || gone[0].KeyHint != apikey.Hint(oldKey) {
 		t.Fatalf("ForgetDisplaced = %+v, %v", gone, err)
 	}
 	if _, _, err := f.store.Previous(ctx, DefaultProfile, ""); !errors.Is(err, ErrNoPrevious) {

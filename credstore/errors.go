@@ -7,9 +7,9 @@ import (
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
-// Sentinel errors beside the stores' (storeerr), ErrBadKey (key.go) and
-// ErrBadProfile (wire.go). Callers decide exit codes and HTTP statuses
-// with errors.Is, never by reading text.
+// Sentinel errors beside the stores' (storeerr), the key format's
+// (apikey.ErrBadKey) and ErrBadProfile (wire.go). Callers decide exit
+// codes and HTTP statuses with errors.Is, never by reading text.
 var (
 	// ErrBadURL: a URL tier holds a value that must not be passed on.
 	ErrBadURL = errors.New("invalid API URL")

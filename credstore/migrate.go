@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -211,11 +212,11 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	if IsLocalToken(c.APIKey) {
 		return s.keepEndpoint(res, snap) // torale-cred's own token: never "migrated"
 	}
-	if _, kerr := ParseKey(c.APIKey); kerr != nil || !ValidKey(c.APIKey) {
+	if _, kerr := apikey.Parse(c.APIKey); kerr != nil || !apikey.Valid(c.APIKey) {
 		if kerr == nil {
-			kerr = fmt.Errorf("%w: it has whitespace around it", ErrBadKey)
+			kerr = fmt.Errorf("%w: it has whitespace around it", apikey.ErrBadKey)
 		}
-		detail := strings.TrimPrefix(kerr.Error(), ErrBadKey.Error()+": ")
+		detail := strings.TrimPrefix(kerr.Error(), apikey.ErrBadKey.Error()+": ")
 		return left(res, ProblemBadKey, "its api_key is not a well-formed Torale key: "+detail+"; fix it, or store the right key with torale-cred login", kerr)
 	}
 	// With the local endpoint on, the key's place gets the profile's local
@@ -240,7 +241,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// A migration never sets the profile's URL: config.json's api_url
 	// stays config.json's (SPEC's URL order).
 	opts := PutOptions{Source: SourceConfig}
-	res.KeyHint, res.APIURL = Hint(c.APIKey), c.APIURL
+	res.KeyHint, res.APIURL = apikey.Hint(c.APIKey), c.APIURL
 	old, err := s.putKeychain(ctx, res.Profile, c.APIKey, SourceConfig)
 	if err != nil {
 		if errors.Is(err, storeerr.ErrKeychain) {
@@ -290,7 +291,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		}
 	}
 	if old != "" && old != c.APIKey {
-		res.PreviousKeyHint = Hint(old)
+		res.PreviousKeyHint = apikey.Hint(old)
 	}
 	if merr != nil {
 		return res, fmt.Errorf("moved %s into the keychain and out of %s, but recording its metadata failed: %w", res.KeyHint, res.Path, merr)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -177,7 +178,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 		case inKeychain && !conf.HasKey:
 			counts["keychain only"]++
 		default:
-			t.Fatalf("round %d: key lost: file has key %v, keychain holds %s (err %v)", i, conf.HasKey, Hint(stored), kerr)
+			t.Fatalf("round %d: key lost: file has key %v, keychain holds %s (err %v)", i, conf.HasKey, apikey.Hint(stored), kerr)
 		}
 		if _, err := store.StateFile.Load(); err != nil {
 			t.Fatalf("round %d: state.json torn: %v", i, err)

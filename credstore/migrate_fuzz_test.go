@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -58,7 +59,7 @@ func FuzzMigrateConfig(f *testing.F) {
 			}
 			return
 		}
-		if err != nil || perr != nil || !ValidKey(before.APIKey) {
+		if err != nil || perr != nil || !apikey.Valid(before.APIKey) {
 			t.Fatalf("migrated %q: err %v, parse %v", raw, err, perr)
 		}
 		if got := be.Entries()[keychain.Service+"/"+DefaultProfile]; got != before.APIKey {

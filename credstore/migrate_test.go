@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
@@ -69,14 +70,14 @@ func (f *migrationFixture) wantStored(key string) {
 	f.t.Helper()
 	got, err := f.stored()
 	if err != nil || got != key {
-		f.t.Fatalf("keychain holds %s (err %v), want %s", Hint(got), err, Hint(key))
+		f.t.Fatalf("keychain holds %s (err %v), want %s", apikey.Hint(got), err, apikey.Hint(key))
 	}
 }
 
 func (f *migrationFixture) wantNothingStored() {
 	f.t.Helper()
 	if got, err := f.stored(); !errors.Is(err, storeerr.ErrNotFound) {
-		f.t.Fatalf("keychain holds %s (err %v), want nothing", Hint(got), err)
+		f.t.Fatalf("keychain holds %s (err %v), want nothing", apikey.Hint(got), err)
 	}
 }
 
@@ -119,7 +120,7 @@ func TestMigrateMovesKeyKeepingEverythingElse(t *testing.T) {
 			if err != nil || res.Outcome != Migrated {
 				t.Fatalf("MigrateConfig = %+v, %v; want migrated", res, err)
 			}
-			if res.KeyHint != Hint(migKey) || res.Profile != DefaultProfile {
+			if res.KeyHint != apikey.Hint(migKey) || res.Profile != DefaultProfile {
 				t.Errorf("result = %+v", res)
 			}
 			got, _ := os.ReadFile(f.path)
@@ -128,7 +129,7 @@ func TestMigrateMovesKeyKeepingEverythingElse(t *testing.T) {
 			}
 			f.wantStored(migKey)
 			p := f.profile()
-			if p == nil || p.Source != SourceConfig || p.KeyHint != Hint(migKey) {
+			if p == nil || p.Source != SourceConfig || p.KeyHint != apikey.Hint(migKey) {
 				t.Fatalf("metadata = %+v", p)
 			}
 			if p.APIURL != nil {
@@ -326,7 +327,7 @@ func TestMigrateDeletedFileKeepsStoredKey(t *testing.T) {
 		t.Fatalf("MigrateConfig = %+v, %v", res, err)
 	}
 	f.wantStored(migKey)
-	if p := f.profile(); p == nil || p.KeyHint != Hint(migKey) {
+	if p := f.profile(); p == nil || p.KeyHint != apikey.Hint(migKey) {
 		t.Fatalf("metadata lost: %+v", p)
 	}
 	// The whole directory going is no logout either.
@@ -489,18 +490,18 @@ func TestMigrateReplacingKeyResetsClock(t *testing.T) {
 	clock = clock.Add(24 * time.Hour)
 	f.write(pretty(`"api_key": "`+migKey2+`"`, `"api_url": "https://torale.example.test"`), 0o600)
 	res, err = f.store.MigrateConfig(context.Background())
-	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != Hint(migKey) || res.KeyHint != Hint(migKey2) {
+	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != apikey.Hint(migKey) || res.KeyHint != apikey.Hint(migKey2) {
 		t.Fatalf("new key: %+v, %v", res, err)
 	}
 	f.wantStored(migKey2)
 	p := f.profile()
-	if !p.StoredAt.Equal(clock) || p.CreatedAt != nil || p.Source != SourceConfig || p.PreviousKeyHint != Hint(migKey) || p.KeyHint != Hint(migKey2) {
+	if !p.StoredAt.Equal(clock) || p.CreatedAt != nil || p.Source != SourceConfig || p.PreviousKeyHint != apikey.Hint(migKey) || p.KeyHint != apikey.Hint(migKey2) {
 		t.Errorf("metadata after a new key = %+v", p)
 	}
 	if rot := RotationOf(*p, 0, clock); rot.AgeDays != 0 {
 		t.Errorf("rotation age %d, want 0", rot.AgeDays)
 	}
-	if !strings.Contains(res.String(), "replacing "+Hint(migKey)) {
+	if !strings.Contains(res.String(), "replacing "+apikey.Hint(migKey)) {
 		t.Errorf("String() = %q", res.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/safetext"
@@ -90,7 +91,7 @@ func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
 	if r.Key == "" {
 		return nil
 	}
-	r.KeyHint = Hint(r.Key)
+	r.KeyHint = apikey.Hint(r.Key)
 	door := DoorFrom(ctx)
 	if door == "" {
 		r.Key = ""

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -49,10 +50,11 @@ type tiers interface {
 // config.json's api_url > the profile's login --api-url > api.torale.ai.
 // The URL chosen is checked (CheckURL) whichever tier it came from.
 //
-// Errors: ErrBadURL for a bad URL; ErrBadKey when config.json's key, the
-// tier that answers, is not well-formed (checkConfigKey); storeerr.ErrNotFound (a
-// *NoKeyError) when no tier has a key and TORALE_NOAUTH is not 1; an
-// storeerr.ErrKeychain error when the keychain failed and no lower tier answered.
+// Errors: ErrBadURL for a bad URL; apikey.ErrBadKey when config.json's
+// key, the tier that answers, is not well-formed (checkConfigKey);
+// storeerr.ErrNotFound (a *NoKeyError) when no tier has a key and
+// TORALE_NOAUTH is not 1; a storeerr.ErrKeychain error when the keychain
+// failed and no lower tier answered.
 func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 	r := Resolution{Profile: req.Profile, NoAuth: req.Env.NoAuth == "1"}
 	var err error
@@ -98,16 +100,16 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 // file is written by hand and by other tools: a value holding escape
 // sequences or a second line would reach a terminal through token, an
 // environment through exec and env, git through the helper. The error
-// shows at most its first 7 characters, escaped (ParseKey's rule).
+// shows at most its first 7 characters, escaped (apikey.Parse's rule).
 func checkConfigKey(k string) error {
-	if ValidKey(k) {
+	if apikey.Valid(k) {
 		return nil
 	}
 	detail := "it has white space around it"
-	if _, err := ParseKey(k); err != nil {
-		detail = strings.TrimPrefix(err.Error(), ErrBadKey.Error()+": ")
+	if _, err := apikey.Parse(k); err != nil {
+		detail = strings.TrimPrefix(err.Error(), apikey.ErrBadKey.Error()+": ")
 	}
-	return fmt.Errorf("%w: config.json's api_key is not a Torale key, so it is not handed out: %s; fix it there, or store the right key with torale-cred login", ErrBadKey, detail)
+	return fmt.Errorf("%w: config.json's api_key is not a Torale key, so it is not handed out: %s; fix it there, or store the right key with torale-cred login", apikey.ErrBadKey, detail)
 }
 
 // resolveURL applies the URL order alone, never touching the keychain.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidwall/sjson"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -36,9 +37,9 @@ var ErrConfigHoldsKey = errors.New("config.json holds another key")
 // is refused (ErrConfigHoldsKey); a missing one is created (0600, its
 // directory 0700). The keychain keeps the key.
 func (s *Store) RestoreConfig(r Resolution) (RestoreResult, error) {
-	res := RestoreResult{Path: s.ConfigPath, Profile: r.Profile, KeyHint: Hint(r.Key)}
-	if !ValidKey(r.Key) {
-		return res, fmt.Errorf("%w: the stored key of profile %q is not a well-formed key", ErrBadKey, r.Profile)
+	res := RestoreResult{Path: s.ConfigPath, Profile: r.Profile, KeyHint: apikey.Hint(r.Key)}
+	if !apikey.Valid(r.Key) {
+		return res, fmt.Errorf("%w: the stored key of profile %q is not a well-formed key", apikey.ErrBadKey, r.Profile)
 	}
 	if s.ConfigPath == "" {
 		return res, errors.New("no config.json path configured")
@@ -106,10 +107,10 @@ func (s *Store) RestoreConfig(r Resolution) (RestoreResult, error) {
 // safeHint is a value from config.json shown as a key hint only when it
 // is a key, else its first characters.
 func safeHint(v string) string {
-	if ValidKey(v) {
-		return Hint(v)
+	if apikey.Valid(v) {
+		return apikey.Hint(v)
 	}
-	return KeyPrefix(v) + "…"
+	return apikey.KeyPrefix(v) + "…"
 }
 
 // createConfig writes a new config.json (0600; ~/.torale made 0700) in one

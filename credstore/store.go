@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -346,7 +347,7 @@ func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 	out := make([]ProfileInfo, 0, len(st.Profiles)+1)
 	if _, remote := st.Stores[DefaultProfile]; st.Profiles[DefaultProfile] == nil && !remote {
 		if k, err := s.Keychain.Get(ctx, DefaultProfile); err == nil && k != "" {
-			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: Hint(k)}, Unrecorded: true})
+			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: apikey.Hint(k)}, Unrecorded: true})
 		}
 	}
 	for _, n := range st.Names() {
@@ -392,9 +393,9 @@ func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (Pro
 	// A write through a door is judged and recorded, unless it would leave
 	// the keychain as it is (git stores the key it was given after every
 	// use).
-	if door := DoorFrom(ctx); door != "" && ValidKey(key) {
+	if door := DoorFrom(ctx); door != "" && apikey.Valid(key) {
 		if old, err := (&view{s: s}).storedKey(ctx, profile); err != nil || old != key {
-			if err := s.judge(ctx, &view{s: s}, profile, door, Hint(key), audit.ActionStore); err != nil {
+			if err := s.judge(ctx, &view{s: s}, profile, door, apikey.Hint(key), audit.ActionStore); err != nil {
 				return ProfileInfo{}, err
 			}
 		}
@@ -440,10 +441,10 @@ func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (stri
 	if err := CheckProfile(profile); err != nil {
 		return "", err
 	}
-	if !ValidKey(key) {
-		_, err := ParseKey(key)
+	if !apikey.Valid(key) {
+		_, err := apikey.Parse(key)
 		if err == nil {
-			err = fmt.Errorf("%w: it has white space around it", ErrBadKey)
+			err = fmt.Errorf("%w: it has white space around it", apikey.ErrBadKey)
 		}
 		return "", err
 	}
@@ -496,9 +497,9 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 		}
 		if changed {
 			if old != "" && old != key {
-				p.PreviousKeyHint = Hint(old)
+				p.PreviousKeyHint = apikey.Hint(old)
 			}
-			p.KeyHint = Hint(key)
+			p.KeyHint = apikey.Hint(key)
 			p.StoredAt = s.now()
 			p.CreatedAt, p.KeyID = o.CreatedAt, o.KeyID
 			p.LastRemindedAt = nil

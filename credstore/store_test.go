@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
@@ -43,7 +44,7 @@ func TestStorePutKeepsOldHintAndResetsClock(t *testing.T) {
 	if strings.Contains(string(b2), k1) || strings.Contains(string(b2), k2) {
 		t.Fatal("state.json holds a key")
 	}
-	if _, err := s.Put(ctx, "default", "sk_short", PutOptions{}); !errors.Is(err, ErrBadKey) {
+	if _, err := s.Put(ctx, "default", "sk_short", PutOptions{}); !errors.Is(err, apikey.ErrBadKey) {
 		t.Fatalf("bad key: %v", err)
 	}
 	if err := s.Delete(ctx, "default"); err != nil {
@@ -71,7 +72,7 @@ func TestRealKeychainRoundTripOneItem(t *testing.T) {
 	}
 	got, err := s.Keychain.Get(ctx, "default")
 	if err != nil || got != k2 {
-		t.Fatalf("Get = %q, %v", Hint(got), err)
+		t.Fatalf("Get = %q, %v", apikey.Hint(got), err)
 	}
 	// One item per profile, never a second copy.
 	out, err := exec.Command("secret-tool", "search", "--all", "service", service, "username", "default").CombinedOutput()

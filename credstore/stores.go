@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safefile"
 
@@ -263,7 +264,7 @@ func (c *CredentialsSource) Get(_ context.Context, profile string) (string, erro
 		return "", &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("reading the systemd credential %q: %w", c.Name, err)}
 	}
 	key := strings.TrimRight(string(b), "\r\n")
-	if _, err := ParseKey(key); err != nil {
+	if _, err := apikey.Parse(key); err != nil {
 		return "", &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("the systemd credential %q is not a Torale key: %w", c.Name, err)}
 	}
 	return key, nil
@@ -414,7 +415,7 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 		}
 		switch {
 		case err == nil:
-			res.Checked, res.KeyHint = true, Hint(key)
+			res.Checked, res.KeyHint = true, apikey.Hint(key)
 		case !spec.Remote() && errors.Is(err, storeerr.ErrNotFound):
 			res.Checked = true // the keychain holds none: login stores one
 		default:

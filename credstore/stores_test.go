@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
@@ -45,9 +46,9 @@ func TestCredentialsStore(t *testing.T) {
 	}
 	r, err := s.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
 	if err != nil || r.Key != credKey || r.KeySource != FromKeychain {
-		t.Fatalf("Resolve = %s from %s, %v", Hint(r.Key), r.KeySource, err)
+		t.Fatalf("Resolve = %s from %s, %v", apikey.Hint(r.Key), r.KeySource, err)
 	}
-	if len(trail) != 1 || trail[0] != DoorToken+" "+Hint(credKey) {
+	if len(trail) != 1 || trail[0] != DoorToken+" "+apikey.Hint(credKey) {
 		t.Fatalf("trail: %q", trail)
 	}
 	if kr.asked {

@@ -10,6 +10,7 @@ import (
 
 	vault "github.com/hashicorp/vault/api"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
@@ -52,7 +53,7 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 
 	r, err := reader.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "p"})
 	if err != nil || r.Key != vaulttest.Key(1) {
-		t.Fatalf("Resolve = %s, %v", Hint(r.Key), err)
+		t.Fatalf("Resolve = %s, %v", apikey.Hint(r.Key), err)
 	}
 	if len(trail) != 1 || trail[0].Version != 1 {
 		t.Fatalf("trail: %+v", trail)
@@ -78,7 +79,7 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 
 	writer := store(writeTok)
 	info, err := writer.Put(ctx, "p", vaulttest.Key(2), PutOptions{Source: SourceRotate})
-	if err != nil || info.KeyHint != Hint(vaulttest.Key(2)) {
+	if err != nil || info.KeyHint != apikey.Hint(vaulttest.Key(2)) {
 		t.Fatalf("a writer's write: %+v, %v", info, err)
 	}
 	sec, err := v.Root.KVv2("secret").Get(ctx, "torale/p")
@@ -87,7 +88,7 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 	}
 	r, err = reader.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "p"})
 	if err != nil || r.Key != vaulttest.Key(2) || trail[len(trail)-1].Version != 2 {
-		t.Fatalf("after the write: %s, %v, trail %+v", Hint(r.Key), err, trail)
+		t.Fatalf("after the write: %s, %v, trail %+v", apikey.Hint(r.Key), err, trail)
 	}
 
 	// A wrong path and a denied one, at store set: nothing recorded.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -114,7 +115,7 @@ func TestDaemonForgetsConfigURLOnceRemoved(t *testing.T) {
 				}
 				if r.Key != cacheKey1 || r.KeySource != credstore.FromKeychain || r.URL != wantURL || r.URLSource != wantSource {
 					return fmt.Errorf("%s: key %s from %s, URL %s from %s; want the moved key from keychain, %s from %s",
-						door, credstore.Hint(r.Key), r.KeySource, r.URL, r.URLSource, wantURL, wantSource)
+						door, apikey.Hint(r.Key), r.KeySource, r.URL, r.URLSource, wantURL, wantSource)
 				}
 				s, err := b.Stored(credstore.WithDoor(ctx, credstore.DoorToken), "default")
 				if err != nil || s.URL != wantURL || s.URLSource != wantSource {

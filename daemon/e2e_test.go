@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
@@ -117,7 +118,7 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 			got.Rotation, lr.Rotation = nil, nil
 			want := credstore.Resolution{Profile: r.req.Profile, Key: r.key, KeySource: r.keySrc, URL: r.url, URLSource: r.urlSrc, NoAuth: r.noauth}
 			if r.key != "" {
-				want.KeyHint = credstore.Hint(r.key)
+				want.KeyHint = apikey.Hint(r.key)
 			}
 			if got != want {
 				return fmt.Errorf("daemon %+v, want %+v", got, want)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
@@ -171,7 +172,7 @@ func TestHealthCheckAgesOut(t *testing.T) {
 func TestHealthAnswersAreNotOutages(t *testing.T) {
 	f := newHealthFixture(t, nil, patience)
 	for _, err := range []error{nil, storeerr.ErrNotFound, &credstore.NoKeyError{Profile: "default"},
-		fmt.Errorf("%w: too short", credstore.ErrBadKey), credstore.ErrBadProfile} {
+		fmt.Errorf("%w: too short", apikey.ErrBadKey), credstore.ErrBadProfile} {
 		f.h.note(err)
 	}
 	f.h.mu.Lock()

@@ -14,7 +14,7 @@ import (
 
 	"github.com/zalando/go-keyring"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
@@ -199,12 +199,12 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 	f := newCacheFixture(t, time.Minute, nil)
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-		t.Fatalf("first look-up: %s, %v", credstore.Hint(k), err)
+		t.Fatalf("first look-up: %s, %v", apikey.Hint(k), err)
 	}
 	f.wantGets(t, 1, "first look-up")
 	for range 1000 {
 		if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-			t.Fatalf("warm look-up: %s, %v", credstore.Hint(k), err)
+			t.Fatalf("warm look-up: %s, %v", apikey.Hint(k), err)
 		}
 	}
 	f.wantGets(t, 1, "1000 warm look-ups")
@@ -221,7 +221,7 @@ func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if k, err := f.get(t, "work"); err != nil || k != cacheKey2 {
-		t.Fatalf("after Set: %s, %v", credstore.Hint(k), err)
+		t.Fatalf("after Set: %s, %v", apikey.Hint(k), err)
 	}
 	if err := f.c.Delete(context.Background(), "default"); err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 			started.Done()
 			k, err := f.get(t, "default")
 			if err == nil && k != cacheKey1 {
-				err = fmt.Errorf("got %s", credstore.Hint(k))
+				err = fmt.Errorf("got %s", apikey.Hint(k))
 			}
 			errs <- err
 		}()
@@ -287,14 +287,14 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 		{"set", func(f *cacheFixture) error { return f.c.Set(context.Background(), "default", cacheKey2) },
 			func(t *testing.T, f *cacheFixture) {
 				if k, err := f.get(t, "default"); err != nil || k != cacheKey2 {
-					t.Fatalf("after the Set: %s, %v; want the key set", credstore.Hint(k), err)
+					t.Fatalf("after the Set: %s, %v; want the key set", apikey.Hint(k), err)
 				}
 				f.wantGets(t, 1, "a look-up after the Set")
 			}},
 		{"delete", func(f *cacheFixture) error { return f.c.Delete(context.Background(), "default") },
 			func(t *testing.T, f *cacheFixture) {
 				if k, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrNotFound) {
-					t.Fatalf("after the Delete: %s, %v; want ErrNotFound", credstore.Hint(k), err)
+					t.Fatalf("after the Delete: %s, %v; want ErrNotFound", apikey.Hint(k), err)
 				}
 				f.wantGets(t, 1, "a look-up after the Delete")
 			}},
@@ -304,7 +304,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			return nil
 		}, func(t *testing.T, f *cacheFixture) {
 			if k, err := f.get(t, "default"); err != nil || k != cacheKey2 {
-				t.Fatalf("after forget: %s, %v; want the keychain read afresh", credstore.Hint(k), err)
+				t.Fatalf("after forget: %s, %v; want the keychain read afresh", apikey.Hint(k), err)
 			}
 			f.wantGets(t, 2, "a look-up after forget")
 		}},
@@ -336,7 +336,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			}
 			select {
 			case a := <-got:
-				t.Fatalf("harness: the look-up returned (%s, %v) before the read was recorded", credstore.Hint(a.key), a.err)
+				t.Fatalf("harness: the look-up returned (%s, %v) before the read was recorded", apikey.Hint(a.key), a.err)
 			default:
 			}
 			f.wantGets(t, 1, "the held read")
@@ -345,7 +345,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			}
 			unblock()
 			if a := <-got; a.err != nil || a.key != cacheKey1 {
-				t.Fatalf("the look-up that raced the write: %s, %v; want the key it read", credstore.Hint(a.key), a.err)
+				t.Fatalf("the look-up that raced the write: %s, %v; want the key it read", apikey.Hint(a.key), a.err)
 			}
 			w.check(t, f)
 		})
@@ -390,7 +390,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 			t.Fatal(err)
 		}
 		if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-			t.Fatalf("look-up once the keychain is back: %s, %v", credstore.Hint(k), err)
+			t.Fatalf("look-up once the keychain is back: %s, %v", apikey.Hint(k), err)
 		}
 		f.wantGets(t, 2, "the look-up after the keychain came back")
 	})
@@ -514,7 +514,7 @@ func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
 	// start a renewal of its own (the old entry is past two thirds).
 	waitUntil(t, "the renewal", func() bool { e, ok := f.entry("default"); return ok && e.key == cacheKey2 })
 	if k, _ := f.get(t, "default"); k != cacheKey2 {
-		t.Fatalf("after the renewal: %s, want the renewed key", credstore.Hint(k))
+		t.Fatalf("after the renewal: %s, want the renewed key", apikey.Hint(k))
 	}
 	f.wantGets(t, 2, "one renewal")
 
@@ -542,7 +542,7 @@ func TestKeyCacheOneRenewalAtATime(t *testing.T) {
 	defer release()
 	for range 50 {
 		if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-			t.Fatalf("look-up during the renewal: %s, %v", credstore.Hint(k), err)
+			t.Fatalf("look-up during the renewal: %s, %v", apikey.Hint(k), err)
 		}
 	}
 	select {
@@ -583,7 +583,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 	release()
 	waitUntil(t, "the read recorded", func() bool { _, ok := f.entry("default"); return ok })
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-		t.Fatalf("next look-up: %s, %v", credstore.Hint(k), err)
+		t.Fatalf("next look-up: %s, %v", apikey.Hint(k), err)
 	}
 	f.wantGets(t, 1, "after an abandoned look-up")
 }

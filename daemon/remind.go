@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
 )
@@ -266,7 +267,7 @@ func (r *Reminder) lookupCreated(ctx context.Context, name string, p *credstore.
 		log.Debug("created_at look-up: no key to ask with", "err", err)
 		return
 	}
-	if credstore.Hint(stored.Key) != p.KeyHint {
+	if apikey.Hint(stored.Key) != p.KeyHint {
 		return // the metadata is about another key; leave it alone
 	}
 	if !credstore.SecureURL(stored.URL) {

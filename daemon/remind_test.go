@@ -17,6 +17,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/toraleapi/fakeapi"
 )
@@ -551,7 +552,7 @@ func TestCreatedAtLookupNeverOverHTTP(t *testing.T) {
 				mu.Lock()
 				a := r.Header.Get("Authorization")
 				if a != "" {
-					a = "present (" + credstore.Hint(a) + ")"
+					a = "present (" + apikey.Hint(a) + ")"
 				}
 				auth = append(auth, r.Method+" "+r.URL.Path+" Authorization: "+a)
 				mu.Unlock()

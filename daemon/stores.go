@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/vaultkv"
 )
@@ -208,7 +209,7 @@ var (
 // the version served: its hint, and when this machine took it (the
 // rotation clock), remembering the hint it replaced. Never the key.
 func (d *Daemon) recordTaken(profile string, s vaultkv.Secret) {
-	hint := credstore.Hint(s.Key)
+	hint := apikey.Hint(s.Key)
 	err := d.store.UpdateState(func(st *credstore.State) error {
 		if _, ok := st.Stores[profile]; !ok {
 			return nil // the store changed meanwhile

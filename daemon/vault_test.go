@@ -13,6 +13,7 @@ import (
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
@@ -68,7 +69,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	cli := &credstore.Store{Keychain: keychain.New(keychain.WithKeyring(mem)), StateFile: p.state}
 	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &credstore.VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/ci", TokenFile: tokFile}}
 	res, err := cli.SetStore(ctx, "ci", spec, true, func(string) string { return "" })
-	if err != nil || res.Version != 1 || res.KeyHint != credstore.Hint(vaulttest.Key(1)) {
+	if err != nil || res.Version != 1 || res.KeyHint != apikey.Hint(vaulttest.Key(1)) {
 		t.Fatalf("SetStore = %+v, %v", res, err)
 	}
 	b, _ := os.ReadFile(p.state.Path())
@@ -85,7 +86,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 				return err
 			}
 			if r.Key != want {
-				return fmt.Errorf("serving %s, want %s", credstore.Hint(r.Key), credstore.Hint(want))
+				return fmt.Errorf("serving %s, want %s", apikey.Hint(r.Key), apikey.Hint(want))
 			}
 			return nil
 		}
@@ -107,7 +108,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 		if err != nil {
 			return err
 		}
-		if pr := st.Profiles["ci"]; pr == nil || pr.KeyHint != credstore.Hint(vaulttest.Key(2)) || pr.Source != credstore.SourceVault {
+		if pr := st.Profiles["ci"]; pr == nil || pr.KeyHint != apikey.Hint(vaulttest.Key(2)) || pr.Source != credstore.SourceVault {
 			return fmt.Errorf("profile ci: %+v", pr)
 		}
 		return nil

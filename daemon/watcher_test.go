@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
@@ -195,14 +196,14 @@ func (f *watchFixture) waitMigrated(t testing.TB, key, want string) {
 			stored, err = f.store.Keychain.Get(context.Background(), credstore.DefaultProfile)
 			if err == nil && stored == key {
 				if st, _ := f.store.StateFile.Load(); st != nil && st.Profiles[credstore.DefaultProfile] != nil &&
-					st.Profiles[credstore.DefaultProfile].KeyHint == credstore.Hint(key) {
+					st.Profiles[credstore.DefaultProfile].KeyHint == apikey.Hint(key) {
 					return
 				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", patience, got, credstore.Hint(stored), err, f.log)
+	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", patience, got, apikey.Hint(stored), err, f.log)
 }
 
 func waitFor(t testing.TB, cond func() bool) {
@@ -265,12 +266,12 @@ func TestWatcherFileDeletedAndRecreated(t *testing.T) {
 	f.lookedAgain(t) // at config.json gone
 	// A deleted file is not a logout.
 	if k, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); err != nil || k != keyA {
-		t.Fatalf("after deleting config.json the keychain holds %s (%v)", credstore.Hint(k), err)
+		t.Fatalf("after deleting config.json the keychain holds %s (%v)", apikey.Hint(k), err)
 	}
 	writeFile(t, f.path, config(keyB))
 	f.waitMigrated(t, keyB, config(""))
 	st, _ := f.store.StateFile.Load()
-	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != credstore.Hint(keyA) || p.Source != credstore.SourceConfig {
+	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != apikey.Hint(keyA) || p.Source != credstore.SourceConfig {
 		t.Errorf("metadata = %+v", p)
 	}
 }

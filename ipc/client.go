@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/peercred"
@@ -62,7 +63,7 @@ func (e *Error) Is(target error) bool {
 	case CodeKeychain:
 		return target == storeerr.ErrKeychain
 	case CodeBadKey:
-		return target == credstore.ErrBadKey
+		return target == apikey.ErrBadKey
 	case CodeBadProfile:
 		return target == credstore.ErrBadProfile
 	case CodeBadURL:

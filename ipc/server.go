@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
@@ -544,7 +545,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, credstore.ErrBadProfile):
 		status, code = http.StatusBadRequest, CodeBadProfile
-	case errors.Is(err, credstore.ErrBadKey):
+	case errors.Is(err, apikey.ErrBadKey):
 		status, code = http.StatusBadRequest, CodeBadKey
 	case errors.Is(err, credstore.ErrBadURL):
 		status, code = http.StatusBadRequest, CodeBadURL

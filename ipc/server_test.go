@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -197,7 +198,7 @@ func scriptedErrors() []scripted {
 		{"keychain timeout", &keychain.Error{Fault: keychain.FaultTimeout, Reason: "read took longer than 3s"}, 503, ipc.CodeKeychain, storeerr.ErrKeychain},
 		{"bad url", fmt.Errorf("%w: TORALE_API_URL must start with https://", credstore.ErrBadURL), 400, ipc.CodeBadURL, credstore.ErrBadURL},
 		{"denied", fmt.Errorf("%w: this caller may not read profile work", credstore.ErrDenied), 403, ipc.CodeDenied, credstore.ErrDenied},
-		{"bad key", fmt.Errorf("%w: too short", credstore.ErrBadKey), 400, ipc.CodeBadKey, credstore.ErrBadKey},
+		{"bad key", fmt.Errorf("%w: too short", apikey.ErrBadKey), 400, ipc.CodeBadKey, apikey.ErrBadKey},
 		{"bad profile", fmt.Errorf("%w \"x y\"", credstore.ErrBadProfile), 400, ipc.CodeBadProfile, credstore.ErrBadProfile},
 		{"bad request", fmt.Errorf("%w: env.TORALE_DEV must be a string", credstore.ErrBadRequest), 400, ipc.CodeBadRequest, credstore.ErrBadRequest},
 		{"internal", errInternal, 500, ipc.CodeInternal, nil},
@@ -205,7 +206,7 @@ func scriptedErrors() []scripted {
 }
 
 var allSentinels = []error{storeerr.ErrNotFound, storeerr.ErrKeychain, credstore.ErrBadURL, credstore.ErrDenied,
-	credstore.ErrBadKey, credstore.ErrBadProfile, credstore.ErrBadRequest}
+	apikey.ErrBadKey, credstore.ErrBadProfile, credstore.ErrBadRequest}
 
 // TestServerMapsBackendErrors: every Backend error, from every route, is
 // one status and one code, with the error's own sentence as the message.
@@ -391,7 +392,7 @@ func TestClientOverRealStore(t *testing.T) {
 		t.Errorf("no key: %q", err)
 	}
 	// A malformed key's message shows at most its first 7 characters.
-	if _, err := c.Put(ctx, "default", "sk_badkey!", credstore.PutOptions{}); !errors.Is(err, credstore.ErrBadKey) || strings.Contains(err.Error(), "sk_badke") {
+	if _, err := c.Put(ctx, "default", "sk_badkey!", credstore.PutOptions{}); !errors.Is(err, apikey.ErrBadKey) || strings.Contains(err.Error(), "sk_badke") {
 		t.Fatalf("bad key: %v", err)
 	}
 	if _, err := c.Put(ctx, "a b", testKey, credstore.PutOptions{}); !errors.Is(err, credstore.ErrBadProfile) {

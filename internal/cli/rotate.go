@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/rotation"
 )
@@ -91,7 +92,7 @@ func runRotate(ctx context.Context, f *Factory) error {
 		return nil
 	}
 	f.say("Rotated profile %q: %s replaces %s; the next rotation is due in %s.", profile, res.NewHint, res.OldHint, fmtPeriod(period))
-	if env := f.Getenv("TORALE_API_KEY"); env != "" && credstore.Hint(env) == res.OldHint {
+	if env := f.Getenv("TORALE_API_KEY"); env != "" && apikey.Hint(env) == res.OldHint {
 		f.say("%s: note: TORALE_API_KEY in this shell still holds the old, now revoked key; unset it or run: export TORALE_API_KEY=\"$(torale-cred token)\"", prog)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/scan"
 )
@@ -74,7 +75,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		chosen = keys[0]
 	} else {
 		for _, k := range keys {
-			if credstore.Hint(k) == before.KeyHint {
+			if apikey.Hint(k) == before.KeyHint {
 				chosen = k
 			}
 		}
@@ -88,8 +89,8 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 			return err
 		}
 		stored = true
-		if before.KeyHint != "" && before.KeyHint != credstore.Hint(key) {
-			said = append(said, fmt.Sprintf("Stored %s for profile %q, replacing %s; %s.", credstore.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
+		if before.KeyHint != "" && before.KeyHint != apikey.Hint(key) {
+			said = append(said, fmt.Sprintf("Stored %s for profile %q, replacing %s; %s.", apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
 		}
 		return nil
 	}

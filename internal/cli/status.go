@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
@@ -128,7 +129,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 	for _, name := range names {
 		ps := profileStatus{ProfileInfo: byName[name]}
 		ps.Name = name
-		if envKey != "" && !credstore.ValidKey(envKey) {
+		if envKey != "" && !apikey.Valid(envKey) {
 			ps.Warning = "TORALE_API_KEY does not look like a Torale key (sk_ and 32 to 128 letters, digits, - or _); it is used as it is, as the SDK would"
 		}
 		// status learns the key's hint only; --verify takes the key itself
@@ -214,8 +215,8 @@ func inspectConfig(path string) configStatus {
 	cs.LocalToken = credstore.IsLocalToken(snap.Config.APIKey)
 	cs.PlaintextKey = snap.Config.APIKey != "" && !cs.LocalToken
 	if cs.PlaintextKey {
-		cs.KeyHint = credstore.Hint(snap.Config.APIKey)
-		if !credstore.ValidKey(snap.Config.APIKey) {
+		cs.KeyHint = apikey.Hint(snap.Config.APIKey)
+		if !apikey.Valid(snap.Config.APIKey) {
 			cs.Problem = "its api_key is not a well-formed Torale key, so it is left in place"
 		}
 	}

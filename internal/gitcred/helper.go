@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
@@ -238,7 +239,7 @@ func (h *Helper) Store(ctx context.Context, c Credential) error {
 		h.notef("not storing the password for %s: username %q is not a profile name", s.target, c.Username)
 		return nil
 	}
-	if !credstore.ValidKey(c.Password) {
+	if !apikey.Valid(c.Password) {
 		h.notef("not storing the password for %s: it is not a Torale API key (sk_ followed by 32 to 128 letters, digits, - or _)", s.target)
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
@@ -260,7 +261,7 @@ func TestStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := fx.stored(tt.profile); got != tt.want {
-				t.Fatalf("profile %s holds %s, want %s", tt.profile, credstore.Hint(got), credstore.Hint(tt.want))
+				t.Fatalf("profile %s holds %s, want %s", tt.profile, apikey.Hint(got), apikey.Hint(tt.want))
 			}
 			if tt.note == "" && fx.stderr.Len() != 0 || !strings.Contains(fx.stderr.String(), tt.note) {
 				t.Fatalf("stderr %q, want %q", fx.stderr.String(), tt.note)
@@ -281,7 +282,7 @@ func TestStoreRecordsSourceGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := meta.Profiles["default"]; p.Source != credstore.SourceGit || p.KeyHint != credstore.Hint(keyNew) {
+	if p := meta.Profiles["default"]; p.Source != credstore.SourceGit || p.KeyHint != apikey.Hint(keyNew) {
 		t.Fatalf("metadata %+v", p)
 	}
 	// Approving the key just answered rewrites nothing.

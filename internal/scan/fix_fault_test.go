@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
@@ -208,7 +209,7 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 				t.Fatalf("round %d: the file was rewritten with %d backups beside it", i, backups)
 			}
 		default:
-			t.Fatalf("round %d: key lost: not in the file, keychain holds %s (err %v)", i, credstore.Hint(stored), kerr)
+			t.Fatalf("round %d: key lost: not in the file, keychain holds %s (err %v)", i, apikey.Hint(stored), kerr)
 		}
 	}
 	for i := range rounds {
