@@ -11,6 +11,7 @@ import (
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/audit"
 )
 
@@ -80,11 +81,11 @@ func TestCheckStoreSpec(t *testing.T) {
 		{StoreSpec{Kind: StoreKeychain}, true},
 		{StoreSpec{Kind: StoreCredentials}, true},
 		{StoreSpec{Kind: StoreCredentials, Credential: "../x"}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "torale/p"}}, true},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret"}}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Mount: "secret", Path: "p"}}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "p", RoleIDFile: "/r"}}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "p", TokenFile: "rel"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret", Path: "torale/p"}}, true},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Mount: "secret", Path: "p"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret", Path: "p", RoleIDFile: "/r"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret", Path: "p", TokenFile: "rel"}}, false},
 		{StoreSpec{Kind: "s3"}, false},
 	} {
 		if err := CheckStoreSpec(tc.spec); (err == nil) != tc.ok {

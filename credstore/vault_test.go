@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	vault "github.com/hashicorp/vault/api"
+	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/vaulttest"
@@ -43,10 +44,10 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 		return s
 	}
 	ctx := context.Background()
-	reader := store(v.Token(t, &vault.TokenCreateRequest{Policies: []string{"read"}}))
+	reader := store(v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"read"}}))
 	var trail []audit.Event
 	reader.Audit = func(e audit.Event) { trail = append(trail, e) }
-	spec := StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/p"}}
+	spec := StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: v.Addr, Mount: "secret", Path: "torale/p"}}
 	if _, err := reader.SetStore(ctx, "p", spec, false, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +66,8 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 	}
 
 	// rotate asks first, so no key is created that cannot be stored.
-	readTok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"read"}})
-	writeTok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"write"}})
+	readTok := v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"read"}})
+	writeTok := v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"write"}})
 	env := func(tok string) func(string) string {
 		return func(k string) string { return map[string]string{"VAULT_TOKEN": tok}[k] }
 	}
@@ -92,14 +93,14 @@ func TestVaultStoreAnsweringItself(t *testing.T) {
 	}
 
 	// A wrong path and a denied one, at store set: nothing recorded.
-	_, err = reader.SetStore(ctx, "q", StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/nothing"}}, true,
+	_, err = reader.SetStore(ctx, "q", StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: v.Addr, Mount: "secret", Path: "torale/nothing"}}, true,
 		func(k string) string { return map[string]string{"VAULT_TOKEN": vaulttest.RootToken}[k] })
 	if !errors.Is(err, storeerr.ErrNotFound) || !strings.Contains(err.Error(), "--path") {
 		t.Fatalf("wrong path: %v", err)
 	}
-	_, err = reader.SetStore(ctx, "q", StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.Addr, Mount: "secret", Path: "elsewhere/q"}}, true,
+	_, err = reader.SetStore(ctx, "q", StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: v.Addr, Mount: "secret", Path: "elsewhere/q"}}, true,
 		func(k string) string {
-			return map[string]string{"VAULT_TOKEN": v.Token(t, &vault.TokenCreateRequest{Policies: []string{"read"}})}[k]
+			return map[string]string{"VAULT_TOKEN": v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"read"}})}[k]
 		})
 	if !errors.Is(err, storeerr.ErrKeychain) || !strings.Contains(err.Error(), "denied reading secret/data/elsewhere/q") {
 		t.Fatalf("denied path: %v", err)

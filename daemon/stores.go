@@ -12,6 +12,7 @@ import (
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/vaultkv"
 )
 
@@ -62,7 +63,7 @@ func (r *remotes) open(profile string, spec credstore.StoreSpec) (credstore.Sour
 		r.entries[profile] = &remoteEntry{spec: spec, src: src}
 		return src, nil
 	}
-	c, err := vaultkv.New(credstore.VaultConfig(*spec.Vault, r.getenv))
+	c, err := vaultkv.New(vault.Config(*spec.Vault, r.getenv))
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +71,7 @@ func (r *remotes) open(profile string, spec credstore.StoreSpec) (credstore.Sour
 	if r.taken != nil {
 		f.OnChange = func(s vaultkv.Secret) { r.taken(profile, s) }
 	}
-	e := &remoteEntry{spec: spec, follower: f, src: &followed{f: f, vs: &credstore.VaultSource{C: c, Wrote: f.Took}}}
+	e := &remoteEntry{spec: spec, follower: f, src: &followed{f: f, vs: &vault.Source{C: c, Wrote: f.Took}}}
 	r.entries[profile] = e
 	if r.ctx != nil {
 		r.startLocked(e)
@@ -154,7 +155,7 @@ func (r *remotes) statuses() map[string]credstore.StoreStatus {
 // read synchronously only until the first version is held.
 type followed struct {
 	f  *vaultkv.Follower
-	vs *credstore.VaultSource
+	vs *vault.Source
 }
 
 func (s *followed) GetVersion(ctx context.Context, profile string) (string, int, error) {

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
+	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/vaulttest"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -33,7 +34,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	v.Put(t, "secret", "torale/ci", map[string]any{"api_key": vaulttest.Key(1)})
 	tokFile := filepath.Join(t.TempDir(), "vault-token")
 	writeToken := func() {
-		tok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"torale-read"}})
+		tok := v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"torale-read"}})
 		if err := os.WriteFile(tokFile+".tmp", []byte(tok), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	cli := &credstore.Store{Keychain: keychain.New(keychain.WithKeyring(mem)), StateFile: p.state}
-	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &credstore.VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/ci", TokenFile: tokFile}}
+	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &vault.Spec{Addr: v.Addr, Mount: "secret", Path: "torale/ci", TokenFile: tokFile}}
 	res, err := cli.SetStore(ctx, "ci", spec, true, func(string) string { return "" })
 	if err != nil || res.Version != 1 || res.KeyHint != apikey.Hint(vaulttest.Key(1)) {
 		t.Fatalf("SetStore = %+v, %v", res, err)
