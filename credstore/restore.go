@@ -3,9 +3,6 @@ package credstore
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/tidwall/sjson"
 
@@ -88,11 +85,11 @@ func (s *Store) RestoreConfig(r Resolution) (RestoreResult, error) {
 		}
 		res.APIURL = url
 		if !snap.Exists {
-			err = createConfig(s.ConfigPath, out)
+			err = toraleconfig.Create(s.ConfigPath, out)
 		} else {
-			err = writeConfig(snap, out)
+			err = toraleconfig.Rewrite(snap, out)
 		}
-		if errors.Is(err, errChanged) {
+		if errors.Is(err, toraleconfig.ErrChanged) {
 			continue
 		}
 		if err != nil {
@@ -111,38 +108,4 @@ func safeHint(v string) string {
 		return apikey.Hint(v)
 	}
 	return apikey.KeyPrefix(v) + "…"
-}
-
-// createConfig writes a new config.json (0600; ~/.torale made 0700) in one
-// step that never replaces a file that appeared meanwhile (errChanged): a
-// synced temporary file hard-linked into place.
-func createConfig(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, werr := f.Write(b)
-	cherr := f.Chmod(0o600)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, cherr, serr, cerr); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return errChanged
-		}
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }
