@@ -1,8 +1,12 @@
-// Package credstore is where Torale keys live and how a key is chosen: the
-// OS keychain (one item per profile, service "torale"), the non-secret
-// metadata beside it, config.json read through its one safe reader, and the
-// flag > environment > stored resolver, all behind one Backend. It never
-// listens on a socket and never writes a key anywhere but the keychain.
+// Package credstore chooses a Torale key and hands it out: the request
+// and answer types every door shares, the resolver's precedence rules
+// (resolve.go), and the Store, which keeps the metadata in state.json,
+// moves keys out of config.json, and is the one hand-out point that judges
+// every key by its profile's policy and records it (handout.go), over the
+// Sources that hold the keys (credstore/keychain, credstore/vault,
+// credstore/credentials). It never listens on a socket, and a key it holds
+// reaches a file only when the user asks restore to put it back into
+// config.json.
 package credstore
 
 import (
