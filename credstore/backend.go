@@ -44,7 +44,7 @@ type ProfileInfo struct {
 	// Unrecorded: the keychain holds a key for the profile that this
 	// state directory has no metadata for (a new HOME on the same keychain).
 	Unrecorded bool `json:"unrecorded,omitempty"`
-	// Store: the key lives beyond this machine's keychain (remote.go).
+	// Store: the key lives beyond this machine's keychain (stores.go).
 	Store *StoreInfo `json:"store,omitempty"`
 }
 
