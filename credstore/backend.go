@@ -10,9 +10,9 @@ import (
 // client (ipc.Client) is one too, so an answer cannot depend on the door.
 // *Store is the local implementation.
 //
-// Errors are told apart with errors.Is: ErrNotFound (no key), ErrKeychain
-// (unavailable, locked, timed out: never "no key"), ErrBadKey, ErrBadProfile,
-// ErrBadURL and ErrBadRequest.
+// Errors are told apart with errors.Is: storeerr.ErrNotFound (no key),
+// storeerr.ErrKeychain (unavailable, locked, timed out: never "no key"),
+// apikey.ErrBadKey, ErrBadProfile, ErrBadURL and ErrBadRequest.
 type Backend interface {
 	// Resolve applies flag > environment > stored to the caller's request.
 	Resolve(ctx context.Context, req Request) (Resolution, error)
@@ -22,7 +22,7 @@ type Backend interface {
 	List(ctx context.Context) ([]ProfileInfo, error)
 	// Put stores key for profile and returns the profile's new metadata.
 	Put(ctx context.Context, profile, key string, o PutOptions) (ProfileInfo, error)
-	// Delete removes profile's key and metadata (ErrNotFound: there was no key).
+	// Delete removes profile's key and metadata (storeerr.ErrNotFound: there was no key).
 	Delete(ctx context.Context, profile string) error
 	// Health is nil when the keychain answers, else why it does not.
 	Health(ctx context.Context) error
@@ -44,7 +44,7 @@ type ProfileInfo struct {
 	// Unrecorded: the keychain holds a key for the profile that this
 	// state directory has no metadata for (a new HOME on the same keychain).
 	Unrecorded bool `json:"unrecorded,omitempty"`
-	// Store: the key lives beyond this machine's keychain (remote.go).
+	// Store: the key lives beyond this machine's keychain (stores.go).
 	Store *StoreInfo `json:"store,omitempty"`
 }
 

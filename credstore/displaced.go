@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
@@ -18,9 +21,6 @@ import (
 // it, until `torale-cred login --previous` brings it back or `torale-cred
 // logout --previous` forgets it. A rotation, which revokes the key it
 // replaces on the server, keeps nothing.
-
-// ShelfSuffix is added to the keychain service name for displaced keys.
-const ShelfSuffix = ".previous"
 
 // DisplacedKey is one kept key's metadata (never the key): where it is in
 // the keychain, and what it was before it was displaced, so bringing it
@@ -66,7 +66,7 @@ func (s *Store) shelf() Source {
 	if s.Shelf != nil {
 		return s.Shelf
 	}
-	if k, ok := s.Keychain.(*Keychain); ok {
+	if k, ok := s.Keychain.(*keychain.Keychain); ok {
 		return k.Shelf()
 	}
 	return nil
@@ -83,29 +83,29 @@ func (s *Store) keepDisplaced(ctx context.Context, profile, old, key, via string
 	}
 	st, err := s.files().State()
 	if err != nil {
-		return fmt.Errorf("keeping the key it replaces (%s): %w", Hint(old), err)
+		return fmt.Errorf("keeping the key it replaces (%s): %w", apikey.Hint(old), err)
 	}
 	for _, d := range st.Displaced[profile] {
-		if d.KeyHint == Hint(old) {
+		if d.KeyHint == apikey.Hint(old) {
 			if k, err := shelf.Get(ctx, d.Account); err == nil && k == old {
 				return nil
 			}
 		}
 	}
 	now := s.now()
-	d := DisplacedKey{Account: profile + "/" + now.Format("20060102T150405.000000000Z"), KeyHint: Hint(old),
-		DisplacedAt: now, By: Hint(key), Via: via}
-	if p := st.Profiles[profile]; p != nil && p.KeyHint == Hint(old) {
+	d := DisplacedKey{Account: profile + "/" + now.Format("20060102T150405.000000000Z"), KeyHint: apikey.Hint(old),
+		DisplacedAt: now, By: apikey.Hint(key), Via: via}
+	if p := st.Profiles[profile]; p != nil && p.KeyHint == apikey.Hint(old) {
 		d.Source, d.StoredAt, d.CreatedAt, d.KeyID = p.Source, p.StoredAt, p.CreatedAt, p.KeyID
 	}
 	if err := shelf.Set(ctx, d.Account, old); err != nil {
-		return fmt.Errorf("keeping the key it replaces (%s) failed, so nothing changed: %w", Hint(old), err)
+		return fmt.Errorf("keeping the key it replaces (%s) failed, so nothing changed: %w", apikey.Hint(old), err)
 	}
 	if back, err := shelf.Get(ctx, d.Account); err != nil || back != old {
 		if err == nil {
 			err = errRaced
 		}
-		return fmt.Errorf("keeping the key it replaces (%s) failed, so nothing changed: %w", Hint(old), err)
+		return fmt.Errorf("keeping the key it replaces (%s) failed, so nothing changed: %w", apikey.Hint(old), err)
 	}
 	// The key is safe on the shelf: a state.json that cannot be written
 	// (which also fails the metadata after this put) leaves it unnamed,
@@ -120,7 +120,7 @@ func (s *Store) keepDisplaced(ctx context.Context, profile, old, key, via string
 		return nil
 	}); err != nil {
 		s.warnf("kept %s, which %s replaces for profile %q, in the keychain (service torale%s, account %q), but recording it in state.json failed: %v",
-			Hint(old), Hint(key), profile, ShelfSuffix, d.Account, err)
+			apikey.Hint(old), apikey.Hint(key), profile, keychain.ShelfSuffix, d.Account, err)
 	}
 	return nil
 }
@@ -136,11 +136,11 @@ func (s *Store) dropRestored(ctx context.Context, profile, key string) {
 	}
 	var gone []string
 	for _, d := range st.Displaced[profile] {
-		if d.KeyHint != Hint(key) {
+		if d.KeyHint != apikey.Hint(key) {
 			continue
 		}
 		if k, err := shelf.Get(ctx, d.Account); err == nil && k == key {
-			if err := shelf.Delete(ctx, d.Account); err == nil || errors.Is(err, ErrNotFound) {
+			if err := shelf.Delete(ctx, d.Account); err == nil || errors.Is(err, storeerr.ErrNotFound) {
 				gone = append(gone, d.Account)
 			}
 		}
@@ -205,12 +205,12 @@ func (s *Store) Previous(ctx context.Context, profile, hint string) (string, Dis
 	}
 	key, err := shelf.Get(ctx, d.Account)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storeerr.ErrNotFound):
 		return "", d, fmt.Errorf("the keychain no longer holds the kept key %s for profile %q (removed with another keychain tool?); run: torale-cred logout --previous --profile %s to forget its record", d.KeyHint, profile, profile)
 	case err != nil:
 		return "", d, err
-	case !ValidKey(key):
-		return "", d, fmt.Errorf("%w: the kept key for profile %q is not a Torale key", ErrBadKey, profile)
+	case !apikey.Valid(key):
+		return "", d, fmt.Errorf("%w: the kept key for profile %q is not a Torale key", apikey.ErrBadKey, profile)
 	}
 	return key, d, nil
 }
@@ -239,7 +239,7 @@ func (s *Store) ForgetDisplaced(ctx context.Context, profile string) ([]Displace
 	var forgot []DisplacedKey
 	for _, d := range list {
 		err := shelf.Delete(ctx, d.Account)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, storeerr.ErrNotFound) {
 			s.forgetRecords(profile, gone)
 			return forgot, fmt.Errorf("removing the kept key %s: %w", d.KeyHint, err)
 		}

@@ -7,13 +7,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // failingShelf is a shelf whose writes fail as a locked keychain's do.
 type failingShelf struct{ Source }
 
 func (failingShelf) Set(context.Context, string, string) error {
-	return &KeychainError{Fault: FaultLocked, Reason: "write: locked"}
+	return &keychain.Error{Fault: keychain.FaultLocked, Reason: "write: locked"}
 }
 
 // Issue 25: login NEW, then a stale config.json holding OLD comes back (a
@@ -23,7 +27,7 @@ func (failingShelf) Set(context.Context, string, string) error {
 func TestDisplacedKeyIsKept(t *testing.T) {
 	f := newMigrationFixture(t)
 	ctx := context.Background()
-	shelf := f.store.Keychain.(*Keychain).Shelf()
+	shelf := f.store.Keychain.(*keychain.Keychain).Shelf()
 	t.Cleanup(func() {
 		if st, err := f.store.StateFile.Load(); err == nil {
 			for _, d := range st.Displaced[DefaultProfile] {
@@ -39,22 +43,22 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 
 	f.write(`{"api_key": "`+oldKey+`"}`, 0o600)
 	res, err := f.store.MigrateConfig(ctx)
-	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != Hint(newKey) {
+	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != apikey.Hint(newKey) {
 		t.Fatalf("stale key: %+v, %v", res, err)
 	}
 	f.wantStored(oldKey)
 	if s := res.String(); !strings.Contains(s, "login --previous --profile default") || strings.Contains(s, "revoke") {
-		t.Errorf("the result says %q: want the command that brings %s back, and no advice to revoke it", s, Hint(newKey))
+		t.Errorf("the result says %q: want the command that brings %s back, and no advice to revoke it", s, apikey.Hint(newKey))
 	}
 	key, kept, err := f.store.Previous(ctx, DefaultProfile, "")
 	if err != nil || key != newKey {
-		t.Fatalf("Previous = %s, %v; want %s", Hint(key), err, Hint(newKey))
+		t.Fatalf("Previous = %s, %v; want %s", apikey.Hint(key), err, apikey.Hint(newKey))
 	}
-	if kept.By != Hint(oldKey) || kept.Via != SourceConfig || kept.Source != SourceLogin || kept.CreatedAt == nil || !kept.CreatedAt.Equal(created) {
+	if kept.By != apikey.Hint(oldKey) || kept.Via != SourceConfig || kept.Source != SourceLogin || kept.CreatedAt == nil || !kept.CreatedAt.Equal(created) {
 		t.Errorf("kept record = %+v", kept)
 	}
 	infos, err := f.store.List(ctx)
-	if err != nil || len(infos) != 1 || len(infos[0].Displaced) != 1 || infos[0].Displaced[0].KeyHint != Hint(newKey) {
+	if err != nil || len(infos) != 1 || len(infos[0].Displaced) != 1 || infos[0].Displaced[0].KeyHint != apikey.Hint(newKey) {
 		t.Fatalf("List names the kept key: %+v, %v", infos, err)
 	}
 
@@ -72,10 +76,10 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := st.Displaced[DefaultProfile]; len(d) != 1 || d[0].KeyHint != Hint(oldKey) {
+	if d := st.Displaced[DefaultProfile]; len(d) != 1 || d[0].KeyHint != apikey.Hint(oldKey) {
 		t.Fatalf("after bringing NEW back, kept = %+v; want OLD alone", d)
 	}
-	if _, err := shelf.Get(ctx, kept.Account); !errors.Is(err, ErrNotFound) {
+	if _, err := shelf.Get(ctx, kept.Account); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Errorf("NEW's kept copy is still on the shelf: %v", err)
 	}
 
@@ -88,7 +92,7 @@ func TestDisplacedKeyIsKept(t *testing.T) {
 	}
 
 	gone, err := f.store.ForgetDisplaced(ctx, DefaultProfile)
-	if err != nil || len(gone) != 1 || gone[0].KeyHint != Hint(oldKey) {
+	if err != nil || len(gone) != 1 || gone[0].KeyHint != apikey.Hint(oldKey) {
 		t.Fatalf("ForgetDisplaced = %+v, %v", gone, err)
 	}
 	if _, _, err := f.store.Previous(ctx, DefaultProfile, ""); !errors.Is(err, ErrNoPrevious) {
@@ -104,18 +108,18 @@ func TestDisplacementThatCannotBeKeptChangesNothing(t *testing.T) {
 	if _, err := f.store.Put(ctx, DefaultProfile, migKey2, PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.store.Shelf = failingShelf{f.store.Keychain.(*Keychain).Shelf()}
+	f.store.Shelf = failingShelf{f.store.Keychain.(*keychain.Keychain).Shelf()}
 	content := `{"api_key": "` + migKey + `"}`
 	f.write(content, 0o600)
 	res, err := f.store.MigrateConfig(ctx)
-	if !errors.Is(err, ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain {
+	if !errors.Is(err, storeerr.ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain {
 		t.Fatalf("MigrateConfig = %+v, %v; want the key left in place for a keychain problem", res, err)
 	}
 	f.wantStored(migKey2)
 	if b, _ := os.ReadFile(f.path); string(b) != content {
 		t.Errorf("config.json changed: %s", b)
 	}
-	if _, err := f.store.Put(ctx, DefaultProfile, migKey, PutOptions{}); !errors.Is(err, ErrKeychain) {
+	if _, err := f.store.Put(ctx, DefaultProfile, migKey, PutOptions{}); !errors.Is(err, storeerr.ErrKeychain) {
 		t.Errorf("login over a key that cannot be kept: %v, want a keychain error", err)
 	}
 	f.wantStored(migKey2)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -204,7 +205,7 @@ func (s *Store) SetEndpoint(port int, off bool) error {
 
 // LocalToken is profile's current local token, issued now when it has
 // none, or when the keychain's copy is not the one state.json names.
-// Errors are the keychain's (ErrKeychain) or state.json's.
+// Errors are the keychain's (storeerr.ErrKeychain) or state.json's.
 func (s *Store) LocalToken(ctx context.Context, profile string) (string, error) {
 	if err := CheckProfile(profile); err != nil {
 		return "", err
@@ -217,7 +218,7 @@ func (s *Store) LocalToken(ctx context.Context, profile string) (string, error) 
 				return tok, nil
 			}
 		}
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err != nil && !errors.Is(err, storeerr.ErrNotFound):
 		return "", err
 	}
 	return s.issueToken(ctx, profile)

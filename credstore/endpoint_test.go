@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 )
 
 func TestLocalTokenShape(t *testing.T) {
@@ -16,8 +18,8 @@ func TestLocalTokenShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !IsLocalToken(tok) || strings.HasPrefix(tok, "sk_") || ValidKey(tok) || seen[tok] {
-			t.Fatalf("token %s: local %v, key %v, repeated %v", TokenHint(tok), IsLocalToken(tok), ValidKey(tok), seen[tok])
+		if !IsLocalToken(tok) || strings.HasPrefix(tok, "sk_") || apikey.Valid(tok) || seen[tok] {
+			t.Fatalf("token %s: local %v, key %v, repeated %v", TokenHint(tok), IsLocalToken(tok), apikey.Valid(tok), seen[tok])
 		}
 		seen[tok] = true
 	}

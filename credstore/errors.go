@@ -3,10 +3,12 @@ package credstore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
-// Sentinel errors beside ErrNotFound and ErrKeychain (keychain.go),
-// ErrBadKey (key.go) and ErrBadProfile (store.go). Callers decide exit
+// Sentinel errors beside the stores' (storeerr), the key format's
+// (apikey.ErrBadKey) and ErrBadProfile (wire.go). Callers decide exit
 // codes and HTTP statuses with errors.Is, never by reading text.
 var (
 	// ErrBadURL: a URL tier holds a value that must not be passed on.
@@ -21,8 +23,8 @@ func NoKeyMessage(profile string) string {
 	return fmt.Sprintf("No API key configured for profile %q; run: torale-cred login --profile %s", profile, profile)
 }
 
-// NoKeyError is ErrNotFound for profile, worded by NoKeyMessage.
+// NoKeyError is storeerr.ErrNotFound for profile, worded by NoKeyMessage.
 type NoKeyError struct{ Profile string }
 
 func (e *NoKeyError) Error() string { return NoKeyMessage(e.Profile) }
-func (e *NoKeyError) Unwrap() error { return ErrNotFound }
+func (e *NoKeyError) Unwrap() error { return storeerr.ErrNotFound }

@@ -1,16 +1,14 @@
 package credstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/torale-ai/torale-cred/internal/atomicfile"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
@@ -119,8 +117,8 @@ func (p MigrationProblem) Read() bool {
 }
 
 // MigrationError is returned with a LeftInPlace result. It wraps the cause,
-// so errors.Is(err, ErrKeychain) tells a keychain failure (exit 4, retry when
-// the keychain is back) from a file that must be fixed first.
+// so errors.Is(err, storeerr.ErrKeychain) tells a keychain failure (exit 4,
+// retry when the keychain is back) from a file that must be fixed first.
 type MigrationError struct {
 	Result MigrationResult
 	Err    error
@@ -132,9 +130,6 @@ func (e *MigrationError) Unwrap() error { return e.Err }
 // maxMigrationAttempts bounds the start-overs when config.json keeps
 // changing between the read and the rename.
 const maxMigrationAttempts = 5
-
-// errChanged is why a rewrite was abandoned: the file moved under us.
-var errChanged = errors.New("config.json changed while it was being rewritten")
 
 // MigrateConfig moves a plaintext api_key from config.json (s.ConfigPath)
 // into the keychain for config.json's profile (ConfigOwner), in an order that leaves the key in
@@ -174,7 +169,7 @@ func (s *Store) MigrateConfigTo(ctx context.Context, profile string) (MigrationR
 			return res, err
 		}
 		r, err := s.migrateOnce(ctx, res)
-		if !errors.Is(err, errChanged) {
+		if !errors.Is(err, toraleconfig.ErrChanged) {
 			return r, err
 		}
 		if attempt+1 >= maxMigrationAttempts {
@@ -210,18 +205,18 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	if IsLocalToken(c.APIKey) {
 		return s.keepEndpoint(res, snap) // torale-cred's own token: never "migrated"
 	}
-	if _, kerr := ParseKey(c.APIKey); kerr != nil || !ValidKey(c.APIKey) {
+	if _, kerr := apikey.Parse(c.APIKey); kerr != nil || !apikey.Valid(c.APIKey) {
 		if kerr == nil {
-			kerr = fmt.Errorf("%w: it has whitespace around it", ErrBadKey)
+			kerr = fmt.Errorf("%w: it has whitespace around it", apikey.ErrBadKey)
 		}
-		detail := strings.TrimPrefix(kerr.Error(), ErrBadKey.Error()+": ")
+		detail := strings.TrimPrefix(kerr.Error(), apikey.ErrBadKey.Error()+": ")
 		return left(res, ProblemBadKey, "its api_key is not a well-formed Torale key: "+detail+"; fix it, or store the right key with torale-cred login", kerr)
 	}
 	// With the local endpoint on, the key's place gets the profile's local
 	// token and api_url the endpoint's URL; else the key is removed.
 	stripped, endpointURL, err := s.endpointContent(ctx, res.Profile, snap.Raw)
 	switch {
-	case err != nil && errors.Is(err, ErrKeychain):
+	case err != nil && errors.Is(err, storeerr.ErrKeychain):
 		return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)
 	case err != nil && errors.Is(err, toraleconfig.ErrMalformed):
 		return left(res, ProblemMalformed, err.Error(), err)
@@ -239,10 +234,10 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// A migration never sets the profile's URL: config.json's api_url
 	// stays config.json's (SPEC's URL order).
 	opts := PutOptions{Source: SourceConfig}
-	res.KeyHint, res.APIURL = Hint(c.APIKey), c.APIURL
+	res.KeyHint, res.APIURL = apikey.Hint(c.APIKey), c.APIURL
 	old, err := s.putKeychain(ctx, res.Profile, c.APIKey, SourceConfig)
 	if err != nil {
-		if errors.Is(err, ErrKeychain) {
+		if errors.Is(err, storeerr.ErrKeychain) {
 			return left(res, ProblemKeychain, err.Error()+"; it will be moved once the keychain answers", err)
 		}
 		return left(res, ProblemStore, "storing it failed: "+err.Error(), err)
@@ -252,10 +247,6 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 	// metadata comes last, so it does not lengthen the time the key sits
 	// on disk; it is recorded whatever became of the rewrite, since the
 	// keychain changed either way.
-	perm := snap.Info.Mode().Perm() & 0o600
-	if perm&0o400 == 0 {
-		perm = 0o600
-	}
 	if endpointURL != "" {
 		// Remembered before config.json names the endpoint, so its former
 		// URL is never lost whatever instant the process dies.
@@ -264,19 +255,13 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		}
 		res.Endpoint = endpointURL
 	}
-	// The swap undoes itself when the official CLI wrote the file in the
-	// last instant (in place or by rename), so no key written then is lost.
-	swap := atomicfile.Swap{
-		Check: func() error { return unchanged(snap) },
-		Same:  func(b []byte, fi os.FileInfo) bool { return bytes.Equal(b, snap.Raw) && os.SameFile(fi, snap.Info) },
-	}
-	werr := swap.Write(res.Target, stripped, perm)
-	if errors.Is(werr, atomicfile.ErrDisplacedChanged) {
-		werr = errChanged
-	}
+	// The rewrite undoes itself when the official CLI wrote the file in
+	// the last instant (in place or by rename), so no key written then is
+	// lost.
+	werr := toraleconfig.Rewrite(snap, stripped)
 	merr := s.recordPut(res.Profile, c.APIKey, old, opts)
 	switch {
-	case errors.Is(werr, errChanged):
+	case errors.Is(werr, toraleconfig.ErrChanged):
 		return res, werr
 	case werr != nil:
 		return left(res, ProblemWrite, "the key is now in the keychain too, but rewriting the file failed: "+werr.Error(), werr)
@@ -289,7 +274,7 @@ func (s *Store) migrateOnce(ctx context.Context, res MigrationResult) (Migration
 		}
 	}
 	if old != "" && old != c.APIKey {
-		res.PreviousKeyHint = Hint(old)
+		res.PreviousKeyHint = apikey.Hint(old)
 	}
 	if merr != nil {
 		return res, fmt.Errorf("moved %s into the keychain and out of %s, but recording its metadata failed: %w", res.KeyHint, res.Path, merr)
@@ -322,24 +307,4 @@ func notRead(res MigrationResult, err error) (MigrationResult, error) {
 		reason = "it cannot be read (permission denied); make it readable (chmod 600), then run torale-cred import"
 	}
 	return left(res, p, reason, err)
-}
-
-// unchanged is the last look before the rename: the link still points at
-// the same target, which is still the file read, with the same bytes.
-func unchanged(snap toraleconfig.Snapshot) error {
-	if snap.Path != snap.Target {
-		if t, err := filepath.EvalSymlinks(snap.Path); err != nil || t != snap.Target {
-			return errChanged
-		}
-	}
-	fi, err := os.Lstat(snap.Target)
-	if err != nil || !os.SameFile(fi, snap.Info) || fi.Size() != snap.Info.Size() ||
-		!fi.ModTime().Equal(snap.Info.ModTime()) || fi.Mode() != snap.Info.Mode() {
-		return errChanged
-	}
-	raw, err := os.ReadFile(snap.Target)
-	if err != nil || !bytes.Equal(raw, snap.Raw) {
-		return errChanged
-	}
-	return nil
 }

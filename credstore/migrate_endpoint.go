@@ -1,13 +1,10 @@
 package credstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/torale-ai/torale-cred/internal/atomicfile"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -77,8 +74,8 @@ func (s *Store) keepEndpoint(res MigrationResult, snap toraleconfig.Snapshot) (M
 		if err != nil {
 			return left(res, ProblemMalformed, err.Error(), err)
 		}
-		if err := writeConfig(snap, out); err != nil {
-			if errors.Is(err, errChanged) {
+		if err := toraleconfig.Rewrite(snap, out); err != nil {
+			if errors.Is(err, toraleconfig.ErrChanged) {
 				return res, err
 			}
 			return left(res, ProblemWrite, "taking the local token out of config.json failed: "+err.Error(), err)
@@ -95,8 +92,8 @@ func (s *Store) keepEndpoint(res MigrationResult, snap toraleconfig.Snapshot) (M
 		if err != nil {
 			return left(res, ProblemMalformed, err.Error(), err)
 		}
-		if err := writeConfig(snap, out); err != nil {
-			if errors.Is(err, errChanged) {
+		if err := toraleconfig.Rewrite(snap, out); err != nil {
+			if errors.Is(err, toraleconfig.ErrChanged) {
 				return res, err
 			}
 			return left(res, ProblemWrite, "pointing config.json at the local endpoint's new port failed: "+err.Error(), err)
@@ -117,8 +114,8 @@ func (s *Store) keepEndpoint(res MigrationResult, snap toraleconfig.Snapshot) (M
 	if err := s.rememberConfigURL(c.APIURL); err != nil {
 		return left(res, ProblemStore, "recording config.json's new api_url failed: "+err.Error(), err)
 	}
-	if err := writeConfig(snap, out); err != nil {
-		if errors.Is(err, errChanged) {
+	if err := toraleconfig.Rewrite(snap, out); err != nil {
+		if errors.Is(err, toraleconfig.ErrChanged) {
 			return res, err
 		}
 		return left(res, ProblemWrite, "pointing config.json back at the local endpoint failed: "+err.Error(), err)
@@ -142,29 +139,10 @@ func (s *Store) rewriteConfigToken(tok string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		err = writeConfig(snap, out)
-		if !errors.Is(err, errChanged) {
+		err = toraleconfig.Rewrite(snap, out)
+		if !errors.Is(err, toraleconfig.ErrChanged) {
 			return err == nil, err
 		}
 	}
 	return false, fmt.Errorf("%s kept changing while torale-cred wrote the new local token; run the command again", s.ConfigPath)
-}
-
-// writeConfig replaces config.json's target with b as the migration does:
-// only if it still holds what snap read (errChanged otherwise), keeping
-// its mode.
-func writeConfig(snap toraleconfig.Snapshot, b []byte) error {
-	perm := snap.Info.Mode().Perm() & 0o600
-	if perm&0o400 == 0 {
-		perm = 0o600
-	}
-	swap := atomicfile.Swap{
-		Check: func() error { return unchanged(snap) },
-		Same:  func(raw []byte, fi os.FileInfo) bool { return bytes.Equal(raw, snap.Raw) && os.SameFile(fi, snap.Info) },
-	}
-	err := swap.Write(snap.Target, b, perm)
-	if errors.Is(err, atomicfile.ErrDisplacedChanged) {
-		return errChanged
-	}
-	return err
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -36,7 +38,7 @@ func TestMigrateFaultChild(t *testing.T) {
 		t.Skip("helper process of TestMigrateSurvivesSIGKILL")
 	}
 	s := &Store{
-		Keychain:   NewKeychain(WithService(os.Getenv(faultServiceEnv))),
+		Keychain:   keychain.New(keychain.WithService(os.Getenv(faultServiceEnv))),
 		StateFile:  StateFile{Dir: os.Getenv(faultStateEnv)},
 		ConfigPath: cfg,
 	}
@@ -48,6 +50,10 @@ func TestMigrateFaultChild(t *testing.T) {
 		}
 	}
 }
+
+// patience bounds each wait on a child: long enough for any loaded
+// machine, it only turns a hang into a failure.
+const patience = 30 * time.Second
 
 // TestMigrateSurvivesSIGKILL kills a process in the middle of migrations at
 // random instants, at least 100 times, and checks after each kill that the
@@ -70,7 +76,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "config.json")
 	service := testkeyring.Service()
-	store := &Store{Keychain: NewKeychain(WithService(service)), StateFile: StateFile{Dir: filepath.Join(home, "state")}, ConfigPath: cfg}
+	store := &Store{Keychain: keychain.New(keychain.WithService(service)), StateFile: StateFile{Dir: filepath.Join(home, "state")}, ConfigPath: cfg}
 	t.Cleanup(func() { _ = store.Keychain.Delete(context.Background(), DefaultProfile) })
 
 	type child struct {
@@ -172,7 +178,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 		case inKeychain && !conf.HasKey:
 			counts["keychain only"]++
 		default:
-			t.Fatalf("round %d: key lost: file has key %v, keychain holds %s (err %v)", i, conf.HasKey, Hint(stored), kerr)
+			t.Fatalf("round %d: key lost: file has key %v, keychain holds %s (err %v)", i, conf.HasKey, apikey.Hint(stored), kerr)
 		}
 		if _, err := store.StateFile.Load(); err != nil {
 			t.Fatalf("round %d: state.json torn: %v", i, err)

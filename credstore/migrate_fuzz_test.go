@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -36,8 +39,8 @@ func FuzzMigrateConfig(f *testing.F) {
 		if err := os.WriteFile(path, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		be := &mapBackend{m: map[string]string{}}
-		s := &Store{Keychain: NewKeychain(WithKeyring(be)), StateFile: StateFile{Dir: filepath.Join(dir, "state")}, ConfigPath: path}
+		be := &testkeyring.Memory{}
+		s := &Store{Keychain: keychain.New(keychain.WithKeyring(be)), StateFile: StateFile{Dir: filepath.Join(dir, "state")}, ConfigPath: path}
 		res, err := s.MigrateConfig(context.Background())
 		after, rerr := os.ReadFile(path)
 		if rerr != nil {
@@ -48,7 +51,7 @@ func FuzzMigrateConfig(f *testing.F) {
 			if !bytes.Equal(after, raw) {
 				t.Fatalf("%s, yet the file changed", res.Outcome)
 			}
-			if len(be.m) != 0 {
+			if len(be.Entries()) != 0 {
 				t.Fatalf("%s, yet something was stored", res.Outcome)
 			}
 			if err != nil && len(before.APIKey) > 8 && strings.Contains(err.Error(), before.APIKey) {
@@ -56,10 +59,10 @@ func FuzzMigrateConfig(f *testing.F) {
 			}
 			return
 		}
-		if err != nil || perr != nil || !ValidKey(before.APIKey) {
+		if err != nil || perr != nil || !apikey.Valid(before.APIKey) {
 			t.Fatalf("migrated %q: err %v, parse %v", raw, err, perr)
 		}
-		if got := be.m[Service+"/"+DefaultProfile]; got != before.APIKey {
+		if got := be.Entries()[keychain.Service+"/"+DefaultProfile]; got != before.APIKey {
 			t.Fatalf("keychain holds %q, file had %q", got, before.APIKey)
 		}
 		ac, aerr := toraleconfig.Parse(after)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -41,7 +44,7 @@ func newMigrationFixture(t *testing.T) *migrationFixture {
 	}
 	f := &migrationFixture{t: t, dir: dir, path: filepath.Join(dir, "config.json")}
 	f.store = &Store{
-		Keychain:   NewKeychain(WithService(testkeyring.Service())),
+		Keychain:   keychain.New(keychain.WithService(testkeyring.Service())),
 		StateFile:  StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
@@ -67,14 +70,14 @@ func (f *migrationFixture) wantStored(key string) {
 	f.t.Helper()
 	got, err := f.stored()
 	if err != nil || got != key {
-		f.t.Fatalf("keychain holds %s (err %v), want %s", Hint(got), err, Hint(key))
+		f.t.Fatalf("keychain holds %s (err %v), want %s", apikey.Hint(got), err, apikey.Hint(key))
 	}
 }
 
 func (f *migrationFixture) wantNothingStored() {
 	f.t.Helper()
-	if got, err := f.stored(); !errors.Is(err, ErrNotFound) {
-		f.t.Fatalf("keychain holds %s (err %v), want nothing", Hint(got), err)
+	if got, err := f.stored(); !errors.Is(err, storeerr.ErrNotFound) {
+		f.t.Fatalf("keychain holds %s (err %v), want nothing", apikey.Hint(got), err)
 	}
 }
 
@@ -117,7 +120,7 @@ func TestMigrateMovesKeyKeepingEverythingElse(t *testing.T) {
 			if err != nil || res.Outcome != Migrated {
 				t.Fatalf("MigrateConfig = %+v, %v; want migrated", res, err)
 			}
-			if res.KeyHint != Hint(migKey) || res.Profile != DefaultProfile {
+			if res.KeyHint != apikey.Hint(migKey) || res.Profile != DefaultProfile {
 				t.Errorf("result = %+v", res)
 			}
 			got, _ := os.ReadFile(f.path)
@@ -126,7 +129,7 @@ func TestMigrateMovesKeyKeepingEverythingElse(t *testing.T) {
 			}
 			f.wantStored(migKey)
 			p := f.profile()
-			if p == nil || p.Source != SourceConfig || p.KeyHint != Hint(migKey) {
+			if p == nil || p.Source != SourceConfig || p.KeyHint != apikey.Hint(migKey) {
 				t.Fatalf("metadata = %+v", p)
 			}
 			if p.APIURL != nil {
@@ -324,7 +327,7 @@ func TestMigrateDeletedFileKeepsStoredKey(t *testing.T) {
 		t.Fatalf("MigrateConfig = %+v, %v", res, err)
 	}
 	f.wantStored(migKey)
-	if p := f.profile(); p == nil || p.KeyHint != Hint(migKey) {
+	if p := f.profile(); p == nil || p.KeyHint != apikey.Hint(migKey) {
 		t.Fatalf("metadata lost: %+v", p)
 	}
 	// The whole directory going is no logout either.
@@ -487,24 +490,24 @@ func TestMigrateReplacingKeyResetsClock(t *testing.T) {
 	clock = clock.Add(24 * time.Hour)
 	f.write(pretty(`"api_key": "`+migKey2+`"`, `"api_url": "https://torale.example.test"`), 0o600)
 	res, err = f.store.MigrateConfig(context.Background())
-	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != Hint(migKey) || res.KeyHint != Hint(migKey2) {
+	if err != nil || res.Outcome != Migrated || res.PreviousKeyHint != apikey.Hint(migKey) || res.KeyHint != apikey.Hint(migKey2) {
 		t.Fatalf("new key: %+v, %v", res, err)
 	}
 	f.wantStored(migKey2)
 	p := f.profile()
-	if !p.StoredAt.Equal(clock) || p.CreatedAt != nil || p.Source != SourceConfig || p.PreviousKeyHint != Hint(migKey) || p.KeyHint != Hint(migKey2) {
+	if !p.StoredAt.Equal(clock) || p.CreatedAt != nil || p.Source != SourceConfig || p.PreviousKeyHint != apikey.Hint(migKey) || p.KeyHint != apikey.Hint(migKey2) {
 		t.Errorf("metadata after a new key = %+v", p)
 	}
 	if rot := RotationOf(*p, 0, clock); rot.AgeDays != 0 {
 		t.Errorf("rotation age %d, want 0", rot.AgeDays)
 	}
-	if !strings.Contains(res.String(), "replacing "+Hint(migKey)) {
+	if !strings.Contains(res.String(), "replacing "+apikey.Hint(migKey)) {
 		t.Errorf("String() = %q", res.String())
 	}
 }
 
 // Keychain unavailable: the key stays in the file, the error says so and
-// is ErrKeychain (exit 4, the daemon retries).
+// is storeerr.ErrKeychain (exit 4, the daemon retries).
 func TestMigrateKeychainUnavailable(t *testing.T) {
 	f := newMigrationFixture(t)
 	content := pretty(`"api_key": "` + migKey + `"`)
@@ -512,7 +515,7 @@ func TestMigrateKeychainUnavailable(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	res, err := f.store.MigrateConfig(context.Background())
-	if !errors.Is(err, ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain || !res.Problem.Transient() {
+	if !errors.Is(err, storeerr.ErrKeychain) || res.Outcome != LeftInPlace || res.Problem != ProblemKeychain || !res.Problem.Transient() {
 		t.Fatalf("MigrateConfig = %+v, %v; want a keychain failure", res, err)
 	}
 	if !strings.Contains(err.Error(), "keychain is unavailable") || strings.Contains(err.Error(), migKey) {
@@ -524,34 +527,6 @@ func TestMigrateKeychainUnavailable(t *testing.T) {
 	if fi, _ := os.Stat(f.path); fi.Mode().Perm() != 0o644 {
 		t.Error("the mode changed")
 	}
-}
-
-// The file changing between the read and the rename is never overwritten:
-// the migration starts over and moves what is there now.
-func TestMigrateStartsOverWhenFileChanges(t *testing.T) {
-	f := newMigrationFixture(t)
-	f.write(pretty(`"api_key": "`+migKey+`"`), 0o600)
-	snap, err := toraleconfig.Load(f.path)
-	if !snap.Exists || err != nil {
-		t.Fatalf("read: %+v %v", snap, err)
-	}
-	if err := unchanged(snap); err != nil {
-		t.Fatalf("unchanged file reported changed: %v", err)
-	}
-	// Same size, new content (another key of equal length).
-	other := strings.Replace(migKey, "MIGRATE", "ETARGIM", 1)
-	f.write(pretty(`"api_key": "`+other+`"`), 0o600)
-	if err := unchanged(snap); !errors.Is(err, errChanged) {
-		t.Fatalf("changed content not seen: %v", err)
-	}
-	// Replaced by rename with the same bytes: another inode.
-	tmp := f.path + ".new"
-	_ = os.WriteFile(tmp, snap.Raw, 0o600)
-	_ = os.Rename(tmp, f.path)
-	if err := unchanged(snap); !errors.Is(err, errChanged) {
-		t.Fatalf("replaced file not seen: %v", err)
-	}
-
 }
 
 // A writer racing the migrations: whatever it wrote last ends up stored, and

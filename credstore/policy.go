@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -54,83 +53,6 @@ func CheckPolicy(p Policy) error {
 		}
 	}
 	return nil
-}
-
-func (s *Store) confirmWait() time.Duration {
-	if s.ConfirmWait > 0 && s.ConfirmWait < ConfirmTimeout {
-		return s.ConfirmWait
-	}
-	return ConfirmTimeout
-}
-
-// Answers of the desktop question.
-const (
-	answerOnce   = "allow_once"
-	answerAlways = "allow_always"
-	answerDeny   = "deny"
-)
-
-// AskFunc asks the user a question on the desktop (notify.Ask).
-type AskFunc func(ctx context.Context, title, body string, choices []notify.Choice) (string, error)
-
-type waitingKey struct{}
-
-// WithWaiting registers fn, called before a look-up waits for the user
-// (the socket server tells its client to wait longer).
-func WithWaiting(ctx context.Context, fn func(time.Duration)) context.Context {
-	return context.WithValue(ctx, waitingKey{}, fn)
-}
-
-// handOut is the one place a key leaves torale-cred, by any door: the
-// policy decides, the trail records (a refusal too), and a refused look-up
-// gets no key. No door means one of torale-cred's own checks: it learns
-// the key's hint, never the key. Only keys the caller gave itself (flag,
-// environment) pass unjudged, as nothing of ours leaves with them.
-func (s *Store) handOut(ctx context.Context, v *view, r *Resolution) error {
-	if r.Key == "" {
-		return nil
-	}
-	r.KeyHint = Hint(r.Key)
-	door := DoorFrom(ctx)
-	if door == "" {
-		r.Key = ""
-		return nil
-	}
-	if r.KeySource != FromKeychain && r.KeySource != FromConfig {
-		return nil
-	}
-	if s.KeysJudged && r.KeySource == FromKeychain {
-		return nil // the daemon judged and recorded it (a client answering itself)
-	}
-	if err := s.judge(ctx, v, r.Profile, door, r.KeyHint, ""); err != nil {
-		*r = Resolution{}
-		return err
-	}
-	return nil
-}
-
-// judge applies profile's policy to the caller of ctx and records the
-// outcome in the trail: a key handed out (action ""), stored or removed.
-func (s *Store) judge(ctx context.Context, v *view, profile, door, hint, action string) error {
-	c := Caller(ctx, door)
-	err := s.decide(ctx, v, profile, door, c)
-	var version int
-	if action == "" {
-		version = v.version(profile)
-	}
-	s.record(ctx, profile, door, hint, action, version, c, err)
-	return err
-}
-
-// Caller is who a request through door is judged as: the socket's peer
-// or this process, and when that is torale-cred's own program, the
-// program behind it (peer.Behind), with via naming the door.
-func Caller(ctx context.Context, door string) *peer.Caller {
-	c := peer.From(ctx)
-	if c.Via == "" && c.Ours() && door != DoorRemind { // the daemon's own look-up is its own
-		c = (*peer.Identifier)(nil).Behind(c, door)
-	}
-	return c
 }
 
 // policy is profile's rule: open when state.json names none. A rule that
@@ -248,62 +170,6 @@ func exeOr(c *peer.Caller) string {
 		return c.Exe
 	}
 	return "EXE"
-}
-
-// confirm asks the desktop once per (profile, process) at a time: a burst
-// of look-ups from one process raises one question. "Allow once" is for
-// the process that asked: another process running the same executable
-// gets a question of its own. A process is its pid with its executable (a
-// pid reused while a question is open would also need the same
-// executable); a caller with no pid shares no answer.
-func (s *Store) confirm(ctx context.Context, profile string, c *peer.Caller) (string, error) {
-	if fn, ok := ctx.Value(waitingKey{}).(func(time.Duration)); ok {
-		fn(s.confirmWait())
-	}
-	ask := s.Ask
-	if ask == nil {
-		ask = notify.Ask
-	}
-	question := func() (any, error) {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.confirmWait())
-		defer cancel()
-		where := ""
-		if c.Unit != "" {
-			where = " in " + safetext.Text(c.Unit, safetext.MaxName)
-		}
-		if c.SSHLogin {
-			where += " in an SSH login"
-		}
-		body := fmt.Sprintf("%s%s asks for the Torale API key of profile %q.", c.Program(), where, profile)
-		return ask(actx, "Hand out a Torale API key?", body, []notify.Choice{
-			{Key: answerOnce, Label: "Allow once"}, {Key: answerAlways, Label: "Allow always"}, {Key: answerDeny, Label: "Deny"}})
-	}
-	var v any
-	var err error
-	if c.PID > 0 {
-		v, err, _ = s.asking.Do(fmt.Sprintf("%s\x00%d\x00%d\x00%s", profile, c.UID, c.PID, c.Exe), question)
-	} else {
-		v, err = question()
-	}
-	if err != nil {
-		return "", err
-	}
-	return v.(string), nil
-}
-
-// allowAlways adds exe to profile's allow list (the policy stays confirm).
-func (s *Store) allowAlways(profile, exe string) error {
-	return s.UpdateState(func(st *State) error {
-		p, ok := st.Policies[profile]
-		if !ok {
-			p = Policy{Mode: PolicyConfirm}
-		}
-		if !Allows(p.Allow, exe) {
-			p.Allow = append(p.Allow, exe)
-		}
-		st.setPolicy(profile, p)
-		return nil
-	})
 }
 
 // SetPolicy records profile's policy (open, with no remote rule, removes

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/peer"
 )
 
@@ -33,7 +34,7 @@ func TestPolicyFollowsSymlinks(t *testing.T) {
 	}
 	python := &peer.Caller{PID: 50, Exe: real, Comm: "python3"}
 	if r, err := f.store.Resolve(lookupAs(python, DoorSocket), Request{}); err != nil || r.Key != polKey {
-		t.Fatalf("python3.11 under allow python3: key %q, %v; want the key", Hint(r.Key), err)
+		t.Fatalf("python3.11 under allow python3: key %q, %v; want the key", apikey.Hint(r.Key), err)
 	}
 	perl := &peer.Caller{PID: 51, Exe: other, Comm: "perl"}
 	if _, err := f.store.Resolve(lookupAs(perl, DoorSocket), Request{}); !errors.Is(err, ErrDenied) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -28,7 +30,7 @@ func (k *mapKeys) Get(_ context.Context, p string) (string, error) {
 	defer k.mu.Unlock()
 	v, ok := k.m[p]
 	if !ok {
-		return "", ErrNotFound
+		return "", storeerr.ErrNotFound
 	}
 	return v, nil
 }
@@ -136,13 +138,13 @@ func TestPolicyDecides(t *testing.T) {
 				r, err := look()
 				if tc.wantDenied {
 					if !errors.Is(err, ErrDenied) || r.Key != "" {
-						t.Fatalf("got key %q, err %v; want denied", Hint(r.Key), err)
+						t.Fatalf("got key %q, err %v; want denied", apikey.Hint(r.Key), err)
 					}
 					if !strings.Contains(err.Error(), tc.wantInErr) || strings.Contains(err.Error(), polKey) {
 						t.Fatalf("error %q lacks %q (or shows the key)", err, tc.wantInErr)
 					}
 				} else if err != nil || r.Key != polKey {
-					t.Fatalf("got key %q, err %v; want the key", Hint(r.Key), err)
+					t.Fatalf("got key %q, err %v; want the key", apikey.Hint(r.Key), err)
 				}
 			}
 			if f.asked != 2*tc.wantAsked {
@@ -157,7 +159,7 @@ func TestPolicyDecides(t *testing.T) {
 			}
 			for i, door := range []string{DoorSocket, DoorGit} {
 				e := f.events[i]
-				if e.Result != want || e.Door != door || e.KeyHint != Hint(polKey) || e.Caller != tc.caller || e.Profile != DefaultProfile {
+				if e.Result != want || e.Door != door || e.KeyHint != apikey.Hint(polKey) || e.Caller != tc.caller || e.Profile != DefaultProfile {
 					t.Fatalf("event %d = %+v, want result %s door %s", i, e, want, door)
 				}
 			}
@@ -179,7 +181,7 @@ func TestHandOutOnlyThroughDoors(t *testing.T) {
 		t.Fatalf("env key: %+v %v", r, err)
 	}
 	// An own check learns the hint, never the key.
-	if r, err := f.store.Resolve(lookupAs(curl, ""), Request{}); err != nil || r.Key != "" || r.KeyHint != Hint(polKey) {
+	if r, err := f.store.Resolve(lookupAs(curl, ""), Request{}); err != nil || r.Key != "" || r.KeyHint != apikey.Hint(polKey) {
 		t.Fatalf("own check: %+v %v", r, err)
 	}
 	if len(f.events) != 0 {
@@ -320,12 +322,12 @@ func TestUnreadablePolicyDenies(t *testing.T) {
 			r, err := f.store.Resolve(lookupAs(curl, DoorSocket), Request{})
 			if !tc.wantDenied {
 				if err != nil || r.Key != polKey {
-					t.Fatalf("got key %q, err %v; want the key", Hint(r.Key), err)
+					t.Fatalf("got key %q, err %v; want the key", apikey.Hint(r.Key), err)
 				}
 				return
 			}
 			if !errors.Is(err, ErrDenied) || r.Key != "" {
-				t.Fatalf("got key %q, err %v; want denied", Hint(r.Key), err)
+				t.Fatalf("got key %q, err %v; want denied", apikey.Hint(r.Key), err)
 			}
 			msg := err.Error()
 			for _, want := range []string{tc.wantInErr, "state.json", "torale-cred policy set default open|confirm|allow EXE..."} {
@@ -389,9 +391,9 @@ func TestConfirmAsksEachProcess(t *testing.T) {
 		t.Fatalf("asked %d questions (%q), want one for each process", len(bodies), bodies)
 	}
 	if !errors.Is(a.err, ErrDenied) || a.r.Key != "" {
-		t.Fatalf("pid 101, denied: got key %q, err %v", Hint(a.r.Key), a.err)
+		t.Fatalf("pid 101, denied: got key %q, err %v", apikey.Hint(a.r.Key), a.err)
 	}
 	if b.err != nil || b.r.Key != polKey {
-		t.Fatalf("pid 102, allowed once: got key %q, err %v", Hint(b.r.Key), b.err)
+		t.Fatalf("pid 102, allowed once: got key %q, err %v", apikey.Hint(b.r.Key), b.err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/safetext"
@@ -90,7 +89,7 @@ func RemoteFrom(ctx context.Context) *RemoteUse {
 // OpenSession judges and records a remote session about to open for
 // profiles (door DoorSSH, action "session"): refused for a profile whose
 // remote rule is deny (ErrDenied, with the fix), or one with no key
-// (ErrNotFound). The caller is the program behind torale-cred ssh. No key
+// (storeerr.ErrNotFound). The caller is the program behind torale-cred ssh. No key
 // leaves: each profile's key is only checked to be there.
 func (s *Store) OpenSession(ctx context.Context, u *RemoteUse, profiles []string) error {
 	ctx = WithRemote(WithDoor(ctx, DoorSSH), u)
@@ -122,24 +121,6 @@ func (s *Store) OpenSession(ctx context.Context, u *RemoteUse, profiles []string
 // ActionSession is a remote session opened for a profile (the trail's
 // action): no key left, a session that may use it began.
 const ActionSession = "session"
-
-// record writes one line of the trail for a judged request.
-// record writes one trail line: version is the store's version of the key
-// handed out (Vault KV v2), 0 for the keychain.
-func (s *Store) record(ctx context.Context, profile, door, hint, action string, version int, c *peer.Caller, err error) {
-	if s.Audit == nil {
-		return
-	}
-	res := audit.ResultOK
-	if err != nil {
-		res = audit.ResultDenied
-	}
-	dest := ""
-	if u := RemoteFrom(ctx); u != nil {
-		dest = u.Dest
-	}
-	s.Audit(audit.Event{Time: s.now(), Profile: profile, KeyHint: hint, Door: door, Action: action, Route: RouteFrom(ctx), Remote: dest, Version: version, Result: res, Caller: c})
-}
 
 // decideRemote applies profile's remote rule to a forwarded use of u's
 // session: allow, deny, or confirm once per session on the desktop.

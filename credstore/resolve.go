@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -30,7 +32,8 @@ const (
 // tiers supplies the stored tiers; resolve asks only as far down as it
 // must, so a flag or environment key never touches D-Bus.
 type tiers interface {
-	// storedKey: the keychain's key, ErrNotFound, or an ErrKeychain error.
+	// storedKey: the keychain's key, storeerr.ErrNotFound, or a
+	// storeerr.ErrKeychain error.
 	storedKey(ctx context.Context, profile string) (string, error)
 	// plaintext: config.json as the official tools see it, when it belongs
 	// to profile (empty otherwise, or when absent or untrusted).
@@ -47,10 +50,11 @@ type tiers interface {
 // config.json's api_url > the profile's login --api-url > api.torale.ai.
 // The URL chosen is checked (CheckURL) whichever tier it came from.
 //
-// Errors: ErrBadURL for a bad URL; ErrBadKey when config.json's key, the
-// tier that answers, is not well-formed (checkConfigKey); ErrNotFound (a
-// *NoKeyError) when no tier has a key and TORALE_NOAUTH is not 1; an
-// ErrKeychain error when the keychain failed and no lower tier answered.
+// Errors: ErrBadURL for a bad URL; apikey.ErrBadKey when config.json's
+// key, the tier that answers, is not well-formed (checkConfigKey);
+// storeerr.ErrNotFound (a *NoKeyError) when no tier has a key and
+// TORALE_NOAUTH is not 1; a storeerr.ErrKeychain error when the keychain
+// failed and no lower tier answered.
 func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 	r := Resolution{Profile: req.Profile, NoAuth: req.Env.NoAuth == "1"}
 	var err error
@@ -71,7 +75,7 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 		r.Key, r.KeySource = key, FromKeychain
 		return r, nil
 	case kerr == nil: // config.json's newer key, below
-	case !errors.Is(kerr, ErrNotFound):
+	case !errors.Is(kerr, storeerr.ErrNotFound):
 		r.KeychainProblem = kerr.Error()
 	}
 	if k := t.plaintext(req.Profile).APIKey; k != "" {
@@ -86,7 +90,7 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 	switch {
 	case r.NoAuth:
 		return r, nil
-	case kerr != nil && !errors.Is(kerr, ErrNotFound):
+	case kerr != nil && !errors.Is(kerr, storeerr.ErrNotFound):
 		return r, kerr
 	}
 	return r, &NoKeyError{Profile: req.Profile}
@@ -96,16 +100,16 @@ func resolve(ctx context.Context, req Request, t tiers) (Resolution, error) {
 // file is written by hand and by other tools: a value holding escape
 // sequences or a second line would reach a terminal through token, an
 // environment through exec and env, git through the helper. The error
-// shows at most its first 7 characters, escaped (ParseKey's rule).
+// shows at most its first 7 characters, escaped (apikey.Parse's rule).
 func checkConfigKey(k string) error {
-	if ValidKey(k) {
+	if apikey.Valid(k) {
 		return nil
 	}
 	detail := "it has white space around it"
-	if _, err := ParseKey(k); err != nil {
-		detail = strings.TrimPrefix(err.Error(), ErrBadKey.Error()+": ")
+	if _, err := apikey.Parse(k); err != nil {
+		detail = strings.TrimPrefix(err.Error(), apikey.ErrBadKey.Error()+": ")
 	}
-	return fmt.Errorf("%w: config.json's api_key is not a Torale key, so it is not handed out: %s; fix it there, or store the right key with torale-cred login", ErrBadKey, detail)
+	return fmt.Errorf("%w: config.json's api_key is not a Torale key, so it is not handed out: %s; fix it there, or store the right key with torale-cred login", apikey.ErrBadKey, detail)
 }
 
 // resolveURL applies the URL order alone, never touching the keychain.
@@ -150,7 +154,7 @@ func CheckCallerURL(req Request) error {
 // noTiers has nothing stored.
 type noTiers struct{}
 
-func (noTiers) storedKey(context.Context, string) (string, error) { return "", ErrNotFound }
+func (noTiers) storedKey(context.Context, string) (string, error) { return "", storeerr.ErrNotFound }
 func (noTiers) plaintext(string) toraleconfig.Config              { return toraleconfig.Config{} }
 func (noTiers) plaintextNewer(string) bool                        { return false }
 func (noTiers) profileURL(string) string                          { return "" }

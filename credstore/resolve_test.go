@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -27,7 +30,7 @@ func (t fakeTiers) storedKey(context.Context, string) (string, error) {
 		return "", t.storedErr
 	}
 	if t.stored == "" {
-		return "", ErrNotFound
+		return "", storeerr.ErrNotFound
 	}
 	return t.stored, nil
 }
@@ -43,7 +46,7 @@ const (
 )
 
 func TestResolveKeyOrder(t *testing.T) {
-	locked := &KeychainError{Fault: FaultLocked}
+	locked := &keychain.Error{Fault: keychain.FaultLocked}
 	tests := []struct {
 		name       string
 		req        Request
@@ -60,11 +63,11 @@ func TestResolveKeyOrder(t *testing.T) {
 		{"the same key newer is the stored one", Request{}, fakeTiers{stored: plainKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, plainKey, FromKeychain, nil, 1},
 		{"env beats a newer plaintext key", Request{Env: Env{APIKey: envKey}}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: plainKey}, newer: true}, envKey, FromEnv, nil, 0},
 		{"config last", Request{}, fakeTiers{plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
-		{"none", Request{}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
+		{"none", Request{}, fakeTiers{}, "", FromNone, storeerr.ErrNotFound, 1},
 		{"none with noauth is fine", Request{Env: Env{NoAuth: "1"}}, fakeTiers{}, "", FromNone, nil, 1},
-		{"noauth=true is not noauth", Request{Env: Env{NoAuth: "true"}}, fakeTiers{}, "", FromNone, ErrNotFound, 1},
+		{"noauth=true is not noauth", Request{Env: Env{NoAuth: "true"}}, fakeTiers{}, "", FromNone, storeerr.ErrNotFound, 1},
 		{"noauth still uses a key", Request{Env: Env{NoAuth: "1"}}, fakeTiers{stored: storedKey}, storedKey, FromKeychain, nil, 1},
-		{"keychain failure is not no-key", Request{}, fakeTiers{storedErr: locked}, "", FromNone, ErrKeychain, 1},
+		{"keychain failure is not no-key", Request{}, fakeTiers{storedErr: locked}, "", FromNone, storeerr.ErrKeychain, 1},
 		{"keychain failure falls to config", Request{}, fakeTiers{storedErr: locked, plain: toraleconfig.Config{APIKey: plainKey}}, plainKey, FromConfig, nil, 1},
 		{"keychain failure with noauth", Request{Env: Env{NoAuth: "1"}}, fakeTiers{storedErr: locked}, "", FromNone, nil, 1},
 		{"env key with keychain down never asks it", Request{Env: Env{APIKey: envKey}}, fakeTiers{storedErr: locked}, envKey, FromEnv, nil, 0},
@@ -75,12 +78,12 @@ func TestResolveKeyOrder(t *testing.T) {
 			tt.t.asked = &asked
 			r, err := resolve(context.Background(), tt.req, tt.t)
 			if r.Key != tt.wantKey || r.KeySource != tt.wantSource {
-				t.Errorf("got key %q from %q, want %q from %q", Hint(r.Key), r.KeySource, Hint(tt.wantKey), tt.wantSource)
+				t.Errorf("got key %q from %q, want %q from %q", apikey.Hint(r.Key), r.KeySource, apikey.Hint(tt.wantKey), tt.wantSource)
 			}
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
-			if errors.Is(err, ErrKeychain) && errors.Is(err, ErrNotFound) {
+			if errors.Is(err, storeerr.ErrKeychain) && errors.Is(err, storeerr.ErrNotFound) {
 				t.Errorf("a keychain failure was reported as no key: %v", err)
 			}
 			if asked != tt.wantAsked {
@@ -125,7 +128,7 @@ func TestResolveURLOrder(t *testing.T) {
 			tt.req.URLOnly = true
 			r, err = resolve(context.Background(), tt.req, tt.t)
 			if err != nil || r.URL != tt.want || r.URLSource != tt.from || r.Key != "" {
-				t.Errorf("URL alone: got %s (%s) key %q, %v", r.URL, r.URLSource, Hint(r.Key), err)
+				t.Errorf("URL alone: got %s (%s) key %q, %v", r.URL, r.URLSource, apikey.Hint(r.Key), err)
 			}
 		})
 	}
@@ -173,8 +176,8 @@ func TestResolveRefusesBadURLs(t *testing.T) {
 }
 
 // config.json's key is handed out only when it is a Torale key: any other
-// value is refused (ErrBadKey), never returned, and the sentence shows at
-// most its first 7 characters, escaped.
+// value is refused (apikey.ErrBadKey), never returned, and the sentence
+// shows at most its first 7 characters, escaped.
 func TestResolveRefusesMalformedConfigKey(t *testing.T) {
 	cases := []struct {
 		name, key string
@@ -197,8 +200,8 @@ func TestResolveRefusesMalformedConfigKey(t *testing.T) {
 				req.Env.NoAuth = "1"
 			}
 			r, err := resolve(context.Background(), req, fakeTiers{plain: toraleconfig.Config{APIKey: tc.key}})
-			if !errors.Is(err, ErrBadKey) || r.Key != "" || r.KeySource == FromConfig {
-				t.Fatalf("got key %q from %q, err %v; want ErrBadKey and no key", Hint(r.Key), r.KeySource, err)
+			if !errors.Is(err, apikey.ErrBadKey) || r.Key != "" || r.KeySource == FromConfig {
+				t.Fatalf("got key %q from %q, err %v; want apikey.ErrBadKey and no key", apikey.Hint(r.Key), r.KeySource, err)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, "config.json") || !strings.Contains(msg, "torale-cred login") || !strings.Contains(msg, tc.wantShown) {
@@ -214,9 +217,9 @@ func TestResolveRefusesMalformedConfigKey(t *testing.T) {
 	}
 	// A well-formed key is still handed out; the keychain's still wins.
 	if r, err := resolve(context.Background(), Request{}, fakeTiers{plain: toraleconfig.Config{APIKey: plainKey}}); err != nil || r.Key != plainKey {
-		t.Fatalf("good config key: %q, %v", Hint(r.Key), err)
+		t.Fatalf("good config key: %q, %v", apikey.Hint(r.Key), err)
 	}
 	if r, err := resolve(context.Background(), Request{}, fakeTiers{stored: storedKey, plain: toraleconfig.Config{APIKey: "junk"}}); err != nil || r.Key != storedKey {
-		t.Fatalf("keychain over a junk config key: %q, %v", Hint(r.Key), err)
+		t.Fatalf("keychain over a junk config key: %q, %v", apikey.Hint(r.Key), err)
 	}
 }

@@ -3,12 +3,10 @@ package credstore
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/tidwall/sjson"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
@@ -36,9 +34,9 @@ var ErrConfigHoldsKey = errors.New("config.json holds another key")
 // is refused (ErrConfigHoldsKey); a missing one is created (0600, its
 // directory 0700). The keychain keeps the key.
 func (s *Store) RestoreConfig(r Resolution) (RestoreResult, error) {
-	res := RestoreResult{Path: s.ConfigPath, Profile: r.Profile, KeyHint: Hint(r.Key)}
-	if !ValidKey(r.Key) {
-		return res, fmt.Errorf("%w: the stored key of profile %q is not a well-formed key", ErrBadKey, r.Profile)
+	res := RestoreResult{Path: s.ConfigPath, Profile: r.Profile, KeyHint: apikey.Hint(r.Key)}
+	if !apikey.Valid(r.Key) {
+		return res, fmt.Errorf("%w: the stored key of profile %q is not a well-formed key", apikey.ErrBadKey, r.Profile)
 	}
 	if s.ConfigPath == "" {
 		return res, errors.New("no config.json path configured")
@@ -87,11 +85,11 @@ func (s *Store) RestoreConfig(r Resolution) (RestoreResult, error) {
 		}
 		res.APIURL = url
 		if !snap.Exists {
-			err = createConfig(s.ConfigPath, out)
+			err = toraleconfig.Create(s.ConfigPath, out)
 		} else {
-			err = writeConfig(snap, out)
+			err = toraleconfig.Rewrite(snap, out)
 		}
-		if errors.Is(err, errChanged) {
+		if errors.Is(err, toraleconfig.ErrChanged) {
 			continue
 		}
 		if err != nil {
@@ -106,42 +104,8 @@ func (s *Store) RestoreConfig(r Resolution) (RestoreResult, error) {
 // safeHint is a value from config.json shown as a key hint only when it
 // is a key, else its first characters.
 func safeHint(v string) string {
-	if ValidKey(v) {
-		return Hint(v)
+	if apikey.Valid(v) {
+		return apikey.Hint(v)
 	}
-	return KeyPrefix(v) + "…"
-}
-
-// createConfig writes a new config.json (0600; ~/.torale made 0700) in one
-// step that never replaces a file that appeared meanwhile (errChanged): a
-// synced temporary file hard-linked into place.
-func createConfig(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, werr := f.Write(b)
-	cherr := f.Chmod(0o600)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, cherr, serr, cerr); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return errChanged
-		}
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return apikey.KeyPrefix(v) + "…"
 }

@@ -74,7 +74,7 @@ type State struct {
 	// (displaced.go). Apart from Profiles: logout keeps them.
 	Displaced map[string][]DisplacedKey `json:"displaced,omitempty"`
 	// Stores names, per profile, where its key lives when not in this
-	// machine's keychain (remote.go): addresses and file names, never a
+	// machine's keychain (stores.go): addresses and file names, never a
 	// token or a key. Apart from Profiles: logout keeps them.
 	Stores map[string]StoreSpec `json:"stores,omitempty"`
 }

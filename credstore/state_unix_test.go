@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/hangtest"
 
 	"github.com/torale-ai/torale-cred/internal/safefile"
@@ -84,7 +85,7 @@ func TestLookupWithAFIFOAtStateJSON(t *testing.T) {
 		r, _ := f.store.Resolve(context.Background(), Request{})
 		return r
 	})
-	if r.KeyHint != Hint(polKey) {
+	if r.KeyHint != apikey.Hint(polKey) {
 		t.Fatalf("the look-up returned no key (source %s)", r.KeySource)
 	}
 	if _, err := f.store.Resolve(lookupAs(curl, DoorToken), Request{}); !errors.Is(err, ErrDenied) {

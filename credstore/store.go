@@ -1,8 +1,12 @@
-// Package credstore is where Torale keys live and how a key is chosen: the
-// OS keychain (one item per profile, service "torale"), the non-secret
-// metadata beside it, config.json read through its one safe reader, and the
-// flag > environment > stored resolver, all behind one Backend. It never
-// listens on a socket and never writes a key anywhere but the keychain.
+// Package credstore chooses a Torale key and hands it out: the request
+// and answer types every door shares, the resolver's precedence rules
+// (resolve.go), and the Store, which keeps the metadata in state.json,
+// moves keys out of config.json, and is the one hand-out point that judges
+// every key by its profile's policy and records it (handout.go), over the
+// Sources that hold the keys (credstore/keychain, credstore/vault,
+// credstore/credentials). It never listens on a socket, and a key it holds
+// reaches a file only when the user asks restore to put it back into
+// config.json.
 package credstore
 
 import (
@@ -16,19 +20,21 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
 
 // Source is where a profile's stored key lives, under the resolver's
-// stored tier: the OS keychain (*Keychain), the daemon's cache in front of
-// any Source, or the daemon itself for a client answering over its keys. A
-// new store (Vault, systemd credentials) is one more implementation; the
-// resolver and the hand-out point never know which they hold.
+// stored tier: the OS keychain (*keychain.Keychain), the daemon's cache in
+// front of any Source, or the daemon itself for a client answering over its
+// keys. A new store (Vault, systemd credentials) is one more implementation;
+// the resolver and the hand-out point never know which they hold.
 //
-// Get returns ErrNotFound when the profile has no key, and an ErrKeychain
-// error when the store cannot answer (never "no key"). A read-only store
-// refuses Set and Delete with an error that says so.
+// Get returns storeerr.ErrNotFound when the profile has no key, and a
+// storeerr.ErrKeychain error when the store cannot answer (never "no key").
+// A read-only store refuses Set and Delete with an error that says so.
 type Source interface {
 	Get(ctx context.Context, profile string) (string, error)
 	Set(ctx context.Context, profile, key string) error
@@ -75,8 +81,8 @@ type Store struct {
 	// Files is how both are read (nil: DiskFiles over the two paths).
 	Files Files
 	// Shelf keeps the keys other keys displaced (displaced.go; nil: the
-	// Keychain's own shelf when Keychain is a *Keychain, else none: the
-	// process that writes the keys keeps them).
+	// Keychain's own shelf when Keychain is a *keychain.Keychain, else
+	// none: the process that writes the keys keeps them).
 	Shelf Source
 	// Period is the rotation period (0: DefaultRotationPeriod).
 	Period time.Duration
@@ -314,9 +320,9 @@ func (s *Store) Stored(ctx context.Context, profile string) (Resolution, error) 
 		return r, err
 	}
 	key, err := v.storedKey(ctx, profile)
-	var se *StoreError
+	var se *storeerr.StoreError
 	switch {
-	case errors.Is(err, ErrNotFound) && !errors.As(err, &se):
+	case errors.Is(err, storeerr.ErrNotFound) && !errors.As(err, &se):
 		return r, &NoKeyError{Profile: profile}
 	case err != nil:
 		return r, err
@@ -345,7 +351,7 @@ func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 	out := make([]ProfileInfo, 0, len(st.Profiles)+1)
 	if _, remote := st.Stores[DefaultProfile]; st.Profiles[DefaultProfile] == nil && !remote {
 		if k, err := s.Keychain.Get(ctx, DefaultProfile); err == nil && k != "" {
-			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: Hint(k)}, Unrecorded: true})
+			out = append(out, ProfileInfo{Name: DefaultProfile, Profile: Profile{KeyHint: apikey.Hint(k)}, Unrecorded: true})
 		}
 	}
 	for _, n := range st.Names() {
@@ -358,7 +364,7 @@ func (s *Store) List(ctx context.Context) ([]ProfileInfo, error) {
 		src, spec, err := s.sourceIn(st, n)
 		if err == nil && spec != nil {
 			info.Store = storeInfo(*spec, src, n)
-		} else if _, err := s.Keychain.Get(ctx, n); errors.Is(err, ErrNotFound) {
+		} else if _, err := s.Keychain.Get(ctx, n); errors.Is(err, storeerr.ErrNotFound) {
 			info.Gone = true
 		}
 		out = append(out, info)
@@ -391,9 +397,9 @@ func (s *Store) Put(ctx context.Context, profile, key string, o PutOptions) (Pro
 	// A write through a door is judged and recorded, unless it would leave
 	// the keychain as it is (git stores the key it was given after every
 	// use).
-	if door := DoorFrom(ctx); door != "" && ValidKey(key) {
+	if door := DoorFrom(ctx); door != "" && apikey.Valid(key) {
 		if old, err := (&view{s: s}).storedKey(ctx, profile); err != nil || old != key {
-			if err := s.judge(ctx, &view{s: s}, profile, door, Hint(key), audit.ActionStore); err != nil {
+			if err := s.judge(ctx, &view{s: s}, profile, door, apikey.Hint(key), audit.ActionStore); err != nil {
 				return ProfileInfo{}, err
 			}
 		}
@@ -439,10 +445,10 @@ func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (stri
 	if err := CheckProfile(profile); err != nil {
 		return "", err
 	}
-	if !ValidKey(key) {
-		_, err := ParseKey(key)
+	if !apikey.Valid(key) {
+		_, err := apikey.Parse(key)
 		if err == nil {
-			err = fmt.Errorf("%w: it has white space around it", ErrBadKey)
+			err = fmt.Errorf("%w: it has white space around it", apikey.ErrBadKey)
 		}
 		return "", err
 	}
@@ -454,10 +460,10 @@ func (s *Store) putKeychain(ctx context.Context, profile, key, via string) (stri
 	if spec != nil && via == SourceConfig {
 		// A stale config.json (a backup, a dotfile sync) must not become
 		// the key every machine following the store serves.
-		return "", fmt.Errorf("%w: profile %q's key lives in %s, so a plaintext key in config.json is not moved there; remove it from config.json, or write it to the store yourself", ErrReadOnly, profile, spec.Where())
+		return "", fmt.Errorf("%w: profile %q's key lives in %s, so a plaintext key in config.json is not moved there; remove it from config.json, or write it to the store yourself", storeerr.ErrReadOnly, profile, spec.Where())
 	}
 	old, err := src.Get(ctx, profile)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, storeerr.ErrNotFound) {
 		return "", err
 	}
 	if via != "" && spec == nil {
@@ -495,9 +501,9 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 		}
 		if changed {
 			if old != "" && old != key {
-				p.PreviousKeyHint = Hint(old)
+				p.PreviousKeyHint = apikey.Hint(old)
 			}
-			p.KeyHint = Hint(key)
+			p.KeyHint = apikey.Hint(key)
 			p.StoredAt = s.now()
 			p.CreatedAt, p.KeyID = o.CreatedAt, o.KeyID
 			p.LastRemindedAt = nil
@@ -524,7 +530,7 @@ func (s *Store) recordPut(profile, key, old string, o PutOptions) error {
 }
 
 // Delete implements Backend: it removes profile's key and metadata;
-// ErrNotFound (a *NoKeyError) when the keychain held no key (the metadata
+// storeerr.ErrNotFound (a *NoKeyError) when the keychain held no key (the metadata
 // is dropped all the same).
 func (s *Store) Delete(ctx context.Context, profile string) error {
 	if err := CheckProfile(profile); err != nil {
@@ -548,7 +554,7 @@ func (s *Store) Delete(ctx context.Context, profile string) error {
 		return err
 	}
 	kerr := src.Delete(ctx, profile)
-	if kerr != nil && !errors.Is(kerr, ErrNotFound) {
+	if kerr != nil && !errors.Is(kerr, storeerr.ErrNotFound) {
 		return kerr
 	}
 	err = s.StateFile.Update(func(st *State) error { delete(st.Profiles, profile); return nil })

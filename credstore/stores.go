@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/torale-ai/torale-cred/internal/safefile"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,6 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/credentials"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/vaultkv"
 )
 
@@ -24,35 +26,14 @@ const (
 	StoreCredentials = "credentials"
 )
 
-// DefaultCredentialName is the file in $CREDENTIALS_DIRECTORY read for a
-// credentials store that names none (LoadCredential=torale-api-key:…).
-const DefaultCredentialName = "torale-api-key"
-
 // StoreSpec is where a profile's key lives when not in this machine's
 // keychain, recorded in state.json: addresses, paths and file names only,
 // never a token or a key.
 type StoreSpec struct {
-	Kind  string     `json:"kind"`
-	Vault *VaultSpec `json:"vault,omitempty"`
+	Kind  string      `json:"kind"`
+	Vault *vault.Spec `json:"vault,omitempty"`
 	// Credential is the file's name in $CREDENTIALS_DIRECTORY.
 	Credential string `json:"credential,omitempty"`
-}
-
-// VaultSpec is a KV version 2 secret in HashiCorp Vault or OpenBao and how
-// to log in to it. VAULT_TOKEN is never recorded: it is read from the
-// environment of the process that reads the secret.
-type VaultSpec struct {
-	Addr   string `json:"addr"`
-	Mount  string `json:"mount"`
-	Path   string `json:"path"`
-	Field  string `json:"field,omitempty"`
-	CACert string `json:"ca_cert,omitempty"`
-	// TokenFile holds a token (Vault Agent's sink, ~/.vault-token).
-	TokenFile string `json:"token_file,omitempty"`
-	// RoleIDFile and SecretIDFile log in with AppRole at AppRoleMount.
-	RoleIDFile   string `json:"approle_role_id_file,omitempty"`
-	SecretIDFile string `json:"approle_secret_id_file,omitempty"`
-	AppRoleMount string `json:"approle_mount,omitempty"`
 }
 
 // Remote: the key lives beyond this machine's keychain.
@@ -65,9 +46,9 @@ func (s StoreSpec) Where() string {
 		if s.Vault == nil {
 			return "vault (not configured)"
 		}
-		return "vault " + s.Vault.Mount + "/" + s.Vault.Path + " at " + s.Vault.Addr
+		return s.Vault.Where()
 	case StoreCredentials:
-		return "systemd credential " + s.CredentialName()
+		return credentials.Where(s.CredentialName())
 	}
 	return "the keychain"
 }
@@ -77,7 +58,7 @@ func (s StoreSpec) CredentialName() string {
 	if s.Credential != "" {
 		return s.Credential
 	}
-	return DefaultCredentialName
+	return credentials.DefaultName
 }
 
 // CheckStoreSpec refuses a spec that cannot be used.
@@ -149,56 +130,6 @@ type StoreInfo struct {
 // RemoteOpener gives the Source of a profile whose key lives in spec.
 type RemoteOpener func(profile string, spec StoreSpec) (Source, error)
 
-// StoreError is a remote store's failure: "unavailable" (ErrKeychain: exit
-// 4, 503, never "no key") unless the store answered that it holds no key.
-type StoreError struct {
-	Profile string
-	Err     error
-	// NoKey: the store answered that it holds no key (a credential
-	// systemd did not pass), as a Vault secret that is not there does.
-	NoKey bool
-}
-
-func (e *StoreError) Error() string { return e.Err.Error() }
-func (e *StoreError) Unwrap() error { return e.Err }
-func (e *StoreError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.NoKey || errors.Is(e.Err, vaultkv.ErrNotFound)
-	case ErrKeychain:
-		return !e.NoKey && !errors.Is(e.Err, vaultkv.ErrNotFound)
-	}
-	return false
-}
-
-// ErrReadOnly: the profile's store cannot be written by torale-cred.
-var ErrReadOnly = errors.New("read-only store")
-
-// VaultConfig is spec's client configuration, with Vault's environment
-// conventions: VAULT_ADDR and VAULT_CACERT when the spec names none,
-// VAULT_TOKEN when no token file or AppRole is named, else ~/.vault-token.
-func VaultConfig(v VaultSpec, getenv func(string) string) vaultkv.Config {
-	c := vaultkv.Config{Addr: v.Addr, CACert: v.CACert, Mount: v.Mount, Path: v.Path, Field: v.Field,
-		TokenFile: v.TokenFile, RoleIDFile: v.RoleIDFile, SecretIDFile: v.SecretIDFile, AppRoleMount: v.AppRoleMount}
-	if c.Addr == "" {
-		c.Addr = getenv("VAULT_ADDR")
-	}
-	if c.CACert == "" {
-		c.CACert = getenv("VAULT_CACERT")
-	}
-	if c.TokenFile == "" && c.RoleIDFile == "" {
-		c.Token = getenv("VAULT_TOKEN")
-		if c.Token == "" {
-			if home := getenv("HOME"); home != "" {
-				if fi, err := os.Stat(filepath.Join(home, ".vault-token")); err == nil && fi.Mode().IsRegular() {
-					c.TokenFile = filepath.Join(home, ".vault-token")
-				}
-			}
-		}
-	}
-	return c
-}
-
 // OpenStore is the Source for spec in a process that reads it once per
 // look-up (a command answering itself); the daemon follows instead.
 func OpenStore(spec StoreSpec, getenv func(string) string) (Source, error) {
@@ -207,118 +138,15 @@ func OpenStore(spec StoreSpec, getenv func(string) string) (Source, error) {
 		if spec.Vault == nil {
 			return nil, fmt.Errorf("%w: the vault store has no address or path", ErrBadRequest)
 		}
-		c, err := vaultkv.New(VaultConfig(*spec.Vault, getenv))
+		c, err := vaultkv.New(vault.Config(*spec.Vault, getenv))
 		if err != nil {
 			return nil, err
 		}
-		return &VaultSource{C: c}, nil
+		return &vault.Source{C: c}, nil
 	case StoreCredentials:
-		return &CredentialsSource{Dir: getenv("CREDENTIALS_DIRECTORY"), Name: spec.CredentialName()}, nil
+		return &credentials.Source{Dir: getenv("CREDENTIALS_DIRECTORY"), Name: spec.CredentialName()}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown store %q", ErrBadRequest, spec.Kind)
-}
-
-// VaultSource reads the secret on every Get.
-type VaultSource struct {
-	C *vaultkv.Client
-	// Wrote is told every version this Source wrote (the daemon's
-	// follower serves it at once).
-	Wrote func(vaultkv.Secret)
-}
-
-func (v *VaultSource) GetVersion(ctx context.Context, profile string) (string, int, error) {
-	s, err := v.C.Read(ctx)
-	if err != nil {
-		return "", 0, &StoreError{Profile: profile, Err: err}
-	}
-	return s.Key, s.Version, nil
-}
-
-func (v *VaultSource) Get(ctx context.Context, profile string) (string, error) {
-	k, _, err := v.GetVersion(ctx, profile)
-	return k, err
-}
-
-// Set writes key as the secret's new version.
-func (v *VaultSource) Set(ctx context.Context, profile, key string) error {
-	ver, err := v.C.Write(ctx, key)
-	if errors.Is(err, vaultkv.ErrDenied) {
-		cfg := v.C.Config()
-		return &StoreError{Profile: profile, Err: fmt.Errorf("%w; this machine's Vault login may only read the key: write it from a login whose policy allows create and update on %s (vault kv put -mount=%s %s api_key=-)",
-			err, cfg.DataPath(), cfg.Mount, cfg.Path)}
-	}
-	if err != nil {
-		return &StoreError{Profile: profile, Err: err}
-	}
-	if v.Wrote != nil {
-		v.Wrote(vaultkv.Secret{Key: key, Version: ver})
-	}
-	return nil
-}
-
-func (v *VaultSource) Delete(_ context.Context, profile string) error {
-	return remoteDeleteError(profile, StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: v.C.Config().Addr, Mount: v.C.Config().Mount, Path: v.C.Config().Path}})
-}
-
-func (v *VaultSource) Ping(ctx context.Context) error { return v.C.Ping(ctx) }
-
-func remoteDeleteError(profile string, spec StoreSpec) error {
-	return fmt.Errorf("%w: profile %q's key lives in %s, which torale-cred does not delete; to stop using it on this machine, run: torale-cred store set keychain --profile %s",
-		ErrReadOnly, profile, spec.Where(), profile)
-}
-
-// maxCredentialSize bounds a credential file: a key is under 200 bytes.
-const maxCredentialSize = 4096
-
-// CredentialsSource reads the key systemd hands the unit in
-// $CREDENTIALS_DIRECTORY (LoadCredential=, SetCredential=). Read-only.
-type CredentialsSource struct {
-	Dir  string
-	Name string
-}
-
-func (c *CredentialsSource) Get(_ context.Context, profile string) (string, error) {
-	if c.Dir == "" {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("profile %q reads its key from the systemd credential %q, and this process has no $CREDENTIALS_DIRECTORY: run it as a systemd service with LoadCredential=%s:/path/to/key (see the README's headless recipe), or ask the daemon that runs so",
-			profile, c.Name, c.Name)}
-	}
-	path := filepath.Join(c.Dir, c.Name)
-	b, err := readCredential(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", &StoreError{Profile: profile, NoKey: true, Err: fmt.Errorf("systemd passed no credential %q in %s; add LoadCredential=%s:/path/to/key to the unit", c.Name, c.Dir, c.Name)}
-	}
-	if err != nil {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("reading the systemd credential %q: %w", c.Name, err)}
-	}
-	key := strings.TrimRight(string(b), "\r\n")
-	if _, err := ParseKey(key); err != nil {
-		return "", &StoreError{Profile: profile, Err: fmt.Errorf("the systemd credential %q is not a Torale key: %w", c.Name, err)}
-	}
-	return key, nil
-}
-
-func (c *CredentialsSource) Set(_ context.Context, profile, _ string) error {
-	return fmt.Errorf("%w: profile %q reads its key from the systemd credential %q, which torale-cred cannot write; put the new key in the file LoadCredential= names and restart the service",
-		ErrReadOnly, profile, c.Name)
-}
-
-func (c *CredentialsSource) Delete(_ context.Context, profile string) error {
-	return remoteDeleteError(profile, StoreSpec{Kind: StoreCredentials, Credential: c.Name})
-}
-
-func (c *CredentialsSource) Ping(context.Context) error {
-	if c.Dir == "" {
-		return errors.New("no $CREDENTIALS_DIRECTORY")
-	}
-	return nil
-}
-
-// readCredential reads a credential file: systemd's directory, which is
-// the service's own, read-only, and owned by root or the service's user, so
-// the trust rules of ~/.torale do not apply; a regular file, never
-// blocking on anything else, at most maxCredentialSize bytes.
-func readCredential(path string) ([]byte, error) {
-	return safefile.ReadForeign(path, maxCredentialSize)
 }
 
 type openedRemote struct {
@@ -348,7 +176,7 @@ func (s *Store) sourceIn(st *State, profile string) (Source, *StoreSpec, error) 
 	}
 	src, err := open(profile, spec)
 	if err != nil {
-		return nil, &spec, &StoreError{Profile: profile, Err: fmt.Errorf("opening %s: %w", spec.Where(), err)}
+		return nil, &spec, &storeerr.StoreError{Profile: profile, Err: fmt.Errorf("opening %s: %w", spec.Where(), err)}
 	}
 	if s.remotes == nil {
 		s.remotes = map[string]openedRemote{}
@@ -372,7 +200,7 @@ func (s *Store) StoreOf(profile string) StoreSpec {
 func storeInfo(spec StoreSpec, src Source, profile string) *StoreInfo {
 	in := &StoreInfo{Kind: spec.Kind, Where: spec.Where()}
 	if spec.Vault != nil {
-		in.Login = VaultConfig(*spec.Vault, os.Getenv).Login()
+		in.Login = vault.Config(*spec.Vault, os.Getenv).Login()
 	}
 	if ss, ok := src.(StatusSource); ok {
 		in.StoreStatus = ss.StoreStatus(profile)
@@ -442,8 +270,8 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 		}
 		switch {
 		case err == nil:
-			res.Checked, res.KeyHint = true, Hint(key)
-		case !spec.Remote() && errors.Is(err, ErrNotFound):
+			res.Checked, res.KeyHint = true, apikey.Hint(key)
+		case !spec.Remote() && errors.Is(err, storeerr.ErrNotFound):
 			res.Checked = true // the keychain holds none: login stores one
 		default:
 			return res, err
@@ -492,23 +320,23 @@ func (s *Store) CheckWritable(ctx context.Context, profile string, getenv func(s
 	spec := s.StoreOf(profile)
 	switch spec.Kind {
 	case StoreCredentials:
-		return (&CredentialsSource{Name: spec.CredentialName()}).Set(ctx, profile, "")
+		return (&credentials.Source{Name: spec.CredentialName()}).Set(ctx, profile, "")
 	case StoreVault:
 		if spec.Vault == nil {
 			return nil
 		}
-		c, err := vaultkv.New(VaultConfig(*spec.Vault, getenv))
+		c, err := vaultkv.New(vault.Config(*spec.Vault, getenv))
 		if err != nil {
 			return err
 		}
 		ok, err := c.CanWrite(ctx)
 		if err != nil {
-			return &StoreError{Profile: profile, Err: err}
+			return &storeerr.StoreError{Profile: profile, Err: err}
 		}
 		if !ok {
 			cfg := c.Config()
 			return fmt.Errorf("%w: profile %q's key lives in Vault (%s), and this machine's Vault login (%s) may only read it, so a rotation here would create a key it cannot store; rotate on a machine whose login may write (create and update on %s), or rotate in the dashboard and write the new key: vault kv put -mount=%s %s api_key=-",
-				ErrReadOnly, profile, cfg.Where(), cfg.Login(), cfg.DataPath(), cfg.Mount, cfg.Path)
+				storeerr.ErrReadOnly, profile, cfg.Where(), cfg.Login(), cfg.DataPath(), cfg.Mount, cfg.Path)
 		}
 	}
 	return nil

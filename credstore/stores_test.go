@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/audit"
 )
 
@@ -26,7 +30,7 @@ func TestCredentialsStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	kr := &refusingKeyring{}
-	s := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: StateFile{Dir: filepath.Join(dir, "state")},
+	s := &Store{Keychain: keychain.New(keychain.WithKeyring(kr)), StateFile: StateFile{Dir: filepath.Join(dir, "state")},
 		Remote: func(_ string, spec StoreSpec) (Source, error) {
 			return OpenStore(spec, func(k string) string {
 				if k == "CREDENTIALS_DIRECTORY" {
@@ -43,28 +47,28 @@ func TestCredentialsStore(t *testing.T) {
 	}
 	r, err := s.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
 	if err != nil || r.Key != credKey || r.KeySource != FromKeychain {
-		t.Fatalf("Resolve = %s from %s, %v", Hint(r.Key), r.KeySource, err)
+		t.Fatalf("Resolve = %s from %s, %v", apikey.Hint(r.Key), r.KeySource, err)
 	}
-	if len(trail) != 1 || trail[0] != DoorToken+" "+Hint(credKey) {
+	if len(trail) != 1 || trail[0] != DoorToken+" "+apikey.Hint(credKey) {
 		t.Fatalf("trail: %q", trail)
 	}
 	if kr.asked {
 		t.Fatal("the keychain was asked for a credentials profile's key")
 	}
-	if _, err := s.Put(ctx, "default", "sk_"+strings.Repeat("b", 40), PutOptions{}); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Put(ctx, "default", "sk_"+strings.Repeat("b", 40), PutOptions{}); !errors.Is(err, storeerr.ErrReadOnly) {
 		t.Fatalf("Put into a credentials store: %v", err)
 	}
-	if err := s.Delete(ctx, "default"); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "store set keychain") {
+	if err := s.Delete(ctx, "default"); !errors.Is(err, storeerr.ErrReadOnly) || !strings.Contains(err.Error(), "store set keychain") {
 		t.Fatalf("Delete of a credentials store: %v", err)
 	}
 
 	// Not started by systemd: "unavailable" (exit 4), with the fix.
-	s2 := &Store{Keychain: NewKeychain(WithKeyring(kr)), StateFile: s.StateFile,
+	s2 := &Store{Keychain: keychain.New(keychain.WithKeyring(kr)), StateFile: s.StateFile,
 		Remote: func(_ string, spec StoreSpec) (Source, error) {
 			return OpenStore(spec, func(string) string { return "" })
 		}}
 	_, err = s2.Resolve(WithDoor(ctx, DoorToken), Request{Profile: "default"})
-	if !errors.Is(err, ErrKeychain) || !strings.Contains(err.Error(), "LoadCredential=") {
+	if !errors.Is(err, storeerr.ErrKeychain) || !strings.Contains(err.Error(), "LoadCredential=") {
 		t.Fatalf("without $CREDENTIALS_DIRECTORY: %v", err)
 	}
 }
@@ -77,11 +81,11 @@ func TestCheckStoreSpec(t *testing.T) {
 		{StoreSpec{Kind: StoreKeychain}, true},
 		{StoreSpec{Kind: StoreCredentials}, true},
 		{StoreSpec{Kind: StoreCredentials, Credential: "../x"}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "torale/p"}}, true},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret"}}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Mount: "secret", Path: "p"}}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "p", RoleIDFile: "/r"}}, false},
-		{StoreSpec{Kind: StoreVault, Vault: &VaultSpec{Addr: "https://v:8200", Mount: "secret", Path: "p", TokenFile: "rel"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret", Path: "torale/p"}}, true},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Mount: "secret", Path: "p"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret", Path: "p", RoleIDFile: "/r"}}, false},
+		{StoreSpec{Kind: StoreVault, Vault: &vault.Spec{Addr: "https://v:8200", Mount: "secret", Path: "p", TokenFile: "rel"}}, false},
 		{StoreSpec{Kind: "s3"}, false},
 	} {
 		if err := CheckStoreSpec(tc.spec); (err == nil) != tc.ok {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
@@ -13,10 +14,6 @@ import (
 const (
 	// DefaultProfile is used when neither --profile nor TORALE_PROFILE names one.
 	DefaultProfile = "default"
-	// DefaultKeychainTimeout bounds every keychain call. go-keyring has no
-	// deadline of its own and its Secret Service code waits forever on an
-	// unlock prompt nobody answers.
-	DefaultKeychainTimeout = 3 * time.Second
 	// DefaultRotationPeriod is Torale's documented best practice.
 	DefaultRotationPeriod = 90 * 24 * time.Hour
 	// ConfirmTimeout is how long `confirm` waits for the user's answer;
@@ -175,10 +172,10 @@ type Rotation struct {
 // CheckProfile refuses names that could not be a keychain account or a
 // git username: 1 to 64 letters, digits, '.', '_' or '-'.
 func CheckProfile(name string) error {
-	if !ValidProfileName(name) {
+	if !apikey.ValidProfileName(name) {
 		shown := safetext.Text(name, 70)
 		if strings.Contains(name, "sk_") {
-			shown = KeyPrefix(name) + "…" // a key pasted where a profile goes: never echoed
+			shown = apikey.KeyPrefix(name) + "…" // a key pasted where a profile goes: never echoed
 		}
 		return fmt.Errorf("%w %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadProfile, shown)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify/notifytest"
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -88,7 +89,7 @@ func TestConfirmOnRealBus(t *testing.T) {
 		}()
 		r, err := lookWith(short)
 		if err != nil || r.Key != confirmKey {
-			t.Fatalf("allow once: %q %v", credstore.Hint(r.Key), err)
+			t.Fatalf("allow once: %q %v", apikey.Hint(r.Key), err)
 		}
 		if d := time.Since(start); d < clientWait {
 			t.Fatalf("answered after %v, within the client's own timeout: nothing was stretched", d)
@@ -147,7 +148,7 @@ func TestConfirmOnRealBus(t *testing.T) {
 	})
 	want := []string{"denied", "denied", "ok", "ok", "ok", "denied"}
 	for i, e := range events {
-		if e.Result != want[i] || e.Door != credstore.DoorToken || e.Caller.Exe != exe || e.KeyHint != credstore.Hint(confirmKey) {
+		if e.Result != want[i] || e.Door != credstore.DoorToken || e.Caller.Exe != exe || e.KeyHint != apikey.Hint(confirmKey) {
 			t.Fatalf("line %d = %+v, want result %s", i, e, want[i])
 		}
 	}

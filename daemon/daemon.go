@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/daemon/remote"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/harden"
@@ -32,8 +33,8 @@ const DefaultShutdownTimeout = 5 * time.Second
 
 // Config is what the daemon runs with.
 type Config struct {
-	// Keychain is the OS keychain (credstore.NewKeychain).
-	Keychain *credstore.Keychain
+	// Keychain is the OS keychain (keychain.New).
+	Keychain *keychain.Keychain
 	// ConfigPath is the watched config.json; StateDir holds state.json.
 	ConfigPath string
 	StateDir   string

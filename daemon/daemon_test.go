@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -37,7 +39,7 @@ func startInProcess(t *testing.T, config string, opts ...func(*Config)) *inProce
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(newMemKeyring(map[string]string{}))),
+		Keychain:   keychain.New(keychain.WithKeyring(newMemKeyring(map[string]string{}))),
 		ConfigPath: p.cfg,
 		StateDir:   p.state.Dir,
 		Migrate:    true,
@@ -113,7 +115,7 @@ func TestDaemonForgetsConfigURLOnceRemoved(t *testing.T) {
 				}
 				if r.Key != cacheKey1 || r.KeySource != credstore.FromKeychain || r.URL != wantURL || r.URLSource != wantSource {
 					return fmt.Errorf("%s: key %s from %s, URL %s from %s; want the moved key from keychain, %s from %s",
-						door, credstore.Hint(r.Key), r.KeySource, r.URL, r.URLSource, wantURL, wantSource)
+						door, apikey.Hint(r.Key), r.KeySource, r.URL, r.URLSource, wantURL, wantSource)
 				}
 				s, err := b.Stored(credstore.WithDoor(ctx, credstore.DoorToken), "default")
 				if err != nil || s.URL != wantURL || s.URLSource != wantSource {

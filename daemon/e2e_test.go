@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -98,10 +100,10 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 			lr, lerr := local.Resolve(tokenDoor(ctx), r.req)
 			if r.wantNotFound {
 				var ie *ipc.Error
-				if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, credstore.ErrNotFound) {
+				if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, storeerr.ErrNotFound) {
 					return fmt.Errorf("daemon: %+v %v, want 404", got, err)
 				}
-				if !errors.Is(lerr, credstore.ErrNotFound) {
+				if !errors.Is(lerr, storeerr.ErrNotFound) {
 					return fmt.Errorf("local: %v, want not found", lerr)
 				}
 				return nil
@@ -116,7 +118,7 @@ func TestPrecedenceOverTheWire(t *testing.T) {
 			got.Rotation, lr.Rotation = nil, nil
 			want := credstore.Resolution{Profile: r.req.Profile, Key: r.key, KeySource: r.keySrc, URL: r.url, URLSource: r.urlSrc, NoAuth: r.noauth}
 			if r.key != "" {
-				want.KeyHint = credstore.Hint(r.key)
+				want.KeyHint = apikey.Hint(r.key)
 			}
 			if got != want {
 				return fmt.Errorf("daemon %+v, want %+v", got, want)
@@ -355,7 +357,7 @@ func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
 	if _, _, code := w.CLI(t, "", nil, "logout"); code != 0 {
 		t.Fatal("logout through the daemon")
 	}
-	if _, err := w.Store().Keychain.Get(t.Context(), "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := w.Store().Keychain.Get(t.Context(), "default"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("keychain after logout through the daemon: %v", err)
 	}
 }

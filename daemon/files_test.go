@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 )
 
 // filesFixture is a config.json and a state directory with a fileCache
@@ -106,7 +107,7 @@ func TestFileCacheServesFromMemoryUntilReload(t *testing.T) {
 func TestFileCacheStoreWritesReload(t *testing.T) {
 	f := newFilesFixture(t, `{}`)
 	st := &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(newMemKeyring(map[string]string{}))),
+		Keychain:   keychain.New(keychain.WithKeyring(newMemKeyring(map[string]string{}))),
 		StateFile:  f.state,
 		ConfigPath: f.cfg,
 		Files:      f.fc,

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 const (
@@ -23,7 +24,7 @@ const (
 // for a state older than healthEvery), and it tells its listeners when the
 // keychain goes away or comes back.
 type health struct {
-	kc  *credstore.Keychain
+	kc  *keychain.Keychain
 	now func() time.Time
 	log *slog.Logger
 
@@ -35,7 +36,7 @@ type health struct {
 	changes []func(error)
 }
 
-func newHealth(kc *credstore.Keychain, now func() time.Time, log *slog.Logger) *health {
+func newHealth(kc *keychain.Keychain, now func() time.Time, log *slog.Logger) *health {
 	return &health{kc: kc, now: now, log: log}
 }
 
@@ -55,7 +56,7 @@ func (h *health) onChange(fn func(error)) {
 
 // note records what a keychain call said about the keychain.
 func (h *health) note(err error) {
-	if err != nil && !errors.Is(err, credstore.ErrKeychain) {
+	if err != nil && !errors.Is(err, storeerr.ErrKeychain) {
 		return // not found, bad key: the keychain answered
 	}
 	h.mu.Lock()

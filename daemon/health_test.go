@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // healthFixture is a health record over an in-memory keychain whose calls
@@ -20,7 +23,7 @@ import (
 type healthFixture struct {
 	h     *health
 	k     *memKeyring
-	kc    *credstore.Keychain
+	kc    *keychain.Keychain
 	log   *lockedBuffer
 	nows  atomic.Int64
 	ups   atomic.Int64
@@ -34,7 +37,7 @@ func newHealthFixture(t *testing.T, now func() time.Time, timeout time.Duration)
 		now = time.Now
 	}
 	f := &healthFixture{k: newMemKeyring(map[string]string{}), log: &lockedBuffer{}}
-	f.kc = credstore.NewKeychain(credstore.WithKeyring(f.k), credstore.WithTimeout(timeout))
+	f.kc = keychain.New(keychain.WithKeyring(f.k), keychain.WithTimeout(timeout))
 	f.h = newHealth(f.kc, func() time.Time { f.nows.Add(1); return now() }, slog.New(slog.NewTextHandler(f.log, nil)))
 	f.h.onUp(func() { f.ups.Add(1) })
 	f.h.onChange(func(err error) { f.mu.Lock(); f.calls = append(f.calls, err); f.mu.Unlock() })
@@ -63,7 +66,7 @@ func (f *healthFixture) hang(t *testing.T) (release func(), timeout error) {
 	release = f.k.holdReads()
 	t.Cleanup(release)
 	_, err := f.kc.Get(context.Background(), "stuck")
-	if !errors.Is(err, credstore.ErrKeychain) {
+	if !errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("harness: a hung read answered %v, want a keychain timeout", err)
 	}
 	return release, err
@@ -97,7 +100,7 @@ func TestHealthPingsOnlyWhileDown(t *testing.T) {
 	// answers what was noted last. A background ping in between blurs both;
 	// that is told apart by trying again, which a check that pings fails
 	// every time.
-	remembered := &credstore.KeychainError{Fault: credstore.FaultUnavailable, Reason: "remembered"}
+	remembered := &keychain.Error{Fault: keychain.FaultUnavailable, Reason: "remembered"}
 	for try := 1; ; try++ {
 		f.h.note(remembered)
 		n0 := f.nows.Load()
@@ -168,8 +171,8 @@ func TestHealthCheckAgesOut(t *testing.T) {
 // keychain works, so they neither count as down nor start pinging.
 func TestHealthAnswersAreNotOutages(t *testing.T) {
 	f := newHealthFixture(t, nil, patience)
-	for _, err := range []error{nil, credstore.ErrNotFound, &credstore.NoKeyError{Profile: "default"},
-		fmt.Errorf("%w: too short", credstore.ErrBadKey), credstore.ErrBadProfile} {
+	for _, err := range []error{nil, storeerr.ErrNotFound, &credstore.NoKeyError{Profile: "default"},
+		fmt.Errorf("%w: too short", apikey.ErrBadKey), credstore.ErrBadProfile} {
 		f.h.note(err)
 	}
 	f.h.mu.Lock()

@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // Key cache timing.
@@ -39,7 +41,7 @@ type keyEntry struct {
 // keychain now holds. A single timer forgets expired keys, so none stays in
 // memory much past its TTL and an idle daemon has nothing else to wake for.
 type keyCache struct {
-	kc     *credstore.Keychain
+	kc     *keychain.Keychain
 	ttl    time.Duration
 	now    func() time.Time
 	health *health
@@ -52,7 +54,7 @@ type keyCache struct {
 	sweep *time.Timer
 }
 
-func newKeyCache(kc *credstore.Keychain, ttl time.Duration, now func() time.Time, h *health) *keyCache {
+func newKeyCache(kc *keychain.Keychain, ttl time.Duration, now func() time.Time, h *health) *keyCache {
 	if ttl <= 0 {
 		ttl = DefaultCacheTTL
 	}
@@ -62,7 +64,7 @@ func newKeyCache(kc *credstore.Keychain, ttl time.Duration, now func() time.Time
 }
 
 func (c *keyCache) fresh(e keyEntry, now time.Time) bool {
-	if e.err != nil && !errors.Is(e.err, credstore.ErrNotFound) {
+	if e.err != nil && !errors.Is(e.err, storeerr.ErrNotFound) {
 		return now.Sub(e.at) < failTTL
 	}
 	return now.Sub(e.at) < c.ttl
@@ -99,7 +101,7 @@ func (c *keyCache) Get(ctx context.Context, profile string) (string, error) {
 		k, _ := r.Val.(string)
 		return k, r.Err
 	case <-ctx.Done():
-		return "", &credstore.KeychainError{Fault: credstore.FaultTimeout, Reason: "the look-up was abandoned while the keychain was being read"}
+		return "", &keychain.Error{Fault: keychain.FaultTimeout, Reason: "the look-up was abandoned while the keychain was being read"}
 	}
 }
 
@@ -154,7 +156,7 @@ func (c *keyCache) forgetExpired() {
 			continue
 		}
 		left := c.ttl - now.Sub(e.at)
-		if e.err != nil && !errors.Is(e.err, credstore.ErrNotFound) {
+		if e.err != nil && !errors.Is(e.err, storeerr.ErrNotFound) {
 			left = failTTL - now.Sub(e.at)
 		}
 		if next < 0 || left < next {
@@ -195,10 +197,10 @@ func (c *keyCache) Set(ctx context.Context, profile, key string) error {
 
 // Delete implements credstore.Source.
 func (c *keyCache) Delete(ctx context.Context, profile string) error {
-	err := c.write(ctx, profile, func() error { return c.kc.Delete(ctx, profile) }, keyEntry{err: credstore.ErrNotFound})
-	if errors.Is(err, credstore.ErrNotFound) {
+	err := c.write(ctx, profile, func() error { return c.kc.Delete(ctx, profile) }, keyEntry{err: storeerr.ErrNotFound})
+	if errors.Is(err, storeerr.ErrNotFound) {
 		c.mu.Lock()
-		c.putLocked(profile, keyEntry{err: credstore.ErrNotFound, at: c.now()})
+		c.putLocked(profile, keyEntry{err: storeerr.ErrNotFound, at: c.now()})
 		c.mu.Unlock()
 	}
 	return err
@@ -219,7 +221,7 @@ func (c *keyCache) forget(profile string) {
 func (c *keyCache) dropFailures() {
 	c.mu.Lock()
 	for p, e := range c.keys {
-		if e.err != nil && !errors.Is(e.err, credstore.ErrNotFound) {
+		if e.err != nil && !errors.Is(e.err, storeerr.ErrNotFound) {
 			delete(c.keys, p)
 		}
 	}

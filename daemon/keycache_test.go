@@ -14,7 +14,9 @@ import (
 
 	"github.com/zalando/go-keyring"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 	cacheKey2 = "sk_cacheTEST0000000000000000000000002"
 )
 
-// memKeyring is an in-memory credstore.Keyring that counts the calls the
+// memKeyring is an in-memory keychain.Keyring that counts the calls the
 // cache makes: these tests are about when the cache asks the keychain, not
 // about the keychain. A test can make every call fail, or hold reads: a
 // held Get has read its value and waits to return it (a slow D-Bus
@@ -126,7 +128,7 @@ func newCacheFixture(t *testing.T, ttl time.Duration, now func() time.Time) *cac
 		now = time.Now
 	}
 	k := newMemKeyring(map[string]string{"default": cacheKey1})
-	kc := credstore.NewKeychain(credstore.WithKeyring(k), credstore.WithTimeout(patience))
+	kc := keychain.New(keychain.WithKeyring(k), keychain.WithTimeout(patience))
 	h := newHealth(kc, time.Now, slog.New(slog.DiscardHandler))
 	c := newKeyCache(kc, ttl, now, h)
 	t.Cleanup(func() {
@@ -197,18 +199,18 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 	f := newCacheFixture(t, time.Minute, nil)
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-		t.Fatalf("first look-up: %s, %v", credstore.Hint(k), err)
+		t.Fatalf("first look-up: %s, %v", apikey.Hint(k), err)
 	}
 	f.wantGets(t, 1, "first look-up")
 	for range 1000 {
 		if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-			t.Fatalf("warm look-up: %s, %v", credstore.Hint(k), err)
+			t.Fatalf("warm look-up: %s, %v", apikey.Hint(k), err)
 		}
 	}
 	f.wantGets(t, 1, "1000 warm look-ups")
 
 	for range 100 {
-		if _, err := f.get(t, "work"); !errors.Is(err, credstore.ErrNotFound) {
+		if _, err := f.get(t, "work"); !errors.Is(err, storeerr.ErrNotFound) {
 			t.Fatalf("a profile without a key: %v, want ErrNotFound", err)
 		}
 	}
@@ -219,12 +221,12 @@ func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if k, err := f.get(t, "work"); err != nil || k != cacheKey2 {
-		t.Fatalf("after Set: %s, %v", credstore.Hint(k), err)
+		t.Fatalf("after Set: %s, %v", apikey.Hint(k), err)
 	}
 	if err := f.c.Delete(context.Background(), "default"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.get(t, "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("after Delete: %v, want ErrNotFound", err)
 	}
 	f.wantGets(t, 2, "look-ups after writes")
@@ -248,7 +250,7 @@ func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 			started.Done()
 			k, err := f.get(t, "default")
 			if err == nil && k != cacheKey1 {
-				err = fmt.Errorf("got %s", credstore.Hint(k))
+				err = fmt.Errorf("got %s", apikey.Hint(k))
 			}
 			errs <- err
 		}()
@@ -285,14 +287,14 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 		{"set", func(f *cacheFixture) error { return f.c.Set(context.Background(), "default", cacheKey2) },
 			func(t *testing.T, f *cacheFixture) {
 				if k, err := f.get(t, "default"); err != nil || k != cacheKey2 {
-					t.Fatalf("after the Set: %s, %v; want the key set", credstore.Hint(k), err)
+					t.Fatalf("after the Set: %s, %v; want the key set", apikey.Hint(k), err)
 				}
 				f.wantGets(t, 1, "a look-up after the Set")
 			}},
 		{"delete", func(f *cacheFixture) error { return f.c.Delete(context.Background(), "default") },
 			func(t *testing.T, f *cacheFixture) {
-				if k, err := f.get(t, "default"); !errors.Is(err, credstore.ErrNotFound) {
-					t.Fatalf("after the Delete: %s, %v; want ErrNotFound", credstore.Hint(k), err)
+				if k, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrNotFound) {
+					t.Fatalf("after the Delete: %s, %v; want ErrNotFound", apikey.Hint(k), err)
 				}
 				f.wantGets(t, 1, "a look-up after the Delete")
 			}},
@@ -302,7 +304,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			return nil
 		}, func(t *testing.T, f *cacheFixture) {
 			if k, err := f.get(t, "default"); err != nil || k != cacheKey2 {
-				t.Fatalf("after forget: %s, %v; want the keychain read afresh", credstore.Hint(k), err)
+				t.Fatalf("after forget: %s, %v; want the keychain read afresh", apikey.Hint(k), err)
 			}
 			f.wantGets(t, 2, "a look-up after forget")
 		}},
@@ -319,7 +321,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 					once.Do(func() { close(held); <-resume })
 				}
 			})
-			f.h.note(&credstore.KeychainError{Fault: credstore.FaultUnavailable, Reason: "test"})
+			f.h.note(&keychain.Error{Fault: keychain.FaultUnavailable, Reason: "test"})
 
 			type answer struct {
 				key string
@@ -334,7 +336,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			}
 			select {
 			case a := <-got:
-				t.Fatalf("harness: the look-up returned (%s, %v) before the read was recorded", credstore.Hint(a.key), a.err)
+				t.Fatalf("harness: the look-up returned (%s, %v) before the read was recorded", apikey.Hint(a.key), a.err)
 			default:
 			}
 			f.wantGets(t, 1, "the held read")
@@ -343,7 +345,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 			}
 			unblock()
 			if a := <-got; a.err != nil || a.key != cacheKey1 {
-				t.Fatalf("the look-up that raced the write: %s, %v; want the key it read", credstore.Hint(a.key), a.err)
+				t.Fatalf("the look-up that raced the write: %s, %v; want the key it read", apikey.Hint(a.key), a.err)
 			}
 			w.check(t, f)
 		})
@@ -365,7 +367,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 	f.h.mu.Unlock()
 	f.k.fail(errNoBus)
 	for range 10 {
-		if _, err := f.get(t, "default"); !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
+		if _, err := f.get(t, "default"); !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 			t.Fatalf("look-up with the keychain down: %v, want ErrKeychain", err)
 		}
 	}
@@ -388,7 +390,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 			t.Fatal(err)
 		}
 		if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-			t.Fatalf("look-up once the keychain is back: %s, %v", credstore.Hint(k), err)
+			t.Fatalf("look-up once the keychain is back: %s, %v", apikey.Hint(k), err)
 		}
 		f.wantGets(t, 2, "the look-up after the keychain came back")
 	})
@@ -512,7 +514,7 @@ func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
 	// start a renewal of its own (the old entry is past two thirds).
 	waitUntil(t, "the renewal", func() bool { e, ok := f.entry("default"); return ok && e.key == cacheKey2 })
 	if k, _ := f.get(t, "default"); k != cacheKey2 {
-		t.Fatalf("after the renewal: %s, want the renewed key", credstore.Hint(k))
+		t.Fatalf("after the renewal: %s, want the renewed key", apikey.Hint(k))
 	}
 	f.wantGets(t, 2, "one renewal")
 
@@ -540,7 +542,7 @@ func TestKeyCacheOneRenewalAtATime(t *testing.T) {
 	defer release()
 	for range 50 {
 		if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-			t.Fatalf("look-up during the renewal: %s, %v", credstore.Hint(k), err)
+			t.Fatalf("look-up during the renewal: %s, %v", apikey.Hint(k), err)
 		}
 	}
 	select {
@@ -572,7 +574,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
+		if !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 			t.Fatalf("abandoned look-up: %v, want a keychain timeout", err)
 		}
 	case <-time.After(patience):
@@ -581,7 +583,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 	release()
 	waitUntil(t, "the read recorded", func() bool { _, ok := f.entry("default"); return ok })
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
-		t.Fatalf("next look-up: %s, %v", credstore.Hint(k), err)
+		t.Fatalf("next look-up: %s, %v", apikey.Hint(k), err)
 	}
 	f.wantGets(t, 1, "after an abandoned look-up")
 }

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -22,7 +23,7 @@ func TestLockSignalStopsKeysAtOnce(t *testing.T) {
 	testkeyring.Require(t)
 	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
 	svc := testkeyring.Service()
-	kc := credstore.NewKeychain(credstore.WithService(svc))
+	kc := keychain.New(keychain.WithService(svc))
 	ctx := t.Context()
 	t.Cleanup(func() { _ = kc.Delete(context.Background(), "default") })
 	if err := kc.Set(ctx, "default", "sk_LOCKlockLOCKlockLOCKlockLOCKlock0001"); err != nil {
@@ -52,7 +53,7 @@ func TestLockSignalStopsKeysAtOnce(t *testing.T) {
 	})
 	waitUntil(t, "the cache refuses the key once the keychain is locked", func() bool {
 		_, err := c.Get(ctx, "default")
-		return errors.Is(err, credstore.ErrKeychain)
+		return errors.Is(err, storeerr.ErrKeychain)
 	})
 	testkeyring.Unlock(t, bus, password)
 	waitUntil(t, "the cache serves the key again once unlocked", func() bool {

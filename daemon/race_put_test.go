@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -30,7 +31,7 @@ func TestPutRacingMigrationIsNoOutage(t *testing.T) {
 	}()
 	for i := range 150 {
 		_, err := c.Put(ctx, "default", fmt.Sprintf("sk_PUTputPUTputPUTputPUT%013d", i), credstore.PutOptions{})
-		if errors.Is(err, credstore.ErrKeychain) {
+		if errors.Is(err, storeerr.ErrKeychain) {
 			t.Fatalf("PUT %d racing a migration: %v", i, err)
 		}
 		if err != nil && !strings.Contains(err.Error(), "another program changed") {

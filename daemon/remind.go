@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
 )
 
@@ -161,7 +163,7 @@ func (r *Reminder) checkProfile(ctx context.Context, name string, p credstore.Pr
 
 // remind gives one reminder through every channel and remembers it.
 func (r *Reminder) remind(ctx context.Context, name string, p credstore.Profile, from, now, due time.Time, overdue bool) {
-	if _, err := r.Store.Stored(ctx, name); errors.Is(err, credstore.ErrNotFound) {
+	if _, err := r.Store.Stored(ctx, name); errors.Is(err, storeerr.ErrNotFound) {
 		return // the key is gone from the keychain: nothing to rotate
 	}
 	rot := credstore.RotationOf(p, r.period(), now)
@@ -265,7 +267,7 @@ func (r *Reminder) lookupCreated(ctx context.Context, name string, p *credstore.
 		log.Debug("created_at look-up: no key to ask with", "err", err)
 		return
 	}
-	if credstore.Hint(stored.Key) != p.KeyHint {
+	if apikey.Hint(stored.Key) != p.KeyHint {
 		return // the metadata is about another key; leave it alone
 	}
 	if !credstore.SecureURL(stored.URL) {

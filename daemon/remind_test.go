@@ -17,6 +17,8 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/toraleapi/fakeapi"
 )
 
@@ -121,7 +123,7 @@ func newFixtureWith(t *testing.T, storedAt time.Time, key string, o credstore.Pu
 	c := &clock{t: storedAt}
 	mem := &memBackend{m: map[string]string{}}
 	st := &credstore.Store{
-		Keychain:  credstore.NewKeychain(credstore.WithKeyring(mem)),
+		Keychain:  keychain.New(keychain.WithKeyring(mem)),
 		StateFile: credstore.StateFile{Dir: t.TempDir()},
 		Now:       c.Now,
 	}
@@ -550,7 +552,7 @@ func TestCreatedAtLookupNeverOverHTTP(t *testing.T) {
 				mu.Lock()
 				a := r.Header.Get("Authorization")
 				if a != "" {
-					a = "present (" + credstore.Hint(a) + ")"
+					a = "present (" + apikey.Hint(a) + ")"
 				}
 				auth = append(auth, r.Method+" "+r.URL.Path+" Authorization: "+a)
 				mu.Unlock()
@@ -649,7 +651,7 @@ func TestRunSleepsUntilNextMoment(t *testing.T) {
 // due: what the daemon pays each hour.
 func BenchmarkCheck(b *testing.B) {
 	st := &credstore.Store{
-		Keychain:  credstore.NewKeychain(credstore.WithKeyring(&memBackend{m: map[string]string{}})),
+		Keychain:  keychain.New(keychain.WithKeyring(&memBackend{m: map[string]string{}})),
 		StateFile: credstore.StateFile{Dir: b.TempDir()},
 	}
 	if err := st.StateFile.Update(func(s *credstore.State) error {

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/vaultkv"
 )
 
@@ -60,7 +63,7 @@ func (r *remotes) open(profile string, spec credstore.StoreSpec) (credstore.Sour
 		r.entries[profile] = &remoteEntry{spec: spec, src: src}
 		return src, nil
 	}
-	c, err := vaultkv.New(credstore.VaultConfig(*spec.Vault, r.getenv))
+	c, err := vaultkv.New(vault.Config(*spec.Vault, r.getenv))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +71,7 @@ func (r *remotes) open(profile string, spec credstore.StoreSpec) (credstore.Sour
 	if r.taken != nil {
 		f.OnChange = func(s vaultkv.Secret) { r.taken(profile, s) }
 	}
-	e := &remoteEntry{spec: spec, follower: f, src: &followed{f: f, vs: &credstore.VaultSource{C: c, Wrote: f.Took}}}
+	e := &remoteEntry{spec: spec, follower: f, src: &followed{f: f, vs: &vault.Source{C: c, Wrote: f.Took}}}
 	r.entries[profile] = e
 	if r.ctx != nil {
 		r.startLocked(e)
@@ -152,7 +155,7 @@ func (r *remotes) statuses() map[string]credstore.StoreStatus {
 // read synchronously only until the first version is held.
 type followed struct {
 	f  *vaultkv.Follower
-	vs *credstore.VaultSource
+	vs *vault.Source
 }
 
 func (s *followed) GetVersion(ctx context.Context, profile string) (string, int, error) {
@@ -161,7 +164,7 @@ func (s *followed) GetVersion(ctx context.Context, profile string) (string, int,
 	}
 	cur, err := s.f.Current()
 	if err != nil {
-		return "", 0, &credstore.StoreError{Profile: profile, Err: err}
+		return "", 0, &storeerr.StoreError{Profile: profile, Err: err}
 	}
 	return cur.Key, cur.Version, nil
 }
@@ -207,7 +210,7 @@ var (
 // the version served: its hint, and when this machine took it (the
 // rotation clock), remembering the hint it replaced. Never the key.
 func (d *Daemon) recordTaken(profile string, s vaultkv.Secret) {
-	hint := credstore.Hint(s.Key)
+	hint := apikey.Hint(s.Key)
 	err := d.store.UpdateState(func(st *credstore.State) error {
 		if _, ok := st.Stores[profile]; !ok {
 			return nil // the store changed meanwhile

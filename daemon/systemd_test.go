@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -230,7 +231,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 	}
 	_, err = c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default"})
 	var ie *ipc.Error
-	if !errors.As(err, &ie) || ie.Status != 503 || ie.Code != ipc.CodeKeychain || errors.Is(err, credstore.ErrNotFound) {
+	if !errors.As(err, &ie) || ie.Status != 503 || ie.Code != ipc.CodeKeychain || errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("stored look-up without a keychain: %v", err)
 	}
 	if r, err := c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default", Env: credstore.Env{APIKey: keyEnv}}); err != nil || r.Key != keyEnv {
@@ -256,7 +257,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 			return fmt.Errorf("%+v %v", h, err)
 		}
 		_, err = c.Resolve(tokenDoor(ctx), credstore.Request{Profile: "default"})
-		if !errors.Is(err, credstore.ErrNotFound) {
+		if !errors.Is(err, storeerr.ErrNotFound) {
 			return fmt.Errorf("stored look-up after recovery: %v", err)
 		}
 		return nil

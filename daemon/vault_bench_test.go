@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
+	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/vaulttest"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -38,10 +39,10 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 		t.Fatal(err)
 	}
 	tokFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokFile, []byte(v.Token(t, &vault.TokenCreateRequest{Policies: []string{"read"}})), 0o600); err != nil {
+	if err := os.WriteFile(tokFile, []byte(v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"read"}})), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &credstore.VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/bench", TokenFile: tokFile}}
+	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &vault.Spec{Addr: v.Addr, Mount: "secret", Path: "torale/bench", TokenFile: tokFile}}
 	socks := make([]string, n)
 	for i := range n {
 		w := proctest.NewWorld(t)

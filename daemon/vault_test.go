@@ -10,9 +10,13 @@ import (
 	"testing"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
+	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/vaulttest"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -30,7 +34,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	v.Put(t, "secret", "torale/ci", map[string]any{"api_key": vaulttest.Key(1)})
 	tokFile := filepath.Join(t.TempDir(), "vault-token")
 	writeToken := func() {
-		tok := v.Token(t, &vault.TokenCreateRequest{Policies: []string{"torale-read"}})
+		tok := v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"torale-read"}})
 		if err := os.WriteFile(tokFile+".tmp", []byte(tok), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +46,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 
 	mem := newMemKeyring(map[string]string{})
 	p := startInProcess(t, `{}`, func(c *Config) {
-		c.Keychain = credstore.NewKeychain(credstore.WithKeyring(mem))
+		c.Keychain = keychain.New(keychain.WithKeyring(mem))
 		c.VaultInterval, c.VaultMaxBackoff = 200*time.Millisecond, 500*time.Millisecond
 	})
 	home := filepath.Dir(p.state.Dir)
@@ -63,10 +67,10 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	// store set vault, as the CLI does it: the key is read once to check.
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	cli := &credstore.Store{Keychain: credstore.NewKeychain(credstore.WithKeyring(mem)), StateFile: p.state}
-	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &credstore.VaultSpec{Addr: v.Addr, Mount: "secret", Path: "torale/ci", TokenFile: tokFile}}
+	cli := &credstore.Store{Keychain: keychain.New(keychain.WithKeyring(mem)), StateFile: p.state}
+	spec := credstore.StoreSpec{Kind: credstore.StoreVault, Vault: &vault.Spec{Addr: v.Addr, Mount: "secret", Path: "torale/ci", TokenFile: tokFile}}
 	res, err := cli.SetStore(ctx, "ci", spec, true, func(string) string { return "" })
-	if err != nil || res.Version != 1 || res.KeyHint != credstore.Hint(vaulttest.Key(1)) {
+	if err != nil || res.Version != 1 || res.KeyHint != apikey.Hint(vaulttest.Key(1)) {
 		t.Fatalf("SetStore = %+v, %v", res, err)
 	}
 	b, _ := os.ReadFile(p.state.Path())
@@ -83,7 +87,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 				return err
 			}
 			if r.Key != want {
-				return fmt.Errorf("serving %s, want %s", credstore.Hint(r.Key), credstore.Hint(want))
+				return fmt.Errorf("serving %s, want %s", apikey.Hint(r.Key), apikey.Hint(want))
 			}
 			return nil
 		}
@@ -105,7 +109,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 		if err != nil {
 			return err
 		}
-		if pr := st.Profiles["ci"]; pr == nil || pr.KeyHint != credstore.Hint(vaulttest.Key(2)) || pr.Source != credstore.SourceVault {
+		if pr := st.Profiles["ci"]; pr == nil || pr.KeyHint != apikey.Hint(vaulttest.Key(2)) || pr.Source != credstore.SourceVault {
 			return fmt.Errorf("profile ci: %+v", pr)
 		}
 		return nil
@@ -173,7 +177,7 @@ path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	}
 	within(t, "the keychain answers again", func() error {
 		_, err := c.Resolve(credstore.WithDoor(ctx, credstore.DoorToken), credstore.Request{Profile: "ci"})
-		if !errors.Is(err, credstore.ErrNotFound) {
+		if !errors.Is(err, storeerr.ErrNotFound) {
 			return fmt.Errorf("resolve after store set keychain: %v", err)
 		}
 		return nil

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -67,7 +70,7 @@ func newWatchFixture(t testing.TB, configure func(*watchFixture)) *watchFixture 
 	}
 	f.path = filepath.Join(f.dir, "config.json")
 	f.store = &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithService(testkeyring.Service())),
+		Keychain:   keychain.New(keychain.WithService(testkeyring.Service())),
 		StateFile:  credstore.StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: f.path,
 	}
@@ -193,14 +196,14 @@ func (f *watchFixture) waitMigrated(t testing.TB, key, want string) {
 			stored, err = f.store.Keychain.Get(context.Background(), credstore.DefaultProfile)
 			if err == nil && stored == key {
 				if st, _ := f.store.StateFile.Load(); st != nil && st.Profiles[credstore.DefaultProfile] != nil &&
-					st.Profiles[credstore.DefaultProfile].KeyHint == credstore.Hint(key) {
+					st.Profiles[credstore.DefaultProfile].KeyHint == apikey.Hint(key) {
 					return
 				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", patience, got, credstore.Hint(stored), err, f.log)
+	t.Fatalf("not migrated within %s: config.json = %q, keychain = %s (%v)\nlog:\n%s", patience, got, apikey.Hint(stored), err, f.log)
 }
 
 func waitFor(t testing.TB, cond func() bool) {
@@ -263,12 +266,12 @@ func TestWatcherFileDeletedAndRecreated(t *testing.T) {
 	f.lookedAgain(t) // at config.json gone
 	// A deleted file is not a logout.
 	if k, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); err != nil || k != keyA {
-		t.Fatalf("after deleting config.json the keychain holds %s (%v)", credstore.Hint(k), err)
+		t.Fatalf("after deleting config.json the keychain holds %s (%v)", apikey.Hint(k), err)
 	}
 	writeFile(t, f.path, config(keyB))
 	f.waitMigrated(t, keyB, config(""))
 	st, _ := f.store.StateFile.Load()
-	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != credstore.Hint(keyA) || p.Source != credstore.SourceConfig {
+	if p := st.Profiles[credstore.DefaultProfile]; p == nil || p.PreviousKeyHint != apikey.Hint(keyA) || p.Source != credstore.SourceConfig {
 		t.Errorf("metadata = %+v", p)
 	}
 }
@@ -400,7 +403,7 @@ func TestWatcherMalformedWarnsOnce(t *testing.T) {
 	if n := strings.Count(log, "level=WARN"); n != 1 || !strings.Contains(log, "half-written") || strings.Contains(log, keyA) {
 		t.Fatalf("want one warning without the key, got %d:\n%s", n, log)
 	}
-	if _, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := f.store.Keychain.Get(context.Background(), credstore.DefaultProfile); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("keychain changed: %v", err)
 	}
 	writeFile(t, f.path, config(keyA))

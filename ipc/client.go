@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/peercred"
 )
 
@@ -56,11 +59,11 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool {
 	switch e.Code {
 	case CodeNotFound:
-		return target == credstore.ErrNotFound
+		return target == storeerr.ErrNotFound
 	case CodeKeychain:
-		return target == credstore.ErrKeychain
+		return target == storeerr.ErrKeychain
 	case CodeBadKey:
-		return target == credstore.ErrBadKey
+		return target == apikey.ErrBadKey
 	case CodeBadProfile:
 		return target == credstore.ErrBadProfile
 	case CodeBadURL:
@@ -237,7 +240,7 @@ func (c *Client) Health(ctx context.Context) error {
 		return err
 	}
 	if h.Keychain != "ok" {
-		return &credstore.KeychainError{Fault: credstore.FaultUnavailable, Reason: strings.TrimPrefix(h.Keychain, "unavailable: ")}
+		return &keychain.Error{Fault: keychain.FaultUnavailable, Reason: strings.TrimPrefix(h.Keychain, "unavailable: ")}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 )
 
 // fakeBackend is a credstore.Backend of the tests' own: keys in a map, and
@@ -132,7 +133,7 @@ func (f *fakeBackend) List(context.Context) ([]credstore.ProfileInfo, error) {
 	}
 	var out []credstore.ProfileInfo
 	for p, k := range f.keys {
-		out = append(out, credstore.ProfileInfo{Name: p, Profile: credstore.Profile{KeyHint: credstore.Hint(k), Source: credstore.SourceLogin}})
+		out = append(out, credstore.ProfileInfo{Name: p, Profile: credstore.Profile{KeyHint: apikey.Hint(k), Source: credstore.SourceLogin}})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -150,7 +151,7 @@ func (f *fakeBackend) Put(_ context.Context, profile, key string, o credstore.Pu
 	if src == "" {
 		src = credstore.SourceLogin
 	}
-	return credstore.ProfileInfo{Name: profile, Profile: credstore.Profile{KeyHint: credstore.Hint(key), Source: src, KeyID: o.KeyID, CreatedAt: o.CreatedAt, APIURL: o.APIURL}}, nil
+	return credstore.ProfileInfo{Name: profile, Profile: credstore.Profile{KeyHint: apikey.Hint(key), Source: src, KeyID: o.KeyID, CreatedAt: o.CreatedAt, APIURL: o.APIURL}}, nil
 }
 
 func (f *fakeBackend) Delete(_ context.Context, profile string) error {

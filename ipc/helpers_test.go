@@ -17,6 +17,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -74,7 +75,7 @@ func newStore(t *testing.T) (*credstore.Store, *memKeyring) {
 	mk := &memKeyring{m: map[string]string{}}
 	dir := t.TempDir()
 	return &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(mk), credstore.WithTimeout(2*time.Second)),
+		Keychain:   keychain.New(keychain.WithKeyring(mk), keychain.WithTimeout(2*time.Second)),
 		StateFile:  credstore.StateFile{Dir: filepath.Join(dir, "state")},
 		ConfigPath: filepath.Join(dir, "config.json"),
 	}, mk

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -18,7 +20,7 @@ import (
 func TestRealKeychainOverTheSocket(t *testing.T) {
 	testkeyring.Require(t)
 	svc := testkeyring.Service()
-	kc := credstore.NewKeychain(credstore.WithService(svc))
+	kc := keychain.New(keychain.WithService(svc))
 	dir := t.TempDir()
 	st := &credstore.Store{Keychain: kc, StateFile: credstore.StateFile{Dir: filepath.Join(dir, "state")}, ConfigPath: filepath.Join(dir, "config.json")}
 	sock, _ := serve(t, st, ipc.Options{})
@@ -30,7 +32,7 @@ func TestRealKeychainOverTheSocket(t *testing.T) {
 	if err := c.Health(ctx); err != nil {
 		t.Fatalf("health: %v", err)
 	}
-	if _, err := c.Resolve(ctx, credstore.Request{}); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := c.Resolve(ctx, credstore.Request{}); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("empty keychain: %v", err)
 	}
 	if _, err := c.Put(ctx, "default", testKey, credstore.PutOptions{}); err != nil {
@@ -46,7 +48,7 @@ func TestRealKeychainOverTheSocket(t *testing.T) {
 	if err := c.Delete(ctx, "default"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kc.Get(ctx, "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := kc.Get(ctx, "default"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("after delete the keychain says %v", err)
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/peercred"
@@ -391,7 +394,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		h.Audit = &st
 	}
 	if err := s.b.Health(r.Context()); err != nil {
-		h.Keychain = credstore.KeychainState(err)
+		h.Keychain = keychain.State(err)
 	}
 	if s.o.Stores != nil {
 		h.Stores = s.o.Stores()
@@ -573,18 +576,18 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, credstore.ErrBadProfile):
 		status, code = http.StatusBadRequest, CodeBadProfile
-	case errors.Is(err, credstore.ErrBadKey):
+	case errors.Is(err, apikey.ErrBadKey):
 		status, code = http.StatusBadRequest, CodeBadKey
 	case errors.Is(err, credstore.ErrBadURL):
 		status, code = http.StatusBadRequest, CodeBadURL
 	case errors.Is(err, credstore.ErrBadRequest):
 		status, code = http.StatusBadRequest, CodeBadRequest
 		msg = strings.TrimPrefix(msg, credstore.ErrBadRequest.Error()+": ")
-	case errors.Is(err, credstore.ErrKeychain):
+	case errors.Is(err, storeerr.ErrKeychain):
 		status, code = http.StatusServiceUnavailable, CodeKeychain
 	case errors.Is(err, credstore.ErrDenied):
 		status, code = http.StatusForbidden, CodeDenied
-	case errors.Is(err, credstore.ErrNotFound):
+	case errors.Is(err, storeerr.ErrNotFound):
 		status, code = http.StatusNotFound, CodeNotFound
 	default:
 		s.log.Error("request failed", "err", err)

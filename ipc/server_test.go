@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -87,7 +90,7 @@ func TestRoutesAndErrors(t *testing.T) {
 		}
 	}
 	// The write that the 400s refused never happened.
-	if _, err := st.Stored(t.Context(), "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if _, err := st.Stored(t.Context(), "default"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("a refused PUT stored something: %v", err)
 	}
 	for path, want := range map[string]string{
@@ -190,20 +193,20 @@ type scripted struct {
 
 func scriptedErrors() []scripted {
 	return []scripted{
-		{"no key", &credstore.NoKeyError{Profile: "work"}, 404, ipc.CodeNotFound, credstore.ErrNotFound},
-		{"keychain locked", &credstore.KeychainError{Fault: credstore.FaultLocked, Reason: "read: failed to unlock", Fix: "unlock it"}, 503, ipc.CodeKeychain, credstore.ErrKeychain},
-		{"keychain timeout", &credstore.KeychainError{Fault: credstore.FaultTimeout, Reason: "read took longer than 3s"}, 503, ipc.CodeKeychain, credstore.ErrKeychain},
+		{"no key", &credstore.NoKeyError{Profile: "work"}, 404, ipc.CodeNotFound, storeerr.ErrNotFound},
+		{"keychain locked", &keychain.Error{Fault: keychain.FaultLocked, Reason: "read: failed to unlock", Fix: "unlock it"}, 503, ipc.CodeKeychain, storeerr.ErrKeychain},
+		{"keychain timeout", &keychain.Error{Fault: keychain.FaultTimeout, Reason: "read took longer than 3s"}, 503, ipc.CodeKeychain, storeerr.ErrKeychain},
 		{"bad url", fmt.Errorf("%w: TORALE_API_URL must start with https://", credstore.ErrBadURL), 400, ipc.CodeBadURL, credstore.ErrBadURL},
 		{"denied", fmt.Errorf("%w: this caller may not read profile work", credstore.ErrDenied), 403, ipc.CodeDenied, credstore.ErrDenied},
-		{"bad key", fmt.Errorf("%w: too short", credstore.ErrBadKey), 400, ipc.CodeBadKey, credstore.ErrBadKey},
+		{"bad key", fmt.Errorf("%w: too short", apikey.ErrBadKey), 400, ipc.CodeBadKey, apikey.ErrBadKey},
 		{"bad profile", fmt.Errorf("%w \"x y\"", credstore.ErrBadProfile), 400, ipc.CodeBadProfile, credstore.ErrBadProfile},
 		{"bad request", fmt.Errorf("%w: env.TORALE_DEV must be a string", credstore.ErrBadRequest), 400, ipc.CodeBadRequest, credstore.ErrBadRequest},
 		{"internal", errInternal, 500, ipc.CodeInternal, nil},
 	}
 }
 
-var allSentinels = []error{credstore.ErrNotFound, credstore.ErrKeychain, credstore.ErrBadURL, credstore.ErrDenied,
-	credstore.ErrBadKey, credstore.ErrBadProfile, credstore.ErrBadRequest}
+var allSentinels = []error{storeerr.ErrNotFound, storeerr.ErrKeychain, credstore.ErrBadURL, credstore.ErrDenied,
+	apikey.ErrBadKey, credstore.ErrBadProfile, credstore.ErrBadRequest}
 
 // TestServerMapsBackendErrors: every Backend error, from every route, is
 // one status and one code, with the error's own sentence as the message.
@@ -236,7 +239,7 @@ func TestServerMapsBackendErrors(t *testing.T) {
 		}
 	}
 	// Health answers 200 whatever the keychain says, and says it.
-	fb.fail("Health", &credstore.KeychainError{Fault: credstore.FaultLocked, Reason: "collection login"})
+	fb.fail("Health", &keychain.Error{Fault: keychain.FaultLocked, Reason: "collection login"})
 	r := call(t, hc, "GET", "/v1/health", "")
 	if r.status != 200 || r.body["status"] != "ok" || r.body["keychain"] != "unavailable: locked (collection login)" {
 		t.Errorf("health, keychain locked: %d %s", r.status, r.raw)
@@ -352,8 +355,8 @@ func TestClientTypedErrors(t *testing.T) {
 			}
 		}
 	}
-	fb.fail("Health", &credstore.KeychainError{Fault: credstore.FaultUnavailable, Reason: "no Secret Service"})
-	if err := c.Health(ctx); !errors.Is(err, credstore.ErrKeychain) || errors.Is(err, credstore.ErrNotFound) {
+	fb.fail("Health", &keychain.Error{Fault: keychain.FaultUnavailable, Reason: "no Secret Service"})
+	if err := c.Health(ctx); !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 		t.Errorf("health, keychain down: %v", err)
 	}
 	fb.fail("Health", nil)
@@ -382,14 +385,14 @@ func TestClientOverRealStore(t *testing.T) {
 	ctx := credstore.WithDoor(t.Context(), credstore.DoorToken) // a door: a key is handed out
 	_, err := c.Resolve(ctx, credstore.Request{Profile: "default"})
 	var ie *ipc.Error
-	if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, credstore.ErrNotFound) || errors.Is(err, credstore.ErrKeychain) {
+	if !errors.As(err, &ie) || ie.Status != 404 || !errors.Is(err, storeerr.ErrNotFound) || errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("resolve with no key: %v", err)
 	}
 	if err.Error() != credstore.NoKeyMessage("default") {
 		t.Errorf("no key: %q", err)
 	}
 	// A malformed key's message shows at most its first 7 characters.
-	if _, err := c.Put(ctx, "default", "sk_badkey!", credstore.PutOptions{}); !errors.Is(err, credstore.ErrBadKey) || strings.Contains(err.Error(), "sk_badke") {
+	if _, err := c.Put(ctx, "default", "sk_badkey!", credstore.PutOptions{}); !errors.Is(err, apikey.ErrBadKey) || strings.Contains(err.Error(), "sk_badke") {
 		t.Fatalf("bad key: %v", err)
 	}
 	if _, err := c.Put(ctx, "a b", testKey, credstore.PutOptions{}); !errors.Is(err, credstore.ErrBadProfile) {
@@ -424,7 +427,7 @@ func TestClientOverRealStore(t *testing.T) {
 	if err := c.Delete(ctx, "default"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Delete(ctx, "default"); !errors.Is(err, credstore.ErrNotFound) {
+	if err := c.Delete(ctx, "default"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -499,7 +502,7 @@ func TestClientWithoutADaemon(t *testing.T) {
 		start := time.Now()
 		err := do()
 		d := time.Since(start)
-		if !errors.Is(err, ipc.ErrDaemonStuck) || errors.Is(err, ipc.ErrNoDaemon) || errors.Is(err, credstore.ErrNotFound) {
+		if !errors.Is(err, ipc.ErrDaemonStuck) || errors.Is(err, ipc.ErrNoDaemon) || errors.Is(err, storeerr.ErrNotFound) {
 			t.Errorf("%s on a daemon that never answers: %v, want ErrDaemonStuck", name, err)
 		}
 		if d < timeout/2 || d > timeout+time.Second {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
@@ -257,7 +258,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.o.Store.Stored(ctx, profile)
 	switch {
-	case errors.Is(err, credstore.ErrKeychain):
+	case errors.Is(err, storeerr.ErrKeychain):
 		s.refuse(w, r, http.StatusServiceUnavailable, "torale-cred cannot read the key of profile "+profile+" now: "+err.Error(), "program", caller.Program())
 		return
 	case err != nil:

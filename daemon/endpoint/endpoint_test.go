@@ -16,6 +16,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 )
 
 const (
@@ -77,7 +78,7 @@ func newFixture(t *testing.T, uid uint32) *fixture {
 	t.Cleanup(f.upstream.Close)
 	home := t.TempDir()
 	f.store = &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(&memKeyring{m: map[string]string{}})),
+		Keychain:   keychain.New(keychain.WithKeyring(&memKeyring{m: map[string]string{}})),
 		StateFile:  credstore.StateFile{Dir: filepath.Join(home, "state")},
 		ConfigPath: filepath.Join(home, "config.json"),
 	}

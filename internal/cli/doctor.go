@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/paths"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
@@ -197,13 +198,13 @@ func checkKeychain(ctx context.Context, f *Factory) check {
 		return c
 	}
 	err = kc.Ping(ctx)
-	var ke *credstore.KeychainError
+	var ke *keychain.Error
 	switch {
 	case err == nil:
 		c.OK, c.Detail = true, "answers, collection unlocked"
 	case errors.As(err, &ke):
 		c.Detail, c.Fix = ke.Detail(), ke.Fix
-		if ke.Fault == credstore.FaultLocked {
+		if ke.Fault == keychain.FaultLocked {
 			c.Detail = "the default collection is locked"
 		}
 		if i := strings.Index(c.Detail, "; "); i >= 0 && c.Fix != "" {

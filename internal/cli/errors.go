@@ -6,6 +6,7 @@ import (
 	"os/exec"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // Exit codes fixed by SPEC.md.
@@ -57,9 +58,9 @@ func exitCode(err error) int {
 		return ExitNotFoundCmd
 	case errors.Is(err, errUsage), errors.Is(err, credstore.ErrBadProfile):
 		return ExitUsage
-	case errors.Is(err, credstore.ErrKeychain):
+	case errors.Is(err, storeerr.ErrKeychain):
 		return ExitKeychain
-	case errors.Is(err, credstore.ErrNotFound):
+	case errors.Is(err, storeerr.ErrNotFound):
 		return ExitNoKey
 	}
 	return ExitFailure

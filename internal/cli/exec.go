@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/harden"
 )
 
@@ -117,8 +118,8 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 
 // environ is this process's environment as it was given: without the
 // session bus address torale-cred put there itself to reach the keychain
-// (credstore.SetSessionBus), which the command did not ask for.
-func environ() []string { return withoutBus(os.Environ(), credstore.SetSessionBus()) }
+// (keychain.SetSessionBus), which the command did not ask for.
+func environ() []string { return withoutBus(os.Environ(), keychain.SetSessionBus()) }
 
 // withoutBus is env without DBUS_SESSION_BUS_ADDRESS=bus (bus "": env).
 func withoutBus(env []string, bus string) []string {

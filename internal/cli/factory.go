@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/paths"
 )
 
@@ -63,7 +64,7 @@ func (f *Factory) keychainService() string {
 	if s := f.Getenv("TORALE_CRED_KEYCHAIN_SERVICE"); s != "" {
 		return s
 	}
-	return credstore.Service
+	return keychain.Service
 }
 
 // timeout bounds every keychain call: --keychain-timeout,
@@ -79,7 +80,7 @@ func (f *Factory) timeout() (time.Duration, error) {
 		}
 		return d, nil
 	}
-	return credstore.DefaultKeychainTimeout, nil
+	return keychain.DefaultTimeout, nil
 }
 
 // clientTimeout is how long a client waits for the daemon's answer: the
@@ -89,7 +90,7 @@ func (f *Factory) timeout() (time.Duration, error) {
 func (f *Factory) clientTimeout() time.Duration {
 	d, err := f.timeout()
 	if err != nil {
-		d = credstore.DefaultKeychainTimeout
+		d = keychain.DefaultTimeout
 	}
 	return d + 2*time.Second
 }
@@ -111,17 +112,17 @@ func (f *Factory) socketPath() (string, error) {
 }
 
 // keychain opens the OS keychain with this process's bounds.
-func (f *Factory) keychain() (*credstore.Keychain, error) {
+func (f *Factory) keychain() (*keychain.Keychain, error) {
 	d, err := f.timeout()
 	if err != nil {
 		return nil, err
 	}
-	opts := []credstore.KeychainOption{credstore.WithTimeout(d), credstore.WithService(f.keychainService())}
-	if d > credstore.DefaultKeychainTimeout && f.IO.StdinTTY {
+	opts := []keychain.Option{keychain.WithTimeout(d), keychain.WithService(f.keychainService())}
+	if d > keychain.DefaultTimeout && f.IO.StdinTTY {
 		// A user who raised the timeout at a terminal can answer an unlock prompt.
-		opts = append(opts, credstore.WithUnlockPrompt())
+		opts = append(opts, keychain.WithUnlockPrompt())
 	}
-	return credstore.NewKeychain(opts...), nil
+	return keychain.New(opts...), nil
 }
 
 // Store is the local Backend over the keychain and this process's files

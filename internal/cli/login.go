@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // maxKeyInput bounds what login reads from stdin: a key is under 140 bytes.
@@ -91,7 +93,7 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 	// What the profile holds now (its hint: nothing is handed out), to say
 	// when login replaces another key.
 	before, berr := be.Stored(credstore.WithDoor(ctx, ""), profile)
-	if berr != nil && !errors.Is(berr, credstore.ErrNotFound) {
+	if berr != nil && !errors.Is(berr, storeerr.ErrNotFound) {
 		return berr
 	}
 	if o.verify {
@@ -112,14 +114,14 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 		return err
 	}
 	switch {
-	case before.KeyHint == credstore.Hint(key):
-		f.say("Profile %q already holds %s; nothing changed.", profile, credstore.Hint(key))
+	case before.KeyHint == apikey.Hint(key):
+		f.say("Profile %q already holds %s; nothing changed.", profile, apikey.Hint(key))
 	case before.KeyHint != "":
 		// Never "revoke it": the replaced key may be the one in use.
 		f.say("Stored %s for profile %q in the keychain, replacing %s; %s.",
-			credstore.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint))
+			apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint))
 	default:
-		f.say("Stored %s for profile %q in the keychain.", credstore.Hint(key), profile)
+		f.say("Stored %s for profile %q in the keychain.", apikey.Hint(key), profile)
 	}
 	return nil
 }
@@ -147,14 +149,14 @@ func readKey(ctx context.Context, f *Factory) (string, error) {
 			return "", fmt.Errorf("reading the key from standard input: %w", err)
 		}
 		if len(b) > maxKeyInput {
-			return "", fmt.Errorf("%w: standard input is longer than any key; pipe exactly one key", credstore.ErrBadKey)
+			return "", fmt.Errorf("%w: standard input is longer than any key; pipe exactly one key", apikey.ErrBadKey)
 		}
 		raw = strings.TrimRight(string(b), "\r\n")
 		if sc := bufio.NewScanner(strings.NewReader(raw)); strings.Count(raw, "\n") > 0 && sc.Scan() {
-			return "", fmt.Errorf("%w: the input holds more than one line; pipe exactly one key", credstore.ErrBadKey)
+			return "", fmt.Errorf("%w: the input holds more than one line; pipe exactly one key", apikey.ErrBadKey)
 		}
 	}
-	key, err := credstore.ParseKey(raw)
+	key, err := apikey.Parse(raw)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 func newLogoutCmd(f *Factory) *cobra.Command {
@@ -46,7 +47,7 @@ key alone.`,
 				return nil
 			}
 			err = f.Backend().Delete(credstore.WithDoor(cmd.Context(), credstore.DoorLogout), profile)
-			if errors.Is(err, credstore.ErrNotFound) {
+			if errors.Is(err, storeerr.ErrNotFound) {
 				// What the user asked for is already so: say that, not
 				// "run: torale-cred login" (exit 3 all the same, as SPEC's
 				// "not found").

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
@@ -140,7 +141,7 @@ func (b *backend) call(ctx context.Context, write bool, op func(credstore.Backen
 			return err // the daemon's own answer
 		case errors.Is(err, errUsage):
 			return err // the caller's own mistake: the keychain would say the same
-		case errors.Is(err, credstore.ErrKeychain):
+		case errors.Is(err, storeerr.ErrKeychain):
 			return err // the daemon's report on the keychain, not a broken daemon
 		case errors.Is(err, ipc.ErrNoDaemon):
 		case write:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 )
 
 // rotateAfter is --rotate-after: days ("60d", "90") or a Go duration
@@ -111,5 +112,5 @@ func (f *Factory) warnIfRotationDue(r credstore.Resolution) {
 		return
 	}
 	f.say("%s: the key %s for profile %q is %d days old (rotation was due on %s); run: torale-cred rotate --profile %s",
-		prog, credstore.Hint(r.Key), r.Profile, r.Rotation.AgeDays, r.Rotation.DueAt.Format("2006-01-02"), r.Profile)
+		prog, apikey.Hint(r.Key), r.Profile, r.Rotation.AgeDays, r.Rotation.DueAt.Format("2006-01-02"), r.Profile)
 }

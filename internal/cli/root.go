@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 )
 
 // GitHelperName is the name that makes this program git's credential
@@ -127,7 +128,7 @@ config.json as soon as they appear and to answer other tools over a socket.`,
 	pf.Var(&f.RotateAfter, "rotate-after", "a key's life before rotation is due, in days (60d) or as a duration ($TORALE_CRED_ROTATE_AFTER)")
 	// The defaults as a user reads them (help and man pages), not the zero
 	// values that mean "flag not given, ask the environment".
-	pf.Lookup("keychain-timeout").DefValue = credstore.DefaultKeychainTimeout.String()
+	pf.Lookup("keychain-timeout").DefValue = keychain.DefaultTimeout.String()
 	pf.Lookup("rotate-after").DefValue = fmtPeriod(credstore.DefaultRotationPeriod)
 
 	root.AddCommand(

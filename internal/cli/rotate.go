@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/rotation"
 )
 
@@ -45,10 +47,10 @@ func runRotate(ctx context.Context, f *Factory) error {
 		return err
 	}
 	be := f.Backend()
-	if _, err := be.Stored(ctx, profile); errors.Is(err, credstore.ErrNotFound) {
+	if _, err := be.Stored(ctx, profile); errors.Is(err, storeerr.ErrNotFound) {
 		if r, rerr := be.Resolve(ctx, f.request(profile, "", "")); rerr == nil && r.KeySource == credstore.FromConfig {
 			return fmt.Errorf("%w: profile %q has no key in the keychain, only a plaintext one in config.json; run torale-cred import first, then rotate",
-				credstore.ErrNotFound, profile)
+				storeerr.ErrNotFound, profile)
 		}
 		return err
 	}
@@ -90,7 +92,7 @@ func runRotate(ctx context.Context, f *Factory) error {
 		return nil
 	}
 	f.say("Rotated profile %q: %s replaces %s; the next rotation is due in %s.", profile, res.NewHint, res.OldHint, fmtPeriod(period))
-	if env := f.Getenv("TORALE_API_KEY"); env != "" && credstore.Hint(env) == res.OldHint {
+	if env := f.Getenv("TORALE_API_KEY"); env != "" && apikey.Hint(env) == res.OldHint {
 		f.say("%s: note: TORALE_API_KEY in this shell still holds the old, now revoked key; unset it or run: export TORALE_API_KEY=\"$(torale-cred token)\"", prog)
 	}
 	return nil

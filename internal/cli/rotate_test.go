@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/peer"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
@@ -26,7 +28,7 @@ import (
 type rotateEnv struct {
 	t        *testing.T
 	env      map[string]string
-	keychain *credstore.Keychain
+	keychain *keychain.Keychain
 	state    credstore.StateFile
 }
 
@@ -44,7 +46,7 @@ func newRotateEnv(t *testing.T, apiURL string) *rotateEnv {
 		"TORALE_CRED_KEYCHAIN_SERVICE": svc,
 		"TORALE_API_URL":               apiURL,
 	}}
-	e.keychain = credstore.NewKeychain(credstore.WithService(svc))
+	e.keychain = keychain.New(keychain.WithService(svc))
 	e.state = credstore.StateFile{Dir: e.env["TORALE_CRED_STATE_DIR"]}
 	t.Cleanup(func() { _ = e.keychain.Delete(context.Background(), "default") })
 	return e
@@ -88,7 +90,7 @@ func (e *rotateEnv) stateBytes() []byte {
 func (e *rotateEnv) unchanged(api *fakeapi.Server, old string, stateBefore []byte) {
 	e.t.Helper()
 	if got := e.stored(); got != old {
-		e.t.Fatalf("keychain holds %s, want the old key %s", credstore.Hint(got), credstore.Hint(old))
+		e.t.Fatalf("keychain holds %s, want the old key %s", apikey.Hint(got), apikey.Hint(old))
 	}
 	if after := e.stateBytes(); !bytes.Equal(after, stateBefore) {
 		e.t.Fatalf("state.json changed:\n%s\nwas:\n%s", after, stateBefore)
@@ -100,7 +102,7 @@ func (e *rotateEnv) unchanged(api *fakeapi.Server, old string, stateBefore []byt
 		e.t.Fatal("the old key was revoked")
 	}
 	for _, k := range api.Keys() {
-		if k.Active && k.Name != "burst" && !credstore.MatchesServerPrefix(old, k.Prefix) {
+		if k.Active && k.Name != "burst" && !apikey.MatchesServerPrefix(old, k.Prefix) {
 			e.t.Fatalf("an extra key %s (%q) is left active on the server", k.Hint, k.Name)
 		}
 	}
@@ -128,15 +130,15 @@ func TestRotateDocumented(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 	newKey := e.stored()
-	if newKey == old || !credstore.ValidKey(newKey) {
-		t.Fatalf("keychain holds %s after rotate", credstore.Hint(newKey))
+	if newKey == old || !apikey.Valid(newKey) {
+		t.Fatalf("keychain holds %s after rotate", apikey.Hint(newKey))
 	}
 	if out.Len() != 0 {
 		t.Fatalf("stdout: %q", out)
 	}
 	noKeys(t, errOut.String(), old, newKey)
-	for _, want := range []string{"✓ the stored key works (user@example.com)", `"CLI Key", id ` + oldID, "✓ created a new key " + credstore.Hint(newKey),
-		"✓ the new key works", "read it back", "✓ revoked the old key " + credstore.Hint(old), "Rotated profile \"default\""} {
+	for _, want := range []string{"✓ the stored key works (user@example.com)", `"CLI Key", id ` + oldID, "✓ created a new key " + apikey.Hint(newKey),
+		"✓ the new key works", "read it back", "✓ revoked the old key " + apikey.Hint(old), "Rotated profile \"default\""} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Fatalf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -149,7 +151,7 @@ func TestRotateDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.Profiles["default"]
-	if p.Source != credstore.SourceRotate || p.KeyHint != credstore.Hint(newKey) || p.PreviousKeyHint != credstore.Hint(old) ||
+	if p.Source != credstore.SourceRotate || p.KeyHint != apikey.Hint(newKey) || p.PreviousKeyHint != apikey.Hint(old) ||
 		p.CreatedAt == nil || p.KeyID == nil || p.LastRemindedAt != nil {
 		t.Fatalf("metadata after rotate: %+v", p)
 	}
@@ -193,7 +195,7 @@ func TestRotateLiveOneKeyRule(t *testing.T) {
 	}
 	noKeys(t, errOut.String(), old)
 	for _, want := range []string{"allows one active key per account", "nothing was changed",
-		"API Keys page of your Torale server (" + api.URL + "), revoke " + credstore.Hint(old) + ` ("CLI Key")`, "torale-cred login --profile default"} {
+		"API Keys page of your Torale server (" + api.URL + "), revoke " + apikey.Hint(old) + ` ("CLI Key")`, "torale-cred login --profile default"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Fatalf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -247,7 +249,7 @@ func TestRotateLivePaste(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, buf)
 	}
 	if got := e.stored(); got != newKey {
-		t.Fatalf("keychain holds %s, want the pasted %s", credstore.Hint(got), credstore.Hint(newKey))
+		t.Fatalf("keychain holds %s, want the pasted %s", apikey.Hint(got), apikey.Hint(newKey))
 	}
 	noKeys(t, buf.String(), old, newKey)
 	s, _ := e.state.Load()
@@ -416,10 +418,10 @@ func TestRotateRevokeOldFails(t *testing.T) {
 	t.Logf("stderr:\n%s", errOut)
 	newKey := e.stored()
 	if newKey == old || !api.Active(newKey) || !api.Active(old) {
-		t.Fatalf("keychain %s; server new active %v old active %v", credstore.Hint(newKey), api.Active(newKey), api.Active(old))
+		t.Fatalf("keychain %s; server new active %v old active %v", apikey.Hint(newKey), api.Active(newKey), api.Active(old))
 	}
 	noKeys(t, errOut.String(), old, newKey)
-	for _, w := range []string{"the new key " + credstore.Hint(newKey) + " is stored and works", "revoking the old key " + credstore.Hint(old) + " failed",
+	for _, w := range []string{"the new key " + apikey.Hint(newKey) + " is stored and works", "revoking the old key " + apikey.Hint(old) + " failed",
 		"nothing is lost", "API Keys page of your Torale server"} {
 		if !strings.Contains(errOut.String(), w) {
 			t.Fatalf("stderr lacks %q:\n%s", w, errOut)
@@ -590,10 +592,10 @@ func TestRotateSaysWhoUsedTheKey(t *testing.T) {
 	e.login(old)
 	now := time.Now()
 	for _, ev := range []audit.Event{
-		{Time: now.Add(-time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 5, Exe: "/usr/bin/curl"}},
-		{Time: now.Add(-2 * time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 6, Exe: "/usr/bin/python3", Unit: "backup.service"}},
-		{Time: now.Add(-3 * time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 7, Exe: "/usr/bin/curl"}},
-		{Time: now.Add(-40 * 24 * time.Hour), Profile: "default", KeyHint: credstore.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 8, Exe: "/opt/old"}},
+		{Time: now.Add(-time.Hour), Profile: "default", KeyHint: apikey.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 5, Exe: "/usr/bin/curl"}},
+		{Time: now.Add(-2 * time.Hour), Profile: "default", KeyHint: apikey.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 6, Exe: "/usr/bin/python3", Unit: "backup.service"}},
+		{Time: now.Add(-3 * time.Hour), Profile: "default", KeyHint: apikey.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 7, Exe: "/usr/bin/curl"}},
+		{Time: now.Add(-40 * 24 * time.Hour), Profile: "default", KeyHint: apikey.Hint(old), Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 8, Exe: "/opt/old"}},
 		{Time: now.Add(-time.Hour), Profile: "default", KeyHint: "sk_...other", Door: "socket", Result: "ok", Caller: &peer.Caller{PID: 9, Exe: "/opt/other"}},
 	} {
 		if _, err := audit.Append(e.state.Dir, 0, ev); err != nil {
@@ -605,7 +607,7 @@ func TestRotateSaysWhoUsedTheKey(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 	out := errOut.String()
-	used := strings.Index(out, "these 2 programs used "+credstore.Hint(old)+" in the last 30 days")
+	used := strings.Index(out, "these 2 programs used "+apikey.Hint(old)+" in the last 30 days")
 	revoked := strings.Index(out, "✓ revoked the old key")
 	if used < 0 || revoked < used || !strings.Contains(out, "/usr/bin/curl, 2 times") ||
 		!strings.Contains(out, "/usr/bin/python3 in backup.service, once") || strings.Contains(out, "/opt/") {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/scan"
 )
 
@@ -44,7 +46,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		}
 		res, err := migrate(ctx)
 		switch {
-		case err != nil && errors.Is(err, credstore.ErrKeychain):
+		case err != nil && errors.Is(err, storeerr.ErrKeychain):
 			return said, err
 		case err != nil:
 			fd.Status, fd.Advice = "left", err.Error()
@@ -65,7 +67,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		return said, nil
 	}
 	before, err := be.Stored(credstore.WithDoor(ctx, ""), profile)
-	if err != nil && !errors.Is(err, credstore.ErrNotFound) {
+	if err != nil && !errors.Is(err, storeerr.ErrNotFound) {
 		return said, err
 	}
 	chosen := ""
@@ -73,7 +75,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		chosen = keys[0]
 	} else {
 		for _, k := range keys {
-			if credstore.Hint(k) == before.KeyHint {
+			if apikey.Hint(k) == before.KeyHint {
 				chosen = k
 			}
 		}
@@ -87,8 +89,8 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 			return err
 		}
 		stored = true
-		if before.KeyHint != "" && before.KeyHint != credstore.Hint(key) {
-			said = append(said, fmt.Sprintf("Stored %s for profile %q, replacing %s; %s.", credstore.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
+		if before.KeyHint != "" && before.KeyHint != apikey.Hint(key) {
+			said = append(said, fmt.Sprintf("Stored %s for profile %q, replacing %s; %s.", apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
 		}
 		return nil
 	}
@@ -117,7 +119,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		}
 		res, err := fixer.FixFile(ctx, fd.Path, fd.Key())
 		switch {
-		case err != nil && errors.Is(err, credstore.ErrKeychain):
+		case err != nil && errors.Is(err, storeerr.ErrKeychain):
 			return said, err
 		case err != nil:
 			fd.Status, fd.Advice = "left", strings.TrimSuffix(err.Error(), ".")

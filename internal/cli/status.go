@@ -10,6 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/internal/trust"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -126,13 +129,13 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 	for _, name := range names {
 		ps := profileStatus{ProfileInfo: byName[name]}
 		ps.Name = name
-		if envKey != "" && !credstore.ValidKey(envKey) {
+		if envKey != "" && !apikey.Valid(envKey) {
 			ps.Warning = "TORALE_API_KEY does not look like a Torale key (sk_ and 32 to 128 letters, digits, - or _); it is used as it is, as the SDK would"
 		}
 		// status learns the key's hint only; --verify takes the key itself
 		// below, through the hand-out point, judged and recorded.
 		r, err := be.Resolve(ctx, f.request(name, "", ""))
-		if errors.Is(err, credstore.ErrNotFound) && r.URL == "" {
+		if errors.Is(err, storeerr.ErrNotFound) && r.URL == "" {
 			// The daemon's 404 names no URL: ask for the URL alone.
 			req := f.request(name, "", "")
 			req.URLOnly = true
@@ -140,7 +143,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 			r.URL, r.URLSource, r.KeySource = u.URL, u.URLSource, credstore.FromNone
 		}
 		ps.APIKeySource, ps.APIURL, ps.APIURLSource = r.KeySource, r.URL, r.URLSource
-		if errors.Is(err, credstore.ErrKeychain) {
+		if errors.Is(err, storeerr.ErrKeychain) {
 			ps.APIKeySource = "unknown" // said once, on the Keychain line
 		}
 		if r.KeyHint != "" {
@@ -148,7 +151,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		}
 		ps.err = err
 		if !ps.StoredAt.IsZero() && r.KeySource != credstore.FromKeychain && kerr == nil {
-			if _, serr := be.Stored(ctx, name); errors.Is(serr, credstore.ErrNotFound) {
+			if _, serr := be.Stored(ctx, name); errors.Is(serr, storeerr.ErrNotFound) {
 				ps.Gone = true
 			}
 		}
@@ -166,7 +169,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 				}
 			}
 		}
-		if ps.err != nil && (!errors.Is(ps.err, credstore.ErrKeychain) || ps.Store != nil) {
+		if ps.err != nil && (!errors.Is(ps.err, storeerr.ErrKeychain) || ps.Store != nil) {
 			ps.Error = ps.err.Error()
 		}
 		if name == selected {
@@ -187,7 +190,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 // keychainReason is a keychain failure without its "the keychain is …"
 // lead, since the line already names the keychain.
 func keychainReason(err error) string {
-	var ke *credstore.KeychainError
+	var ke *keychain.Error
 	if errors.As(err, &ke) {
 		return ke.Detail()
 	}
@@ -212,8 +215,8 @@ func inspectConfig(path string) configStatus {
 	cs.LocalToken = credstore.IsLocalToken(snap.Config.APIKey)
 	cs.PlaintextKey = snap.Config.APIKey != "" && !cs.LocalToken
 	if cs.PlaintextKey {
-		cs.KeyHint = credstore.Hint(snap.Config.APIKey)
-		if !credstore.ValidKey(snap.Config.APIKey) {
+		cs.KeyHint = apikey.Hint(snap.Config.APIKey)
+		if !apikey.Valid(snap.Config.APIKey) {
 			cs.Problem = "its api_key is not a well-formed Torale key, so it is left in place"
 		}
 	}

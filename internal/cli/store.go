@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/credentials"
+	"github.com/torale-ai/torale-cred/credstore/vault"
 )
 
 func newStoreCmd(f *Factory) *cobra.Command {
@@ -47,7 +49,7 @@ and the audit trail work the same whatever the store.`,
 }
 
 func newStoreSetCmd(f *Factory) *cobra.Command {
-	var v credstore.VaultSpec
+	var v vault.Spec
 	var credential string
 	var noVerify bool
 	cmd := &cobra.Command{
@@ -145,7 +147,7 @@ func newStoreSetCmd(f *Factory) *cobra.Command {
 	fl.StringVar(&v.RoleIDFile, "approle-role-id-file", "", "file holding the AppRole role-id")
 	fl.StringVar(&v.SecretIDFile, "approle-secret-id-file", "", "file holding the AppRole secret-id")
 	fl.StringVar(&v.AppRoleMount, "approle-mount", "", "the AppRole auth method's mount (default approle)")
-	fl.StringVar(&credential, "credential", "", "the credential's name in $CREDENTIALS_DIRECTORY (default "+credstore.DefaultCredentialName+")")
+	fl.StringVar(&credential, "credential", "", "the credential's name in $CREDENTIALS_DIRECTORY (default "+credentials.DefaultName+")")
 	fl.BoolVar(&noVerify, "no-verify", false, "record the store without reading the key through it now")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
@@ -366,7 +367,7 @@ func checkCLI(t *testing.T, w *proctest.World, door string, env []string, r row)
 	}
 	out, errOut, code := runTimed(t, w, env, args...)
 	if code != r.want.code || strings.TrimSpace(out) != r.want.key {
-		t.Errorf("%s: token = %q, exit %d (%s); want %q, exit %d", door, credstore.Hint(strings.TrimSpace(out)), code, errOut, credstore.Hint(r.want.key), r.want.code)
+		t.Errorf("%s: token = %q, exit %d (%s); want %q, exit %d", door, apikey.Hint(strings.TrimSpace(out)), code, errOut, apikey.Hint(r.want.key), r.want.code)
 	}
 
 	// exec: the child's environment is the answer.
@@ -386,7 +387,7 @@ func checkCLI(t *testing.T, w *proctest.World, door string, env []string, r row)
 			t.Errorf("%s: exec exit %d (%s), want %d", door, code, errOut, r.want.code)
 		}
 	case out != r.want.key+"|"+r.want.url:
-		t.Errorf("%s: exec saw %q (%s), want %s|%s", door, hideKeys(out), errOut, credstore.Hint(r.want.key), r.want.url)
+		t.Errorf("%s: exec saw %q (%s), want %s|%s", door, hideKeys(out), errOut, apikey.Hint(r.want.key), r.want.url)
 	}
 
 	if r.flagKey != "" {
@@ -418,7 +419,7 @@ func checkCLI(t *testing.T, w *proctest.World, door string, env []string, r row)
 	}
 	wantHint := ""
 	if r.want.key != "" {
-		wantHint = credstore.Hint(r.want.key)
+		wantHint = apikey.Hint(r.want.key)
 	}
 	if p.KeySource != r.want.keySource || p.URL != r.want.url || p.URLSource != r.want.urlSource || (wantHint != "" && p.KeyHint != wantHint) {
 		t.Errorf("%s: status says %s from %s, %s from %s; want %s from %s, %s from %s", door,
@@ -461,7 +462,7 @@ func checkGit(t *testing.T, w *proctest.World, door string, env []string, r row)
 		}
 	}
 	if got != wantKey {
-		t.Errorf("%s: git credential fill for %s gave %q, want %q", door, r.want.url, credstore.Hint(got), credstore.Hint(wantKey))
+		t.Errorf("%s: git credential fill for %s gave %q, want %q", door, r.want.url, apikey.Hint(got), apikey.Hint(wantKey))
 	}
 }
 
@@ -523,7 +524,7 @@ func checkCurl(t *testing.T, w *proctest.World, env []string, r row) {
 	}
 	if res.Key != want.key || res.KeySource != want.keySource || res.URL != want.url || res.URLSource != want.urlSource {
 		t.Errorf("curl /v1/resolve: %s from %s, %s from %s; want %s from %s, %s from %s",
-			credstore.Hint(res.Key), res.KeySource, res.URL, res.URLSource, credstore.Hint(want.key), want.keySource, want.url, want.urlSource)
+			apikey.Hint(res.Key), res.KeySource, res.URL, res.URLSource, apikey.Hint(want.key), want.keySource, want.url, want.urlSource)
 	}
 }
 
@@ -548,7 +549,7 @@ func runTimed(t *testing.T, w *proctest.World, env []string, args ...string) (st
 
 func hideKeys(s string) string {
 	for _, k := range []string{keyDefault, keyWork, keyEnv, keyFlag, keyPlain, keyOther} {
-		s = strings.ReplaceAll(s, k, credstore.Hint(k))
+		s = strings.ReplaceAll(s, k, apikey.Hint(k))
 	}
 	return s
 }

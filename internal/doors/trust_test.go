@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify/notifytest"
 	"github.com/torale-ai/torale-cred/internal/proctest"
@@ -134,7 +135,7 @@ func (b *boundary) hide(s string) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, k := range b.keys {
-		s = strings.ReplaceAll(s, k, credstore.Hint(k))
+		s = strings.ReplaceAll(s, k, apikey.Hint(k))
 	}
 	return hideKeys(s)
 }
@@ -322,7 +323,7 @@ func checkLine(t *testing.T, b *boundary, l trailLine, w lineWant) {
 	}
 	for _, k := range b.keys {
 		if strings.Contains(l.raw, k) {
-			t.Errorf("a trail line holds the key %s", credstore.Hint(k))
+			t.Errorf("a trail line holds the key %s", apikey.Hint(k))
 		}
 	}
 }
@@ -475,11 +476,11 @@ func curlResolve(t *testing.T, b *boundary, handed bool) []lineWant {
 	_ = json.Unmarshal([]byte(body), &res)
 	switch {
 	case handed && (status != "200" || res.Key != key):
-		t.Errorf("curl /v1/resolve: %s %s, want 200 with %s", status, b.hide(body), credstore.Hint(key))
+		t.Errorf("curl /v1/resolve: %s %s, want 200 with %s", status, b.hide(body), apikey.Hint(key))
 	case !handed && (status != "403" || strings.Contains(body, key) || !strings.Contains(body, `"denied"`)):
 		t.Errorf("curl /v1/resolve: %s %s, want 403 denied without the key", status, b.hide(body))
 	}
-	return []lineWant{{door: credstore.DoorSocket, result: result(handed), exe: b.ex.curl, pid: pid, hint: credstore.Hint(key)}}
+	return []lineWant{{door: credstore.DoorSocket, result: result(handed), exe: b.ex.curl, pid: pid, hint: apikey.Hint(key)}}
 }
 
 // scriptToken: a shell script runs torale-cred token; the caller judged is
@@ -519,11 +520,11 @@ func scriptToken(t *testing.T, b *boundary, handed bool) []lineWant {
 	got := strings.TrimSpace(out.String())
 	switch {
 	case handed && (code != 0 || got != key):
-		t.Errorf("script's token: %q, exit %d (%s); want %s", credstore.Hint(got), code, b.hide(errOut.String()), credstore.Hint(key))
+		t.Errorf("script's token: %q, exit %d (%s); want %s", apikey.Hint(got), code, b.hide(errOut.String()), apikey.Hint(key))
 	case !handed && (code != 1 || got != "" || !strings.Contains(errOut.String(), "policy")):
-		t.Errorf("script's token: %q, exit %d (%s); want nothing, exit 1, the policy named", credstore.Hint(got), code, b.hide(errOut.String()))
+		t.Errorf("script's token: %q, exit %d (%s); want nothing, exit 1, the policy named", apikey.Hint(got), code, b.hide(errOut.String()))
 	}
-	return []lineWant{{door: credstore.DoorToken, via: credstore.DoorToken, result: result(handed), exe: b.ex.shell, pid: pid, hint: credstore.Hint(key)}}
+	return []lineWant{{door: credstore.DoorToken, via: credstore.DoorToken, result: result(handed), exe: b.ex.shell, pid: pid, hint: apikey.Hint(key)}}
 }
 
 // execDoor: this test runs torale-cred exec, so it is the caller.
@@ -532,11 +533,11 @@ func execDoor(t *testing.T, b *boundary, handed bool) []lineWant {
 	out, errOut, code := b.w.CLI(t, "", nil, "exec", "--", "sh", "-c", `printf %s "$TORALE_API_KEY"`)
 	switch {
 	case handed && (code != 0 || out != key):
-		t.Errorf("exec's child saw %q, exit %d (%s); want %s", credstore.Hint(out), code, b.hide(errOut), credstore.Hint(key))
+		t.Errorf("exec's child saw %q, exit %d (%s); want %s", apikey.Hint(out), code, b.hide(errOut), apikey.Hint(key))
 	case !handed && (code != 1 || out != ""):
-		t.Errorf("exec: child saw %q, exit %d (%s); want not run, exit 1", credstore.Hint(out), code, b.hide(errOut))
+		t.Errorf("exec: child saw %q, exit %d (%s); want not run, exit 1", apikey.Hint(out), code, b.hide(errOut))
 	}
-	return []lineWant{{door: credstore.DoorExec, via: credstore.DoorExec, result: result(handed), exe: b.ex.self, pid: os.Getpid(), hint: credstore.Hint(key)}}
+	return []lineWant{{door: credstore.DoorExec, via: credstore.DoorExec, result: result(handed), exe: b.ex.self, pid: os.Getpid(), hint: apikey.Hint(key)}}
 }
 
 // gitFill: git credential fill with credential.helper=torale; git (the
@@ -562,11 +563,11 @@ func gitFill(t *testing.T, b *boundary, handed bool) []lineWant {
 	}
 	switch {
 	case handed && (err != nil || got != key):
-		t.Errorf("git credential fill: %q, %v (%s); want %s", credstore.Hint(got), err, b.hide(errOut.String()), credstore.Hint(key))
+		t.Errorf("git credential fill: %q, %v (%s); want %s", apikey.Hint(got), err, b.hide(errOut.String()), apikey.Hint(key))
 	case !handed && (err == nil || got != ""):
-		t.Errorf("git credential fill: %q, %v (%s); want no password and a failure", credstore.Hint(got), err, b.hide(errOut.String()))
+		t.Errorf("git credential fill: %q, %v (%s); want no password and a failure", apikey.Hint(got), err, b.hide(errOut.String()))
 	}
-	return []lineWant{{door: credstore.DoorGit, via: credstore.DoorGit, result: result(handed), exe: b.ex.git, hint: credstore.Hint(key)}}
+	return []lineWant{{door: credstore.DoorGit, via: credstore.DoorGit, result: result(handed), exe: b.ex.git, hint: apikey.Hint(key)}}
 }
 
 // statusVerify: status --verify asks the stand-in API with the key, which
@@ -591,12 +592,12 @@ func statusVerify(t *testing.T, b *boundary, handed bool) []lineWant {
 	switch {
 	case handed && (code != 0 || user != fakeapi.UserEmail || len(saw) != 1 || saw[0] != "Bearer "+key):
 		t.Errorf("status --verify: exit %d, user %q, the API saw %d requests (%s%s); want exit 0, %s, one with %s",
-			code, user, len(saw), b.hide(out), b.hide(errOut), fakeapi.UserEmail, credstore.Hint(key))
+			code, user, len(saw), b.hide(out), b.hide(errOut), fakeapi.UserEmail, apikey.Hint(key))
 	case !handed && (code != 1 || user != "" || len(saw) != 0):
 		t.Errorf("status --verify: exit %d, user %q, the API saw %d requests (%s%s); want exit 1 and no request",
 			code, user, len(saw), b.hide(out), b.hide(errOut))
 	}
-	return []lineWant{{door: credstore.DoorVerify, via: credstore.DoorVerify, result: result(handed), exe: b.ex.self, pid: os.Getpid(), hint: credstore.Hint(key)}}
+	return []lineWant{{door: credstore.DoorVerify, via: credstore.DoorVerify, result: result(handed), exe: b.ex.self, pid: os.Getpid(), hint: apikey.Hint(key)}}
 }
 
 // rotateDoor: rotate (stdin not a terminal) against the stand-in API. A
@@ -615,7 +616,7 @@ func rotateDoor(t *testing.T, b *boundary, handed bool) []lineWant {
 		if code != 1 || len(saw) != 0 || !b.api.Active(old) {
 			t.Errorf("rotate: exit %d, the API saw %d requests (%s%s); want exit 1, no request", code, len(saw), b.hide(out), b.hide(errOut))
 		}
-		return []lineWant{line("", credstore.Hint(old))}
+		return []lineWant{line("", apikey.Hint(old))}
 	}
 	newHint := ""
 	for _, k := range b.api.Keys() {
@@ -623,11 +624,11 @@ func rotateDoor(t *testing.T, b *boundary, handed bool) []lineWant {
 			newHint = k.Hint
 		}
 	}
-	if code != 0 || b.api.Active(old) || newHint == "" || newHint == credstore.Hint(old) || len(saw) == 0 || saw[0] != "Bearer "+old {
+	if code != 0 || b.api.Active(old) || newHint == "" || newHint == apikey.Hint(old) || len(saw) == 0 || saw[0] != "Bearer "+old {
 		t.Errorf("rotate: exit %d, old key active %v, new %q (%s%s); want exit 0, the old key revoked", code, b.api.Active(old), newHint, b.hide(out), b.hide(errOut))
 	}
 	b.key = "" // a key this test does not know: only curlPut follows
-	return []lineWant{line("", credstore.Hint(old)), line(audit.ActionStore, newHint), line("", newHint)}
+	return []lineWant{line("", apikey.Hint(old)), line(audit.ActionStore, newHint), line("", newHint)}
 }
 
 // curlPut stores another key through the socket: judged as a store.
@@ -648,12 +649,12 @@ func curlPut(t *testing.T, b *boundary, handed bool) []lineWant {
 		// Nothing went in: the stored key is still the old one (status
 		// learns its hint only, and writes no line).
 		out, _, _ := b.w.CLI(t, "", nil, "status", "--json")
-		if !strings.Contains(out, credstore.Hint(b.key)) || strings.Contains(out, credstore.Hint(key2)) {
+		if !strings.Contains(out, apikey.Hint(b.key)) || strings.Contains(out, apikey.Hint(key2)) {
 			t.Errorf("after a refused PUT, status says %s", b.hide(out))
 		}
 	}
 	if handed {
 		b.key = key2
 	}
-	return []lineWant{{door: credstore.DoorSocket, action: audit.ActionStore, result: result(handed), exe: b.ex.curl, pid: pid, hint: credstore.Hint(key2)}}
+	return []lineWant{{door: credstore.DoorSocket, action: audit.ActionStore, result: result(handed), exe: b.ex.curl, pid: pid, hint: apikey.Hint(key2)}}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 )
 
@@ -196,7 +198,7 @@ func (h *Helper) Get(ctx context.Context, c Credential) (answer Credential, ok b
 		}
 		// The answer hands the key to git: the audit trail's "git" door.
 		r, err := h.resolveFor(credstore.WithDoor(ctx, credstore.DoorGit), p)
-		if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
+		if errors.Is(err, storeerr.ErrNotFound) && !errors.Is(err, storeerr.ErrKeychain) {
 			continue
 		}
 		if err != nil {
@@ -237,7 +239,7 @@ func (h *Helper) Store(ctx context.Context, c Credential) error {
 		h.notef("not storing the password for %s: username %q is not a profile name", s.target, c.Username)
 		return nil
 	}
-	if !credstore.ValidKey(c.Password) {
+	if !apikey.Valid(c.Password) {
 		h.notef("not storing the password for %s: it is not a Torale API key (sk_ followed by 32 to 128 letters, digits, - or _)", s.target)
 		return nil
 	}
@@ -270,7 +272,7 @@ func (h *Helper) Erase(ctx context.Context, c Credential) error {
 	ctx = credstore.WithDoor(ctx, credstore.DoorGit)
 	r, err := h.Keys.Stored(ctx, profile)
 	stored := r.Key
-	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
+	if errors.Is(err, storeerr.ErrNotFound) && !errors.Is(err, storeerr.ErrKeychain) {
 		return nil
 	}
 	if err != nil {
@@ -280,7 +282,7 @@ func (h *Helper) Erase(ctx context.Context, c Credential) error {
 		return nil
 	}
 	err = h.Keys.Delete(ctx, profile)
-	if errors.Is(err, credstore.ErrNotFound) && !errors.Is(err, credstore.ErrKeychain) {
+	if errors.Is(err, storeerr.ErrNotFound) && !errors.Is(err, storeerr.ErrKeychain) {
 		return nil
 	}
 	if err == nil {

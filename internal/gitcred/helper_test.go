@@ -14,6 +14,9 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // Pure unit tests of the helper's rules over a real Store whose keychain is
@@ -84,7 +87,7 @@ func newFixture(t *testing.T) *fixture {
 	b := &memBackend{m: map[string]string{}}
 	dir := t.TempDir()
 	st := &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithKeyring(b), credstore.WithTimeout(time.Second)),
+		Keychain:   keychain.New(keychain.WithKeyring(b), keychain.WithTimeout(time.Second)),
 		StateFile:  credstore.StateFile{Dir: filepath.Join(dir, "state")},
 		ConfigPath: filepath.Join(dir, "config.json"),
 	}
@@ -108,7 +111,7 @@ func (fx *fixture) helper(env credstore.Env) *Helper {
 
 func (fx *fixture) stored(profile string) string {
 	k, err := fx.store.Keychain.Get(context.Background(), profile)
-	if errors.Is(err, credstore.ErrNotFound) {
+	if errors.Is(err, storeerr.ErrNotFound) {
 		return ""
 	}
 	if err != nil {
@@ -220,7 +223,7 @@ func TestGetKeychainFailure(t *testing.T) {
 	fx.backend.fail = errors.New("org.freedesktop.DBus.Error.ServiceUnknown")
 	h := fx.helper(credstore.Env{})
 	_, ok, err := h.Get(context.Background(), req("protocol=https", "host=api.torale.ai"))
-	if ok || !errors.Is(err, credstore.ErrKeychain) {
+	if ok || !errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("Get = %v, %v; want a keychain error", ok, err)
 	}
 	// An unknown host never touches the keychain, so it is still silent.
@@ -258,7 +261,7 @@ func TestStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := fx.stored(tt.profile); got != tt.want {
-				t.Fatalf("profile %s holds %s, want %s", tt.profile, credstore.Hint(got), credstore.Hint(tt.want))
+				t.Fatalf("profile %s holds %s, want %s", tt.profile, apikey.Hint(got), apikey.Hint(tt.want))
 			}
 			if tt.note == "" && fx.stderr.Len() != 0 || !strings.Contains(fx.stderr.String(), tt.note) {
 				t.Fatalf("stderr %q, want %q", fx.stderr.String(), tt.note)
@@ -279,7 +282,7 @@ func TestStoreRecordsSourceGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := meta.Profiles["default"]; p.Source != credstore.SourceGit || p.KeyHint != credstore.Hint(keyNew) {
+	if p := meta.Profiles["default"]; p.Source != credstore.SourceGit || p.KeyHint != apikey.Hint(keyNew) {
 		t.Fatalf("metadata %+v", p)
 	}
 	// Approving the key just answered rewrites nothing.
@@ -328,7 +331,7 @@ func TestEraseKeychainFailure(t *testing.T) {
 	fx := newFixture(t)
 	fx.backend.fail = errors.New("org.freedesktop.DBus.Error.ServiceUnknown")
 	err := fx.helper(credstore.Env{}).Erase(context.Background(), req("protocol=https", "host=api.torale.ai", "username=default", "password="+keyDefault))
-	if !errors.Is(err, credstore.ErrKeychain) {
+	if !errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("Erase = %v, want a keychain error", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/safetext"
 	"github.com/torale-ai/torale-cred/internal/version"
 )
@@ -139,7 +140,7 @@ func parseArgs(args []string) (profile, op string, err error) {
 func fail(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "git-credential-torale: %s\n", safetext.Text(err.Error(), 0))
 	switch {
-	case errors.Is(err, credstore.ErrKeychain):
+	case errors.Is(err, storeerr.ErrKeychain):
 		return exitKeychain
 	case errors.Is(err, credstore.ErrBadProfile):
 		return exitUsage

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -129,7 +130,7 @@ func (w *World) Env() []string {
 // Store is the same store the CLI would open, for local answers.
 func (w *World) Store() *credstore.Store {
 	return &credstore.Store{
-		Keychain:   credstore.NewKeychain(credstore.WithService(w.Service)),
+		Keychain:   keychain.New(keychain.WithService(w.Service)),
 		StateFile:  credstore.StateFile{Dir: w.State},
 		ConfigPath: w.Config,
 	}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/audit"
 	"github.com/torale-ai/torale-cred/internal/notify/notifytest"
 	"github.com/torale-ai/torale-cred/internal/peer"
@@ -240,8 +241,8 @@ func (wl wantLine) check(e audit.Event) error {
 	switch {
 	case c == nil:
 		return errors.New("no caller")
-	case e.Profile != wl.profile || e.KeyHint != credstore.Hint(wl.key) || e.Door != wl.door || e.Result != audit.ResultOK:
-		return fmt.Errorf("profile %q hint %s door %q result %q, want %q %q %q ok", e.Profile, showHint(e.KeyHint), e.Door, e.Result, wl.profile, credstore.Hint(wl.key), wl.door)
+	case e.Profile != wl.profile || e.KeyHint != apikey.Hint(wl.key) || e.Door != wl.door || e.Result != audit.ResultOK:
+		return fmt.Errorf("profile %q hint %s door %q result %q, want %q %q %q ok", e.Profile, showHint(e.KeyHint), e.Door, e.Result, wl.profile, apikey.Hint(wl.key), wl.door)
 	case c.Exe != wl.exe:
 		return fmt.Errorf("exe %q, want %q", c.Exe, wl.exe)
 	case wl.pid != 0 && c.PID != wl.pid:
@@ -293,7 +294,7 @@ func TestAuditNamesEveryCaller(t *testing.T) {
 	got := func(what, gotKey, wantKey string) {
 		t.Helper()
 		if gotKey != wantKey {
-			t.Fatalf("%s was given %q, want the key %s", what, credstore.Hint(gotKey), hint(wantKey))
+			t.Fatalf("%s was given %q, want the key %s", what, apikey.Hint(gotKey), hint(wantKey))
 		}
 	}
 
@@ -452,7 +453,7 @@ func TestAuditFirstUse(t *testing.T) {
 	}
 	waitWritten(t, c, 1)
 	calls := waitCalls(1)
-	if !strings.Contains(calls[0].Body, curlExe) || !strings.Contains(calls[0].Body, credstore.Hint(key)) || !strings.Contains(calls[0].Body, "first time") {
+	if !strings.Contains(calls[0].Body, curlExe) || !strings.Contains(calls[0].Body, apikey.Hint(key)) || !strings.Contains(calls[0].Body, "first time") {
 		t.Errorf("the first-use notification says %q %q, want curl's path and the key's hint", calls[0].Title, calls[0].Body)
 	}
 	eventually(t, "one first-use log line", func() error {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
@@ -156,7 +157,7 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 	f.Close()
 
 	d := w.Daemon(t, nil)
-	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	kc := keychain.New(keychain.WithService(w.Service))
 	eventually(t, "the key in the keychain", func() error {
 		k, err := kc.Get(t.Context(), "default")
 		if err != nil || k != key {
@@ -489,7 +490,7 @@ func TestDaemonSIGKILLDuringMigration(t *testing.T) {
 		rounds = 100
 	}
 	w := newWorld(t)
-	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	kc := keychain.New(keychain.WithService(w.Service))
 	var tally killTally
 	var withKey int
 	leftovers := map[string]bool{}

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 )
@@ -400,7 +400,7 @@ type killTally struct{ inFile, inKeychain, both, lost, broken int }
 // observe checks config.json is still whole (the round's marker and the
 // other field kept) and counts where key is; what names the round in a
 // failure.
-func (k *killTally) observe(t *testing.T, config string, kc *credstore.Keychain, key string, round int, what string) {
+func (k *killTally) observe(t *testing.T, config string, kc *keychain.Keychain, key string, round int, what string) {
 	t.Helper()
 	b, err := os.ReadFile(config)
 	fileHas := err == nil && strings.Contains(string(b), key)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/ipc"
 )
@@ -104,7 +106,7 @@ func TestHostileInput(t *testing.T) {
 	good := newKey(t)
 	crlfKey := "sk_" + strings.Repeat("A", 32) + "\r\nX-Evil: 1"
 	w.use(good)
-	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	kc := keychain.New(keychain.WithService(w.Service))
 	if err := kc.Set(t.Context(), "work", good); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestHostileInput(t *testing.T) {
 	notStored := func(profile string) func(answer) bool {
 		return func(answer) bool {
 			_, err := kc.Get(t.Context(), profile)
-			return errors.Is(err, credstore.ErrNotFound)
+			return errors.Is(err, storeerr.ErrNotFound)
 		}
 	}
 	and := func(fs ...func(answer) bool) func(answer) bool {
@@ -267,7 +269,7 @@ func TestHostileInput(t *testing.T) {
 	c := ipc.NewClient(w.Sock, 0)
 	defer c.Close()
 	r, rerr := c.Resolve(credstore.WithDoor(t.Context(), credstore.DoorToken), credstore.Request{Profile: "default"})
-	cfgOK := string(b) == cfgRaw && errors.Is(kerr, credstore.ErrNotFound)
+	cfgOK := string(b) == cfgRaw && errors.Is(kerr, storeerr.ErrNotFound)
 	seen := fmt.Sprintf("file untouched: %v; keychain: %v", string(b) == cfgRaw, kerr)
 	report.add("Hostile input (socket)", "config.json api_key holding CR/LF", "watcher refuses: file untouched, nothing stored in the keychain", seen, okStr(cfgOK))
 	// Observation, not a failure: the config tier hands the value on as the

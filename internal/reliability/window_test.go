@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -54,7 +54,7 @@ func TestRewriteWindowLosesNothing(t *testing.T) {
 	needStrace(t)
 	w := newWorld(t)
 	d := w.Daemon(t, nil)
-	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	kc := keychain.New(keychain.WithService(w.Service))
 	dir := filepath.Dir(w.Config)
 	write := func(content string, inPlace bool) {
 		if inPlace {
@@ -179,7 +179,7 @@ func TestDaemonSIGKILLInsideTheRewrite(t *testing.T) {
 		rounds = 1
 	}
 	w := newWorld(t)
-	kc := credstore.NewKeychain(credstore.WithService(w.Service))
+	kc := keychain.New(keychain.WithService(w.Service))
 	dir := filepath.Dir(w.Config)
 	temps := func() (names []string, withKey int) {
 		es, _ := os.ReadDir(dir)

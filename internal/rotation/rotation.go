@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
 )
 
@@ -104,7 +105,7 @@ func (r *Rotator) Rotate(ctx context.Context) (Result, error) {
 	}
 	run := &run{Rotator: r, ctx: ctx, url: res.URL, old: stored.Key, oldAPI: r.api(res.URL, stored.Key),
 		oldOpts: credstore.PutOptions{Source: prof.Source, CreatedAt: prof.CreatedAt, KeyID: prof.KeyID}}
-	run.say("Rotating %s (profile %q) at %s:", credstore.Hint(stored.Key), r.Profile, res.URL)
+	run.say("Rotating %s (profile %q) at %s:", apikey.Hint(stored.Key), r.Profile, res.URL)
 	err = run.rotate(prof)
 	run.result.URL = res.URL
 	return run.result, err
@@ -162,7 +163,7 @@ func (r *run) rotate(prof credstore.Profile) error {
 	if err != nil {
 		return r.unchanged("creating the new key", err)
 	}
-	r.step("✓ created a new key %s named %q", credstore.Hint(nk.Key), name)
+	r.step("✓ created a new key %s named %q", apikey.Hint(nk.Key), name)
 	newAPI := r.api(r.url, nk.Key)
 
 	me2, err := newAPI.Me(r.ctx)
@@ -170,7 +171,7 @@ func (r *run) rotate(prof credstore.Profile) error {
 		err = fmt.Errorf("it belongs to another account (%s)", who(me2))
 	}
 	if err != nil {
-		return r.undoNew(nk, fmt.Errorf("the new key %s did not work: %w", credstore.Hint(nk.Key), err))
+		return r.undoNew(nk, fmt.Errorf("the new key %s did not work: %w", apikey.Hint(nk.Key), err))
 	}
 	r.step("✓ the new key works")
 
@@ -195,8 +196,8 @@ func (r *run) rotate(prof credstore.Profile) error {
 	if err := newAPI.RevokeKey(r.ctx, oldRec.ID); err != nil {
 		return r.oldNotRevoked(nk, err)
 	}
-	r.step("✓ revoked the old key %s", credstore.Hint(r.old))
-	r.result = Result{Profile: r.Profile, NewHint: credstore.Hint(nk.Key), OldHint: credstore.Hint(r.old), Revoked: true}
+	r.step("✓ revoked the old key %s", apikey.Hint(r.old))
+	r.result = Result{Profile: r.Profile, NewHint: apikey.Hint(nk.Key), OldHint: apikey.Hint(r.old), Revoked: true}
 	return nil
 }
 
@@ -229,7 +230,7 @@ func (r *run) store(nk toraleapi.NewKey, opts credstore.PutOptions) error {
 			return r.undoNew(nk, err)
 		}
 		return fmt.Errorf("%w; the keychain holds the new key %s, which works, and the old key %s is still active: revoke %s at %s once nothing uses it",
-			err, credstore.Hint(nk.Key), credstore.Hint(r.old), credstore.Hint(r.old), toraleapi.DashboardFor(r.url))
+			err, apikey.Hint(nk.Key), apikey.Hint(r.old), apikey.Hint(r.old), toraleapi.DashboardFor(r.url))
 	}
 	return r.bothActive(nk, err)
 }
@@ -238,7 +239,7 @@ func (r *run) store(nk toraleapi.NewKey, opts credstore.PutOptions) error {
 // unknown: nothing is revoked, so whichever key it holds still works.
 func (r *run) bothActive(nk toraleapi.NewKey, err error) error {
 	return fmt.Errorf("%w; both the old key %s and the new key %s are still active: run torale-cred status to see which one is stored, then revoke the other at %s",
-		err, credstore.Hint(r.old), credstore.Hint(nk.Key), toraleapi.DashboardFor(r.url))
+		err, apikey.Hint(r.old), apikey.Hint(nk.Key), toraleapi.DashboardFor(r.url))
 }
 
 // storedKey is what the keychain holds for the profile now.
@@ -262,7 +263,7 @@ func (r *run) readBack(key string) error {
 // unchanged words a failure before anything was changed as one sentence
 // with the fix.
 func (r *run) unchanged(doing string, err error) error {
-	hint := credstore.Hint(r.old)
+	hint := apikey.Hint(r.old)
 	var ae *toraleapi.APIError
 	errors.As(err, &ae)
 	switch {
@@ -306,19 +307,19 @@ func (r *run) undoNew(nk toraleapi.NewKey, cause error) error {
 	}
 	if id != "" {
 		if err := r.oldAPI.RevokeKey(ctx, id); err == nil {
-			r.step("✓ revoked the unused new key %s again", credstore.Hint(nk.Key))
-			return fmt.Errorf("%w; the old key %s is still stored and works, nothing was changed", cause, credstore.Hint(r.old))
+			r.step("✓ revoked the unused new key %s again", apikey.Hint(nk.Key))
+			return fmt.Errorf("%w; the old key %s is still stored and works, nothing was changed", cause, apikey.Hint(r.old))
 		}
 	}
 	return fmt.Errorf("%w; the old key %s is still stored and works, but the unused new key %s could not be revoked: revoke it at %s",
-		cause, credstore.Hint(r.old), credstore.Hint(nk.Key), toraleapi.DashboardFor(r.url))
+		cause, apikey.Hint(r.old), apikey.Hint(nk.Key), toraleapi.DashboardFor(r.url))
 }
 
 // oldNotRevoked reports the one failure after which something did change:
 // the new key is stored and works, the old one is still active.
 func (r *run) oldNotRevoked(nk toraleapi.NewKey, err error) error {
 	return fmt.Errorf("the new key %s is stored and works, but revoking the old key %s failed (%v): nothing is lost, but revoke %s by hand at %s",
-		credstore.Hint(nk.Key), credstore.Hint(r.old), err, credstore.Hint(r.old), toraleapi.DashboardFor(r.url))
+		apikey.Hint(nk.Key), apikey.Hint(r.old), err, apikey.Hint(r.old), toraleapi.DashboardFor(r.url))
 }
 
 // usedBy says which programs used the old key lately, before it is
@@ -327,7 +328,7 @@ func (r *run) usedBy() {
 	if r.UsedBy == nil {
 		return
 	}
-	for _, line := range r.UsedBy(credstore.Hint(r.old)) {
+	for _, line := range r.UsedBy(apikey.Hint(r.old)) {
 		r.step("%s", line)
 	}
 }
@@ -335,7 +336,7 @@ func (r *run) usedBy() {
 // oneKeyRule guides the user through a dashboard rotation when the server
 // allows one active key, and at a terminal offers to store the new key.
 func (r *run) oneKeyRule(oldRec toraleapi.KeyRecord, found bool) error {
-	hint := credstore.Hint(r.old)
+	hint := apikey.Hint(r.old)
 	named := ""
 	if found && oldRec.Name != "" {
 		named = fmt.Sprintf(" (%q)", oldRec.Name)
@@ -356,7 +357,7 @@ func (r *run) oneKeyRule(oldRec toraleapi.KeyRecord, found bool) error {
 	if strings.TrimSpace(raw) == "" {
 		return ErrOneKeyRule
 	}
-	key, err := credstore.ParseKey(raw)
+	key, err := apikey.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("%w; nothing was changed", err)
 	}
@@ -366,9 +367,9 @@ func (r *run) oneKeyRule(oldRec toraleapi.KeyRecord, found bool) error {
 	api := r.api(r.url, key)
 	if _, err := api.Me(r.ctx); err != nil {
 		if errors.Is(err, toraleapi.ErrUnauthorized) {
-			return fmt.Errorf("the Torale API refused the pasted key %s (401); nothing was changed: copy it again from %s", credstore.Hint(key), toraleapi.DashboardFor(r.url))
+			return fmt.Errorf("the Torale API refused the pasted key %s (401); nothing was changed: copy it again from %s", apikey.Hint(key), toraleapi.DashboardFor(r.url))
 		}
-		return fmt.Errorf("checking the pasted key %s: %w; nothing was changed, run torale-cred login --profile %s when the API answers", credstore.Hint(key), err, r.Profile)
+		return fmt.Errorf("checking the pasted key %s: %w; nothing was changed, run torale-cred login --profile %s when the API answers", apikey.Hint(key), err, r.Profile)
 	}
 	opts := credstore.PutOptions{Source: credstore.SourceRotate}
 	if list, err := api.ListKeys(r.ctx); err == nil {
@@ -386,7 +387,7 @@ func (r *run) oneKeyRule(oldRec toraleapi.KeyRecord, found bool) error {
 	if err := r.readBack(key); err != nil {
 		return err
 	}
-	r.result = Result{Profile: r.Profile, NewHint: credstore.Hint(key), OldHint: hint, Revoked: !stillActive(r.ctx, api, r.old), Pasted: true}
+	r.result = Result{Profile: r.Profile, NewHint: apikey.Hint(key), OldHint: hint, Revoked: !stillActive(r.ctx, api, r.old), Pasted: true}
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/atomicfile"
 )
 
@@ -85,7 +85,7 @@ func (fx Fixer) FixFile(ctx context.Context, path, key string) (Fixed, error) {
 	if fx.Now != nil {
 		now = fx.Now
 	}
-	res.KeyHint = credstore.Hint(key)
+	res.KeyHint = apikey.Hint(key)
 	if res.Backup, err = writeBackup(path, raw, now()); err != nil {
 		return res, fmt.Errorf("the key is in the keychain, and %s still holds it: writing the backup failed, so the file was not rewritten: %w", path, err)
 	}

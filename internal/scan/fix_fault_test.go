@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
+	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -42,7 +44,7 @@ func TestFixFaultChild(t *testing.T) {
 		t.Skip("helper process of TestFixSurvivesSIGKILL")
 	}
 	st := &credstore.Store{
-		Keychain:  credstore.NewKeychain(credstore.WithService(os.Getenv(faultServiceEnv))),
+		Keychain:  keychain.New(keychain.WithService(os.Getenv(faultServiceEnv))),
 		StateFile: credstore.StateFile{Dir: os.Getenv(faultStateEnv)},
 	}
 	fx := Fixer{
@@ -82,7 +84,7 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 	must(t, os.MkdirAll(dir, 0o700))
 	envFile := filepath.Join(dir, ".env")
 	service := testkeyring.Service()
-	kc := credstore.NewKeychain(credstore.WithService(service))
+	kc := keychain.New(keychain.WithService(service))
 	stateDir := filepath.Join(home, "state")
 	t.Cleanup(func() {
 		_ = kc.Delete(context.Background(), credstore.DefaultProfile)
@@ -207,7 +209,7 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 				t.Fatalf("round %d: the file was rewritten with %d backups beside it", i, backups)
 			}
 		default:
-			t.Fatalf("round %d: key lost: not in the file, keychain holds %s (err %v)", i, credstore.Hint(stored), kerr)
+			t.Fatalf("round %d: key lost: not in the file, keychain holds %s (err %v)", i, apikey.Hint(stored), kerr)
 		}
 	}
 	for i := range rounds {

@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
@@ -312,7 +312,7 @@ func Find(content []byte, path string, kind Kind) []Finding {
 		}
 		a, isAssign := ParseLine(l.text)
 		for _, k := range keys {
-			f := Finding{Path: path, Line: n + 1, Kind: kind, KeyHint: credstore.Hint(k), key: k}
+			f := Finding{Path: path, Line: n + 1, Kind: kind, KeyHint: apikey.Hint(k), key: k}
 			if isAssign && strings.Contains(a.Value, k) {
 				f.Variable = a.Name
 			}
@@ -324,7 +324,7 @@ func Find(content []byte, path string, kind Kind) []Finding {
 
 // KeysIn is each distinct real Torale key in line, in order: a run of key
 // characters that starts with sk_ at a word boundary and that
-// credstore.ValidKey accepts whole. Stripe's secret keys (sk_live_,
+// apikey.Valid accepts whole. Stripe's secret keys (sk_live_,
 // sk_test_), which the same pattern would take, are not Torale's.
 func KeysIn(line []byte) []string {
 	var keys []string
@@ -344,7 +344,7 @@ func KeysIn(line []byte) []string {
 			continue
 		}
 		k := string(line[start:end])
-		if !credstore.ValidKey(k) || strings.HasPrefix(k, "sk_live_") || strings.HasPrefix(k, "sk_test_") || slices.Contains(keys, k) {
+		if !apikey.Valid(k) || strings.HasPrefix(k, "sk_live_") || strings.HasPrefix(k, "sk_test_") || slices.Contains(keys, k) {
 			continue
 		}
 		keys = append(keys, k)

@@ -1,5 +1,6 @@
-// Package testkeyring lets tests find the real Secret Service that `make
-// test` starts (.ci/with-keyring) and keep their entries apart.
+// Package testkeyring is for tests only: it lets them find the real Secret
+// Service that `make test` starts (.ci/with-keyring) and keep their entries
+// apart, and gives pure unit tests a keyring in memory (Memory).
 package testkeyring
 
 import (

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 )
 
 // KeyRecord is the server's record of one API key, never the key itself.
@@ -157,7 +157,7 @@ func decodeNewKey(raw []byte) (NewKey, error) {
 		rec = *ans.KeyInfo
 	}
 	nk := NewKey{Key: ans.Key, Record: rec.record()}
-	if _, err := credstore.ParseKey(nk.Key); err != nil {
+	if _, err := apikey.Parse(nk.Key); err != nil {
 		return NewKey{}, fmt.Errorf("the Torale API's new key is not usable: %w", err)
 	}
 	return nk, nil
@@ -173,13 +173,13 @@ func (c *Client) RevokeKey(ctx context.Context, id string) error {
 }
 
 // FindKey returns the record whose key_prefix names key, in either form
-// (credstore.MatchesServerPrefix). Active records win over revoked ones,
+// (apikey.MatchesServerPrefix). Active records win over revoked ones,
 // then the newest.
 func FindKey(records []KeyRecord, key string) (KeyRecord, bool) {
 	var best KeyRecord
 	found := false
 	for _, r := range records {
-		if !credstore.MatchesServerPrefix(key, r.KeyPrefix) {
+		if !apikey.MatchesServerPrefix(key, r.KeyPrefix) {
 			continue
 		}
 		if !found || better(r, best) {

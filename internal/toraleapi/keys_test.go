@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/torale-ai/torale-cred/credstore"
+	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
 	"github.com/torale-ai/torale-cred/internal/toraleapi/fakeapi"
 )
@@ -66,10 +66,10 @@ func TestKeyLifecycleBothShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !credstore.ValidKey(nk.Key) || nk.Record.ID == "" || nk.Record.CreatedAt == nil || nk.Record.Name != "CLI Key 2" {
+			if !apikey.Valid(nk.Key) || nk.Record.ID == "" || nk.Record.CreatedAt == nil || nk.Record.Name != "CLI Key 2" {
 				t.Fatalf("new key record = %+v", nk.Record)
 			}
-			if !credstore.MatchesServerPrefix(nk.Key, nk.Record.KeyPrefix) {
+			if !apikey.MatchesServerPrefix(nk.Key, nk.Record.KeyPrefix) {
 				t.Fatalf("new key prefix %q does not name the key", nk.Record.KeyPrefix)
 			}
 			if err := c.RevokeKey(ctx, oldID); err != nil {
@@ -189,7 +189,7 @@ func TestFindKeyPrefersActiveNewest(t *testing.T) {
 	t1 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	t2 := t1.Add(time.Hour)
 	recs := []toraleapi.KeyRecord{
-		{ID: "revoked", KeyPrefix: credstore.Hint(key), Active: false, CreatedAt: &t2},
+		{ID: "revoked", KeyPrefix: apikey.Hint(key), Active: false, CreatedAt: &t2},
 		{ID: "other", KeyPrefix: "sk_...zzzzz", Active: true},
 		{ID: "old", KeyPrefix: key[:15] + "...", Active: true, CreatedAt: &t1},
 		{ID: "new", KeyPrefix: key[:15] + "...", Active: true, CreatedAt: &t2},

@@ -1,7 +1,8 @@
 // Package toraleconfig reads the official Torale CLI's plaintext
-// ~/.torale/config.json and removes the api_key field from it, leaving every
-// other byte as it was. Load is the one reader of the file: every other
-// package reads it through Load. It never writes the file itself.
+// ~/.torale/config.json and edits its api_key and api_url fields, leaving
+// every other byte as it was. Load is the one reader of the file: every
+// other package reads it through Load. Rewrite and Create are its one
+// writer: they never write over a file that changed since it was read.
 package toraleconfig
 
 import (

@@ -1,4 +1,4 @@
-package credstore
+package keychain
 
 import (
 	"strings"

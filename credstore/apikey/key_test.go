@@ -1,4 +1,4 @@
-package credstore
+package apikey
 
 import (
 	"errors"
@@ -34,14 +34,14 @@ func TestParseKey(t *testing.T) {
 		{"sk_" + strings.Repeat("a", 16) + "\x00" + strings.Repeat("a", 16), "", false},
 	}
 	for _, tt := range tests {
-		got, err := ParseKey(tt.in)
+		got, err := Parse(tt.in)
 		if tt.ok != (err == nil) || got != tt.want {
-			t.Errorf("ParseKey(%q) = %q, %v", tt.in, got, err)
+			t.Errorf("Parse(%q) = %q, %v", tt.in, got, err)
 			continue
 		}
 		if err != nil {
 			if !errors.Is(err, ErrBadKey) {
-				t.Errorf("ParseKey(%q) error %v is not ErrBadKey", tt.in, err)
+				t.Errorf("Parse(%q) error %v is not ErrBadKey", tt.in, err)
 			}
 			// Never more than the first 7 characters of what was given.
 			trimmed := strings.TrimSpace(tt.in)
@@ -57,8 +57,8 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(" sk_abc123def456ghi789jkl012mno345pq\n")
 	f.Add("sk_\x00")
 	f.Fuzz(func(t *testing.T, s string) {
-		k, err := ParseKey(s)
-		if err == nil && !ValidKey(k) {
+		k, err := Parse(s)
+		if err == nil && !Valid(k) {
 			t.Fatalf("accepted %q which is not valid", k)
 		}
 		if err != nil {
@@ -103,18 +103,4 @@ func plainWord(w string) bool {
 		}
 	}
 	return true
-}
-
-// A key pasted where a profile name goes is refused without being echoed.
-func TestCheckProfileNeverEchoesAKey(t *testing.T) {
-	k := "sk_abc123def456ghi789jkl012mno345pqRST"
-	for _, name := range []string{k + "!", k + "/x", " " + k} {
-		err := CheckProfile(name)
-		if !errors.Is(err, ErrBadProfile) {
-			t.Fatalf("CheckProfile accepted a bad name: %v", err)
-		}
-		if strings.Contains(err.Error(), "abc123def") {
-			t.Errorf("CheckProfile echoes the key: %v", err)
-		}
-	}
 }

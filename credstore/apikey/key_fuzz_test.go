@@ -1,4 +1,4 @@
-package credstore
+package apikey
 
 import (
 	"regexp"
@@ -36,8 +36,8 @@ func FuzzValidKeyMatchesPattern(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := ValidKey(s), keyPattern.MatchString(s); got != want {
-			t.Fatalf("ValidKey(%q) = %v, the pattern says %v", s, got, want)
+		if got, want := Valid(s), keyPattern.MatchString(s); got != want {
+			t.Fatalf("Valid(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }

@@ -1,4 +1,10 @@
-package credstore
+// Package keychain is the OS keychain behind go-keyring: one item per
+// profile under the service "torale", every call bounded and serialised so
+// a hung Secret Service costs one timeout, and on Linux the D-Bus probe
+// that tells "no bus", "no Secret Service" and "locked" apart before
+// go-keyring could hang on them. It knows nothing of profiles' metadata,
+// config.json or policy: the Store above it does.
+package keychain
 
 import (
 	"context"
@@ -10,39 +16,39 @@ import (
 	"time"
 
 	"github.com/zalando/go-keyring"
+
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 )
 
 // Service is the keychain service name every entry is filed under; the
 // account is the profile name.
 const Service = "torale"
 
-// Sentinel errors. Callers decide exit codes and HTTP statuses with
-// errors.Is, never by reading text.
-var (
-	// ErrNotFound: the keychain answered and holds no key for the profile.
-	ErrNotFound = errors.New("no API key configured")
-	// ErrKeychain is wrapped by every failure to reach or use the keychain.
-	// It is never "no key".
-	ErrKeychain = errors.New("keychain unavailable")
-)
+// ShelfSuffix is added to the service name for displaced keys (Shelf).
+const ShelfSuffix = ".previous"
 
-// KeychainFault says which way the keychain failed.
-type KeychainFault int
+// DefaultTimeout bounds every keychain call. go-keyring has no deadline of
+// its own and its Secret Service code waits forever on an unlock prompt
+// nobody answers.
+const DefaultTimeout = 3 * time.Second
+
+// Fault says which way the keychain failed.
+type Fault int
 
 const (
-	FaultUnavailable KeychainFault = iota // no bus, no Secret Service, unsupported OS
-	FaultLocked                           // the collection is locked
-	FaultTimeout                          // no answer within the deadline
+	FaultUnavailable Fault = iota // no bus, no Secret Service, unsupported OS
+	FaultLocked                   // the collection is locked
+	FaultTimeout                  // no answer within the deadline
 )
 
-// KeychainError is a keychain failure with the reason and the fix.
-type KeychainError struct {
-	Fault  KeychainFault
+// Error is a keychain failure with the reason and the fix.
+type Error struct {
+	Fault  Fault
 	Reason string // what went wrong, one clause
 	Fix    string // what the user can do
 }
 
-func (e *KeychainError) Error() string {
+func (e *Error) Error() string {
 	var what string
 	switch e.Fault {
 	case FaultLocked:
@@ -62,11 +68,11 @@ func (e *KeychainError) Error() string {
 	return s
 }
 
-func (e *KeychainError) Is(target error) bool { return target == ErrKeychain }
+func (e *Error) Is(target error) bool { return target == storeerr.ErrKeychain }
 
 // Detail is the failure without the leading "the keychain is …", for a
 // line that already says it is the keychain's state.
-func (e *KeychainError) Detail() string {
+func (e *Error) Detail() string {
 	s := e.Reason
 	if e.Fault == FaultLocked {
 		s = "locked"
@@ -83,10 +89,10 @@ func (e *KeychainError) Detail() string {
 	return s
 }
 
-// KeychainState words the keychain's health in one voice for /v1/health,
+// State words the keychain's health in one voice for /v1/health,
 // status and doctor: "ok", or "unavailable: " and why, with the fix.
-func KeychainState(err error) string {
-	var ke *KeychainError
+func State(err error) string {
+	var ke *Error
 	switch {
 	case err == nil:
 		return "ok"
@@ -137,11 +143,11 @@ func (k *Keychain) isStuck() bool {
 	return k.stuck
 }
 
-// KeychainOption adjusts a Keychain.
-type KeychainOption func(*Keychain)
+// Option adjusts a Keychain.
+type Option func(*Keychain)
 
 // WithTimeout sets the bound on each call (default 3 s).
-func WithTimeout(d time.Duration) KeychainOption {
+func WithTimeout(d time.Duration) Option {
 	return func(k *Keychain) {
 		if d > 0 {
 			k.timeout = d
@@ -151,7 +157,7 @@ func WithTimeout(d time.Duration) KeychainOption {
 
 // WithService files entries under another service name than "torale"
 // (isolated tests, side-by-side installs).
-func WithService(name string) KeychainOption {
+func WithService(name string) Option {
 	return func(k *Keychain) {
 		if name != "" {
 			k.service = name
@@ -160,16 +166,16 @@ func WithService(name string) KeychainOption {
 }
 
 // WithUnlockPrompt lets calls wait for the user to answer an unlock prompt.
-func WithUnlockPrompt() KeychainOption { return func(k *Keychain) { k.allowPrompt = true } }
+func WithUnlockPrompt() Option { return func(k *Keychain) { k.allowPrompt = true } }
 
 // WithKeyring replaces go-keyring (pure unit tests).
-func WithKeyring(b Keyring) KeychainOption {
+func WithKeyring(b Keyring) Option {
 	return func(k *Keychain) { k.backend = b; k.probe = func(context.Context, bool) error { return nil } }
 }
 
-// NewKeychain returns the OS keychain with its safety bounds.
-func NewKeychain(opts ...KeychainOption) *Keychain {
-	k := &Keychain{backend: OSKeyring{}, service: Service, timeout: DefaultKeychainTimeout, probe: probeKeychain, sem: make(chan struct{}, 1)}
+// New returns the OS keychain with its safety bounds.
+func New(opts ...Option) *Keychain {
+	k := &Keychain{backend: OSKeyring{}, service: Service, timeout: DefaultTimeout, probe: probeKeychain, sem: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(k)
 	}
@@ -187,8 +193,8 @@ func (k *Keychain) Shelf() *Keychain {
 // Timeout is the bound on each call.
 func (k *Keychain) Timeout() time.Duration { return k.timeout }
 
-// Get returns the profile's key. Errors: ErrNotFound when the keychain holds
-// none, a *KeychainError (ErrKeychain) when it cannot say.
+// Get returns the profile's key. Errors: storeerr.ErrNotFound when the
+// keychain holds none, an *Error (storeerr.ErrKeychain) when it cannot say.
 func (k *Keychain) Get(ctx context.Context, profile string) (string, error) {
 	// A channel, not a shared variable: after a timeout do returns while
 	// the backend call may still finish and write its answer.
@@ -209,7 +215,7 @@ func (k *Keychain) Set(ctx context.Context, profile, key string) error {
 	return k.do(ctx, "write", func() error { return k.backend.Set(k.service, profile, key) })
 }
 
-// Delete removes the profile's key; ErrNotFound when there was none.
+// Delete removes the profile's key; storeerr.ErrNotFound when there was none.
 func (k *Keychain) Delete(ctx context.Context, profile string) error {
 	return k.do(ctx, "delete", func() error { return k.backend.Delete(k.service, profile) })
 }
@@ -226,7 +232,7 @@ func (k *Keychain) do(parent context.Context, op string, fn func() error) error 
 		// answer within the timeout: another would only wait as long, so
 		// one hung Secret Service costs a command one timeout, not one
 		// per profile.
-		return &KeychainError{Fault: FaultTimeout,
+		return &Error{Fault: FaultTimeout,
 			Reason: fmt.Sprintf("an earlier keychain call is still waiting after %s", k.timeout),
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout to answer an unlock prompt"}
 	}
@@ -235,7 +241,7 @@ func (k *Keychain) do(parent context.Context, op string, fn func() error) error 
 	select {
 	case k.sem <- struct{}{}:
 	case <-ctx.Done():
-		return &KeychainError{Fault: FaultTimeout,
+		return &Error{Fault: FaultTimeout,
 			Reason: fmt.Sprintf("an earlier keychain call is still waiting after %s", k.timeout),
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout to answer an unlock prompt"}
 	}
@@ -265,7 +271,7 @@ func (k *Keychain) do(parent context.Context, op string, fn func() error) error 
 			k.stuck = k.running // still waiting: the keychain hung
 			k.mu.Unlock()
 		}
-		return &KeychainError{Fault: FaultTimeout,
+		return &Error{Fault: FaultTimeout,
 			Reason: fmt.Sprintf("%s took longer than %s", op, k.timeout),
 			Fix:    "check that the Secret Service is running and unlocked, or raise --keychain-timeout (TORALE_CRED_KEYCHAIN_TIMEOUT) to answer an unlock prompt"}
 	}
@@ -274,30 +280,30 @@ func (k *Keychain) do(parent context.Context, op string, fn func() error) error 
 // classify maps go-keyring's and D-Bus's errors onto ours; the texts of
 // those errors never contain secrets.
 func classify(op string, err error) error {
-	var ke *KeychainError
+	var ke *Error
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, keyring.ErrNotFound):
-		return ErrNotFound
+		return storeerr.ErrNotFound
 	case errors.As(err, &ke):
 		return ke
 	case errors.Is(err, keyring.ErrUnsupportedPlatform):
-		return &KeychainError{Fault: FaultUnavailable, Reason: err.Error(), Fix: "torale-cred supports the macOS Keychain, the Linux Secret Service and the Windows Credential Manager"}
+		return &Error{Fault: FaultUnavailable, Reason: err.Error(), Fix: "torale-cred supports the macOS Keychain, the Linux Secret Service and the Windows Credential Manager"}
 	case errors.Is(err, keyring.ErrSetDataTooBig):
-		return &KeychainError{Fault: FaultUnavailable, Reason: "the keychain refused the entry as too large"}
+		return &Error{Fault: FaultUnavailable, Reason: "the keychain refused the entry as too large"}
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "failed to unlock") {
 		// go-keyring's word when the collection stays locked: a Secret
 		// Service D-Bus just started for us, whose login keyring nobody
 		// unlocked, or a dismissed prompt. Locked, not missing.
-		return &KeychainError{Fault: FaultLocked, Reason: op + ": " + msg, Fix: unlockFix}
+		return &Error{Fault: FaultLocked, Reason: op + ": " + msg, Fix: unlockFix}
 	}
 	if strings.Contains(msg, "NoReply") || strings.Contains(msg, "timeout") {
-		return &KeychainError{Fault: FaultTimeout, Reason: op + ": " + msg, Fix: secretServiceFix}
+		return &Error{Fault: FaultTimeout, Reason: op + ": " + msg, Fix: secretServiceFix}
 	}
-	return &KeychainError{Fault: FaultUnavailable, Reason: op + ": " + msg, Fix: secretServiceFix}
+	return &Error{Fault: FaultUnavailable, Reason: op + ": " + msg, Fix: secretServiceFix}
 }
 
 // secretServiceFix is the recipe for a machine without a desktop session.

@@ -1,4 +1,4 @@
-package credstore
+package apikey
 
 import "strings"
 
@@ -8,10 +8,10 @@ import "strings"
 // two thousand allocations. key_fuzz_test.go proves each loop
 // equal to its regexp.
 
-// ValidKey is `^sk_[A-Za-z0-9_-]{32,128}$`: both the documented keys (sk_ +
+// Valid is `^sk_[A-Za-z0-9_-]{32,128}$`: both the documented keys (sk_ +
 // 32 characters) and the live server's (sk_ + token_urlsafe(32), 43
 // characters), as SPEC.md fixes.
-func ValidKey(s string) bool {
+func Valid(s string) bool {
 	if len(s) < 3+32 || len(s) > 3+128 || s[:3] != "sk_" {
 		return false
 	}

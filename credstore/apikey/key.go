@@ -1,4 +1,10 @@
-package credstore
+// Package apikey is what a Torale API key looks like and how one is shown:
+// Parse and Valid check the format (sk_ and 32 to 128 URL-safe
+// characters), Hint and KeyPrefix are the most of a key any message may
+// show. A profile name, which becomes a keychain account and a git
+// username, is checked the same hand-written way (ValidProfileName). It
+// reads no file and holds no key.
+package apikey
 
 import (
 	"errors"
@@ -12,9 +18,9 @@ import (
 // usage-class exit without inspecting text.
 var ErrBadKey = errors.New("malformed API key")
 
-// ParseKey trims the whitespace a paste brings and checks the format. The
+// Parse trims the whitespace a paste brings and checks the format. The
 // error never carries the key: at most its first 7 characters.
-func ParseKey(s string) (string, error) {
+func Parse(s string) (string, error) {
 	k := strings.TrimSpace(s)
 	switch {
 	case k == "":
@@ -27,7 +33,7 @@ func ParseKey(s string) (string, error) {
 		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has sk_ and at least 32 more", ErrBadKey, KeyPrefix(k), len(k))
 	case len(k) > 3+128:
 		return "", fmt.Errorf("%w: %q… is %d characters; a Torale key has at most 131", ErrBadKey, KeyPrefix(k), len(k))
-	case !ValidKey(k):
+	case !Valid(k):
 		return "", fmt.Errorf("%w: %q… holds a character other than letters, digits, - or _", ErrBadKey, KeyPrefix(k))
 	}
 	return k, nil

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package credstore
+package keychain
 
 import "context"
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package credstore
+package keychain
 
 import (
 	"context"
@@ -28,13 +28,13 @@ const (
 // missing are made only when that one fails.
 func probeKeychain(ctx context.Context, allowPrompt bool) error {
 	if !useSessionBus() {
-		return &KeychainError{Fault: FaultUnavailable,
+		return &Error{Fault: FaultUnavailable,
 			Reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set, and no bus of yours is in $XDG_RUNTIME_DIR or /run/user/" + strconv.Itoa(os.Getuid()) + ")",
 			Fix:    noSessionFix(secretServiceFix)}
 	}
 	conn, err := dbus.SessionBus()
 	if err != nil {
-		return &KeychainError{Fault: FaultUnavailable, Reason: "cannot connect to the D-Bus session bus: " + err.Error(), Fix: secretServiceFix}
+		return &Error{Fault: FaultUnavailable, Reason: "cannot connect to the D-Bus session bus: " + err.Error(), Fix: secretServiceFix}
 	}
 	if !allowPrompt {
 		// Without auto-start: a Secret Service that is not running yet is
@@ -57,7 +57,7 @@ func probeKeychain(ctx context.Context, allowPrompt bool) error {
 			return fmt.Errorf("asking the session bus for the Secret Service: %w", err)
 		}
 		if !contains(names, secretsName) {
-			return &KeychainError{Fault: FaultUnavailable, Reason: "no Secret Service (org.freedesktop.secrets) on the session bus", Fix: secretServiceFix}
+			return &Error{Fault: FaultUnavailable, Reason: "no Secret Service (org.freedesktop.secrets) on the session bus", Fix: secretServiceFix}
 		}
 		return nil // D-Bus will start it; go-keyring's own calls are bounded
 	}
@@ -79,7 +79,7 @@ func probeKeychain(ctx context.Context, allowPrompt bool) error {
 	}
 	var locked dbus.Variant
 	if err := conn.Object(secretsName, path).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.Secret.Collection", "Locked").Store(&locked); err != nil {
-		return &KeychainError{Fault: FaultUnavailable, Reason: "the Secret Service has no login or default collection: " + err.Error(), Fix: secretServiceFix}
+		return &Error{Fault: FaultUnavailable, Reason: "the Secret Service has no login or default collection: " + err.Error(), Fix: secretServiceFix}
 	}
 	return lockedError(locked)
 }
@@ -91,7 +91,7 @@ func lockedError(locked dbus.Variant) error {
 		if outsideSession() {
 			reason = "the login collection is locked (outside a login session, once you log out, it stays locked)"
 		}
-		return &KeychainError{Fault: FaultLocked, Reason: reason, Fix: noSessionFix(unlockFix)}
+		return &Error{Fault: FaultLocked, Reason: reason, Fix: noSessionFix(unlockFix)}
 	}
 	return nil
 }

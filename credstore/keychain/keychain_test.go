@@ -1,4 +1,4 @@
-package credstore
+package keychain
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -44,23 +45,23 @@ func returnsWhile(t *testing.T, what string, fn func()) {
 func TestKeychainTimeoutIsBoundedAndDistinct(t *testing.T) {
 	h := hangingBackend{release: make(chan struct{})}
 	defer close(h.release)
-	k := NewKeychain(WithKeyring(h), WithTimeout(50*time.Millisecond))
+	k := New(WithKeyring(h), WithTimeout(50*time.Millisecond))
 	var err error
 	// The backend never answers before the test ends: Get returning at all
 	// is its timeout at work.
 	returnsWhile(t, "Get", func() { _, err = k.Get(context.Background(), "default") })
-	var ke *KeychainError
+	var ke *Error
 	if !errors.As(err, &ke) || ke.Fault != FaultTimeout {
-		t.Fatalf("err = %v, want a timeout KeychainError", err)
+		t.Fatalf("err = %v, want a timeout Error", err)
 	}
-	if errors.Is(err, ErrNotFound) || !errors.Is(err, ErrKeychain) {
-		t.Fatalf("a timeout must be ErrKeychain and never ErrNotFound: %v", err)
+	if errors.Is(err, storeerr.ErrNotFound) || !errors.Is(err, storeerr.ErrKeychain) {
+		t.Fatalf("a timeout must be storeerr.ErrKeychain and never storeerr.ErrNotFound: %v", err)
 	}
 }
 
 func TestKeychainHungCallsDoNotPileUp(t *testing.T) {
 	h := hangingBackend{release: make(chan struct{})}
-	k := NewKeychain(WithKeyring(h), WithTimeout(20*time.Millisecond))
+	k := New(WithKeyring(h), WithTimeout(20*time.Millisecond))
 	defer close(h.release)
 	before := runtime.NumGoroutine()
 	var wg sync.WaitGroup
@@ -84,117 +85,7 @@ func TestKeychainHungCallsDoNotPileUp(t *testing.T) {
 	}
 }
 
-type mapBackend struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (b *mapBackend) Get(s, u string) (string, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	v, ok := b.m[s+"/"+u]
-	if !ok {
-		return "", errNotFoundLike
-	}
-	return v, nil
-}
-func (b *mapBackend) Set(s, u, p string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.m[s+"/"+u] = p
-	return nil
-}
-func (b *mapBackend) Delete(s, u string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.m[s+"/"+u]; !ok {
-		return errNotFoundLike
-	}
-	delete(b.m, s+"/"+u)
-	return nil
-}
-
-// errNotFoundLike is go-keyring's own sentinel, as the real backend returns it.
-var errNotFoundLike = keyringErrNotFound()
-
-func TestStorePutKeepsOldHintAndResetsClock(t *testing.T) {
-	b := &mapBackend{m: map[string]string{}}
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := &Store{Keychain: NewKeychain(WithKeyring(b)), StateFile: StateFile{Dir: t.TempDir()}, Now: func() time.Time { return now }}
-	ctx := context.Background()
-	k1, k2 := "sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa11111", "sk_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb22222"
-	if _, err := s.Put(ctx, "default", k1, PutOptions{Source: SourceLogin}); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(48 * time.Hour)
-	if _, err := s.Put(ctx, "default", k1, PutOptions{Source: SourceConfig}); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := s.StateFile.Load()
-	if p := st.Profiles["default"]; !p.StoredAt.Equal(now.Add(-48*time.Hour)) || p.Source != SourceLogin {
-		t.Fatalf("the same key again must not restart the clock: %+v", p)
-	}
-	if _, err := s.Put(ctx, "default", k2, PutOptions{Source: SourceConfig}); err != nil {
-		t.Fatal(err)
-	}
-	st, _ = s.StateFile.Load()
-	p := st.Profiles["default"]
-	if !p.StoredAt.Equal(now) || p.Source != SourceConfig || p.KeyHint != "sk_...22222" || p.PreviousKeyHint != "sk_...11111" {
-		t.Fatalf("metadata after a new key: %+v", p)
-	}
-	b2, _ := os.ReadFile(s.StateFile.Path())
-	if strings.Contains(string(b2), k1) || strings.Contains(string(b2), k2) {
-		t.Fatal("state.json holds a key")
-	}
-	if _, err := s.Put(ctx, "default", "sk_short", PutOptions{}); !errors.Is(err, ErrBadKey) {
-		t.Fatalf("bad key: %v", err)
-	}
-	if err := s.Delete(ctx, "default"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(ctx, "default"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("second delete: %v", err)
-	}
-}
-
 // The rest runs against the real Secret Service that `make test` starts.
-
-func realStore(t *testing.T) *Store {
-	testkeyring.Require(t)
-	return &Store{Keychain: NewKeychain(WithService(testkeyring.Service())), StateFile: StateFile{Dir: t.TempDir()}}
-}
-
-func TestRealKeychainRoundTripOneItem(t *testing.T) {
-	s := realStore(t)
-	ctx := context.Background()
-	if _, err := s.Keychain.Get(ctx, "default"); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrKeychain) {
-		t.Fatalf("empty keychain: %v", err)
-	}
-	k1, k2 := "sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa11111", "sk_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb22222"
-	for _, k := range []string{k1, k2} {
-		if _, err := s.Put(ctx, "default", k, PutOptions{Source: SourceLogin}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := s.Keychain.Get(ctx, "default")
-	if err != nil || got != k2 {
-		t.Fatalf("Get = %q, %v", Hint(got), err)
-	}
-	// One item per profile, never a second copy.
-	out, err := exec.Command("secret-tool", "search", "--all", "service", s.Keychain.(*Keychain).service, "username", "default").CombinedOutput()
-	if err != nil {
-		t.Fatalf("secret-tool: %v %s", err, out)
-	}
-	if n := strings.Count(string(out), "[/"); n != 1 {
-		t.Fatalf("%d keychain items for one profile:\n%s", n, out)
-	}
-	if err := s.Delete(ctx, "default"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Keychain.Get(ctx, "default"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("after delete: %v", err)
-	}
-}
 
 func TestRealKeychainNoBus(t *testing.T) {
 	testkeyring.Require(t)
@@ -202,9 +93,9 @@ func TestRealKeychainNoBus(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable
 	// or FaultLocked (not FaultTimeout) is what shows it did not wait.
-	k := NewKeychain(WithService(testkeyring.Service()), WithTimeout(patience))
+	k := New(WithService(testkeyring.Service()), WithTimeout(patience))
 	_, err := k.Get(context.Background(), "default")
-	var ke *KeychainError
+	var ke *Error
 	if !errors.As(err, &ke) || ke.Fault != FaultUnavailable || !strings.Contains(err.Error(), "gnome-keyring-daemon --unlock") {
 		t.Fatalf("err = %v, want unavailable with the recipe", err)
 	}
@@ -235,9 +126,9 @@ func TestRealBusWithoutSecretService(t *testing.T) {
 	}
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable
 	// or FaultLocked (not FaultTimeout) is what shows it did not wait.
-	k := NewKeychain(WithService(testkeyring.Service()), WithTimeout(patience))
+	k := New(WithService(testkeyring.Service()), WithTimeout(patience))
 	_, err := k.Get(context.Background(), "default")
-	var ke *KeychainError
+	var ke *Error
 	if !errors.As(err, &ke) || ke.Fault != FaultUnavailable || !strings.Contains(err.Error(), "no Secret Service") {
 		t.Fatalf("err = %v, want unavailable: no Secret Service", err)
 	}
@@ -257,10 +148,10 @@ func TestRealLockedKeychain(t *testing.T) {
 	}
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable
 	// or FaultLocked (not FaultTimeout) is what shows it did not wait.
-	k := NewKeychain(WithService(testkeyring.Service()), WithTimeout(patience))
+	k := New(WithService(testkeyring.Service()), WithTimeout(patience))
 	_, err := k.Get(context.Background(), "default")
-	var ke *KeychainError
-	if !errors.As(err, &ke) || ke.Fault != FaultLocked || errors.Is(err, ErrNotFound) {
+	var ke *Error
+	if !errors.As(err, &ke) || ke.Fault != FaultLocked || errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("err = %v, want locked", err)
 	}
 	if err := k.Set(context.Background(), "default", "sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa11111"); !errors.As(err, &ke) || ke.Fault != FaultLocked {
@@ -273,11 +164,11 @@ func TestRealLockedKeychain(t *testing.T) {
 // the unlock recipe, never "unavailable" or "no key".
 func TestClassifyFailedUnlockIsLocked(t *testing.T) {
 	err := classify("read", errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'"))
-	var ke *KeychainError
+	var ke *Error
 	if !errors.As(err, &ke) || ke.Fault != FaultLocked {
 		t.Fatalf("classify = %#v, want FaultLocked", err)
 	}
-	if !errors.Is(err, ErrKeychain) || errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("classify = %v: want a keychain error, not not-found", err)
 	}
 	if !strings.Contains(err.Error(), "the keychain is locked") || !strings.Contains(err.Error(), "--unlock") {
@@ -321,8 +212,8 @@ func TestKeychainStuckClears(t *testing.T) {
 	var opened sync.Once
 	open := func() { opened.Do(func() { close(g.gate) }) }
 	defer open()
-	k := NewKeychain(WithKeyring(g), WithTimeout(50*time.Millisecond))
-	if _, err := k.Get(ctx, "p"); !errors.Is(err, ErrKeychain) {
+	k := New(WithKeyring(g), WithTimeout(50*time.Millisecond))
+	if _, err := k.Get(ctx, "p"); !errors.Is(err, storeerr.ErrKeychain) {
 		t.Fatalf("hung call: %v, want a timeout", err)
 	}
 	select {
@@ -336,7 +227,7 @@ func TestKeychainStuckClears(t *testing.T) {
 	k.timeout = time.Hour
 	var err error
 	returnsWhile(t, "a call while the keychain is stuck", func() { _, err = k.Get(ctx, "p") })
-	if !errors.Is(err, ErrKeychain) || errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, storeerr.ErrKeychain) || errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("while stuck: %v, want an immediate timeout", err)
 	}
 	if n := len(g.entered); n != 0 {
@@ -347,14 +238,14 @@ func TestKeychainStuckClears(t *testing.T) {
 	k.timeout = patience
 	open()
 	idle(t, k)
-	if _, err := k.Get(ctx, "p"); !errors.Is(err, ErrNotFound) {
+	if _, err := k.Get(ctx, "p"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("after the hung call returned: %v, want the keychain's answer (still stuck?)", err)
 	}
 
 	// Callers that leave (half of them before their call even starts) never
 	// mark the keychain stuck, however their leaving interleaves with the
 	// calls' returns.
-	k2 := NewKeychain(WithKeyring(&mapBackend{m: map[string]string{}}), WithTimeout(patience))
+	k2 := New(WithKeyring(&testkeyring.Memory{}), WithTimeout(patience))
 	for i := range 200 {
 		ctx, cancel := context.WithCancel(context.Background())
 		if i%2 == 0 {
@@ -364,7 +255,7 @@ func TestKeychainStuckClears(t *testing.T) {
 		cancel()
 	}
 	idle(t, k2)
-	if _, err := k2.Get(ctx, "p"); !errors.Is(err, ErrNotFound) {
+	if _, err := k2.Get(ctx, "p"); !errors.Is(err, storeerr.ErrNotFound) {
 		t.Fatalf("after callers left: %v, want the keychain's answer", err)
 	}
 }
