@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -575,29 +576,35 @@ func TestTermEndsBlockedCommands(t *testing.T) {
 	}
 }
 
-// hungBus is a Unix socket that accepts connections and never answers.
+// hungBus is a Unix socket that accepts connections and never answers,
+// listening before it is returned (no process to wait for).
 func hungBus(t *testing.T, w *proctest.World) string {
 	t.Helper()
 	path := filepath.Join(w.Base, "hung-bus")
-	cmd := exec.Command("python3", "-c", fmt.Sprintf(`
-import socket, time
-s = socket.socket(socket.AF_UNIX); s.bind(%q); s.listen(64)
-held = []
-while True:
-    c, _ = s.accept(); held.append(c)
-`, path))
-	if err := cmd.Start(); err != nil {
+	l, err := net.Listen("unix", path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for range 200 {
-		if _, err := os.Stat(path); err == nil {
-			return "unix:path=" + path
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the hung bus did not start")
-	return ""
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	return "unix:path=" + path
 }
 
 // TestStatusBoundedByOneTimeout: with six profiles and a Secret Service that
