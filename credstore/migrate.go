@@ -9,6 +9,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/internal/safefile"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
@@ -299,10 +300,10 @@ func notRead(res MigrationResult, err error) (MigrationResult, error) {
 	switch {
 	case errors.Is(err, trust.ErrUntrusted):
 		p, reason = ProblemUntrusted, strings.TrimPrefix(err.Error(), trust.ErrUntrusted.Error()+": ")
-	case errors.Is(err, toraleconfig.ErrNotRegular):
-		p, reason = ProblemNotRegular, strings.TrimPrefix(err.Error(), toraleconfig.ErrNotRegular.Error()+": ")
-	case errors.Is(err, toraleconfig.ErrTooLarge):
-		p, reason = ProblemTooLarge, strings.TrimPrefix(err.Error(), toraleconfig.ErrTooLarge.Error()+": ")
+	case errors.Is(err, safefile.ErrNotRegular):
+		p, reason = ProblemNotRegular, strings.TrimPrefix(err.Error(), safefile.ErrNotRegular.Error()+": ")
+	case errors.Is(err, safefile.ErrTooLarge):
+		p, reason = ProblemTooLarge, strings.TrimPrefix(err.Error(), safefile.ErrTooLarge.Error()+": ")
 	case errors.Is(err, fs.ErrPermission):
 		reason = "it cannot be read (permission denied); make it readable (chmod 600), then run torale-cred import"
 	}

@@ -10,14 +10,6 @@ import (
 	"github.com/torale-ai/torale-cred/internal/safefile"
 )
 
-// Why config.json contributes nothing, beyond ErrMalformed: safefile's
-// refusals, named here for the callers that tell them apart. Each is
-// wrapped with the path and what stands there.
-var (
-	ErrNotRegular = safefile.ErrNotRegular
-	ErrTooLarge   = safefile.ErrTooLarge
-)
-
 // Snapshot is config.json as read once: what it says, the exact bytes (a
 // rewrite starts from them) and the file they came from.
 type Snapshot struct {
@@ -38,7 +30,7 @@ type Snapshot struct {
 // bytes. An absent file (or a dangling link) is a Snapshot with Exists
 // false and no error.
 //
-// Errors wrap trust.ErrUntrusted, ErrNotRegular, ErrTooLarge, ErrMalformed
+// Errors wrap trust.ErrUntrusted, safefile.ErrNotRegular, safefile.ErrTooLarge, ErrMalformed
 // (unparseable content: Raw is still set) or the read error; none quotes
 // the content.
 func Load(path string) (Snapshot, error) {
@@ -56,7 +48,7 @@ func Load(path string) (Snapshot, error) {
 		s.Target = f.Name()
 	}
 	if err != nil {
-		if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrTooLarge) {
+		if errors.Is(err, safefile.ErrNotRegular) || errors.Is(err, safefile.ErrTooLarge) {
 			s.Exists = true
 			err = fmt.Errorf("%w; it is left alone", err)
 		}
@@ -65,7 +57,7 @@ func Load(path string) (Snapshot, error) {
 	s.Exists, s.Info = true, fi
 	raw, err := safefile.Read(f, MaxSize)
 	if err != nil {
-		if errors.Is(err, ErrTooLarge) {
+		if errors.Is(err, safefile.ErrTooLarge) {
 			err = fmt.Errorf("%w; it is left alone", err)
 		}
 		return s, err

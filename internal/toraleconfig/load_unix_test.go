@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/torale-ai/torale-cred/internal/safefile"
 	"github.com/torale-ai/torale-cred/internal/trust"
 )
 
@@ -42,7 +43,7 @@ func TestLoadRefusesWhatItCannotHandle(t *testing.T) {
 		t.Errorf("an empty file: %+v %v", s, err)
 	}
 	write(`{"x":"`+strings.Repeat("a", MaxSize)+`"}`, 0o600)
-	if _, err := Load(path); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "larger than") {
+	if _, err := Load(path); !errors.Is(err, safefile.ErrTooLarge) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a huge file: %v", err)
 	}
 	write(`{"api_key":`, 0o600)
@@ -57,7 +58,7 @@ func TestLoadRefusesWhatItCannotHandle(t *testing.T) {
 	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); !errors.Is(err, ErrNotRegular) {
+	if _, err := Load(path); !errors.Is(err, safefile.ErrNotRegular) {
 		t.Errorf("a directory: %v", err)
 	}
 	_ = os.Remove(path)
@@ -68,7 +69,7 @@ func TestLoadRefusesWhatItCannotHandle(t *testing.T) {
 	go func() { _, err := Load(path); done <- err }()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrNotRegular) {
+		if !errors.Is(err, safefile.ErrNotRegular) {
 			t.Errorf("a FIFO: %v", err)
 		}
 	case <-time.After(10 * time.Second): // only turns a hang into a failure
@@ -78,7 +79,7 @@ func TestLoadRefusesWhatItCannotHandle(t *testing.T) {
 	if err := os.Symlink("/dev/zero", path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); !errors.Is(err, ErrNotRegular) && !errors.Is(err, trust.ErrUntrusted) {
+	if _, err := Load(path); !errors.Is(err, safefile.ErrNotRegular) && !errors.Is(err, trust.ErrUntrusted) {
 		t.Errorf("a link to /dev/zero: %v", err)
 	}
 	_ = os.Remove(path)
