@@ -238,7 +238,25 @@ type StoreCheck struct {
 	Checked bool
 	KeyHint string
 	Version int
+	// Local is what became of this machine's keychain copy when the
+	// store moved beyond the machine; LocalHint names that copy's key and
+	// LocalErr why it was left.
+	Local     LocalCopy
+	LocalHint string
+	LocalErr  error
 }
+
+// LocalCopy is what SetStore did with the keychain's copy of a profile's
+// key once the profile reads it from a store beyond this machine, which
+// must hold the key alone (never local disk, SPEC).
+type LocalCopy int
+
+const (
+	NoLocalCopy      LocalCopy = iota
+	LocalCopyRemoved           // the store's own key: deleted
+	LocalCopyShelved           // another key: kept as the previous key (login --previous), then deleted
+	LocalCopyLeft              // the keychain did not answer: still there (LocalErr)
+)
 
 // SetStore records where profile's key lives (Kind keychain: this
 // machine's keychain again). With check, the key is read once through
@@ -253,6 +271,7 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 		return StoreCheck{}, err
 	}
 	var res StoreCheck
+	var key string
 	if check {
 		var src Source = s.Keychain
 		if spec.Remote() {
@@ -261,7 +280,6 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 				return res, err
 			}
 		}
-		var key string
 		var err error
 		if vs, ok := src.(VersionedSource); ok {
 			key, res.Version, err = vs.GetVersion(ctx, profile)
@@ -280,7 +298,7 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	defer s.files().Reload()
-	return res, s.StateFile.Update(func(st *State) error {
+	err := s.StateFile.Update(func(st *State) error {
 		if spec.Remote() {
 			if st.Stores == nil {
 				st.Stores = map[string]StoreSpec{}
@@ -309,6 +327,43 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 		}
 		return nil
 	})
+	if err != nil || !spec.Remote() || key == "" {
+		return res, err
+	}
+	res.Local, res.LocalHint, res.LocalErr = s.dropLocalCopy(ctx, profile, key, spec.Kind)
+	return res, nil
+}
+
+// dropLocalCopy deletes this machine's keychain copy of profile's key,
+// now that the profile reads key from a store beyond the machine (kind);
+// the caller holds writeMu. A copy that is another key is kept on the
+// shelf first (login --previous brings it back), so no key is lost at any
+// instant. A keychain that does not answer leaves the copy, said.
+func (s *Store) dropLocalCopy(ctx context.Context, profile, key, kind string) (LocalCopy, string, error) {
+	if s.Keychain == nil {
+		return NoLocalCopy, "", nil
+	}
+	old, err := s.Keychain.Get(ctx, profile)
+	switch {
+	case errors.Is(err, storeerr.ErrNotFound):
+		return NoLocalCopy, "", nil
+	case err != nil:
+		return LocalCopyLeft, "", err
+	}
+	done := LocalCopyRemoved
+	if old != key {
+		if s.shelf() == nil {
+			return LocalCopyLeft, apikey.Hint(old), errors.New("it is another key, and this process keeps no previous keys")
+		}
+		if err := s.keepDisplaced(ctx, profile, old, key, kind); err != nil {
+			return LocalCopyLeft, apikey.Hint(old), err
+		}
+		done = LocalCopyShelved
+	}
+	if err := s.Keychain.Delete(ctx, profile); err != nil && !errors.Is(err, storeerr.ErrNotFound) {
+		return LocalCopyLeft, apikey.Hint(old), err
+	}
+	return done, apikey.Hint(old), nil
 }
 
 // CheckWritable says, before a rotation creates a key it could not store,

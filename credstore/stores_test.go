@@ -13,6 +13,7 @@ import (
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
 	"github.com/torale-ai/torale-cred/credstore/vault"
 	"github.com/torale-ai/torale-cred/internal/audit"
+	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
 const credKey = "sk_credentialsstore0123456789abcdefABCDEF"
@@ -105,3 +106,62 @@ func (k *refusingKeyring) Set(string, string, string) error {
 	return errors.New("asked")
 }
 func (k *refusingKeyring) Delete(string, string) error { k.asked = true; return errors.New("asked") }
+
+// Once a profile reads its key from a store beyond this machine, the
+// keychain's copy goes: deleted when it is the store's own key, kept as
+// the previous key first when it is another, so no key is lost, and left
+// (said) when the keychain does not answer.
+func TestDropLocalCopy(t *testing.T) {
+	storeKey := "sk_" + strings.Repeat("s", 40)
+	otherKey := "sk_" + strings.Repeat("o", 40)
+	for _, tc := range []struct {
+		name  string
+		local string // the keychain's copy; "" none
+		fail  bool   // the keychain refuses
+		want  LocalCopy
+	}{
+		{"the store's own key", storeKey, false, LocalCopyRemoved},
+		{"another key", otherKey, false, LocalCopyShelved},
+		{"none", "", false, NoLocalCopy},
+		{"a keychain that does not answer", storeKey, true, LocalCopyLeft},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := &testkeyring.Memory{}
+			kc := keychain.New(keychain.WithKeyring(mem))
+			s := &Store{Keychain: kc, StateFile: StateFile{Dir: filepath.Join(t.TempDir(), "state")}}
+			ctx := context.Background()
+			if tc.local != "" {
+				if err := kc.Set(ctx, "ci", tc.local); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var src Source = kc
+			if tc.fail {
+				s.Keychain = keychain.New(keychain.WithKeyring(&refusingKeyring{}))
+				src = s.Keychain
+			}
+			s.writeMu.Lock()
+			got, hint, err := s.dropLocalCopy(ctx, "ci", storeKey, StoreVault)
+			s.writeMu.Unlock()
+			if got != tc.want || (got == LocalCopyLeft) != (err != nil) {
+				t.Fatalf("dropLocalCopy = %v, %s, %v; want %v", got, hint, err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), storeKey) {
+				t.Fatal("the error holds the key")
+			}
+			left, gerr := src.Get(ctx, "ci")
+			if tc.fail {
+				return
+			}
+			if !errors.Is(gerr, storeerr.ErrNotFound) {
+				t.Fatalf("the keychain still holds %s (%v)", apikey.Hint(left), gerr)
+			}
+			if tc.want == LocalCopyShelved {
+				prev, _, err := s.Previous(ctx, "ci", "")
+				if err != nil || prev != otherKey {
+					t.Fatalf("the other key was not kept: %s, %v", apikey.Hint(prev), err)
+				}
+			}
+		})
+	}
+}

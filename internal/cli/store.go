@@ -128,6 +128,14 @@ func newStoreSetCmd(f *Factory) *cobra.Command {
 			default:
 				f.say("Profile %q now reads its key from %s (not read now).", profile, where)
 			}
+			switch res.Local {
+			case credstore.LocalCopyRemoved:
+				f.say("This machine's keychain copy of %s is deleted: %s holds the key alone.", res.LocalHint, where)
+			case credstore.LocalCopyShelved:
+				f.say("This machine's keychain held another key, %s: it is kept as the previous key (torale-cred login --previous --profile %s brings it back) and no longer served.", res.LocalHint, profile)
+			case credstore.LocalCopyLeft:
+				f.warn("this machine's keychain still holds a copy of profile %q's key, which could not be deleted (%v); it is not served while the profile reads %s; run the same torale-cred store set command again once the keychain answers, and it is deleted", profile, res.LocalErr, where)
+			}
 			if spec.Kind == credstore.StoreVault && v.TokenFile == "" && v.RoleIDFile == "" && f.Getenv("VAULT_TOKEN") != "" {
 				f.warn("the daemon logs in with VAULT_TOKEN from its own environment, which a user service does not have; for the service, use --token-file (Vault Agent's sink) or AppRole")
 			}
