@@ -123,6 +123,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.store = &credstore.Store{Keychain: d.keys, Remote: d.remote.open, Shelf: cfg.Keychain.Shelf(), StateFile: disk.StateFile, ConfigPath: cfg.ConfigPath,
 		Files: d.files, Period: cfg.RotationPeriod, ConfirmWait: cfg.ConfirmWait, Warn: func(msg string) { d.log.Warn(msg) },
 		Tokens: cfg.Keychain} // tokens read afresh: the CLI may reissue one
+	d.health.needed = d.keychainNeeded
 	d.openAudit()
 	if err := d.store.SetConfigOwner(cfg.Profile); err != nil {
 		d.log.Warn("cannot record the daemon's profile as config.json's owner", "profile", cfg.Profile, "err", err)
@@ -233,9 +234,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	so.Sessions = sessions
 	srv := ipc.NewServer(d.store, so)
 	d.health.onChange(func(err error) {
-		if err != nil {
+		switch {
+		case err != nil && !d.keychainNeeded():
+			sdNotify("STATUS=serving on " + addr + "; " + msgKeychainNotNeeded)
+		case err != nil:
 			sdNotify("STATUS=serving on " + addr + "; keychain unavailable: " + err.Error())
-		} else {
+		default:
 			sdNotify("STATUS=serving on " + addr)
 		}
 	})
@@ -306,6 +310,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // profiles are the ones worth warming: config.json's owner and every
 // profile with metadata.
+// msgKeychainNotNeeded is the status of a daemon without a keychain
+// whose every profile reads a store beyond this machine (a headless
+// service on systemd credentials, Vault): nothing to fix.
+const msgKeychainNotNeeded = "no keychain, and none needed: every profile reads its key from a store beyond this machine"
+
+// keychainNeeded reports whether a profile reads its key from this
+// machine's keychain (any profile with no store of its own does, the
+// daemon's own included).
+func (d *Daemon) keychainNeeded() bool {
+	for _, p := range d.profiles() {
+		if !d.store.StoreOf(p).Remote() {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *Daemon) profiles() []string {
 	names := []string{d.store.ConfigOwner()}
 	if st, err := d.files.State(); err == nil {

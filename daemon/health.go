@@ -27,6 +27,9 @@ type health struct {
 	kc  *keychain.Keychain
 	now func() time.Time
 	log *slog.Logger
+	// needed, when set, says whether any profile reads the keychain: a
+	// keychain no profile needs is logged as such, not as an outage.
+	needed func() bool
 
 	mu      sync.Mutex
 	err     error
@@ -75,9 +78,12 @@ func (h *health) note(err error) {
 	if !changed {
 		return
 	}
-	if err != nil {
+	switch {
+	case err != nil && h.needed != nil && !h.needed():
+		h.log.Info(msgKeychainNotNeeded, "err", err)
+	case err != nil:
 		h.log.Warn("keychain unavailable; stored look-ups answer 503 until it is back", "err", err)
-	} else {
+	default:
 		h.log.Info("keychain available again")
 		for _, fn := range ups {
 			fn()

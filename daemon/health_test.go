@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,5 +184,46 @@ func TestHealthAnswersAreNotOutages(t *testing.T) {
 	}
 	if err := f.h.check(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A daemon whose every profile reads a store beyond this machine (a
+// headless service on systemd credentials) needs no keychain: one that
+// does not answer is said as such, not as an outage with a fix to make;
+// the profile back on the keychain makes it an outage again.
+func TestKeychainNotNeeded(t *testing.T) {
+	home := t.TempDir()
+	log := &lockedBuffer{}
+	d, err := New(Config{
+		Keychain:   keychain.New(keychain.WithKeyring(newMemKeyring(map[string]string{}))),
+		ConfigPath: filepath.Join(home, ".torale", "config.json"),
+		StateDir:   filepath.Join(home, "state"),
+		Logger:     slog.New(slog.NewTextHandler(log, nil)),
+		NoHarden:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if !d.keychainNeeded() {
+		t.Fatal("a profile with no store of its own needs no keychain?")
+	}
+	if _, err := d.store.SetStore(ctx, credstore.DefaultProfile, credstore.StoreSpec{Kind: credstore.StoreCredentials}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d.keychainNeeded() {
+		t.Fatal("every profile reads systemd credentials, yet the keychain is needed")
+	}
+	d.health.note(fmt.Errorf("%w: no D-Bus session bus", storeerr.ErrKeychain))
+	if got := log.String(); !strings.Contains(got, msgKeychainNotNeeded) || strings.Contains(got, "answer 503") {
+		t.Fatalf("log: %s", got)
+	}
+	d.health.note(nil)
+	if _, err := d.store.SetStore(ctx, credstore.DefaultProfile, credstore.StoreSpec{Kind: credstore.StoreKeychain}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.health.note(fmt.Errorf("%w: no D-Bus session bus", storeerr.ErrKeychain))
+	if got := log.String(); !strings.Contains(got, "answer 503") {
+		t.Fatalf("a profile on the keychain, and no outage said: %s", got)
 	}
 }
