@@ -255,7 +255,8 @@ const (
 	NoLocalCopy      LocalCopy = iota
 	LocalCopyRemoved           // the store's own key: deleted
 	LocalCopyShelved           // another key: kept as the previous key (login --previous), then deleted
-	LocalCopyLeft              // the keychain did not answer: still there (LocalErr)
+	LocalCopyLeft              // held, and could not be deleted (LocalErr)
+	LocalCopyUnchecked         // the keychain did not answer whether it holds one (LocalErr)
 )
 
 // SetStore records where profile's key lives (Kind keychain: this
@@ -338,7 +339,7 @@ func (s *Store) SetStore(ctx context.Context, profile string, spec StoreSpec, ch
 // now that the profile reads key from a store beyond the machine (kind);
 // the caller holds writeMu. A copy that is another key is kept on the
 // shelf first (login --previous brings it back), so no key is lost at any
-// instant. A keychain that does not answer leaves the copy, said.
+// instant. A keychain that does not answer leaves any copy, said.
 func (s *Store) dropLocalCopy(ctx context.Context, profile, key, kind string) (LocalCopy, string, error) {
 	if s.Keychain == nil {
 		return NoLocalCopy, "", nil
@@ -348,7 +349,7 @@ func (s *Store) dropLocalCopy(ctx context.Context, profile, key, kind string) (L
 	case errors.Is(err, storeerr.ErrNotFound):
 		return NoLocalCopy, "", nil
 	case err != nil:
-		return LocalCopyLeft, "", err
+		return LocalCopyUnchecked, "", err
 	}
 	done := LocalCopyRemoved
 	if old != key {

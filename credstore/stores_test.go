@@ -123,7 +123,7 @@ func TestDropLocalCopy(t *testing.T) {
 		{"the store's own key", storeKey, false, LocalCopyRemoved},
 		{"another key", otherKey, false, LocalCopyShelved},
 		{"none", "", false, NoLocalCopy},
-		{"a keychain that does not answer", storeKey, true, LocalCopyLeft},
+		{"a keychain that does not answer", storeKey, true, LocalCopyUnchecked},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := &testkeyring.Memory{}
@@ -143,7 +143,7 @@ func TestDropLocalCopy(t *testing.T) {
 			s.writeMu.Lock()
 			got, hint, err := s.dropLocalCopy(ctx, "ci", storeKey, StoreVault)
 			s.writeMu.Unlock()
-			if got != tc.want || (got == LocalCopyLeft) != (err != nil) {
+			if got != tc.want || (got == LocalCopyLeft || got == LocalCopyUnchecked) != (err != nil) {
 				t.Fatalf("dropLocalCopy = %v, %s, %v; want %v", got, hint, err, tc.want)
 			}
 			if err != nil && strings.Contains(err.Error(), storeKey) {

@@ -133,6 +133,8 @@ func newStoreSetCmd(f *Factory) *cobra.Command {
 				f.say("This machine's keychain copy of %s is deleted: %s holds the key alone.", res.LocalHint, where)
 			case credstore.LocalCopyShelved:
 				f.say("This machine's keychain held another key, %s: it is kept as the previous key (torale-cred login --previous --profile %s brings it back) and no longer served.", res.LocalHint, profile)
+			case credstore.LocalCopyUnchecked:
+				f.warn("this machine's keychain did not answer whether it holds a copy of profile %q's key (%v); any copy is not served while the profile reads %s; to delete one, run the same torale-cred store set command again once the keychain answers", profile, res.LocalErr, where)
 			case credstore.LocalCopyLeft:
 				f.warn("this machine's keychain still holds a copy of profile %q's key, which could not be deleted (%v); it is not served while the profile reads %s; run the same torale-cred store set command again once the keychain answers, and it is deleted", profile, res.LocalErr, where)
 			}
