@@ -16,6 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// patience bounds a wait for a child to exec: it turns a hang into a
+// failure and says nothing of the machine's speed.
+const patience = 30 * time.Second
+
 // A process whose ancestor is named sshd runs in an SSH login; one without such an ancestor did not, nor one under an ssh
 // client (that is a forward, not a login).
 func TestIdentifySSHChain(t *testing.T) {
@@ -60,11 +64,10 @@ func TestIdentifySSHChain(t *testing.T) {
 			var c *Caller
 			var id Identifier
 			id.procOnly.Store(tc.procOnly)
-			for range 200 {
+			for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 				if c = id.Identify(pid, uint32(os.Getuid())); c.Comm == "sleep" {
 					break
 				}
-				time.Sleep(5 * time.Millisecond)
 			}
 			if again := id.Identify(pid, uint32(os.Getuid())); again.SSHLogin != c.SSHLogin {
 				t.Fatalf("remembered chain answers %v, first %v", again.SSHLogin, c.SSHLogin)
@@ -146,11 +149,11 @@ func TestPidfdAndProcAgree(t *testing.T) {
 		var fast, slow Identifier
 		slow.procOnly.Store(true)
 		var a, b *Caller
-		for range 200 { // until sleep has exec'd
+		// until sleep has exec'd
+		for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			if a, b = fast.Identify(pid, 0), slow.Identify(pid, 0); a.Comm != "" && a.Comm == b.Comm {
 				break
 			}
-			time.Sleep(5 * time.Millisecond)
 		}
 		if *a != *b {
 			t.Errorf("pid %d: pidfd %+v, /proc %+v", pid, a, b)
