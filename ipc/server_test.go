@@ -505,7 +505,9 @@ func TestClientWithoutADaemon(t *testing.T) {
 		if !errors.Is(err, ipc.ErrDaemonStuck) || errors.Is(err, ipc.ErrNoDaemon) || errors.Is(err, storeerr.ErrNotFound) {
 			t.Errorf("%s on a daemon that never answers: %v, want ErrDaemonStuck", name, err)
 		}
-		if d < timeout/2 || d > timeout+time.Second {
+		// It gives up at the bound, never before; the slack above it only
+		// turns a hang into a failure (a loaded machine stalls for seconds).
+		if d < timeout/2 || d > timeout+20*time.Second {
 			t.Errorf("%s: gave up after %s, want about %s", name, d, timeout)
 		}
 		if err != nil && strings.Contains(err.Error(), testKey) {
@@ -548,7 +550,10 @@ func TestClientWithoutADaemon(t *testing.T) {
 				c.Close()
 			}
 		}()
-		cc := ipc.NewClient(sock, 2*time.Second)
+		// A bound far beyond any stall: noticed well within it is the
+		// hang-up noticed, not the bound run out.
+		const bound = time.Minute
+		cc := ipc.NewClient(sock, bound)
 		defer cc.Close()
 		start := time.Now()
 		if _, err := cc.Resolve(ctx, credstore.Request{FlagKey: testKey}); !errors.Is(err, ipc.ErrDaemonStuck) || errors.Is(err, ipc.ErrNoDaemon) {
@@ -556,8 +561,8 @@ func TestClientWithoutADaemon(t *testing.T) {
 		} else if strings.Contains(err.Error(), testKey) {
 			t.Errorf("a daemon that %s: the error holds the key: %v", name, err)
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("a daemon that %s: noticed after %s", name, d)
+		if d := time.Since(start); d > bound/2 {
+			t.Errorf("a daemon that %s: noticed after %s, as if waiting out the %s bound", name, d, bound)
 		}
 	}
 
