@@ -154,11 +154,13 @@ func TestPeerOfAnotherUserIsRefused(t *testing.T) {
 	}
 	start := time.Now()
 	out, err := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-		curl, "-sS", "--max-time", "5", "--unix-socket", sock, "-X", "POST", "-d", "{}", "http://torale/v1/resolve").CombinedOutput()
+		curl, "-sS", "--max-time", "60", "--unix-socket", sock, "-X", "POST", "-d", "{}", "http://torale/v1/resolve").CombinedOutput()
 	if err == nil || strings.Contains(string(out), "status") || strings.Contains(string(out), testKey) {
 		t.Fatalf("nobody was answered: %v %s", err, out)
 	}
-	if time.Since(start) > 4*time.Second {
+	// Closed at once, not left to curl's 60 s: half of it tells the two
+	// apart on any machine.
+	if time.Since(start) > 30*time.Second {
 		t.Errorf("refusal took %s; it should be immediate", time.Since(start))
 	}
 	t.Logf("curl as nobody: %v: %s", err, strings.TrimSpace(string(out)))
