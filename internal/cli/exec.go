@@ -42,7 +42,7 @@ the shell's built-in, so the key never appears in a command line, which
 every user can read in /proc/*/cmdline.)`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageErrorf("exec needs a command to run: torale-cred exec -- COMMAND [ARG...]")
+				return usageErrorf(msgExecNoCommand)
 			}
 			return nil
 		},
@@ -68,7 +68,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 	// torale-cred's exec door, and a policy would refuse it). Not
 	// inherited: the command is dumpable again once executed.
 	if err := harden.NoDump(); err != nil {
-		f.warn("the key is held by a process other programs of yours can still read: %v", err)
+		f.warn(msgExecDumpable, err)
 	}
 
 	path, err := exec.LookPath(args[0])
@@ -111,7 +111,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 		if errors.As(err, &ee) {
 			return &ExitCodeError{Code: exitStatus(ee.ProcessState)}
 		}
-		return fmt.Errorf("running %s: %w", args[0], err)
+		return fmt.Errorf(msgRunning, args[0], err)
 	}
 	return nil
 }
@@ -159,14 +159,14 @@ func commandError(f *Factory, name string, err error) error {
 	var ee *exec.Error
 	switch {
 	case errors.Is(err, exec.ErrDot):
-		return &notFoundError{name: name, err: err, hint: fmt.Sprintf("it is found only in the current directory through PATH; run it as ./%s", name)}
+		return &notFoundError{name: name, err: err, hint: fmt.Sprintf(msgExecOnlyInDot, name)}
 	case errors.Is(err, fs.ErrPermission):
-		f.say("%s: %s: permission denied; check that it is an executable file", prog, name)
+		f.say(msgExecNoPermission, prog, name)
 		return &ExitCodeError{Code: 126}
 	case errors.As(err, &ee):
-		return &notFoundError{name: name, err: err, hint: "command not found; check its name and your PATH"}
+		return &notFoundError{name: name, err: err, hint: msgExecNotFound}
 	}
-	f.say("%s: %s: cannot run it (%v)", prog, name, err)
+	f.say(msgExecCannotRun, prog, name, err)
 	return &ExitCodeError{Code: 126}
 }
 
