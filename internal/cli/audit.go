@@ -230,8 +230,8 @@ func (f *Factory) localAudit(e audit.Event) {
 		return
 	}
 	if first && e.Action == "" {
-		body := fmt.Sprintf("%s received the key %s of profile %q for the first time (through %s). See: torale-cred audit", e.Caller.Program(), e.KeyHint, e.Profile, e.Door)
-		_ = notify.Notify(context.Background(), "Torale API key: a new program", body)
+		title, body := audit.FirstUseAlert(e)
+		_ = notify.Notify(context.Background(), title, body)
 	}
 }
 
