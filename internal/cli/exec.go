@@ -73,7 +73,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 
 	path, err := exec.LookPath(args[0])
 	if err != nil {
-		return commandError(f, args[0], err)
+		return commandError(args[0], err)
 	}
 	child := &exec.Cmd{
 		Path:   path,
@@ -89,7 +89,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	if err := child.Start(); err != nil {
-		return commandError(f, args[0], err)
+		return commandError(args[0], err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -154,20 +154,19 @@ func childEnv(env []string, r credstore.Resolution) []string {
 }
 
 // commandError words a command that could not be started as a shell
-// does: 127 when it is not found, 126 when it is found but cannot be run.
-func commandError(f *Factory, name string, err error) error {
+// does; exitCode gives 127 when it is not found, 126 when it is found but
+// cannot be run.
+func commandError(name string, err error) error {
 	var ee *exec.Error
 	switch {
 	case errors.Is(err, exec.ErrDot):
 		return &notFoundError{name: name, err: err, hint: fmt.Sprintf(msgExecOnlyInDot, name)}
 	case errors.Is(err, fs.ErrPermission):
-		f.say(msgExecNoPermission, prog, name)
-		return &ExitCodeError{Code: 126}
+		return &cannotRunError{name: name, why: msgExecNoPermission}
 	case errors.As(err, &ee):
 		return &notFoundError{name: name, err: err, hint: msgExecNotFound}
 	}
-	f.say(msgExecCannotRun, prog, name, err)
-	return &ExitCodeError{Code: 126}
+	return &cannotRunError{name: name, why: fmt.Sprintf(msgExecCannotRun, err)}
 }
 
 // notFoundError is a command exec could not find; it wraps the
@@ -179,3 +178,10 @@ type notFoundError struct {
 
 func (e *notFoundError) Error() string { return e.name + ": " + e.hint }
 func (e *notFoundError) Unwrap() error { return e.err }
+
+// cannotRunError is a command exec found but could not run (exit 126). It
+// wraps nothing: a permission error from LookPath is an *exec.Error too,
+// which would read as "not found".
+type cannotRunError struct{ name, why string }
+
+func (e *cannotRunError) Error() string { return e.name + ": " + e.why }

@@ -48,7 +48,7 @@ as unrecorded.
 					} else if err := writeJSON(f.IO.Out, []credstore.ProfileInfo{}); err != nil {
 						return err
 					}
-					return &ExitCodeError{Code: ExitNoKey}
+					return reported(&credstore.NoKeyError{Profile: name})
 				}
 				infos = one
 			}

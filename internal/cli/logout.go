@@ -52,7 +52,7 @@ key alone.`,
 				// "run: torale-cred login" (exit 3 all the same, as SPEC's
 				// "not found").
 				fmt.Fprintf(f.IO.ErrOut, msgLogoutNoKey, prog, profile)
-				return &ExitCodeError{Code: ExitNoKey}
+				return reported(err)
 			}
 			if err != nil {
 				return err

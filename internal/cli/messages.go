@@ -160,9 +160,9 @@ const (
 	msgExecNoCommand    = "exec needs a command to run: torale-cred exec -- COMMAND [ARG...]"
 	msgExecDumpable     = "the key is held by a process other programs of yours can still read: %v"
 	msgExecOnlyInDot    = "it is found only in the current directory through PATH; run it as ./%s"
-	msgExecNoPermission = "%s: %s: permission denied; check that it is an executable file"
+	msgExecNoPermission = "permission denied; check that it is an executable file"
 	msgExecNotFound     = "command not found; check its name and your PATH"
-	msgExecCannotRun    = "%s: %s: cannot run it (%v)"
+	msgExecCannotRun    = "cannot run it (%v)"
 )
 
 // env.

@@ -78,7 +78,7 @@ func runRotate(ctx context.Context, f *Factory) error {
 	}
 	res, err := rot.Rotate(ctx)
 	if errors.Is(err, rotation.ErrOneKeyRule) {
-		return &ExitCodeError{Code: ExitFailure} // the guidance is on the screen
+		return reported(err) // the guidance is on the screen
 	}
 	if err != nil {
 		return err
