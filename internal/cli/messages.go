@@ -74,6 +74,20 @@ func printError(io *IOStreams, cmdPath string, err error) {
 	fmt.Fprintf(io.ErrOut, "%s: %s\n", prog, msg)
 }
 
+// printGitError is git-credential-torale's voice: its name and err as one
+// line, escaped (git shows a helper's stderr on the user's terminal);
+// withUsage adds its usage, for a mistake on its command line.
+func printGitError(io *IOStreams, err error, withUsage bool) {
+	if err == nil {
+		return
+	}
+	msg := strings.TrimPrefix(safetext.Text(err.Error(), 0), errUsage.Error()+": ")
+	if withUsage {
+		msg += "\n" + gitHelperUsage
+	}
+	fmt.Fprintf(io.ErrOut, "%s: %s\n", GitHelperName, msg)
+}
+
 // Every sentence the CLI says to people is below, one section per command
 // (help text stays with its command, as in gh): a command file names the
 // sentence, this file words it, so the voice above is kept in one read.
@@ -484,6 +498,14 @@ const (
 	msgServiceDaemonOutside = "pid %d answers on %s outside the service manager (started by hand?); stop it before relying on the service"
 	msgServiceDaemonAnswers = "pid %d answers on %s"
 	msgServiceDaemonSilent  = "nothing answers on %s"
+)
+
+// git-credential-torale's command line (its help is gitHelperUsage).
+const (
+	msgGitProfileNeedsName = "--profile needs a profile name"
+	msgGitUnknownOption    = "unknown option %q"
+	msgGitOneOperation     = "one operation expected, got %q and %q"
+	msgGitNoOperation      = "no operation given"
 )
 
 // daemon.
