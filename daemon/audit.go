@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/torale-ai/torale-cred/internal/audit"
 )
@@ -29,9 +28,9 @@ func (d *Daemon) firstUse(e audit.Event) {
 	if d.cfg.Notify == nil {
 		return
 	}
-	body := fmt.Sprintf("%s received the key %s of profile %q for the first time (through %s). See: torale-cred audit", c.Program(), e.KeyHint, e.Profile, e.Door)
+	title, body := audit.FirstUseAlert(e)
 	go func() {
-		if err := d.cfg.Notify(context.Background(), "Torale API key: a new program", body); err != nil {
+		if err := d.cfg.Notify(context.Background(), title, body); err != nil {
 			d.log.Warn("first-use notification failed", "err", err)
 		}
 	}()

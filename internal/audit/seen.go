@@ -152,3 +152,11 @@ func (t *Trail) firstUses(events []Event) {
 		t.log.Info("audit trail: keeping the set of programs seen again")
 	}
 }
+
+// FirstUseAlert is the desktop alert for a program's first use of a
+// profile's key: one wording whether the daemon's trail or a command that
+// wrote its own line (TORALE_CRED_NO_DAEMON=1) saw it first.
+func FirstUseAlert(e Event) (title, body string) {
+	return "Torale API key: a new program",
+		fmt.Sprintf("%s received the key %s of profile %q for the first time (through %s). See: torale-cred audit", e.Caller.Program(), e.KeyHint, e.Profile, e.Door)
+}

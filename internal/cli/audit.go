@@ -41,7 +41,7 @@ func (s *sinceFlag) Set(v string) error {
 	}
 	d, err := parsePeriod(v)
 	if err != nil {
-		return fmt.Errorf("%q is not a period or a date: use 7d, 36h or 2026-11-01", v)
+		return fmt.Errorf(msgAuditBadSince, v)
 	}
 	s.d, s.at = d, time.Time{}
 	return nil
@@ -104,10 +104,10 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 	}
 	events, bad, err := audit.Read(dir, filter)
 	if err != nil {
-		return fmt.Errorf("reading the audit trail in %s: %w", dir, err)
+		return fmt.Errorf(msgAuditReading, dir, err)
 	}
 	if bad > 0 {
-		f.warn("%d line(s) of the audit trail are not records (a line torn by a crash, or an edit); they were skipped", bad)
+		f.warn(msgAuditBadLines, bad)
 	}
 	// JSON is always a list (empty, not null); a person is told of none.
 	var rows any = events
@@ -125,7 +125,7 @@ func runAudit(f *Factory, cmd *cobra.Command, o auditOptions) error {
 	case o.json:
 		return writeJSON(f.IO.Out, rows)
 	case n == 0:
-		f.say("No key was handed out since %s.", filter.Since.Local().Format("2006-01-02 15:04"))
+		f.say(msgAuditNone, filter.Since.Local().Format("2006-01-02 15:04"))
 		return nil
 	}
 	if usage, ok := rows.([]audit.Usage); ok {
@@ -191,7 +191,7 @@ func (f *Factory) usedBy(hint string) []string {
 	const days = 30
 	events, _, err := audit.Read(dir, audit.Filter{Since: f.clock().Add(-days * 24 * time.Hour), KeyHint: hint})
 	if err != nil {
-		return []string{fmt.Sprintf("! the audit trail could not be read (%v), so which programs used %s is unknown", err, hint)}
+		return []string{fmt.Sprintf(msgUsedByUnreadable, err, hint)}
 	}
 	// rotate's own use of the key (its calls to the API) is not a program
 	// to restart.
@@ -203,23 +203,15 @@ func (f *Factory) usedBy(hint string) []string {
 		}
 	}
 	if len(progs) == 0 {
-		return []string{fmt.Sprintf("the audit trail shows no program that used %s in the last %d days", hint, days)}
+		return []string{fmt.Sprintf(msgUsedByNone, hint, days)}
 	}
-	noun := "programs"
-	if len(progs) == 1 {
-		noun = "program"
-	}
-	lines := []string{fmt.Sprintf("these %d %s used %s in the last %d days; restart or update them once the new key is stored:", len(progs), noun, hint, days)}
+	lines := []string{msgUsedBy(len(progs), hint, days)}
 	for _, u := range progs {
 		where := ""
 		if len(u.Units) > 0 {
-			where = " in " + shownList(u.Units, ", ")
+			where = fmt.Sprintf(msgUsedByUnits, shownList(u.Units, ", "))
 		}
-		times := fmt.Sprintf("%d times", u.Count)
-		if u.Count == 1 {
-			times = "once"
-		}
-		lines = append(lines, fmt.Sprintf("  %s%s, %s, last %s", shown(u.Exe), where, times, u.Last.Local().Format("2006-01-02 15:04")))
+		lines = append(lines, fmt.Sprintf(msgUsedByProgram, shown(u.Exe), where, msgTimes(u.Count), u.Last.Local().Format("2006-01-02 15:04")))
 	}
 	return lines
 }
@@ -229,17 +221,17 @@ func (f *Factory) usedBy(hint string) []string {
 func (f *Factory) localAudit(e audit.Event) {
 	dir, err := paths.StateDir(f.Getenv)
 	if err != nil {
-		f.warn("the audit trail could not be written (%v); the key was handed out all the same", err)
+		f.warn(msgAuditNotWritten, err)
 		return
 	}
 	first, err := audit.Append(dir, 0, e)
 	if err != nil {
-		f.warn("the audit trail could not be written (%v); the key was handed out all the same", err)
+		f.warn(msgAuditNotWritten, err)
 		return
 	}
 	if first && e.Action == "" {
-		body := fmt.Sprintf("%s received the key %s of profile %q for the first time (through %s). See: torale-cred audit", e.Caller.Program(), e.KeyHint, e.Profile, e.Door)
-		_ = notify.Notify(context.Background(), "Torale API key: a new program", body)
+		title, body := audit.FirstUseAlert(e)
+		_ = notify.Notify(context.Background(), title, body)
 	}
 }
 
@@ -280,14 +272,14 @@ func newPolicySetCmd(f *Factory) *cobra.Command {
 		Short: "Set a profile's policy",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return usageErrorf("policy set takes a profile and a mode: allow EXE..., confirm or open")
+				return usageErrorf(msgPolicySetArgs)
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			profile, mode, exes := args[0], args[1], args[2:]
 			if mode != credstore.PolicyAllow && len(exes) > 0 && mode != credstore.PolicyConfirm {
-				return usageErrorf("policy %s takes no executables", mode)
+				return usageErrorf(msgPolicyNoExes, mode)
 			}
 			p := credstore.Policy{Mode: mode, Allow: exes}
 			if err := credstore.CheckPolicy(p); err != nil {
@@ -305,11 +297,11 @@ func newPolicySetCmd(f *Factory) *cobra.Command {
 			}
 			switch mode {
 			case credstore.PolicyOpen:
-				f.say("Profile %q hands its key to any program of yours (policy open).", profile)
+				f.say(msgPolicyOpen, profile)
 			case credstore.PolicyAllow:
-				f.say("Profile %q hands its key only to %s (policy allow).", profile, strings.Join(resolvedList(exes), ", "))
+				f.say(msgPolicyAllow, profile, strings.Join(resolvedList(exes), ", "))
 			default:
-				f.say("Profile %q asks on the desktop before handing its key to a program not allowed yet (policy confirm).", profile)
+				f.say(msgPolicyConfirm, profile)
 			}
 			return nil
 		},
@@ -324,7 +316,7 @@ func resolvedList(exes []string) []string {
 	for i, e := range exes {
 		out[i] = shown(e)
 		if r := credstore.ResolvedProgram(e); r != e {
-			out[i] += " (now " + shown(r) + ")"
+			out[i] += fmt.Sprintf(msgPolicyResolvesTo, shown(r))
 		}
 	}
 	return out
@@ -346,7 +338,7 @@ Without a rule, an open profile allows and any other confirms. The rule
 is kept when 'policy set' changes the mode.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
-				return usageErrorf("policy remote takes a profile and a rule: allow, confirm or deny")
+				return usageErrorf(msgPolicyRemoteArgs)
 			}
 			return nil
 		},
@@ -355,7 +347,7 @@ is kept when 'policy set' changes the mode.`,
 			switch rule {
 			case credstore.RemoteAllow, credstore.RemoteConfirm, credstore.RemoteDeny:
 			default:
-				return usageErrorf("the remote rule is allow, confirm or deny, not %s", shown(rule))
+				return usageErrorf(msgPolicyRemoteRule, shown(rule))
 			}
 			st, err := f.Store()
 			if err != nil {
@@ -364,7 +356,7 @@ is kept when 'policy set' changes the mode.`,
 			if err := st.SetRemoteRule(profile, rule); err != nil {
 				return err
 			}
-			f.say("Profile %q: requests from another host through torale-cred ssh: %s.", profile, rule)
+			f.say(msgPolicyRemoteSet, profile, rule)
 			return nil
 		},
 	}
@@ -393,7 +385,7 @@ func newPolicyShowCmd(f *Factory) *cobra.Command {
 				return writeJSON(f.IO.Out, pols)
 			}
 			if len(pols) == 0 {
-				f.say("Every profile is open: any program of yours may receive its key. Set one: torale-cred policy set PROFILE allow EXE...")
+				f.say(msgPolicyNone)
 				return nil
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)

@@ -92,7 +92,7 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		// How old a cached keychain read may get (default 1m); for tests
 		// and for users of other keychain tools who want changes sooner.
 		if ttl, err = time.ParseDuration(v); err != nil || ttl <= 0 {
-			return usageErrorf("TORALE_CRED_CACHE_TTL=%q is not a duration such as 30s", v)
+			return usageErrorf(msgDaemonBadCacheTTL, v)
 		}
 	}
 	var confirmWait time.Duration
@@ -100,7 +100,7 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		// How long a `confirm` question waits for the user (default and
 		// most 30s): shorter for tests and for users who answer fast.
 		if confirmWait, err = time.ParseDuration(v); err != nil || confirmWait <= 0 || confirmWait > credstore.ConfirmTimeout {
-			return usageErrorf("TORALE_CRED_CONFIRM_WAIT=%q is not a duration between 1s and 30s", v)
+			return usageErrorf(msgDaemonBadConfirmWait, v)
 		}
 	}
 	level := slog.LevelInfo

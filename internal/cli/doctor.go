@@ -94,9 +94,9 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 	di := f.daemon(ctx)
 	dc := check{Name: "daemon", OK: di.Running, Detail: di.State}
 	if !di.Running {
-		dc.Fix = "systemctl --user enable --now torale-cred.socket torale-cred.service   (or run: torale-cred daemon)"
+		dc.Fix = msgDoctorDaemonFix
 		if runtime.GOOS == "darwin" {
-			dc.Fix = "torale-cred service install   (or run: torale-cred daemon)"
+			dc.Fix = msgDoctorServiceFixDarwin
 		}
 	}
 	add(dc)
@@ -104,14 +104,14 @@ func runDoctor(ctx context.Context, f *Factory) []check {
 	cfg, _ := f.configPath()
 	add(checkToraleDir(filepath.Dir(cfg)))
 	cs := inspectConfig(cfg)
-	pc := check{Name: "config.json", OK: !cs.PlaintextKey && cs.Problem == "", Detail: cs.Path + " holds no plaintext key"}
+	pc := check{Name: "config.json", OK: !cs.PlaintextKey && cs.Problem == "", Detail: fmt.Sprintf(msgHoldsNoPlaintextKey, cs.Path)}
 	switch {
 	case cs.Problem != "":
-		pc.Detail, pc.Fix = configProblem(cs), "fix the file as the message says, then run: torale-cred import"
+		pc.Detail, pc.Fix = configProblem(cs), msgDoctorConfigFixProblem
 	case cs.PlaintextKey:
-		pc.Detail, pc.Fix = cs.Path+" holds plaintext key "+cs.KeyHint, "torale-cred import"
+		pc.Detail, pc.Fix = fmt.Sprintf(msgDoctorConfigPlaintext, cs.Path, cs.KeyHint), msgDoctorConfigFix
 	case !cs.Exists:
-		pc.Detail = cs.Path + " does not exist"
+		pc.Detail = fmt.Sprintf(msgDoesNotExist, cs.Path)
 	}
 	add(pc)
 	add(checkEndpoint(ctx, f, cs))
@@ -138,7 +138,7 @@ func checkStores(ctx context.Context, f *Factory) []check {
 		}
 		c := check{Name: "store of " + in.Name, OK: true, Detail: in.Store.Where}
 		if in.Store.Login != "" {
-			c.Detail += " (login: " + in.Store.Login + ")"
+			c.Detail += fmt.Sprintf(msgStoreLogin, in.Store.Login)
 		}
 		state := in.Store.State
 		if state == "" { // no daemon follows it: read it once here, learning its hint only
@@ -150,9 +150,9 @@ func checkStores(ctx context.Context, f *Factory) []check {
 		if state != "ok" {
 			c.OK = false
 			c.Detail += ": " + state
-			c.Fix = "fix the store as the message says, or choose another: torale-cred store set keychain|vault|credentials --profile " + in.Name
+			c.Fix = fmt.Sprintf(msgDoctorStoreFix, in.Name)
 		} else if in.Store.Version > 0 {
-			c.Detail += fmt.Sprintf(": ok, version %d", in.Store.Version)
+			c.Detail += fmt.Sprintf(msgDoctorStoreVersion, in.Store.Version)
 		}
 		out = append(out, c)
 	}
@@ -162,7 +162,7 @@ func checkStores(ctx context.Context, f *Factory) []check {
 func checkBus(f *Factory) check {
 	c := check{Name: "D-Bus session bus"}
 	if runtime.GOOS != "linux" {
-		c.OK, c.Skipped, c.Detail = true, true, "not used on "+runtime.GOOS
+		c.OK, c.Skipped, c.Detail = true, true, fmt.Sprintf(msgDoctorNotUsedOn, runtime.GOOS)
 		return c
 	}
 	// Found as the keychain finds it: the variable, else the user's own
@@ -172,20 +172,20 @@ func checkBus(f *Factory) check {
 	if i := strings.IndexByte(path, ','); i >= 0 {
 		path = path[:i]
 	}
-	c.Fix = "start one: dbus-run-session -- $SHELL   (a desktop login starts one for you)"
+	c.Fix = msgDoctorBusFix
 	switch {
 	case addr == "":
-		c.Detail = "DBUS_SESSION_BUS_ADDRESS is not set and no bus of yours is in $XDG_RUNTIME_DIR or /run/user/UID"
+		c.Detail = msgDoctorBusUnset
 	case !ok:
-		c.OK, c.Detail = true, "at "+addr+" (not a unix:path= address; not probed)"
+		c.OK, c.Detail = true, fmt.Sprintf(msgDoctorBusNotProbed, addr)
 	default:
 		conn, err := net.DialTimeout("unix", path, time.Second)
 		if err != nil {
-			c.Detail = "nothing answers at " + addr
+			c.Detail = fmt.Sprintf(msgDoctorBusSilent, addr)
 			return c
 		}
 		conn.Close()
-		c.OK, c.Detail, c.Fix = true, "answers at "+addr, ""
+		c.OK, c.Detail, c.Fix = true, fmt.Sprintf(msgDoctorBusAnswers, addr), ""
 	}
 	return c
 }
@@ -201,11 +201,11 @@ func checkKeychain(ctx context.Context, f *Factory) check {
 	var ke *keychain.Error
 	switch {
 	case err == nil:
-		c.OK, c.Detail = true, "answers, collection unlocked"
+		c.OK, c.Detail = true, msgDoctorKeychainOK
 	case errors.As(err, &ke):
 		c.Detail, c.Fix = ke.Detail(), ke.Fix
 		if ke.Fault == keychain.FaultLocked {
-			c.Detail = "the default collection is locked"
+			c.Detail = msgDoctorKeychainLocked
 		}
 		if i := strings.Index(c.Detail, "; "); i >= 0 && c.Fix != "" {
 			c.Detail = c.Detail[:i] // the fix has its own line
@@ -219,14 +219,14 @@ func checkKeychain(ctx context.Context, f *Factory) check {
 func checkSocket(di daemonInfo) check {
 	c := check{Name: "socket", OK: true}
 	if di.Socket == "" {
-		c.Skipped, c.Detail = true, "no socket path"
+		c.Skipped, c.Detail = true, msgDoctorNoSocketPath
 		return c
 	}
 	dir := filepath.Dir(di.Socket)
 	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.Skipped, c.Detail = true, dir+" does not exist yet (the daemon or systemd creates it 0700)"
+		c.Skipped, c.Detail = true, fmt.Sprintf(msgDoctorSocketDirNotYet, dir)
 		return c
 	case err != nil:
 		c.OK, c.Detail = false, err.Error()
@@ -234,20 +234,20 @@ func checkSocket(di daemonInfo) check {
 	}
 	if err := trust.Info(dir, fi); err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
 		c.OK = false
-		c.Detail = fmt.Sprintf("%s is mode %#o; it must be yours and 0700", dir, fi.Mode().Perm())
-		c.Fix = "chmod 700 " + dir
+		c.Detail = fmt.Sprintf(msgDoctorSocketDirMode, dir, fi.Mode().Perm())
+		c.Fix = fmt.Sprintf(msgDoctorSocketDirFix, dir)
 		return c
 	}
 	si, err := os.Lstat(di.Socket)
 	switch {
 	case err != nil:
-		c.Detail = dir + " is 0700; no socket in it yet"
+		c.Detail = fmt.Sprintf(msgDoctorSocketNotYet, dir)
 	case si.Mode().Perm()&0o077 != 0:
 		c.OK = false
-		c.Detail = fmt.Sprintf("%s is mode %#o (others are refused by the peer check, but it should be 0600)", di.Socket, si.Mode().Perm())
-		c.Fix = "chmod 600 " + di.Socket + "   (systemd: SocketMode=0600 in torale-cred.socket)"
+		c.Detail = fmt.Sprintf(msgDoctorSocketMode, di.Socket, si.Mode().Perm())
+		c.Fix = fmt.Sprintf(msgDoctorSocketFix, di.Socket)
 	default:
-		c.Detail = dir + " is 0700 and the socket 0600"
+		c.Detail = fmt.Sprintf(msgDoctorSocketOK, dir)
 	}
 	return c
 }
@@ -257,33 +257,33 @@ func checkToraleDir(dir string) check {
 	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.OK, c.Detail = true, dir+" does not exist"
+		c.OK, c.Detail = true, fmt.Sprintf(msgDoesNotExist, dir)
 		return c
 	case err != nil:
 		c.Detail = err.Error()
 		return c
 	}
 	if err := trust.Dir(dir); err != nil {
-		c.Detail, c.Fix = err.Error(), "check who wrote it; then: chown $USER "+dir+" && chmod 700 "+dir
+		c.Detail, c.Fix = err.Error(), fmt.Sprintf(msgDoctorToraleDirFixOwner, dir, dir)
 		return c
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		c.Detail = fmt.Sprintf("%s is mode %#o: a plaintext key the official CLI writes there is readable by others until it is moved", dir, fi.Mode().Perm())
-		c.Fix = "chmod 700 " + dir + "   (a running daemon does this itself at once; none has done it here)"
+		c.Detail = fmt.Sprintf(msgDoctorToraleDirMode, dir, fi.Mode().Perm())
+		c.Fix = fmt.Sprintf(msgDoctorToraleDirFixMode, dir)
 		return c
 	}
-	c.OK, c.Detail = true, dir+" is yours and 0700"
+	c.OK, c.Detail = true, fmt.Sprintf(msgDoctorToraleDirOK, dir)
 	return c
 }
 
 func checkUnits(ctx context.Context) check {
 	c := check{Name: "user service"}
 	if runtime.GOOS != "linux" {
-		c.OK, c.Skipped, c.Detail = true, true, "see: torale-cred service status"
+		c.OK, c.Skipped, c.Detail = true, true, msgDoctorUnitsElsewhere
 		return c
 	}
 	if _, err := exec.LookPath("systemctl"); err != nil {
-		c.OK, c.Skipped, c.Detail = true, true, "systemctl is not installed: run torale-cred daemon yourself"
+		c.OK, c.Skipped, c.Detail = true, true, msgDoctorNoSystemctl
 		return c
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -292,12 +292,12 @@ func checkUnits(ctx context.Context) check {
 	state := strings.TrimSpace(string(out))
 	switch {
 	case state == "enabled" || state == "enabled-runtime" || state == "static" || state == "linked":
-		c.OK, c.Detail = true, "torale-cred.socket is "+state
+		c.OK, c.Detail = true, fmt.Sprintf(msgDoctorSocketUnitIs, state)
 	case state == "" && err != nil:
-		c.OK, c.Skipped, c.Detail = true, true, "no systemd user manager answers here"
+		c.OK, c.Skipped, c.Detail = true, true, msgDoctorNoUserManager
 	default:
-		c.Detail = "torale-cred.socket is " + state
-		c.Fix = "torale-cred service install   (or, from the package: systemctl --user enable --now torale-cred.socket torale-cred.service)"
+		c.Detail = fmt.Sprintf(msgDoctorSocketUnitIs, state)
+		c.Fix = msgDoctorUnitsFix
 	}
 	return c
 }
@@ -305,7 +305,7 @@ func checkUnits(ctx context.Context) check {
 func checkGit(ctx context.Context) check {
 	c := check{Name: "git credential helper"}
 	if _, err := exec.LookPath("git"); err != nil {
-		c.OK, c.Skipped, c.Detail = true, true, "git is not installed"
+		c.OK, c.Skipped, c.Detail = true, true, msgDoctorNoGit
 		return c
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -315,15 +315,15 @@ func checkGit(ctx context.Context) check {
 	vals := strings.Fields(string(out))
 	for _, v := range vals {
 		if v == gitHelperName || strings.HasSuffix(v, "git-credential-"+gitHelperName) {
-			c.OK, c.Detail = true, "git asks torale-cred for "+credstore.DefaultAPIURL
+			c.OK, c.Detail = true, fmt.Sprintf(msgDoctorGitAsks, credstore.DefaultAPIURL)
 			return c
 		}
 	}
 	if g, _ := exec.CommandContext(cctx, "git", "config", "--get-all", "credential.helper").Output(); strings.Contains(string(g), gitHelperName) {
-		c.OK, c.Detail = true, "git asks torale-cred for every host (setup-git would scope it to Torale's)"
+		c.OK, c.Detail = true, msgDoctorGitAsksEveryHost
 		return c
 	}
-	c.Detail, c.Fix = "git does not ask torale-cred for "+credstore.DefaultAPIURL, "torale-cred setup-git"
+	c.Detail, c.Fix = fmt.Sprintf(msgDoctorGitDoesNotAsk, credstore.DefaultAPIURL), msgDoctorGitFix
 	return c
 }
 
@@ -336,7 +336,7 @@ func checkEndpoint(ctx context.Context, f *Factory, cs configStatus) check {
 	case "on":
 		c.OK = true
 		if cs.LocalToken {
-			c.Detail += "; config.json holds its local token, so a bare Torale() client works through it"
+			c.Detail += msgDoctorEndpointToken
 		}
 	case "off", "not set up":
 		c.OK, c.Skipped = true, true
@@ -345,13 +345,13 @@ func checkEndpoint(ctx context.Context, f *Factory, cs configStatus) check {
 			c.OK, c.Skipped = true, true // nothing is sent there
 			break
 		}
-		c.Detail = es.URL + " does not answer, and config.json sends the SDK there with its local token: every Torale() client fails with \"connection refused\""
-		c.Fix = "systemctl --user enable --now torale-cred.service   (or run: torale-cred daemon)"
+		c.Detail = fmt.Sprintf(msgDoctorEndpointSilent, es.URL)
+		c.Fix = msgDoctorEndpointFix
 		if runtime.GOOS == "darwin" {
-			c.Fix = "torale-cred service install   (or run: torale-cred daemon)"
+			c.Fix = msgDoctorServiceFixDarwin
 		}
 	default:
-		c.Fix = "check state.json as the message says"
+		c.Fix = msgDoctorEndpointFixState
 	}
 	return c
 }

@@ -44,10 +44,10 @@ func inspectEndpoint(ctx context.Context, f *Factory) endpointStatus {
 	}
 	ep := st.Endpoint
 	if ep != nil && ep.Off {
-		return endpointStatus{URL: ep.URL(), State: "off", Why: endpointOffWhy}
+		return endpointStatus{URL: ep.URL(), State: "off", Why: msgEndpointOff}
 	}
 	if ep == nil || ep.Port == 0 {
-		return endpointStatus{State: "not set up", Why: "the daemon has not run with it yet; start it: torale-cred service start (or torale-cred daemon)"}
+		return endpointStatus{State: "not set up", Why: msgEndpointNotSetUp}
 	}
 	es := endpointStatus{URL: ep.URL(), ConfigAPIURL: ep.ConfigAPIURL}
 	for p, t := range ep.Tokens {
@@ -59,15 +59,13 @@ func inspectEndpoint(ctx context.Context, f *Factory) endpointStatus {
 	var d net.Dialer
 	c, err := d.DialContext(dctx, "tcp4", net.JoinHostPort(credstore.EndpointHost, strconv.Itoa(ep.Port)))
 	if err != nil {
-		es.State, es.Why = "not answering", "the SDK's requests fail with \"connection refused\" until the daemon runs; start it: torale-cred service start (or torale-cred daemon)"
+		es.State, es.Why = "not answering", msgEndpointNotAnswering
 		return es
 	}
 	c.Close()
 	es.State = "on"
 	return es
 }
-
-const endpointOffWhy = "the daemon runs with --no-endpoint; config.json holds no key, so the SDK needs TORALE_API_KEY (torale-cred exec -- CMD)"
 
 func (es endpointStatus) line() string {
 	switch {
@@ -110,7 +108,7 @@ To go back to config.json without a key: torale-cred daemon --no-endpoint.`,
 			if es.URL != "" {
 				own := es.ConfigAPIURL
 				if own == "" {
-					own = "none (the profile's own URL, else " + credstore.DefaultAPIURL + ")"
+					own = fmt.Sprintf(msgEndpointOwnURLNone, credstore.DefaultAPIURL)
 				}
 				fmt.Fprintf(w, "config.json's own URL: %s\n", own)
 			}
@@ -141,11 +139,11 @@ copies (a .env file) must be updated by hand.`,
 			if err != nil {
 				return err
 			}
-			where := "config.json does not hold it; put it where a program needs it"
+			where := msgEndpointTokenNotHeld
 			if rewrote {
-				where = "config.json now holds it"
+				where = msgEndpointTokenHeld
 			}
-			f.say("Issued a new local token %s for profile %q; the old one no longer works; %s.", hint, profile, where)
+			f.say(msgEndpointReissued, hint, profile, where)
 			return nil
 		},
 	}

@@ -52,7 +52,7 @@ can read it; 'torale-cred exec' gives it to one command only.`,
 				return writeJSON(f.IO.Out, vars)
 			}
 			if f.IO.StdoutTTY {
-				f.say("%s: these lines change nothing by themselves; run: %s", prog, evalHint(sh))
+				f.say(msgEnvOnTTY, prog, evalHint(sh))
 			}
 			_, err = fmt.Fprint(f.IO.Out, envLines(sh, r.Key, r.URL))
 			return err
@@ -76,7 +76,7 @@ func envShell(flag, shellVar string) (string, error) {
 		return shellPowerShell, nil
 	case "":
 	default:
-		return "", usageErrorf("--shell %q is not one of sh, fish, powershell", flag)
+		return "", usageErrorf(msgEnvBadShell, flag)
 	}
 	name := shellVar[strings.LastIndexAny(shellVar, `/\`)+1:] // either separator: $SHELL may be a Windows path
 	name = strings.TrimSuffix(strings.ToLower(name), ".exe")
@@ -89,16 +89,6 @@ func envShell(flag, shellVar string) (string, error) {
 		return shellPowerShell, nil
 	}
 	return shellSh, nil
-}
-
-func evalHint(sh string) string {
-	switch sh {
-	case shellFish:
-		return "torale-cred env --shell fish | source"
-	case shellPowerShell:
-		return "torale-cred env --shell powershell | Invoke-Expression"
-	}
-	return `eval "$(torale-cred env)"`
 }
 
 // envLines sets TORALE_API_KEY (or unsets it when key is empty) and

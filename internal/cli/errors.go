@@ -16,6 +16,7 @@ const (
 	ExitUsage       = 2
 	ExitNoKey       = 3
 	ExitKeychain    = 4
+	ExitCannotRun   = 126 // exec: the command is found but cannot be run, as a shell reports it
 	ExitNotFoundCmd = 127
 	ExitInterrupted = 130 // 128 + SIGINT, as a shell reports Ctrl-C
 )
@@ -29,8 +30,10 @@ func usageErrorf(format string, a ...any) error {
 }
 
 // ExitCodeError carries an exit code whose reason is already on the screen:
-// a child's status through `exec`, or a failure a command reported itself
-// (status). Nothing more is printed for it.
+// a child's status through `exec`, a failure a command reported itself
+// (doctor's checks, scan's keys left), or through reported the table's
+// code for an error the command printed in its own words. Nothing more is
+// printed for it.
 type ExitCodeError struct{ Code int }
 
 func (e *ExitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
@@ -46,6 +49,7 @@ func reported(err error) error {
 // exitCode decides the process's exit status from an error, in one place.
 func exitCode(err error) int {
 	var ec *ExitCodeError
+	var cr *cannotRunError
 	var ee *exec.Error
 	switch {
 	case err == nil:
@@ -54,6 +58,8 @@ func exitCode(err error) int {
 		return ec.Code
 	case errors.Is(err, errInterrupted):
 		return ExitInterrupted
+	case errors.As(err, &cr):
+		return ExitCannotRun
 	case errors.As(err, &ee):
 		return ExitNotFoundCmd
 	case errors.Is(err, errUsage), errors.Is(err, credstore.ErrBadProfile):

@@ -42,7 +42,7 @@ the shell's built-in, so the key never appears in a command line, which
 every user can read in /proc/*/cmdline.)`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageErrorf("exec needs a command to run: torale-cred exec -- COMMAND [ARG...]")
+				return usageErrorf(msgExecNoCommand)
 			}
 			return nil
 		},
@@ -68,12 +68,12 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 	// torale-cred's exec door, and a policy would refuse it). Not
 	// inherited: the command is dumpable again once executed.
 	if err := harden.NoDump(); err != nil {
-		f.warn("the key is held by a process other programs of yours can still read: %v", err)
+		f.warn(msgExecDumpable, err)
 	}
 
 	path, err := exec.LookPath(args[0])
 	if err != nil {
-		return commandError(f, args[0], err)
+		return commandError(args[0], err)
 	}
 	child := &exec.Cmd{
 		Path:   path,
@@ -89,7 +89,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	if err := child.Start(); err != nil {
-		return commandError(f, args[0], err)
+		return commandError(args[0], err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -111,7 +111,7 @@ func runExec(cmd *cobra.Command, f *Factory, apiKey string, args []string) error
 		if errors.As(err, &ee) {
 			return &ExitCodeError{Code: exitStatus(ee.ProcessState)}
 		}
-		return fmt.Errorf("running %s: %w", args[0], err)
+		return fmt.Errorf(msgRunning, args[0], err)
 	}
 	return nil
 }
@@ -154,20 +154,19 @@ func childEnv(env []string, r credstore.Resolution) []string {
 }
 
 // commandError words a command that could not be started as a shell
-// does: 127 when it is not found, 126 when it is found but cannot be run.
-func commandError(f *Factory, name string, err error) error {
+// does; exitCode gives 127 when it is not found, 126 when it is found but
+// cannot be run.
+func commandError(name string, err error) error {
 	var ee *exec.Error
 	switch {
 	case errors.Is(err, exec.ErrDot):
-		return &notFoundError{name: name, err: err, hint: fmt.Sprintf("it is found only in the current directory through PATH; run it as ./%s", name)}
+		return &notFoundError{name: name, err: err, hint: fmt.Sprintf(msgExecOnlyInDot, name)}
 	case errors.Is(err, fs.ErrPermission):
-		f.say("%s: %s: permission denied; check that it is an executable file", prog, name)
-		return &ExitCodeError{Code: 126}
+		return &cannotRunError{name: name, why: msgExecNoPermission}
 	case errors.As(err, &ee):
-		return &notFoundError{name: name, err: err, hint: "command not found; check its name and your PATH"}
+		return &notFoundError{name: name, err: err, hint: msgExecNotFound}
 	}
-	f.say("%s: %s: cannot run it (%v)", prog, name, err)
-	return &ExitCodeError{Code: 126}
+	return &cannotRunError{name: name, why: fmt.Sprintf(msgExecCannotRun, err)}
 }
 
 // notFoundError is a command exec could not find; it wraps the
@@ -179,3 +178,10 @@ type notFoundError struct {
 
 func (e *notFoundError) Error() string { return e.name + ": " + e.hint }
 func (e *notFoundError) Unwrap() error { return e.err }
+
+// cannotRunError is a command exec found but could not run (exit 126). It
+// wraps nothing: a permission error from LookPath is an *exec.Error too,
+// which would read as "not found".
+type cannotRunError struct{ name, why string }
+
+func (e *cannotRunError) Error() string { return e.name + ": " + e.why }

@@ -76,7 +76,7 @@ func (f *Factory) timeout() (time.Duration, error) {
 	if v := f.Getenv("TORALE_CRED_KEYCHAIN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return 0, usageErrorf("TORALE_CRED_KEYCHAIN_TIMEOUT=%q is not a duration such as 3s or 1m", v)
+			return 0, usageErrorf(msgBadKeychainTimeout, v)
 		}
 		return d, nil
 	}

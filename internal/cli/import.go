@@ -49,16 +49,16 @@ left in the file (the message says why), 4 when the keychain is unavailable.`,
 				return err
 			}
 			if res.Outcome == credstore.Migrated {
-				f.say("Moved %s from %s into the keychain for profile %q; the file no longer holds it.", res.KeyHint, res.Path, res.Profile)
+				f.say(msgImportMoved, res.KeyHint, res.Path, res.Profile)
 				if res.PreviousKeyHint != "" {
-					f.say("It replaced %s, which is not lost: %s.", res.PreviousKeyHint, credstore.KeptMessage(res.Profile, res.PreviousKeyHint))
+					f.say(msgImportReplaced, res.PreviousKeyHint, credstore.KeptMessage(res.Profile, res.PreviousKeyHint))
 				}
 				if res.Warning != "" {
 					f.warn("%s", res.Warning)
 				}
 				return nil
 			}
-			f.say("Nothing to import: %s.", res.Reason)
+			f.say(msgImportNothing, res.Reason)
 			return nil
 		},
 	}

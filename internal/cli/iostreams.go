@@ -45,13 +45,6 @@ func Test(stdin string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 // CanPrompt is true only when a person is at both ends.
 func (s *IOStreams) CanPrompt() bool { return s.StdinTTY && s.StdoutTTY }
 
-// errInterrupted: Ctrl-C at a hidden prompt (exit 130, as a shell reports
-// SIGINT); errAborted: Ctrl-D on an empty line.
-var (
-	errInterrupted = errors.New("interrupted at the prompt; nothing was stored")
-	errAborted     = errors.New("no key was typed at the prompt (Ctrl-D or Enter alone); nothing was stored")
-)
-
 // readSecret reads a line without echo. Ctrl-C ends it at once with the
 // terminal restored (term.ReadPassword alone keeps reading, hidden, past a
 // SIGINT the program has caught), and Ctrl-D on an empty line aborts.

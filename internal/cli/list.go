@@ -44,11 +44,11 @@ as unrecorded.
 				}
 				if one == nil {
 					if !asJSON {
-						f.say("No profile %q; run: torale-cred login --profile %s", name, name)
+						f.say(msgListNoProfile, name, name)
 					} else if err := writeJSON(f.IO.Out, []credstore.ProfileInfo{}); err != nil {
 						return err
 					}
-					return &ExitCodeError{Code: ExitNoKey}
+					return reported(&credstore.NoKeyError{Profile: name})
 				}
 				infos = one
 			}
@@ -56,7 +56,7 @@ as unrecorded.
 				return writeJSON(f.IO.Out, infos)
 			}
 			if len(infos) == 0 {
-				f.say("No profiles yet; run: torale-cred login")
+				f.say(msgListNoProfiles)
 				return nil
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
@@ -91,7 +91,7 @@ as unrecorded.
 				return err
 			}
 			for _, n := range gone {
-				f.say("The keychain no longer holds profile %q's key; run: torale-cred login --profile %s", n, n)
+				f.say(msgListGone, n, n)
 			}
 			return nil
 		},

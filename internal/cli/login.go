@@ -108,20 +108,19 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 		if err != nil {
 			return err
 		}
-		f.say("Key is valid: authenticated as %s.", who)
+		f.say(msgLoginVerified, who)
 	}
 	if _, err := be.Put(ctx, profile, key, opts); err != nil {
 		return err
 	}
 	switch {
 	case before.KeyHint == apikey.Hint(key):
-		f.say("Profile %q already holds %s; nothing changed.", profile, apikey.Hint(key))
+		f.say(msgLoginUnchanged, profile, apikey.Hint(key))
 	case before.KeyHint != "":
 		// Never "revoke it": the replaced key may be the one in use.
-		f.say("Stored %s for profile %q in the keychain, replacing %s; %s.",
-			apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint))
+		f.say(msgLoginReplaced, apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint))
 	default:
-		f.say("Stored %s for profile %q in the keychain.", apikey.Hint(key), profile)
+		f.say(msgLoginStored, apikey.Hint(key), profile)
 	}
 	return nil
 }
@@ -130,14 +129,14 @@ func runLogin(cmd *cobra.Command, f *Factory, o loginOptions) error {
 func readKey(ctx context.Context, f *Factory) (string, error) {
 	var raw string
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
-		fmt.Fprint(f.IO.ErrOut, "Paste your Torale API key (input is hidden): ")
+		fmt.Fprint(f.IO.ErrOut, msgLoginPrompt)
 		b, err := f.IO.ReadSecret(ctx)
 		fmt.Fprintln(f.IO.ErrOut)
 		switch {
 		case errors.Is(err, errInterrupted), errors.Is(err, errAborted):
 			return "", err
 		case err != nil:
-			return "", fmt.Errorf("reading the key from the terminal: %w", err)
+			return "", fmt.Errorf(msgLoginReadTerminal, err)
 		}
 		if strings.TrimSpace(string(b)) == "" {
 			return "", errAborted
@@ -146,14 +145,14 @@ func readKey(ctx context.Context, f *Factory) (string, error) {
 	} else {
 		b, err := io.ReadAll(io.LimitReader(f.IO.In, maxKeyInput+1))
 		if err != nil {
-			return "", fmt.Errorf("reading the key from standard input: %w", err)
+			return "", fmt.Errorf(msgLoginReadStdin, err)
 		}
 		if len(b) > maxKeyInput {
-			return "", fmt.Errorf("%w: standard input is longer than any key; pipe exactly one key", apikey.ErrBadKey)
+			return "", fmt.Errorf(msgLoginInputTooLong, apikey.ErrBadKey)
 		}
 		raw = strings.TrimRight(string(b), "\r\n")
 		if sc := bufio.NewScanner(strings.NewReader(raw)); strings.Count(raw, "\n") > 0 && sc.Scan() {
-			return "", fmt.Errorf("%w: the input holds more than one line; pipe exactly one key", apikey.ErrBadKey)
+			return "", fmt.Errorf(msgLoginInputManyLines, apikey.ErrBadKey)
 		}
 	}
 	key, err := apikey.Parse(raw)

@@ -36,13 +36,13 @@ key alone.`,
 				}
 				gone, err := st.ForgetDisplaced(cmd.Context(), profile)
 				for _, d := range gone {
-					f.say("Removed %s, which %s had replaced, from the keychain.", d.KeyHint, d.By)
+					f.say(msgLogoutRemovedPrevious, d.KeyHint, d.By)
 				}
 				if err != nil {
 					return err
 				}
 				if len(gone) == 0 {
-					f.say("Profile %q keeps no replaced key; nothing changed.", profile)
+					f.say(msgLogoutNoPrevious, profile)
 				}
 				return nil
 			}
@@ -51,13 +51,13 @@ key alone.`,
 				// What the user asked for is already so: say that, not
 				// "run: torale-cred login" (exit 3 all the same, as SPEC's
 				// "not found").
-				fmt.Fprintf(f.IO.ErrOut, "%s: profile %q has no key in the keychain; nothing to remove\n", prog, profile)
-				return &ExitCodeError{Code: ExitNoKey}
+				fmt.Fprintf(f.IO.ErrOut, msgLogoutNoKey, prog, profile)
+				return reported(err)
 			}
 			if err != nil {
 				return err
 			}
-			f.say("Removed the key for profile %q from the keychain.", profile)
+			f.say(msgLogoutRemoved, profile)
 			return nil
 		},
 	}

@@ -82,9 +82,9 @@ func (b *backend) localStore() (credstore.Backend, error) {
 // stored; a stuck daemon gets the fix.
 func (b *backend) writeRefused(err error) error {
 	if errors.Is(err, ipc.ErrDaemonStuck) {
-		return fmt.Errorf("%w; nothing was changed. %s", err, msgDaemonStuckFix)
+		return fmt.Errorf(msgNothingChangedDaemonStuck, err, msgDaemonStuckFix)
 	}
-	return fmt.Errorf("%w; nothing was changed", err)
+	return fmt.Errorf(msgNothingChanged, err)
 }
 
 // sameFiles asks the daemon which files it serves (once): when they are
@@ -150,7 +150,7 @@ func (b *backend) call(ctx context.Context, write bool, op func(credstore.Backen
 			// Stuck, refused (another user's socket), torn: the keychain
 			// gives the same answer, so say so once and ask it.
 			b.broken = err
-			b.f.warn("%v; reading the keychain directly", err)
+			b.f.warn(msgReadingKeychainDirectly, err)
 		}
 		if b.client != nil {
 			b.client.Close()
@@ -257,7 +257,7 @@ func (f *Factory) daemon(ctx context.Context) daemonInfo {
 	}
 	di := daemonInfo{Socket: sock}
 	if f.Getenv("TORALE_CRED_NO_DAEMON") == "1" {
-		di.State = "not asked (TORALE_CRED_NO_DAEMON=1)"
+		di.State = msgDaemonNotAsked
 		return di
 	}
 	c := ipc.NewClient(sock, 2*time.Second)
@@ -265,16 +265,16 @@ func (f *Factory) daemon(ctx context.Context) daemonInfo {
 	h, err := c.Info(ctx)
 	switch {
 	case errors.Is(err, ipc.ErrNoDaemon):
-		di.State = "not running (no answer on " + sock + ")"
+		di.State = fmt.Sprintf(msgDaemonNotRunning, sock)
 		return di
 	case err != nil:
-		di.State = fmt.Sprintf("not answering on %s: %v", sock, err)
+		di.State = fmt.Sprintf(msgDaemonNotAnswering, sock, err)
 		return di
 	}
 	di.Running, di.Version, di.PID, di.Watching = true, h.Version, h.PID, h.Watching
-	di.State = fmt.Sprintf("running on %s (version %s, pid %d)", sock, h.Version, h.PID)
+	di.State = fmt.Sprintf(msgDaemonRunning, sock, h.Version, h.PID)
 	if !h.Watching {
-		di.State += "; not moving plaintext keys (--no-watch)"
+		di.State += msgDaemonNoWatch
 	}
 	return di
 }
@@ -293,7 +293,7 @@ func (f *Factory) lookup(ctx context.Context, door, flagKey string) (credstore.R
 		return r, err
 	}
 	if r.KeychainProblem != "" {
-		f.warn("using the plaintext key in config.json, because %s", r.KeychainProblem)
+		f.warn(msgUsingPlaintextKey, r.KeychainProblem)
 	}
 	f.warnIfRotationDue(r)
 	return r, nil

@@ -51,18 +51,18 @@ func parsePeriod(s string) (time.Duration, error) {
 		}
 		days, err := strconv.Atoi(n)
 		if err != nil || days <= 0 || days > int(maxPeriod/(24*time.Hour)) {
-			return 0, fmt.Errorf("%q is not a rotation period: use days such as 60d or 90d, or a duration such as 36h, between 1m and 3650d", s)
+			return 0, fmt.Errorf(msgBadPeriod, s)
 		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
 		var err error
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not a rotation period: use days such as 60d or 90d, or a duration such as 36h, between 1m and 3650d", s)
+			return 0, fmt.Errorf(msgBadPeriod, s)
 		}
 	}
 	if d < minPeriod || d > maxPeriod {
-		return 0, fmt.Errorf("rotation period %q is out of range: between 1m and 3650d", s)
+		return 0, fmt.Errorf(msgPeriodOutOfRange, s)
 	}
 	return d, nil
 }
@@ -97,7 +97,7 @@ func (f *Factory) rotationPeriod() (time.Duration, error) {
 	if v := f.Getenv("TORALE_CRED_ROTATE_AFTER"); v != "" {
 		d, err := parsePeriod(v)
 		if err != nil {
-			return 0, usageErrorf("TORALE_CRED_ROTATE_AFTER: %s", err)
+			return 0, usageErrorf(msgBadRotateAfterEnv, err)
 		}
 		return d, nil
 	}
@@ -111,6 +111,5 @@ func (f *Factory) warnIfRotationDue(r credstore.Resolution) {
 	if r.KeySource != credstore.FromKeychain || r.Key == "" || r.Rotation == nil || !r.Rotation.Due {
 		return
 	}
-	f.say("%s: the key %s for profile %q is %d days old (rotation was due on %s); run: torale-cred rotate --profile %s",
-		prog, apikey.Hint(r.Key), r.Profile, r.Rotation.AgeDays, r.Rotation.DueAt.Format("2006-01-02"), r.Profile)
+	f.say(msgRotationDue, prog, apikey.Hint(r.Key), r.Profile, r.Rotation.AgeDays, r.Rotation.DueAt.Format("2006-01-02"), r.Profile)
 }

@@ -38,9 +38,9 @@ func setupPreCommit(ctx context.Context, f *Factory, remove, force bool) error {
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return errors.New("not in a git repository: run torale-cred setup-git --pre-commit inside the repository to protect")
+			return errors.New(msgHookNoRepo)
 		}
-		return fmt.Errorf("cannot run git (%v); install git and try again", err)
+		return fmt.Errorf(msgCannotRunGit, err)
 	}
 	hook := strings.TrimRight(string(out), "\r\n")
 	if !filepath.IsAbs(hook) {
@@ -54,46 +54,45 @@ func setupPreCommit(ctx context.Context, f *Factory, remove, force bool) error {
 	old, err := os.ReadFile(hook)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading %s: %w", hook, err)
+		return fmt.Errorf(msgHookReading, hook, err)
 	}
 	ours := exists && bytes.Contains(old, []byte(preCommitMarker))
 	if remove {
 		if !ours {
-			f.say("%s is not torale-cred's hook; nothing to remove.", shownPath(hook))
+			f.say(msgHookNotOurs, shownPath(hook))
 			return nil
 		}
 		if err := os.Remove(hook); err != nil {
-			return fmt.Errorf("removing %s: %w", hook, err)
+			return fmt.Errorf(msgHookRemoving, hook, err)
 		}
 		if _, err := os.Lstat(aside); err == nil {
 			if err := os.Rename(aside, hook); err != nil {
-				return fmt.Errorf("putting back the hook kept at %s: %w", aside, err)
+				return fmt.Errorf(msgHookPuttingBack, aside, err)
 			}
-			f.say("Removed torale-cred's pre-commit hook and put back the one it replaced (%s).", shownPath(hook))
+			f.say(msgHookRemovedBack, shownPath(hook))
 			return nil
 		}
-		f.say("Removed torale-cred's pre-commit hook (%s).", shownPath(hook))
+		f.say(msgHookRemoved, shownPath(hook))
 		return nil
 	}
 	switch {
 	case ours && string(old) == preCommitHook:
-		f.say("torale-cred's pre-commit hook is already installed (%s).", shownPath(hook))
+		f.say(msgHookAlready, shownPath(hook))
 		return nil
 	case exists && !ours && !force:
-		return fmt.Errorf("%s is another program's pre-commit hook, left as it is; add the line 'torale-cred scan --staged || exit 1' to it, or replace it (kept as %s): torale-cred setup-git --pre-commit --force",
-			shownPath(hook), shownPath(filepath.Base(aside)))
+		return fmt.Errorf(msgHookAnother, shownPath(hook), shownPath(filepath.Base(aside)))
 	case exists && !ours:
 		if err := os.Rename(hook, aside); err != nil {
-			return fmt.Errorf("keeping the other hook aside: %w", err)
+			return fmt.Errorf(msgHookKeepingAside, err)
 		}
-		f.say("Kept the other pre-commit hook as %s.", shownPath(aside))
+		f.say(msgHookKeptAside, shownPath(aside))
 	}
 	if err := os.MkdirAll(filepath.Dir(hook), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(hook), err)
+		return fmt.Errorf(msgHookCreatingDir, filepath.Dir(hook), err)
 	}
 	if err := atomicfile.Write(hook, []byte(preCommitHook), 0o755); err != nil {
 		return err
 	}
-	f.say("Installed torale-cred's pre-commit hook (%s): a commit whose staged files hold a real Torale key is refused.", shownPath(hook))
+	f.say(msgHookInstalled, shownPath(hook))
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +35,7 @@ A config.json that holds another real key is left as it is.`,
 			}
 			ctx := cmd.Context()
 			if d := f.daemon(ctx); d.Running && d.Watching {
-				return errors.New("the daemon is running and would move the key out of config.json again at once; stop it first (torale-cred service stop, or stop 'torale-cred daemon'), then run torale-cred restore again")
+				return errors.New(msgRestoreDaemonRunning)
 			}
 			st, err := f.Store()
 			if err != nil {
@@ -55,15 +56,15 @@ A config.json that holds another real key is left as it is.`,
 				}
 			}
 			if res.Already {
-				f.say("%s already holds %s for profile %q; nothing changed.", res.Path, res.KeyHint, profile)
+				f.say(msgRestoreAlready, res.Path, res.KeyHint, profile)
 				return nil
 			}
-			f.warn("%s now holds the plaintext key %s of profile %q, readable by every program you run; the keychain keeps its copy (torale-cred logout removes it)", res.Path, res.KeyHint, profile)
-			where := "no api_url (the SDK's default)"
+			f.warn(msgRestorePlaintext, res.Path, res.KeyHint, profile)
+			where := msgRestoreNoURL
 			if res.APIURL != "" {
-				where = "api_url " + res.APIURL
+				where = fmt.Sprintf(msgRestoreURL, res.APIURL)
 			}
-			f.say("Restored %s into %s with %s.", res.KeyHint, res.Path, where)
+			f.say(msgRestored, res.KeyHint, res.Path, where)
 			return nil
 		},
 	}

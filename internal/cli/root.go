@@ -1,6 +1,7 @@
-// Package cli is torale-cred's command line: one cobra command per file,
-// exit codes decided in one place (errors.go), every message to people on
-// stderr with the program's prefix and data alone on stdout.
+// Package cli is torale-cred's command line, and git-credential-torale's:
+// one cobra command per file, every sentence to people worded in one file
+// (messages.go) and said on stderr with the program's prefix, data alone on
+// stdout, and exit codes decided in one place (errors.go).
 package cli
 
 import (

@@ -49,8 +49,7 @@ func runRotate(ctx context.Context, f *Factory) error {
 	be := f.Backend()
 	if _, err := be.Stored(ctx, profile); errors.Is(err, storeerr.ErrNotFound) {
 		if r, rerr := be.Resolve(ctx, f.request(profile, "", "")); rerr == nil && r.KeySource == credstore.FromConfig {
-			return fmt.Errorf("%w: profile %q has no key in the keychain, only a plaintext one in config.json; run torale-cred import first, then rotate",
-				storeerr.ErrNotFound, profile)
+			return fmt.Errorf(msgRotateOnlyPlaintext, storeerr.ErrNotFound, profile)
 		}
 		return err
 	}
@@ -58,20 +57,20 @@ func runRotate(ctx context.Context, f *Factory) error {
 	storeName := ""
 	if st, err := f.Store(); err == nil {
 		if err := st.CheckWritable(ctx, profile, f.Getenv); err != nil {
-			return fmt.Errorf("%w; nothing was changed", err)
+			return fmt.Errorf(msgNothingChanged, err)
 		}
 		if spec := st.StoreOf(profile); spec.Remote() {
-			storeName = spec.Where() + " (a new version: every machine following it takes it within seconds)"
+			storeName = fmt.Sprintf(msgRotateRemoteStore, spec.Where())
 		}
 	}
 	if f.Getenv("TORALE_API_KEY") != "" {
-		f.say("%s: note: TORALE_API_KEY is set and takes precedence; rotate replaces the key stored for profile %q, not that one.", prog, profile)
+		f.say(msgRotateEnvKeySet, prog, profile)
 	}
 	rot := &rotation.Rotator{Keys: be, Profile: profile, StoreName: storeName, Env: f.env(), Now: f.Now, Say: func(l string) { f.say("%s", l) },
 		UsedBy: f.usedBy}
 	if f.IO.StdinTTY && f.IO.ReadSecret != nil {
 		rot.Paste = func() (string, error) {
-			fmt.Fprint(f.IO.ErrOut, "Or paste the new key here once you have it (input is hidden; Enter alone stops): ")
+			fmt.Fprint(f.IO.ErrOut, msgRotatePastePrompt)
 			b, err := f.IO.ReadSecret(ctx)
 			fmt.Fprintln(f.IO.ErrOut)
 			return string(b), err
@@ -79,21 +78,21 @@ func runRotate(ctx context.Context, f *Factory) error {
 	}
 	res, err := rot.Rotate(ctx)
 	if errors.Is(err, rotation.ErrOneKeyRule) {
-		return &ExitCodeError{Code: ExitFailure} // the guidance is on the screen
+		return reported(err) // the guidance is on the screen
 	}
 	if err != nil {
 		return err
 	}
 	if res.Pasted {
-		f.say("Stored %s for profile %q in the keychain; it replaces %s.", res.NewHint, profile, res.OldHint)
+		f.say(msgRotatePasted, res.NewHint, profile, res.OldHint)
 		if !res.Revoked {
-			f.say("%s: note: the old key %s is still active on the server; revoke it at %s.", prog, res.OldHint, dashboardKeysFor(res.URL))
+			f.say(msgRotateOldStillLive, prog, res.OldHint, dashboardKeysFor(res.URL))
 		}
 		return nil
 	}
-	f.say("Rotated profile %q: %s replaces %s; the next rotation is due in %s.", profile, res.NewHint, res.OldHint, fmtPeriod(period))
+	f.say(msgRotated, profile, res.NewHint, res.OldHint, fmtPeriod(period))
 	if env := f.Getenv("TORALE_API_KEY"); env != "" && apikey.Hint(env) == res.OldHint {
-		f.say("%s: note: TORALE_API_KEY in this shell still holds the old, now revoked key; unset it or run: export TORALE_API_KEY=\"$(torale-cred token)\"", prog)
+		f.say(msgRotateEnvKeyOld, prog)
 	}
 	return nil
 }

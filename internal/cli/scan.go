@@ -69,10 +69,10 @@ what to do), 2 on a usage error, 4 when the keychain is unavailable.`,
   torale-cred setup-git --pre-commit   # runs torale-cred scan --staged before each commit`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.staged && (o.fix || len(args) > 0) {
-				return usageErrorf("--staged reads what git would commit: it takes no PATH and no --fix")
+				return usageErrorf(msgScanStagedAlone)
 			}
 			if o.maxDepth < 0 || o.maxSize < 0 {
-				return usageErrorf("--max-depth and --max-size take a positive number")
+				return usageErrorf(msgScanNegative)
 			}
 			if o.staged {
 				return runScanStaged(cmd.Context(), f, o)
@@ -99,7 +99,7 @@ func scanRoots(f *Factory, args []string) ([]string, error) {
 	if home == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
-			return nil, fmt.Errorf("no home directory to scan (%w); name the directories: torale-cred scan PATH", err)
+			return nil, fmt.Errorf(msgScanNoHome, err)
 		}
 		home = h
 	}
@@ -160,31 +160,30 @@ func runScan(ctx context.Context, f *Factory, o scanOptions, args []string) erro
 // what to do on stderr.
 func printScan(f *Factory, out scanOutput, fixed bool) {
 	for _, n := range out.Notes {
-		f.say("Skipped %s: %s.", shownPath(n.Path), n.Reason)
+		f.say(msgScanSkipped, shownPath(n.Path), n.Reason)
 	}
 	left := 0
 	for _, sf := range out.Findings {
 		fmt.Fprintf(f.IO.Out, "%s:%d: %s (%s)\n", shownPath(sf.Path), sf.Line, sf.KeyHint, describeFinding(sf.Finding))
 		switch sf.Status {
 		case "fixed":
-			f.say("Rewrote %s: TORALE_API_KEY is now the local token and TORALE_API_URL the local endpoint; %s is in the keychain. The file as it was, key included, is kept at %s (0600): delete it once your program works.",
-				shownPath(sf.Path), sf.KeyHint, shownPath(sf.Backup))
+			f.say(msgScanRewrote, shownPath(sf.Path), sf.KeyHint, shownPath(sf.Backup))
 		case "moved":
-			f.say("Moved %s from %s into the keychain (as torale-cred import does).", sf.KeyHint, shownPath(sf.Path))
+			f.say(msgScanMoved, sf.KeyHint, shownPath(sf.Path))
 		default:
 			left++
-			f.say("  %s:%d: %s", shownPath(sf.Path), sf.Line, sf.Advice)
+			f.say(msgScanAdvice, shownPath(sf.Path), sf.Line, sf.Advice)
 		}
 	}
 	switch {
 	case len(out.Findings) == 0:
-		f.say("No real Torale key found in the %d file(s) read.", out.Files)
+		f.say(msgScanNoneFound, out.Files)
 	case left == 0:
-		f.say("No real Torale key is left in the files read.")
+		f.say(msgScanNoneLeft)
 	case !fixed:
-		f.say("Found %d real Torale key(s) in plaintext. torale-cred scan --fix moves them into the keychain and points .env files at the local endpoint; a key that was in a history or a notebook should be rotated: torale-cred rotate.", len(out.Findings))
+		f.say(msgScanFound, len(out.Findings))
 	default:
-		f.say("%d key(s) are left in plaintext; each line above says what to do.", left)
+		f.say(msgScanLeft, left)
 	}
 }
 
@@ -200,28 +199,6 @@ func describeFinding(fd scan.Finding) string {
 		return safetext.Text(fd.Variable, safetext.MaxName) + " in a " + what
 	}
 	return what
-}
-
-// adviceFor is what to do about a key found in fd's kind of file.
-func adviceFor(fd scan.Finding) string {
-	switch fd.Kind {
-	case scan.KindConfig:
-		return "torale-cred scan --fix (or torale-cred import) moves it into the keychain"
-	case scan.KindEnv:
-		if fd.Variable == scan.VarKey {
-			return "torale-cred scan --fix moves it into the keychain and points the file at the local endpoint"
-		}
-		return "it is not TORALE_API_KEY, so scan --fix leaves it: take it out by hand (torale-cred login stores it)"
-	case scan.KindRC:
-		return "delete the line (ToraleClient() reads the local token from config.json; torale-cred exec -- CMD gives one command the key); torale-cred scan --fix stores the key first"
-	case scan.KindHistory:
-		return "a history keeps what was typed: rotate the key (torale-cred rotate), then delete the line from the history"
-	case scan.KindNotebook:
-		return "a notebook (and its outputs) travels with the file: rotate the key (torale-cred rotate) and clear the cell and its output"
-	case scan.KindBackup:
-		return "a backup scan --fix made before rewriting a file: delete it once your program works through the local endpoint"
-	}
-	return "take the key out of the file; if the file was ever shared, rotate the key (torale-cred rotate)"
 }
 
 // runScanStaged is the pre-commit hook: each staged file holding a real
@@ -245,14 +222,14 @@ func runScanStaged(ctx context.Context, f *Factory, o scanOptions) error {
 		}
 	}
 	for _, n := range rep.Notes {
-		f.warn("%s was not scanned: %s", shownPath(n.Path), n.Reason)
+		f.warn(msgScanNotScanned, shownPath(n.Path), n.Reason)
 	}
 	if len(rep.Findings) == 0 {
 		return nil
 	}
 	for _, fd := range rep.Findings {
-		fmt.Fprintf(f.IO.ErrOut, "%s: refusing the commit: %s line %d holds a real Torale API key (%s)\n", prog, shownPath(fd.Path), fd.Line, fd.KeyHint)
+		fmt.Fprintf(f.IO.ErrOut, msgScanRefusing, prog, shownPath(fd.Path), fd.Line, fd.KeyHint)
 	}
-	f.say("Take the key out of the file and stage it again (git add), or unstage the file (git restore --staged FILE). Keep the key in the keychain (torale-cred login); a program can use the local endpoint (torale-cred scan --fix rewrites a .env file). If the key was ever pushed, rotate it: torale-cred rotate. To commit anyway: git commit --no-verify.")
+	f.say(msgScanStagedFix)
 	return &ExitCodeError{Code: ExitFailure}
 }

@@ -37,7 +37,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 			continue
 		}
 		if !sameFile(fd.Path, st.ConfigPath) {
-			fd.Status, fd.Advice = "left", "not the watched config.json: move it with torale-cred import --torale-config "+shownPath(fd.Path)
+			fd.Status, fd.Advice = "left", fmt.Sprintf(msgFixNotWatchedConfig, shownPath(fd.Path))
 			continue
 		}
 		migrate := st.MigrateConfig
@@ -90,7 +90,7 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 		}
 		stored = true
 		if before.KeyHint != "" && before.KeyHint != apikey.Hint(key) {
-			said = append(said, fmt.Sprintf("Stored %s for profile %q, replacing %s; %s.", apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
+			said = append(said, fmt.Sprintf(msgFixReplaced, apikey.Hint(key), profile, before.KeyHint, credstore.KeptMessage(profile, before.KeyHint)))
 		}
 		return nil
 	}
@@ -103,18 +103,18 @@ func fixFindings(ctx context.Context, f *Factory, fds []scanFinding) (said []str
 			continue
 		}
 		if fd.Key() != chosen {
-			fd.Status, fd.Advice = "left", fmt.Sprintf("it holds another key than the one profile %q takes in this run; fix it with a profile of its own: torale-cred scan --fix --profile NAME %s", profile, shownPath(fd.Path))
+			fd.Status, fd.Advice = "left", fmt.Sprintf(msgFixAnotherKey, profile, shownPath(fd.Path))
 			continue
 		}
 		if fd.Kind == scan.KindRC {
 			if err := store(ctx, fd.Key()); err != nil {
 				return said, err
 			}
-			fd.Status, fd.Advice = "left", fmt.Sprintf("%s is in the keychain now (profile %q); delete the line (ToraleClient() reads the local token from config.json)", fd.KeyHint, profile)
+			fd.Status, fd.Advice = "left", fmt.Sprintf(msgFixRCStored, fd.KeyHint, profile)
 			continue
 		}
 		if why != "" {
-			fd.Status, fd.Advice = "left", "not rewritten: "+why
+			fd.Status, fd.Advice = "left", fmt.Sprintf(msgFixNotRewritten, why)
 			continue
 		}
 		res, err := fixer.FixFile(ctx, fd.Path, fd.Key())
@@ -136,15 +136,15 @@ func endpointFixer(ctx context.Context, f *Factory, st *credstore.Store, profile
 	ep, err := st.EndpointState()
 	switch {
 	case err != nil:
-		return scan.Fixer{}, "state.json cannot be read: " + err.Error()
+		return scan.Fixer{}, fmt.Sprintf(msgFixStateUnreadable, err)
 	case ep.Off:
-		return scan.Fixer{}, "the local endpoint is off (daemon --no-endpoint); use torale-cred exec -- CMD instead, or turn the endpoint on"
+		return scan.Fixer{}, msgFixEndpointOff
 	case !ep.Active():
-		return scan.Fixer{}, "the local endpoint is not set up yet; start the daemon (torale-cred service start, or torale-cred daemon), then run torale-cred scan --fix again"
+		return scan.Fixer{}, msgFixEndpointNotSetUp
 	}
 	tok, err := st.LocalToken(ctx, profile)
 	if err != nil {
-		return scan.Fixer{}, "the local token cannot be read: " + err.Error()
+		return scan.Fixer{}, fmt.Sprintf(msgFixTokenUnreadable, err)
 	}
 	if realURL == "" {
 		realURL = credstore.DefaultAPIURL

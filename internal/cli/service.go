@@ -33,7 +33,7 @@ no 'systemd --user'), run 'torale-cred daemon' yourself.`,
   torale-cred service uninstall`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return usageErrorf("service needs a subcommand: install, uninstall, start, stop or status")
+			return usageErrorf(msgServiceNoSubcommand)
 		},
 	}
 	env := func() *usersvc.Env {
@@ -88,18 +88,18 @@ func printServiceState(f *Factory, st usersvc.State) error {
 		b.WriteString("\n")
 	}
 	if len(st.Files) == 0 {
-		b.WriteString("files: none (not installed by 'torale-cred service install')\n")
+		b.WriteString("files: " + msgServiceNoFiles + "\n")
 	}
 	for _, p := range st.Files {
 		fmt.Fprintf(&b, "file: %s\n", p)
 	}
 	switch d := st.Daemon; {
 	case d.Answering && d.OutsideManager:
-		fmt.Fprintf(&b, "daemon: pid %d answers on %s outside the service manager (started by hand?); stop it before relying on the service\n", d.PID, d.Socket)
+		fmt.Fprintf(&b, "daemon: "+msgServiceDaemonOutside+"\n", d.PID, d.Socket)
 	case d.Answering:
-		fmt.Fprintf(&b, "daemon: pid %d answers on %s\n", d.PID, d.Socket)
+		fmt.Fprintf(&b, "daemon: "+msgServiceDaemonAnswers+"\n", d.PID, d.Socket)
 	default:
-		fmt.Fprintf(&b, "daemon: nothing answers on %s\n", d.Socket)
+		fmt.Fprintf(&b, "daemon: "+msgServiceDaemonSilent+"\n", d.Socket)
 	}
 	_, err := fmt.Fprint(f.IO.Out, b.String())
 	return err

@@ -48,7 +48,7 @@ takes out the hook it installed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if force && !preCommit {
-				return usageErrorf("--force only goes with --pre-commit (it replaces another program's hook)")
+				return usageErrorf(msgSetupGitForceAlone)
 			}
 			if preCommit {
 				return setupPreCommit(cmd.Context(), f, remove, force)
@@ -82,7 +82,7 @@ func runSetupGit(ctx context.Context, f *Factory) error {
 			return err
 		}
 		if slices.Equal(vals, gitHelperValues) {
-			f.say("git already asks torale-cred for %s.", u)
+			f.say(msgSetupGitAlready, u)
 			continue
 		}
 		if _, err := gitConfig(ctx, "--replace-all", key, gitHelperValues[0]); err != nil {
@@ -92,13 +92,13 @@ func runSetupGit(ctx context.Context, f *Factory) error {
 			return err
 		}
 		if others := countOthers(vals); others > 0 {
-			f.say("git now asks torale-cred for %s (replacing %d other helper setting(s) for that host).", u, others)
+			f.say(msgSetupGitReplaced, u, others)
 		} else {
-			f.say("git now asks torale-cred for %s.", u)
+			f.say(msgSetupGitAsks, u)
 		}
 	}
 	if _, err := exec.LookPath("git-credential-" + gitHelperName); err != nil {
-		f.warn("git-credential-torale is not on PATH, so git cannot run it yet; put it next to torale-cred in a directory on PATH")
+		f.warn(msgSetupGitHelperAbsent)
 	}
 	return nil
 }
@@ -130,7 +130,7 @@ func removeGitSetup(ctx context.Context, f *Factory) error {
 		}
 	}
 	if len(sections) == 0 {
-		f.say("git does not ask torale-cred for any host; nothing to remove.")
+		f.say(msgSetupGitNothing)
 		return nil
 	}
 	for _, sub := range sections {
@@ -145,7 +145,7 @@ func removeGitSetup(ctx context.Context, f *Factory) error {
 			// Drop the header git may leave behind; "no such section" is fine.
 			_, _ = gitConfig(ctx, "--remove-section", "credential."+sub)
 		}
-		f.say("git no longer asks torale-cred for %s.", sub)
+		f.say(msgSetupGitRemoved, sub)
 	}
 	return nil
 }
@@ -198,10 +198,6 @@ func gitConfigRegexp(ctx context.Context, re string) ([][2]string, error) {
 	return entries, nil
 }
 
-// errGitConfigMissing: git config exits 1 when the key is not set (or the
-// file does not exist) and 5 when --unset finds nothing.
-var errGitConfigMissing = errors.New("git config: no such key")
-
 // gitConfig runs `git config --global ARGS…` with the process environment,
 // so GIT_CONFIG_GLOBAL and HOME choose the file as they do for git.
 func gitConfig(ctx context.Context, args ...string) ([]byte, error) {
@@ -219,8 +215,8 @@ func gitConfig(ctx context.Context, args ...string) ([]byte, error) {
 		}
 		msg := strings.TrimSpace(stderr.String())
 		msg = strings.TrimPrefix(msg, "fatal: ")
-		return nil, fmt.Errorf("git config failed: %s", msg)
+		return nil, fmt.Errorf(msgGitConfigFailed, msg)
 	}
 	// Not %w: an *exec.Error here is git missing, not the command exec runs.
-	return nil, fmt.Errorf("cannot run git (%v); install git and try again", err)
+	return nil, fmt.Errorf(msgCannotRunGit, err)
 }

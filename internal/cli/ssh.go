@@ -59,15 +59,15 @@ one named by its id, as torale-cred status lists them).`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if o.revoke {
 				if len(args) > 1 {
-					return usageErrorf("ssh --revoke takes at most a session id")
+					return usageErrorf(msgSSHRevokeArgs)
 				}
 				return nil
 			}
 			if len(args) == 0 {
-				return usageErrorf("ssh takes a host: torale-cred ssh HOST [SSH ARGS...]")
+				return usageErrorf(msgSSHNoHost)
 			}
 			if o.ttl < 0 || o.ttl > remote.MaxTTL || (o.ttl > 0 && o.ttl < time.Second) {
-				return usageErrorf("--ttl is between 1s and %s", remote.MaxTTL)
+				return usageErrorf(msgSSHBadTTL, remote.MaxTTL)
 			}
 			return nil
 		},
@@ -98,7 +98,7 @@ func (f *Factory) sessionClient() (*ipc.Client, error) {
 
 func daemonNeeded(err error) error {
 	if errors.Is(err, ipc.ErrNoDaemon) {
-		return fmt.Errorf("%w; remote sessions live in the daemon: start it (torale-cred service start, or torale-cred daemon)", err)
+		return fmt.Errorf(msgSSHNeedsDaemon, err)
 	}
 	return err
 }
@@ -119,7 +119,7 @@ func (f *Factory) runSSH(ctx context.Context, o sshOptions, args []string) error
 	}
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
-		return fmt.Errorf("ssh is not installed (or not on PATH): %w", err)
+		return fmt.Errorf(msgSSHNotInstalled, err)
 	}
 	c, err := f.sessionClient()
 	if err != nil {
@@ -131,8 +131,7 @@ func (f *Factory) runSSH(ctx context.Context, o sshOptions, args []string) error
 		return daemonNeeded(err)
 	}
 	c.Close()
-	f.warn("remote session %s to %s: profile %s through port %d there, until ssh exits or %s",
-		opened.ID, shown(opened.Destination), shownList(opened.Profiles, ", "), opened.RemotePort, opened.ExpiresAt.Local().Format(time.DateTime))
+	f.warn(msgSSHSession, opened.ID, shown(opened.Destination), shownList(opened.Profiles, ", "), opened.RemotePort, opened.ExpiresAt.Local().Format(time.DateTime))
 	env := sessionEnv(os.Environ(), opened)
 	// This process becomes ssh: the pid the daemon watches is the ssh
 	// client's from here on, and the token is in its environment only.
@@ -179,11 +178,11 @@ func (f *Factory) revokeSessions(ctx context.Context, args []string) error {
 	}
 	switch {
 	case n == 0 && id != "":
-		return fmt.Errorf("no live remote session has the id %s (torale-cred status lists them)", shown(id))
+		return fmt.Errorf(msgSSHNoSuchSession, shown(id))
 	case n == 1:
-		f.say("Ended 1 remote session: its token works no more.")
+		f.say(msgSSHEndedOne)
 	default:
-		f.say("Ended %d remote sessions.", n)
+		f.say(msgSSHEnded, n)
 	}
 	return nil
 }

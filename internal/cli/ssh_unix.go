@@ -10,7 +10,7 @@ import (
 // execSSH replaces this process with ssh: same pid, ssh's exit code.
 func execSSH(path string, args, env []string) error {
 	if err := syscall.Exec(path, append([]string{"ssh"}, args...), env); err != nil {
-		return fmt.Errorf("running %s: %w", path, err)
+		return fmt.Errorf(msgRunning, path, err)
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func runStatus(ctx context.Context, f *Factory, asJSON, verify bool) error {
 		ps := profileStatus{ProfileInfo: byName[name]}
 		ps.Name = name
 		if envKey != "" && !apikey.Valid(envKey) {
-			ps.Warning = "TORALE_API_KEY does not look like a Torale key (sk_ and 32 to 128 letters, digits, - or _); it is used as it is, as the SDK would"
+			ps.Warning = msgStatusEnvKeyMalformed
 		}
 		// status learns the key's hint only; --verify takes the key itself
 		// below, through the hand-out point, judged and recorded.
@@ -209,7 +209,7 @@ func inspectConfig(path string) configStatus {
 		return cs
 	case err != nil:
 		cs.Exists = true
-		cs.Problem = err.Error() + "; a plaintext key in it cannot be moved until it is fixed"
+		cs.Problem = fmt.Sprintf(msgStatusConfigUnreadable, err)
 		return cs
 	}
 	cs.LocalToken = credstore.IsLocalToken(snap.Config.APIKey)
@@ -217,7 +217,7 @@ func inspectConfig(path string) configStatus {
 	if cs.PlaintextKey {
 		cs.KeyHint = apikey.Hint(snap.Config.APIKey)
 		if !apikey.Valid(snap.Config.APIKey) {
-			cs.Problem = "its api_key is not a well-formed Torale key, so it is left in place"
+			cs.Problem = msgStatusConfigBadKey
 		}
 	}
 	return cs
@@ -231,15 +231,15 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 		fmt.Fprintf(w, "Profile %s\n", p.Name)
 		switch {
 		case p.APIKeySource == "unknown" && p.Store != nil:
-			fmt.Fprintf(w, "  key:       unknown: the %s store cannot be read: %s\n", p.Store.Kind, p.Error)
+			fmt.Fprintf(w, "  key:       "+msgStatusStoreUnreadable+"\n", p.Store.Kind, p.Error)
 		case p.APIKeySource == "unknown":
-			fmt.Fprintf(w, "  key:       unknown: the keychain cannot be read (see Keychain below)\n")
+			fmt.Fprintf(w, "  key:       "+msgStatusKeychainUnread+"\n")
 		case p.KeyHint != "" && p.APIKeySource == credstore.FromKeychain && p.Store != nil:
-			fmt.Fprintf(w, "  key:       %s (from the %s store)\n", p.KeyHint, p.Store.Kind)
+			fmt.Fprintf(w, "  key:       "+msgStatusFromStore+"\n", p.KeyHint, p.Store.Kind)
 		case p.KeyHint != "" && p.APIKeySource != credstore.FromNone && p.APIKeySource != "":
-			fmt.Fprintf(w, "  key:       %s (from %s)\n", p.KeyHint, describeSource(p.APIKeySource))
+			fmt.Fprintf(w, "  key:       "+msgStatusFrom+"\n", p.KeyHint, describeSource(p.APIKeySource))
 		case p.Gone || (p.Error != "" && !p.StoredAt.IsZero()):
-			fmt.Fprintf(w, "  key:       gone: the keychain no longer holds %s; run: torale-cred login --profile %s\n", p.ProfileInfo.KeyHint, p.Name)
+			fmt.Fprintf(w, "  key:       "+msgStatusKeyGone+"\n", p.ProfileInfo.KeyHint, p.Name)
 		case p.Error != "":
 			fmt.Fprintf(w, "  key:       none: %s\n", p.Error)
 		default:
@@ -248,13 +248,13 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 		if p.Store != nil {
 			line := p.Store.Where
 			if p.Store.Login != "" {
-				line += " (login: " + p.Store.Login + ")"
+				line += fmt.Sprintf(msgStoreLogin, p.Store.Login)
 			}
 			switch {
 			case p.Store.State != "" && p.Store.State != "ok":
 				line += ": " + p.Store.State
 			case p.Store.Version > 0:
-				line += fmt.Sprintf(": ok, serving version %d", p.Store.Version)
+				line += fmt.Sprintf(msgStatusServingVersion, p.Store.Version)
 			}
 			fmt.Fprintf(w, "  store:     %s\n", line)
 		}
@@ -262,12 +262,12 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 			fmt.Fprintf(w, "  warning:   %s\n", p.Warning)
 		}
 		if !p.StoredAt.IsZero() && !p.Gone && p.Rotation != nil && p.APIKeySource != credstore.FromNone {
-			fmt.Fprintf(w, "  stored:    %s by %s, %d days ago\n", p.StoredAt.Format("2006-01-02"), p.Source, p.Rotation.AgeDays)
+			fmt.Fprintf(w, "  stored:    "+msgStatusStored+"\n", p.StoredAt.Format("2006-01-02"), p.Source, p.Rotation.AgeDays)
 			days := int(p.Rotation.DueAt.Sub(now).Hours() / 24)
 			if p.Rotation.Due {
-				fmt.Fprintf(w, "  rotate:    due since %s; run: torale-cred rotate --profile %s\n", p.Rotation.DueAt.Format("2006-01-02"), p.Name)
+				fmt.Fprintf(w, "  rotate:    "+msgStatusRotationDue+"\n", p.Rotation.DueAt.Format("2006-01-02"), p.Name)
 			} else {
-				fmt.Fprintf(w, "  rotate:    by %s (in %d days)\n", p.Rotation.DueAt.Format("2006-01-02"), days)
+				fmt.Fprintf(w, "  rotate:    "+msgStatusRotateBy+"\n", p.Rotation.DueAt.Format("2006-01-02"), days)
 			}
 		}
 		if p.APIURL != "" {
@@ -281,11 +281,10 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 			if i == len(p.Displaced)-1 {
 				hint = ""
 			}
-			fmt.Fprintf(w, "  kept:      %s, replaced %s by %s (%s); to bring it back, run: %s\n",
-				d.KeyHint, d.DisplacedAt.Format("2006-01-02"), d.By, describeVia(d.Via), credstore.RestoreCommand(p.Name, hint))
+			fmt.Fprintf(w, "  kept:      "+msgStatusKept+"\n", d.KeyHint, d.DisplacedAt.Format("2006-01-02"), d.By, describeVia(d.Via), credstore.RestoreCommand(p.Name, hint))
 		}
 		if p.User != "" {
-			fmt.Fprintf(w, "  verified:  ✓ Authenticated as %s\n", p.User)
+			fmt.Fprintf(w, "  verified:  "+msgStatusVerified+"\n", p.User)
 		} else if p.VerifyError != "" {
 			fmt.Fprintf(w, "  verified:  ✗ %s\n", p.VerifyError)
 		}
@@ -302,34 +301,20 @@ func printStatus(f *Factory, rep statusReport, now time.Time) {
 		if !ss.Running {
 			state = "ssh starting"
 		}
-		fmt.Fprintf(w, "Remote:      session %s to %s: %s through port %d there; pid %d, %s, ends by %s (torale-cred ssh --revoke %s)\n",
-			ss.ID, shown(ss.Destination), shownList(ss.Profiles, ", "), ss.RemotePort, ss.PID, state, ss.ExpiresAt.Local().Format(time.DateTime), ss.ID)
+		fmt.Fprintf(w, "Remote:      "+msgStatusSession+"\n", ss.ID, shown(ss.Destination), shownList(ss.Profiles, ", "), ss.RemotePort, ss.PID, state, ss.ExpiresAt.Local().Format(time.DateTime), ss.ID)
 	}
 	switch {
 	case rep.Config.Problem != "":
 		fmt.Fprintf(w, "config.json: %s\n", configProblem(rep.Config))
 	case rep.Config.LocalToken:
-		fmt.Fprintf(w, "config.json: %s holds the local endpoint's token, no key\n", rep.Config.Path)
+		fmt.Fprintf(w, "config.json: "+msgStatusLocalToken+"\n", rep.Config.Path)
 	case rep.Config.PlaintextKey:
-		fmt.Fprintf(w, "config.json: %s still holds plaintext key %s; run: torale-cred import\n", rep.Config.Path, rep.Config.KeyHint)
+		fmt.Fprintf(w, "config.json: "+msgStatusPlaintextKey+"\n", rep.Config.Path, rep.Config.KeyHint)
 	case rep.Config.Exists:
-		fmt.Fprintf(w, "config.json: %s holds no plaintext key\n", rep.Config.Path)
+		fmt.Fprintf(w, "config.json: "+msgHoldsNoPlaintextKey+"\n", rep.Config.Path)
 	default:
-		fmt.Fprintf(w, "config.json: %s does not exist\n", rep.Config.Path)
+		fmt.Fprintf(w, "config.json: "+msgDoesNotExist+"\n", rep.Config.Path)
 	}
-}
-
-// describeVia is how a key that displaced another arrived.
-func describeVia(source string) string {
-	switch source {
-	case credstore.SourceConfig:
-		return "moved from config.json"
-	case credstore.SourceGit:
-		return "stored by git"
-	case credstore.SourceLogin, "":
-		return "stored by login"
-	}
-	return "stored by " + source
 }
 
 func describeSource(s string) string {

@@ -58,7 +58,7 @@ func newStoreSetCmd(f *Factory) *cobra.Command {
 		ValidArgs: []string{credstore.StoreKeychain, credstore.StoreVault, credstore.StoreCredentials},
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageErrorf("store set takes one store: keychain, vault or credentials")
+				return usageErrorf(msgStoreSetArgs)
 			}
 			return nil
 		},
@@ -86,15 +86,15 @@ func newStoreSetCmd(f *Factory) *cobra.Command {
 				spec.Vault = &v
 			case credstore.StoreCredentials:
 				if vaultFlag {
-					return usageErrorf("the credentials store takes --credential only")
+					return usageErrorf(msgStoreCredentialsFlags)
 				}
 				spec.Credential = credential
 			case credstore.StoreKeychain:
 				if vaultFlag || flags.Changed("credential") {
-					return usageErrorf("the keychain store takes no options")
+					return usageErrorf(msgStoreKeychainFlags)
 				}
 			default:
-				return usageErrorf("the store is keychain, vault or credentials, not %q", shown(spec.Kind))
+				return usageErrorf(msgStoreUnknown, shown(spec.Kind))
 			}
 			if err := credstore.CheckStoreSpec(spec); err != nil {
 				if errors.Is(err, credstore.ErrBadRequest) {
@@ -115,34 +115,34 @@ func newStoreSetCmd(f *Factory) *cobra.Command {
 			check := !noVerify && spec.Kind != credstore.StoreCredentials
 			res, err := st.SetStore(cmd.Context(), profile, spec, check, f.Getenv)
 			if err != nil {
-				return fmt.Errorf("%w; nothing was changed", err)
+				return fmt.Errorf(msgNothingChanged, err)
 			}
 			where := spec.Where()
 			switch {
 			case res.KeyHint != "" && res.Version > 0:
-				f.say("Profile %q now reads its key from %s: %s, version %d.", profile, where, res.KeyHint, res.Version)
+				f.say(msgStoreReadsVersion, profile, where, res.KeyHint, res.Version)
 			case res.KeyHint != "":
-				f.say("Profile %q now reads its key from %s: %s.", profile, where, res.KeyHint)
+				f.say(msgStoreReads, profile, where, res.KeyHint)
 			case spec.Kind == credstore.StoreKeychain:
-				f.say("Profile %q now reads its key from the keychain, which holds none; run: torale-cred login --profile %s", profile, profile)
+				f.say(msgStoreKeychainEmpty, profile, profile)
 			default:
-				f.say("Profile %q now reads its key from %s (not read now).", profile, where)
+				f.say(msgStoreNotRead, profile, where)
 			}
 			switch res.Local {
 			case credstore.LocalCopyRemoved:
-				f.say("This machine's keychain copy of %s is deleted: %s holds the key alone.", res.LocalHint, where)
+				f.say(msgStoreCopyRemoved, res.LocalHint, where)
 			case credstore.LocalCopyShelved:
-				f.say("This machine's keychain held another key, %s: it is kept as the previous key (torale-cred login --previous --profile %s brings it back) and no longer served.", res.LocalHint, profile)
+				f.say(msgStoreCopyShelved, res.LocalHint, profile)
 			case credstore.LocalCopyUnchecked:
-				f.warn("this machine's keychain did not answer whether it holds a copy of profile %q's key (%v); any copy is not served while the profile reads %s; to delete one, run the same torale-cred store set command again once the keychain answers", profile, res.LocalErr, where)
+				f.warn(msgStoreCopyUnchecked, profile, res.LocalErr, where)
 			case credstore.LocalCopyLeft:
-				f.warn("this machine's keychain still holds a copy of profile %q's key, which could not be deleted (%v); it is not served while the profile reads %s; run the same torale-cred store set command again once the keychain answers, and it is deleted", profile, res.LocalErr, where)
+				f.warn(msgStoreCopyLeft, profile, res.LocalErr, where)
 			}
 			if spec.Kind == credstore.StoreVault && v.TokenFile == "" && v.RoleIDFile == "" && f.Getenv("VAULT_TOKEN") != "" {
-				f.warn("the daemon logs in with VAULT_TOKEN from its own environment, which a user service does not have; for the service, use --token-file (Vault Agent's sink) or AppRole")
+				f.warn(msgStoreVaultToken)
 			}
 			if spec.Kind == credstore.StoreCredentials {
-				f.say("The service reads it from $CREDENTIALS_DIRECTORY/%s; see the README's recipe for a headless system service (LoadCredential=).", shown(spec.CredentialName()))
+				f.say(msgStoreCredentials, shown(spec.CredentialName()))
 			}
 			return nil
 		},

@@ -12,7 +12,7 @@ import (
 func verifyKey(ctx context.Context, apiURL, key string) (string, error) {
 	u, err := toraleapi.New(apiURL, key).Me(ctx)
 	if errors.Is(err, toraleapi.ErrUnauthorized) {
-		return "", fmt.Errorf("the Torale API at %s refused the key (401 Invalid API key); generate a new one at %s", apiURL, dashboardKeysFor(apiURL))
+		return "", fmt.Errorf(msgKeyRefused, apiURL, dashboardKeysFor(apiURL))
 	}
 	if err != nil {
 		return "", err
