@@ -10,6 +10,7 @@ import (
 	"github.com/torale-ai/torale-cred/internal/safetext"
 	"github.com/torale-ai/torale-cred/internal/scan"
 	"github.com/torale-ai/torale-cred/internal/toraleapi"
+	"github.com/torale-ai/torale-cred/internal/usersvc"
 )
 
 // The CLI's voice, in one place (age's cmd/age/tui.go habit):
@@ -94,8 +95,7 @@ func printGitError(io *IOStreams, err error, withUsage bool) {
 // Left with their code: data (keys, JSON, export lines, table rows and
 // cells), table headers, status-line labels ("Keychain:", "  key:") and
 // state words ("on", "none", "left"), and the pre-commit hook's script;
-// sentences of other packages (credstore, ipc, rotation, usersvc) are
-// theirs.
+// sentences of other packages (credstore, ipc, rotation) are theirs.
 
 // Sentences more than one command says.
 const (
@@ -492,14 +492,80 @@ const (
 	msgStoreCredentials      = "The service reads it from $CREDENTIALS_DIRECTORY/%s; see the README's recipe for a headless system service (LoadCredential=)."
 )
 
-// service (what it did is usersvc's to say, as it does it).
+// service: status's lines, and each step install, uninstall, start and
+// stop report (usersvc.Step, worded by msgServiceStep).
 const (
 	msgServiceNoSubcommand  = "service needs a subcommand: install, uninstall, start, stop or status"
 	msgServiceNoFiles       = "none (not installed by 'torale-cred service install')"
 	msgServiceDaemonOutside = "pid %d answers on %s outside the service manager (started by hand?); stop it before relying on the service"
 	msgServiceDaemonAnswers = "pid %d answers on %s"
 	msgServiceDaemonSilent  = "nothing answers on %s"
+	msgServiceUnchanged     = "Unchanged %s"
+	msgServiceStarted       = "Started %s."
+	msgServiceStopped       = "Stopped %s until the next start or login."
+	// systemd.
+	msgServiceWrote           = "Wrote %s"
+	msgServiceWroteService    = "Wrote %s (ExecStart=%s daemon)"
+	msgServiceReplacedService = "Replaced %s (ExecStart=%s daemon)"
+	msgServicePutBack         = "Install failed; put back %d unit file(s) as they were."
+	msgServiceEnabled         = "Enabled %s (listening on %s) and %s: the daemon starts on the first look-up and at login.\nStart it now: torale-cred service start · check: torale-cred service status · logs: journalctl --user -u %s"
+	msgServiceNoUnits         = "Not installed: no %s in %s; nothing to remove."
+	msgServiceRemovedUnit     = "Stopped, disabled and removed %s"
+	// launchd.
+	msgServiceWroteAgent    = "Wrote %s (runs %s daemon)"
+	msgServiceLoaded        = "Loaded %s into %s: it runs now and at every login; logs: %s"
+	msgServiceAlreadyLoaded = "%s is already loaded in %s."
+	msgServiceNoAgent       = "Not installed: no %s; nothing to remove."
+	msgServiceUnloaded      = "Stopped and unloaded %s"
+	msgServiceRemovedAgent  = "Removed %s (the log %s stays)"
+	msgServiceNotRunning    = "%s is not running."
 )
+
+// msgServiceStep words a step of a service command. Its paths come from
+// outside (the executable, $HOME): each is escaped whole, line breaks too,
+// so a path cannot start a line of its own.
+func msgServiceStep(s usersvc.Step) string {
+	units := strings.Join(s.Units, " and ")
+	path, exe, log := shownPath(s.Path), shownPath(s.Exe), shownPath(s.Log)
+	switch s.Kind {
+	case usersvc.StepUnchanged:
+		return fmt.Sprintf(msgServiceUnchanged, path)
+	case usersvc.StepStarted:
+		return fmt.Sprintf(msgServiceStarted, units)
+	case usersvc.StepStopped:
+		return fmt.Sprintf(msgServiceStopped, units)
+	case usersvc.StepWrote:
+		return fmt.Sprintf(msgServiceWrote, path)
+	case usersvc.StepWroteService:
+		return fmt.Sprintf(msgServiceWroteService, path, exe)
+	case usersvc.StepReplacedService:
+		return fmt.Sprintf(msgServiceReplacedService, path, exe)
+	case usersvc.StepPutBack:
+		return fmt.Sprintf(msgServicePutBack, s.Count)
+	case usersvc.StepEnabled:
+		socketUnit, serviceUnit := s.Units[0], s.Units[1]
+		return fmt.Sprintf(msgServiceEnabled, socketUnit, shownPath(s.Socket), serviceUnit, serviceUnit)
+	case usersvc.StepNoUnits:
+		return fmt.Sprintf(msgServiceNoUnits, strings.Join(s.Units, " or "), path)
+	case usersvc.StepRemovedUnit:
+		return fmt.Sprintf(msgServiceRemovedUnit, path)
+	case usersvc.StepWroteAgent:
+		return fmt.Sprintf(msgServiceWroteAgent, path, exe)
+	case usersvc.StepLoaded:
+		return fmt.Sprintf(msgServiceLoaded, units, s.Domain, log)
+	case usersvc.StepAlreadyLoaded:
+		return fmt.Sprintf(msgServiceAlreadyLoaded, units, s.Domain)
+	case usersvc.StepNoAgent:
+		return fmt.Sprintf(msgServiceNoAgent, path)
+	case usersvc.StepUnloaded:
+		return fmt.Sprintf(msgServiceUnloaded, units)
+	case usersvc.StepRemovedAgent:
+		return fmt.Sprintf(msgServiceRemovedAgent, path, log)
+	case usersvc.StepNotRunning:
+		return fmt.Sprintf(msgServiceNotRunning, units)
+	}
+	return "" // no kind usersvc reports
+}
 
 // git-credential-torale's command line (its help is gitHelperUsage).
 const (

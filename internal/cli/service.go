@@ -11,7 +11,8 @@ import (
 )
 
 // newServiceCmd is `service install|uninstall|start|stop|status`: flags and
-// printing here, the work in internal/usersvc.
+// printing here (each step usersvc reports, worded by msgServiceStep), the
+// work in internal/usersvc.
 func newServiceCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "service",
@@ -37,7 +38,11 @@ no 'systemd --user'), run 'torale-cred daemon' yourself.`,
 		},
 	}
 	env := func() *usersvc.Env {
-		return &usersvc.Env{Out: f.IO.Out, ErrOut: f.IO.ErrOut, Getenv: f.Getenv, SocketPath: f.SocketPath}
+		return &usersvc.Env{Getenv: f.Getenv, SocketPath: f.SocketPath, Did: func(s usersvc.Step) {
+			if line := msgServiceStep(s); line != "" {
+				f.say("%s", line)
+			}
+		}}
 	}
 	run := func(use, short, long string, do func(usersvc.Manager, context.Context) error) *cobra.Command {
 		return &cobra.Command{

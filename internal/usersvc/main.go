@@ -1,29 +1,31 @@
 // Package usersvc installs and controls torale-cred as a per-user service
 // under a systemd user manager or launchd, written through
 // github.com/kardianos/service. `torale-cred service …` (internal/cli)
-// parses the command line and prints; this package does the work. It never
+// parses the command line and prints; this package does the work and
+// reports each step it takes as a Step, which the CLI words. It never
 // reads the keychain and never runs the daemon itself.
 package usersvc
 
-import (
-	"fmt"
-	"io"
-
-	"github.com/torale-ai/torale-cred/internal/paths"
-)
+import "github.com/torale-ai/torale-cred/internal/paths"
 
 // Env is what the service commands take from the process.
 type Env struct {
-	Out, ErrOut io.Writer
-	Getenv      func(string) string
+	Getenv func(string) string
 	// SocketPath is --socket (shown by install).
 	SocketPath string
 	// Executable is the torale-cred the service runs; nil: this process's
 	// own path.
 	Executable func() (string, error)
+	// Did is told each step as it is done; nil: nothing is said.
+	Did func(Step)
 }
 
-func (e *Env) printf(format string, a ...any) { fmt.Fprintf(e.ErrOut, format, a...) }
+// did reports s to Did, if anyone listens.
+func (e *Env) did(s Step) {
+	if e.Did != nil {
+		e.Did(s)
+	}
+}
 
 // socketPath is the daemon's socket: --socket, TORALE_CRED_SOCKET, the default.
 func (e *Env) socketPath() (string, error) {

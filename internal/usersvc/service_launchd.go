@@ -50,6 +50,12 @@ func (l *launchdAgent) plistPath(home string) string {
 	return filepath.Join(home, "Library", "LaunchAgents", packaging.LaunchdLabel+".plist")
 }
 
+// logPath is where the plist sends the daemon's output
+// (packaging/launchd/ai.torale.cred.plist).
+func (l *launchdAgent) logPath(home string) string {
+	return filepath.Join(home, "Library", "Logs", "torale-cred.log")
+}
+
 func (l *launchdAgent) domain() string { return "gui/" + strconv.Itoa(os.Getuid()) }
 func (l *launchdAgent) target() string { return l.domain() + "/" + packaging.LaunchdLabel }
 
@@ -109,7 +115,7 @@ func (l *launchdAgent) Install(ctx context.Context) error {
 	old, err := os.ReadFile(path)
 	switch {
 	case err == nil && string(old) == plist:
-		l.f.printf("Unchanged %s\n", path)
+		l.f.did(Step{Kind: StepUnchanged, Path: path})
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		if err == nil {
 			// An older version or another binary's path: unload it, replace it.
@@ -122,7 +128,7 @@ func (l *launchdAgent) Install(ctx context.Context) error {
 				return fmt.Errorf("replacing %s: %w", path, err)
 			}
 		}
-		if err := os.MkdirAll(filepath.Join(home, "Library", "Logs"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(l.logPath(home)), 0o755); err != nil {
 			return err
 		}
 		var k service.Service
@@ -132,7 +138,7 @@ func (l *launchdAgent) Install(ctx context.Context) error {
 		if err := k.Install(); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
-		l.f.printf("Wrote %s (runs %s daemon)\n", path, exe)
+		l.f.did(Step{Kind: StepWroteAgent, Path: path, Exe: exe})
 	default:
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -143,10 +149,9 @@ func (l *launchdAgent) Install(ctx context.Context) error {
 			}
 			return err
 		}
-		l.f.printf("Loaded %s into %s: it runs now and at every login; logs: %s\n",
-			packaging.LaunchdLabel, l.domain(), filepath.Join(home, "Library", "Logs", "torale-cred.log"))
+		l.f.did(Step{Kind: StepLoaded, Units: []string{packaging.LaunchdLabel}, Domain: l.domain(), Log: l.logPath(home)})
 	} else {
-		l.f.printf("%s is already loaded in %s.\n", packaging.LaunchdLabel, l.domain())
+		l.f.did(Step{Kind: StepAlreadyLoaded, Units: []string{packaging.LaunchdLabel}, Domain: l.domain()})
 	}
 	return nil
 }
@@ -159,19 +164,19 @@ func (l *launchdAgent) Uninstall(ctx context.Context) error {
 	path := l.plistPath(home)
 	_, isLoaded := l.loaded(ctx)
 	if !exists(path) && !isLoaded {
-		l.f.printf("Not installed: no %s; nothing to remove.\n", path)
+		l.f.did(Step{Kind: StepNoAgent, Path: path})
 		return nil
 	}
 	if isLoaded {
 		if _, err := l.launchctl(ctx, "bootout", l.target()); err != nil {
 			return err
 		}
-		l.f.printf("Stopped and unloaded %s\n", packaging.LaunchdLabel)
+		l.f.did(Step{Kind: StepUnloaded, Units: []string{packaging.LaunchdLabel}})
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	l.f.printf("Removed %s (the log %s stays)\n", path, filepath.Join(home, "Library", "Logs", "torale-cred.log"))
+	l.f.did(Step{Kind: StepRemovedAgent, Path: path, Log: l.logPath(home)})
 	return nil
 }
 
@@ -196,20 +201,20 @@ func (l *launchdAgent) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	l.f.printf("Started %s.\n", packaging.LaunchdLabel)
+	l.f.did(Step{Kind: StepStarted, Units: []string{packaging.LaunchdLabel}})
 	return nil
 }
 
 func (l *launchdAgent) Stop(ctx context.Context) error {
 	if _, ok := l.loaded(ctx); !ok {
-		l.f.printf("%s is not running.\n", packaging.LaunchdLabel)
+		l.f.did(Step{Kind: StepNotRunning, Units: []string{packaging.LaunchdLabel}})
 		return nil
 	}
 	// bootout, not kill: KeepAlive would restart a killed daemon.
 	if _, err := l.launchctl(ctx, "bootout", l.target()); err != nil {
 		return err
 	}
-	l.f.printf("Stopped %s until the next start or login.\n", packaging.LaunchdLabel)
+	l.f.did(Step{Kind: StepStopped, Units: []string{packaging.LaunchdLabel}})
 	return nil
 }
 

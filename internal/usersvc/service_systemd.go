@@ -153,7 +153,7 @@ func (s *systemdUser) Install(ctx context.Context) (err error) {
 		}
 		if len(changed) > 0 {
 			_, _ = s.systemctl(context.WithoutCancel(ctx), "daemon-reload")
-			s.f.printf("Install failed; put back %d unit file(s) as they were.\n", len(changed))
+			s.f.did(Step{Kind: StepPutBack, Count: len(changed)})
 		}
 	}()
 
@@ -167,14 +167,14 @@ func (s *systemdUser) Install(ctx context.Context) (err error) {
 			return err
 		}
 		changed = append(changed, fileChange{sockPath, sockOld})
-		s.f.printf("Wrote %s\n", sockPath)
+		s.f.did(Step{Kind: StepWrote, Path: sockPath})
 	} else {
-		s.f.printf("Unchanged %s\n", sockPath)
+		s.f.did(Step{Kind: StepUnchanged, Path: sockPath})
 	}
 
 	switch {
 	case svcOld != nil && string(svcOld) == unit:
-		s.f.printf("Unchanged %s\n", svcPath)
+		s.f.did(Step{Kind: StepUnchanged, Path: svcPath})
 		if _, err := s.systemctl(ctx, "enable", packaging.ServiceUnit); err != nil {
 			return err
 		}
@@ -195,11 +195,11 @@ func (s *systemdUser) Install(ctx context.Context) (err error) {
 		if err := k.Install(); err != nil {
 			return fmt.Errorf("installing %s: %w", svcPath, err)
 		}
-		verb := "Wrote"
+		kind := StepWroteService
 		if svcOld != nil {
-			verb = "Replaced"
+			kind = StepReplacedService
 		}
-		s.f.printf("%s %s (ExecStart=%s daemon)\n", verb, svcPath, exe)
+		s.f.did(Step{Kind: kind, Path: svcPath, Exe: exe})
 	}
 	if _, err := s.systemctl(ctx, "daemon-reload"); err != nil {
 		return err
@@ -214,9 +214,7 @@ func (s *systemdUser) Install(ctx context.Context) (err error) {
 		}
 	}
 	sock, _ := s.f.socketPath()
-	s.f.printf("Enabled %s (listening on %s) and %s: the daemon starts on the first look-up and at login.\n",
-		packaging.SocketUnit, sock, packaging.ServiceUnit)
-	s.f.printf("Start it now: torale-cred service start · check: torale-cred service status · logs: journalctl --user -u %s\n", packaging.ServiceUnit)
+	s.f.did(Step{Kind: StepEnabled, Units: []string{packaging.SocketUnit, packaging.ServiceUnit}, Socket: sock})
 	return nil
 }
 
@@ -229,7 +227,7 @@ func (s *systemdUser) Uninstall(ctx context.Context) error {
 	sockPath := filepath.Join(dir, packaging.SocketUnit)
 	hasSvc, hasSock := exists(svcPath), exists(sockPath)
 	if !hasSvc && !hasSock {
-		s.f.printf("Not installed: no %s or %s in %s; nothing to remove.\n", packaging.ServiceUnit, packaging.SocketUnit, dir)
+		s.f.did(Step{Kind: StepNoUnits, Units: []string{packaging.ServiceUnit, packaging.SocketUnit}, Path: dir})
 		return nil
 	}
 	if err := s.probe(ctx, "uninstall", dir); err != nil {
@@ -260,7 +258,7 @@ func (s *systemdUser) Uninstall(ctx context.Context) error {
 		if err := k.Uninstall(); err != nil {
 			return fmt.Errorf("removing %s: %w", svcPath, err)
 		}
-		s.f.printf("Stopped, disabled and removed %s\n", svcPath)
+		s.f.did(Step{Kind: StepRemovedUnit, Path: svcPath})
 	}
 	if hasSock {
 		if err := os.Remove(sockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -269,7 +267,7 @@ func (s *systemdUser) Uninstall(ctx context.Context) error {
 		if _, err := s.systemctl(ctx, "daemon-reload"); err != nil {
 			return err
 		}
-		s.f.printf("Stopped, disabled and removed %s\n", sockPath)
+		s.f.did(Step{Kind: StepRemovedUnit, Path: sockPath})
 	}
 	// The directories, only if that left them empty (install may have made them).
 	_ = os.Remove(dir)
@@ -304,7 +302,7 @@ func (s *systemdUser) Start(ctx context.Context) error {
 	if _, err := s.systemctl(ctx, "start", packaging.SocketUnit, packaging.ServiceUnit); err != nil {
 		return err
 	}
-	s.f.printf("Started %s and %s.\n", packaging.SocketUnit, packaging.ServiceUnit)
+	s.f.did(Step{Kind: StepStarted, Units: []string{packaging.SocketUnit, packaging.ServiceUnit}})
 	return nil
 }
 
@@ -316,7 +314,7 @@ func (s *systemdUser) Stop(ctx context.Context) error {
 	if _, err := s.systemctl(ctx, "stop", packaging.SocketUnit, packaging.ServiceUnit); err != nil {
 		return err
 	}
-	s.f.printf("Stopped %s and %s until the next start or login.\n", packaging.SocketUnit, packaging.ServiceUnit)
+	s.f.did(Step{Kind: StepStopped, Units: []string{packaging.SocketUnit, packaging.ServiceUnit}})
 	return nil
 }
 
