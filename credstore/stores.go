@@ -252,11 +252,11 @@ type StoreCheck struct {
 type LocalCopy int
 
 const (
-	NoLocalCopy      LocalCopy = iota
-	LocalCopyRemoved           // the store's own key: deleted
-	LocalCopyShelved           // another key: kept as the previous key (login --previous), then deleted
-	LocalCopyLeft              // held, and could not be deleted (LocalErr)
-	LocalCopyUnchecked         // the keychain did not answer whether it holds one (LocalErr)
+	NoLocalCopy        LocalCopy = iota
+	LocalCopyRemoved             // the store's own key: deleted
+	LocalCopyShelved             // another key: kept as the previous key (login --previous), then deleted
+	LocalCopyLeft                // held, and could not be deleted (LocalErr)
+	LocalCopyUnchecked           // the keychain did not answer whether it holds one (LocalErr)
 )
 
 // SetStore records where profile's key lives (Kind keychain: this
