@@ -13,9 +13,6 @@ type Env struct {
 	Getenv func(string) string
 	// SocketPath is --socket (shown by install).
 	SocketPath string
-	// Executable is the torale-cred the service runs; nil: this process's
-	// own path.
-	Executable func() (string, error)
 	// Did is told each step as it is done; nil: nothing is said.
 	Did func(Step)
 }

@@ -11,13 +11,10 @@ import (
 )
 
 // serviceExecutable is the absolute path of the torale-cred the unit or
-// agent runs: the one the user ran `service install` with (see
-// Env.Executable), so a `go install` or source build works as well as the
-// packaged /usr/bin/torale-cred.
+// agent runs: the one the user ran `service install` with, so a `go
+// install` or source build works as well as the packaged
+// /usr/bin/torale-cred.
 func (e *Env) serviceExecutable() (string, error) {
-	if e.Executable != nil {
-		return e.Executable()
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("finding torale-cred's own path for the service: %w", err)
