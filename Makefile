@@ -50,20 +50,23 @@ cross:
 # the every-door test, which runs the shipped programs, and the SIGKILL
 # fault tests, which kill a hundred real processes mid-write and test what
 # survives a crash, not data races) run in a lane of their own beside the
-# race run, in their own keyring session: under -race each killed child
+# race run: under -race each killed child
 # was a race-instrumented start-up, 90 s of the run's CPU for 20 s of work
 # without it. The race run leaves cores idle while its slowest packages
-# wait on daemons. The lane's output is printed when it ends; either
-# failing fails make test.
+# wait on daemons. Each of the lane's packages has a keyring session of its
+# own (the every-door test locks its keychain for a row). The lane's output
+# is printed when it ends; any failing fails make test.
 NORACE_FILES := $(shell grep -rl --include='*_test.go' '^//go:build.*!race' . | xargs grep -l '^func Test')
 NORACE_PKGS = $(sort $(dir $(NORACE_FILES)))
 NORACE_RUN = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing.T).*/\1/p' $(NORACE_FILES) | paste -sd'|'))$$
 test: deps lint cross build
-	@lane_log=$$(mktemp); \
-	$(KEYRING_ONCE_MORE) $(GO) test -count=1 -run '$(NORACE_RUN)' $(NORACE_PKGS) >"$$lane_log" 2>&1 & lane=$$!; \
-	echo "GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...   (and beside it, its no-race tests: go test -count=1 -run '$(NORACE_RUN)' $(NORACE_PKGS))"; \
+	@logs=$$(mktemp -d); pids=; \
+	for p in $(NORACE_PKGS); do \
+		$(KEYRING_ONCE_MORE) $(GO) test -count=1 -run '$(NORACE_RUN)' $$p >"$$logs/$$(echo $$p | tr / _)" 2>&1 & pids="$$pids $$!"; \
+	done; \
+	echo "GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...   (and beside it, each in a keyring session of its own, the no-race tests: go test -count=1 -run '$(NORACE_RUN)' PKG, for each of $(NORACE_PKGS))"; \
 	GORACE=atexit_sleep_ms=0 TORALE_CRED_VAULT_BIN=$${TORALE_CRED_VAULT_BIN:-none} $(KEYRING_ONCE_MORE) $(GO) test -race -count=1 ./...; race=$$?; \
-	wait $$lane; rc=$$?; cat "$$lane_log"; rm -f "$$lane_log"; \
+	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; cat "$$logs"/*; rm -rf "$$logs"; \
 	[ $$race -eq 0 ] && [ $$rc -eq 0 ]
 
 ## test-vault: the Vault store's tests (internal/vaultkv, the daemon's
