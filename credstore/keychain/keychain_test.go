@@ -3,8 +3,6 @@ package keychain
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -101,27 +99,10 @@ func TestRealKeychainNoBus(t *testing.T) {
 	}
 }
 
-// inChild runs the calling test again in a fresh process with env added
-// and reports whether this process is that child. godbus keeps one session
-// connection per process, so a test on another bus needs its own process.
-func inChild(t *testing.T, env ...string) bool {
-	t.Helper()
-	if os.Getenv("CREDSTORE_CHILD") == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-	cmd.Env = append(append(os.Environ(), "CREDSTORE_CHILD="+t.Name()), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS") {
-		t.Fatalf("child failed: %v\n%s", err, out)
-	}
-	return false
-}
-
 func TestRealBusWithoutSecretService(t *testing.T) {
 	testkeyring.Require(t)
-	if os.Getenv("CREDSTORE_CHILD") == "" {
-		inChild(t, "DBUS_SESSION_BUS_ADDRESS="+testkeyring.PrivateBus(t))
+	if !testkeyring.IsChild(t) {
+		testkeyring.RunInChild(t, "DBUS_SESSION_BUS_ADDRESS="+testkeyring.PrivateBus(t))
 		return
 	}
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable
@@ -136,14 +117,14 @@ func TestRealBusWithoutSecretService(t *testing.T) {
 
 func TestRealLockedKeychain(t *testing.T) {
 	testkeyring.Require(t)
-	if os.Getenv("CREDSTORE_CHILD") == "" {
+	if !testkeyring.IsChild(t) {
 		bus := testkeyring.PrivateBus(t)
 		data := t.TempDir()
 		// Create the login keyring with one password, then restart the daemon
 		// with another: the collection stays locked, as after a failed login.
 		testkeyring.StartKeyring(t, bus, data, "right-password")()
 		testkeyring.StartKeyring(t, bus, data, "wrong-password")
-		inChild(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
+		testkeyring.RunInChild(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
 		return
 	}
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable
