@@ -91,9 +91,10 @@ func TestSocketActivation(t *testing.T) {
 	}
 	sock := filepath.Join(sockDir, "activated.sock")
 	n := listenNotify(t)
-	// 1 s: pings every 500 ms, each after a self-check bounded by 250 ms;
-	// a loaded machine may miss some, never all of them.
-	const watchdogUsec = 1000000
+	// 2 s: pings every second, each after a self-check bounded by 500 ms;
+	// a loaded machine (this test runs beside the package's others) may
+	// miss some, never all of them.
+	const watchdogUsec = 2000000
 	args := []string{"-l", sock, "-E", "NOTIFY_SOCKET=" + n.path, "-E", fmt.Sprintf("WATCHDOG_USEC=%d", watchdogUsec)}
 	for _, kv := range w.Env() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -111,13 +112,17 @@ func TestSocketActivation(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// done holds Wait's error once it exited; whoever takes it puts it
+	// back, so the cleanup finds it instead of waiting out its bound.
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
+		case err := <-done:
+			done <- err
+		case <-time.After(patience):
+			t.Error("systemd-socket-activate did not exit once killed")
 		}
 	})
 	// systemd-socket-activate listens first and starts the program on the
@@ -172,6 +177,7 @@ func TestSocketActivation(t *testing.T) {
 	n.wait(t, "STOPPING=1")
 	select {
 	case err := <-done:
+		done <- err
 		if err != nil {
 			t.Errorf("exit after SIGTERM: %v\n%s", err, errb.String())
 		}
