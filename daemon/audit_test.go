@@ -26,7 +26,7 @@ func TestFirstUseNoticeEscapesTheProgram(t *testing.T) {
 		if strings.ContainsAny(body, "\r\x1b\u202e") || !strings.Contains(body, `/tmp/a\r\x1b[2K`) {
 			t.Fatalf("notice body = %q", body)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no notice")
 	}
 }

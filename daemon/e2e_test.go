@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,7 +173,7 @@ func TestErrorStatusesOverTheSocket(t *testing.T) {
 		{[]string{"http://torale/v1/credentials/default"}, "404", `"error":"not_found"`},
 	}
 	for _, c := range cases {
-		args := append([]string{"-sS", "--max-time", "10", "--unix-socket", w.Sock, "-w", "\n%{http_code}"}, c.args...)
+		args := append([]string{"-sS", "--max-time", strconv.Itoa(int(patience.Seconds())), "--unix-socket", w.Sock, "-w", "\n%{http_code}"}, c.args...)
 		out, err := exec.Command(curl, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl %v: %v %s", c.args, err, out)

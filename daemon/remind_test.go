@@ -625,7 +625,7 @@ func TestRunSleepsUntilNextMoment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("Run did not return after cancel")
 	}
 	if len(sleeps) < 60 {
