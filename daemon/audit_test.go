@@ -15,6 +15,7 @@ import (
 // The first-use notice names a program by the path it chose for itself:
 // the desktop gets it escaped.
 func TestFirstUseNoticeEscapesTheProgram(t *testing.T) {
+	t.Parallel()
 	bodies := make(chan string, 1)
 	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: Config{
 		Notify: func(_ context.Context, _, body string) error { bodies <- body; return nil },

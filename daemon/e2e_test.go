@@ -32,6 +32,7 @@ const (
 // against a daemon process on the real Secret Service, and checks each
 // answer against the local resolver over the same keychain and files.
 func TestPrecedenceOverTheWire(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://config.example","other":[1,2]}`)
@@ -145,6 +146,7 @@ func sameRotation(a, b *credstore.Rotation) bool {
 // TestErrorStatusesOverTheSocket drives the daemon process with curl,
 // as a script in another language would.
 func TestErrorStatusesOverTheSocket(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	curl, err := exec.LookPath("curl")
 	if err != nil {
@@ -224,6 +226,7 @@ func (h *held) open() bool {
 // so each answer is checked against hostile connections it had to serve
 // beside, never against a clock.
 func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
+	t.Parallel()
 	w := proctest.NewWorld(t)
 	w.Daemon(t, nil)
 	hostile := func() (silent, half *held) {
@@ -278,6 +281,7 @@ func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
 // alone; a crashed daemon's stale socket is replaced; a clean stop removes
 // the socket it created.
 func TestOneDaemonPerSocket(t *testing.T) {
+	t.Parallel()
 	w := proctest.NewWorld(t)
 	first := w.Daemon(t, nil)
 	fi1, err := os.Lstat(w.Sock)
@@ -324,6 +328,7 @@ func TestOneDaemonPerSocket(t *testing.T) {
 // TestCLIUsesTheDaemonAndFallsBack: token and status give the same answer
 // with and without the daemon; status says which answered.
 func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	p := w.Daemon(t, nil)
@@ -366,6 +371,7 @@ func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
 // TestCacheFollowsOtherKeychainWriters: a key changed with another tool
 // shows up once the cache's age bound passes (short here).
 func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	w.Extra = append(w.Extra, "TORALE_CRED_CACHE_TTL=600ms")

@@ -17,6 +17,7 @@ import (
 // in place of its content, and the other file is read as usual. The bound
 // (patience) only turns a hang into a failure.
 func TestReloadRefusesAFIFO(t *testing.T) {
+	t.Parallel()
 	for _, which := range []string{"config.json", "state.json"} {
 		t.Run(which, func(t *testing.T) {
 			f := newFilesFixture(t, `{"api_url": "https://one.example"}`)

@@ -18,7 +18,8 @@ import (
 // TestLockSignalStopsKeysAtOnce: the keychain's health record never ages
 // here (a frozen clock), so only the Secret Service's own lock signal can
 // make the key cache stop handing out the key it holds: it must, and the
-// unlock signal must bring it back.
+// unlock signal must bring it back. Not parallel: it locks the shared test
+// Secret Service, which every other keychain test of the package uses.
 func TestLockSignalStopsKeysAtOnce(t *testing.T) {
 	testkeyring.Require(t)
 	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")

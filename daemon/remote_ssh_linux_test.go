@@ -331,6 +331,7 @@ func (f *remoteFixture) requests() []string {
 // the trail names the destination. (Confirm, which needs a desktop of the
 // test's own, is TestRemoteSessionConfirmsOnceOverRealSSH.)
 func TestRemoteSessionOverRealSSH(t *testing.T) {
+	t.Parallel()
 	f := newRemoteFixture(t, startSSHD(t))
 	h, p, dest, requests := f.h, f.p, f.dest, f.requests
 	ctx := context.Background()

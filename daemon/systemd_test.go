@@ -79,6 +79,7 @@ func (n *notifySocket) wait(t *testing.T, want string) string {
 // at half WATCHDOG_USEC is TestWatchdogPingsAtHalfTheInterval's, with
 // ticks of its own: a gap measured here would measure the machine.
 func TestSocketActivation(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	ssa, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
@@ -194,6 +195,7 @@ func TestSocketActivation(t *testing.T) {
 // 503, flag and environment keys are answered), and once a Secret Service
 // appears on the bus it recovers without a restart.
 func TestKeychainOutageAndRecovery(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	dbusDaemon, err1 := exec.LookPath("dbus-daemon")
 	gkd, err2 := exec.LookPath("gnome-keyring-daemon")
@@ -281,6 +283,7 @@ func TestKeychainOutageAndRecovery(t *testing.T) {
 
 // TestHardening: the daemon process is not dumpable and has no core size.
 func TestHardening(t *testing.T) {
+	t.Parallel()
 	w := proctest.NewWorld(t)
 	p := w.Daemon(t, nil)
 	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", p.Cmd.Process.Pid))

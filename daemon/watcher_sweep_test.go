@@ -11,6 +11,7 @@ import (
 // A daemon killed mid-rewrite leaves config.json's temporary file behind;
 // the next watcher removes it (if old), and leaves a fresh one alone.
 func TestWatcherSweepsLeftoverRewriteTemps(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -45,6 +46,7 @@ func TestWatcherSweepsLeftoverRewriteTemps(t *testing.T) {
 // which a loaded machine can delay past a short TempAge: then that round
 // shows nothing, and the test goes again with a longer one.
 func TestWatcherSweepsAYoungLeftoverOnceItIsOld(t *testing.T) {
+	t.Parallel()
 	for _, age := range []time.Duration{300 * time.Millisecond, 2 * time.Second, 10 * time.Second} {
 		if sweptOnceOld(t, age) {
 			return
