@@ -43,6 +43,7 @@ sys.stdout.write(out.decode(errors="replace"))
 // terminal already signals the whole foreground process group, so exec must
 // not pass SIGINT on a second time.
 func TestExecCtrlCOnce(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("python3"); err != nil {
 		needTool(t, "python3")
 	}
@@ -82,6 +83,7 @@ sys.stdout.write("exit=%d echo=%s\n" % (os.waitstatus_to_exitcode(status), echo)
 // TestLoginPromptCtrlC: Ctrl-C at the hidden prompt ends login at once with
 // exit 130 and the terminal echoing again; nothing is stored.
 func TestLoginPromptCtrlC(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("python3"); err != nil {
 		needTool(t, "python3")
 	}
