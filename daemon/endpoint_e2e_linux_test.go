@@ -480,9 +480,13 @@ func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
 	if !strings.Contains(st, "Endpoint:    "+moved+" (on)") {
 		t.Errorf("status after the move:\n%s", st)
 	}
-	if !strings.Contains(d.Stderr.String(), "taken by another program") {
-		t.Errorf("the daemon did not say why it moved:\n%s", d.Stderr.String())
-	}
+	// The daemon's stderr reaches the test through a pipe.
+	eventually(t, "the daemon says why it moved", func() error {
+		if !strings.Contains(d.Stderr.String(), "taken by another program") {
+			return fmt.Errorf("not in:\n%s", d.Stderr.String())
+		}
+		return nil
+	})
 }
 
 // TestDotenvThroughTheEndpoint: a project that followed Torale's docs with
