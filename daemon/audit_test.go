@@ -15,6 +15,7 @@ import (
 // The first-use notice names a program by the path it chose for itself:
 // the desktop gets it escaped.
 func TestFirstUseNoticeEscapesTheProgram(t *testing.T) {
+	t.Parallel()
 	bodies := make(chan string, 1)
 	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: Config{
 		Notify: func(_ context.Context, _, body string) error { bodies <- body; return nil },
@@ -26,7 +27,7 @@ func TestFirstUseNoticeEscapesTheProgram(t *testing.T) {
 		if strings.ContainsAny(body, "\r\x1b\u202e") || !strings.Contains(body, `/tmp/a\r\x1b[2K`) {
 			t.Fatalf("notice body = %q", body)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no notice")
 	}
 }

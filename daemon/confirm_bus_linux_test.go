@@ -24,7 +24,8 @@ const confirmKey = "sk_CONFIRMconfirmCONFIRMconfirmCONF01"
 // server on a real session bus, through the real socket: Allow once and
 // Allow always hand the key out (Always lists the program), Deny, no
 // answer in time and a desktop that cannot ask are a 403 "denied"; each
-// is in the audit trail, and no question or line holds the key.
+// is in the audit trail, and no question or line holds the key. Not
+// parallel: notifytest.PrivateBus sets DBUS_SESSION_BUS_ADDRESS.
 func TestConfirmOnRealBus(t *testing.T) {
 	notifytest.PrivateBus(t)
 	srv := notifytest.Serve(t)

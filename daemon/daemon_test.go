@@ -100,6 +100,7 @@ func within(t *testing.T, what string, fn func() error) {
 // "default", in the Store and over the socket alike: no stale URL
 // survives in the daemon's memory.
 func TestDaemonForgetsConfigURLOnceRemoved(t *testing.T) {
+	t.Parallel()
 	const devURL = "http://127.0.0.1:8123"
 	p := startInProcess(t, `{"api_key": "`+cacheKey1+`", "api_url": "`+devURL+`", "other": 1}`)
 	ctx := context.Background()

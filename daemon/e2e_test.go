@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ const (
 // against a daemon process on the real Secret Service, and checks each
 // answer against the local resolver over the same keychain and files.
 func TestPrecedenceOverTheWire(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://config.example","other":[1,2]}`)
@@ -144,6 +146,7 @@ func sameRotation(a, b *credstore.Rotation) bool {
 // TestErrorStatusesOverTheSocket drives the daemon process with curl,
 // as a script in another language would.
 func TestErrorStatusesOverTheSocket(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	curl, err := exec.LookPath("curl")
 	if err != nil {
@@ -172,7 +175,7 @@ func TestErrorStatusesOverTheSocket(t *testing.T) {
 		{[]string{"http://torale/v1/credentials/default"}, "404", `"error":"not_found"`},
 	}
 	for _, c := range cases {
-		args := append([]string{"-sS", "--max-time", "10", "--unix-socket", w.Sock, "-w", "\n%{http_code}"}, c.args...)
+		args := append([]string{"-sS", "--max-time", strconv.Itoa(int(patience.Seconds())), "--unix-socket", w.Sock, "-w", "\n%{http_code}"}, c.args...)
 		out, err := exec.Command(curl, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl %v: %v %s", c.args, err, out)
@@ -223,6 +226,7 @@ func (h *held) open() bool {
 // so each answer is checked against hostile connections it had to serve
 // beside, never against a clock.
 func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
+	t.Parallel()
 	w := proctest.NewWorld(t)
 	w.Daemon(t, nil)
 	hostile := func() (silent, half *held) {
@@ -277,6 +281,7 @@ func TestHostileClientsDoNotWedgeTheDaemon(t *testing.T) {
 // alone; a crashed daemon's stale socket is replaced; a clean stop removes
 // the socket it created.
 func TestOneDaemonPerSocket(t *testing.T) {
+	t.Parallel()
 	w := proctest.NewWorld(t)
 	first := w.Daemon(t, nil)
 	fi1, err := os.Lstat(w.Sock)
@@ -323,6 +328,7 @@ func TestOneDaemonPerSocket(t *testing.T) {
 // TestCLIUsesTheDaemonAndFallsBack: token and status give the same answer
 // with and without the daemon; status says which answered.
 func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	p := w.Daemon(t, nil)
@@ -365,6 +371,7 @@ func TestCLIUsesTheDaemonAndFallsBack(t *testing.T) {
 // TestCacheFollowsOtherKeychainWriters: a key changed with another tool
 // shows up once the cache's age bound passes (short here).
 func TestCacheFollowsOtherKeychainWriters(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	w.Extra = append(w.Extra, "TORALE_CRED_CACHE_TTL=600ms")

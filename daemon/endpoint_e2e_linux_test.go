@@ -129,6 +129,7 @@ func readConfig(t *testing.T, path string) (key, url string, all map[string]any)
 // own client code keeps working over https, bare, without ever holding
 // the key.
 func TestEndpointServesTheSDKUnchanged(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	api := newStandIn(t)
 	w := proctest.NewWorld(t)
@@ -334,6 +335,7 @@ func peakRSS(t *testing.T, pid int) int {
 // its own token and URL (no loop), and an api_url the user writes later
 // becomes the real URL, config.json naming the endpoint again.
 func TestEndpointWatcherLeavesItsOwnFileAlone(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://first.example"}`)
@@ -414,6 +416,7 @@ func TestEndpointWatcherLeavesItsOwnFileAlone(t *testing.T) {
 // TestNoEndpointKeepsConfigWithoutAKey: daemon --no-endpoint moves the key
 // and leaves config.json without one, as before the endpoint.
 func TestNoEndpointKeepsConfigWithoutAKey(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://first.example"}`)
@@ -436,6 +439,7 @@ func TestNoEndpointKeepsConfigWithoutAKey(t *testing.T) {
 // for a real URL of the user's (the real key must never go to whatever
 // listens there now).
 func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://real.example","other":1}`)
@@ -476,9 +480,13 @@ func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
 	if !strings.Contains(st, "Endpoint:    "+moved+" (on)") {
 		t.Errorf("status after the move:\n%s", st)
 	}
-	if !strings.Contains(d.Stderr.String(), "taken by another program") {
-		t.Errorf("the daemon did not say why it moved:\n%s", d.Stderr.String())
-	}
+	// The daemon's stderr reaches the test through a pipe.
+	eventually(t, "the daemon says why it moved", func() error {
+		if !strings.Contains(d.Stderr.String(), "taken by another program") {
+			return fmt.Errorf("not in:\n%s", d.Stderr.String())
+		}
+		return nil
+	})
 }
 
 // TestDotenvThroughTheEndpoint: a project that followed Torale's docs with
@@ -488,6 +496,7 @@ func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
 // environment is answered, the stand-in saw the real key, and the real key
 // is in no file of the project but the backup scan --fix names.
 func TestDotenvThroughTheEndpoint(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	api := newStandIn(t)
 	w := proctest.NewWorld(t)

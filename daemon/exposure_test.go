@@ -71,6 +71,7 @@ func BenchmarkExposureWindow(b *testing.B) {
 // fails on otherwise. How long that takes is BenchmarkExposureWindow's
 // figure (make bench): a bound here would measure the machine.
 func TestExposureWindow(t *testing.T) {
+	t.Parallel()
 	d := measureExposure(t, 10)
 	t.Logf("exposure over %d writes: p50 %.1f ms, max %.1f ms", len(d), ms(percentile(d, 0.5)), ms(slices.Max(d)))
 }

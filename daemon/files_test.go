@@ -60,6 +60,7 @@ func (f *filesFixture) hint(t *testing.T) string {
 // The cache serves both files as last loaded: changing, even removing,
 // them on disk shows nowhere until Reload, which reads both afresh.
 func TestFileCacheServesFromMemoryUntilReload(t *testing.T) {
+	t.Parallel()
 	f := newFilesFixture(t, `{"api_url": "https://one.example"}`)
 	if got := f.apiURL(t); got != "https://one.example" {
 		t.Fatalf("api_url = %q", got)
@@ -105,6 +106,7 @@ func TestFileCacheServesFromMemoryUntilReload(t *testing.T) {
 // A Store over the cache sees its own writes at once (it reloads after
 // writing), and another program's writes only once the watcher says so.
 func TestFileCacheStoreWritesReload(t *testing.T) {
+	t.Parallel()
 	f := newFilesFixture(t, `{}`)
 	st := &credstore.Store{
 		Keychain:   keychain.New(keychain.WithKeyring(newMemKeyring(map[string]string{}))),

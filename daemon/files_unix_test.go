@@ -14,9 +14,10 @@ import (
 
 // A FIFO at config.json or state.json never hangs the daemon's reload
 // (the watcher's, the Store's after a write): each file's error is served
-// in place of its content, and the other file is read as usual. The 10 s
-// bound only turns a hang into a failure.
+// in place of its content, and the other file is read as usual. The bound
+// (patience) only turns a hang into a failure.
 func TestReloadRefusesAFIFO(t *testing.T) {
+	t.Parallel()
 	for _, which := range []string{"config.json", "state.json"} {
 		t.Run(which, func(t *testing.T) {
 			f := newFilesFixture(t, `{"api_url": "https://one.example"}`)
@@ -34,7 +35,7 @@ func TestReloadRefusesAFIFO(t *testing.T) {
 			go func() { f.fc.Reload(); close(done) }()
 			select {
 			case <-done:
-			case <-time.After(10 * time.Second):
+			case <-time.After(patience):
 				t.Fatal("Reload blocked on a FIFO")
 			}
 			_, cfgErr := f.fc.Config()

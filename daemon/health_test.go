@@ -77,6 +77,7 @@ func (f *healthFixture) hang(t *testing.T) (release func(), timeout error) {
 // (and tells its listeners once, not per ping); once it answers, the
 // listeners hear it is back, and from then on nothing pings at all.
 func TestHealthPingsOnlyWhileDown(t *testing.T) {
+	t.Parallel()
 	// 100 ms: hang waits it once. A ping that misses it on a loaded
 	// machine counts as the keychain still down; the next one tries again.
 	f := newHealthFixture(t, nil, 100*time.Millisecond)
@@ -146,6 +147,7 @@ func TestHealthPingsOnlyWhileDown(t *testing.T) {
 // check answers from what the last keychain call said while that is
 // younger than healthEvery, and asks the keychain once it is older.
 func TestHealthCheckAgesOut(t *testing.T) {
+	t.Parallel()
 	c := &clock{t: t0}
 	f := newHealthFixture(t, c.Now, patience)
 	if err := f.h.check(context.Background()); err != nil {
@@ -171,6 +173,7 @@ func TestHealthCheckAgesOut(t *testing.T) {
 // Answers are not outages: "no key", a bad key and the like say the
 // keychain works, so they neither count as down nor start pinging.
 func TestHealthAnswersAreNotOutages(t *testing.T) {
+	t.Parallel()
 	f := newHealthFixture(t, nil, patience)
 	for _, err := range []error{nil, storeerr.ErrNotFound, &credstore.NoKeyError{Profile: "default"},
 		fmt.Errorf("%w: too short", apikey.ErrBadKey), credstore.ErrBadProfile} {

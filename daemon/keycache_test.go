@@ -197,6 +197,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // A key read once is served from memory: no keychain call at all, for a
 // key and for "no key" alike.
 func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
+	t.Parallel()
 	f := newCacheFixture(t, time.Minute, nil)
 	if k, err := f.get(t, "default"); err != nil || k != cacheKey1 {
 		t.Fatalf("first look-up: %s, %v", apikey.Hint(k), err)
@@ -236,7 +237,8 @@ func TestKeyCacheServesWarmKeyWithoutKeychain(t *testing.T) {
 }
 
 // Look-ups of one profile that arrive while it is being read share that
-// one read.
+// one read. Not parallel: parkedIn counts every goroutine of the process
+// in keyCache.Get, another test's included.
 func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 	f := newCacheFixture(t, time.Minute, nil)
 	release := f.k.holdReads()
@@ -279,6 +281,7 @@ func TestKeyCacheOneKeychainCallForConcurrentGets(t *testing.T) {
 // the answer (its report to the health record, which had the keychain
 // down, runs the change listeners: one of them waits).
 func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
+	t.Parallel()
 	writes := []struct {
 		name  string
 		write func(f *cacheFixture) error
@@ -321,6 +324,13 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 					once.Do(func() { close(held); <-resume })
 				}
 			})
+			// Only the look-up's read may report the keychain back: the
+			// health record is told a ping is already on its way, so none
+			// comes (one that came first, a downEvery later on a loaded
+			// machine, would be held in the read's place).
+			f.h.mu.Lock()
+			f.h.pinging = true
+			f.h.mu.Unlock()
 			f.h.note(&keychain.Error{Fault: keychain.FaultUnavailable, Reason: "test"})
 
 			type answer struct {
@@ -357,6 +367,7 @@ func TestKeyCacheWriteDuringReadIsNotOverwritten(t *testing.T) {
 // the keychain is known to be back: by any keychain call succeeding, or
 // by the health record's ping.
 func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
+	t.Parallel()
 	c := &clock{t: t0}
 	f := newCacheFixture(t, time.Minute, c.Now)
 	// This part is about the cache's own bound: the health record is told
@@ -415,6 +426,7 @@ func TestKeyCacheFailuresCachedBriefly(t *testing.T) {
 // An idle cache wakes only for its one sweep, which forgets keys past
 // their TTL and then arms nothing: no re-reads, no renewals, no pings.
 func TestKeyCacheIdleForgetsExpiredKeys(t *testing.T) {
+	t.Parallel()
 	f := newCacheFixture(t, 60*time.Millisecond, nil)
 	if _, err := f.get(t, "default"); err != nil {
 		t.Fatal(err)
@@ -442,6 +454,7 @@ func TestKeyCacheIdleForgetsExpiredKeys(t *testing.T) {
 // However many profiles are cached, one timer sweeps them, and it forgets
 // each profile once its own TTL passed.
 func TestKeyCacheOneSweepTimer(t *testing.T) {
+	t.Parallel()
 	c := &clock{t: t0}
 	f := newCacheFixture(t, time.Minute, c.Now)
 	if _, err := f.get(t, "default"); err != nil {
@@ -490,6 +503,7 @@ func TestKeyCacheOneSweepTimer(t *testing.T) {
 // memory at once and renews it in the background; past the TTL it waits
 // for a fresh read. No answer is ever older than the TTL.
 func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
+	t.Parallel()
 	c := &clock{t: t0}
 	f := newCacheFixture(t, time.Minute, c.Now)
 	if _, err := f.get(t, "default"); err != nil {
@@ -532,6 +546,7 @@ func TestKeyCacheRenewsPastTwoThirds(t *testing.T) {
 // look-up (each would wait for the keychain's one slot, and those that
 // time out would cache a failure over a good key).
 func TestKeyCacheOneRenewalAtATime(t *testing.T) {
+	t.Parallel()
 	c := &clock{t: t0}
 	f := newCacheFixture(t, time.Minute, c.Now)
 	if _, err := f.get(t, "default"); err != nil {
@@ -564,6 +579,7 @@ func TestKeyCacheOneRenewalAtATime(t *testing.T) {
 // once with a keychain timeout, never "no key"; the read still completes
 // and serves the next look-up.
 func TestKeyCacheAbandonedLookUp(t *testing.T) {
+	t.Parallel()
 	f := newCacheFixture(t, time.Minute, nil)
 	release := f.k.holdReads()
 	defer release()
@@ -592,6 +608,7 @@ func TestKeyCacheAbandonedLookUp(t *testing.T) {
 // up, whose request context is cancelled) says nothing about the
 // keychain: the health record must not call that an outage.
 func TestAbandonedCallsAreNotOutages(t *testing.T) {
+	t.Parallel()
 	f := newCacheFixture(t, time.Minute, nil)
 	var changes atomic.Int64
 	f.h.onChange(func(error) { changes.Add(1) })

@@ -20,9 +20,10 @@ import (
 // unlock signal must bring it back.
 //
 // It locks a Secret Service of its own, on a private bus, in a child
-// process: a lock on the suite's shared one failed whatever other package
-// used the keychain at that moment.
+// process: a lock on the suite's shared one failed whatever other test
+// used the keychain at that moment. So it runs beside the others.
 func TestLockSignalStopsKeysAtOnce(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	const password = "lockwatch-test"
 	if !testkeyring.IsChild(t) {

@@ -2,8 +2,11 @@ package daemon_test
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,11 +16,35 @@ import (
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
+// testParallel is how many of the package's parallel tests run at once
+// when go test is not given -parallel: all of them.
+//
+// A test here calls t.Parallel when it shares nothing mutable with the
+// others: its own temporary directories, sockets, keychain service name
+// (testkeyring.Service) and ports (":0"), and it changes nothing of the
+// process (environment, http.DefaultTransport, package variables) nor the
+// shared Secret Service's lock state. The others run first, one at a
+// time, as Go runs every test that is not parallel; each says why.
+const testParallel = 64
+
 // TestMain runs torale-cred's real main under proctest.MainEnv, so tests
 // start the daemon and the CLI as separate processes without a build.
 func TestMain(m *testing.M) {
 	if os.Getenv(proctest.MainEnv) == "1" {
 		os.Exit(cli.Main())
+	}
+	// Unless go test was told otherwise (-parallel), every parallel test
+	// runs at once: the default, GOMAXPROCS (2 here), would queue them
+	// although most of their time is spent waiting (on daemons, sshd,
+	// timeouts, the Secret Service), not computing.
+	flag.Parse()
+	told := false
+	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
+	if !told {
+		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
+			os.Exit(2)
+		}
 	}
 	os.Exit(m.Run())
 }

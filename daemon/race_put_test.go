@@ -18,6 +18,7 @@ import (
 // never log an outage; each PUT's key is what it stored or what a later
 // writer stored.
 func TestPutRacingMigrationIsNoOutage(t *testing.T) {
+	t.Parallel()
 	p := startInProcess(t, `{}`)
 	c := ipc.NewClient(p.sock, 0)
 	defer c.Close()
@@ -47,6 +48,7 @@ func TestPutRacingMigrationIsNoOutage(t *testing.T) {
 // The automatic move says when it replaces a different stored key, as
 // login, import and rotate do.
 func TestMoveSaysWhatItReplaced(t *testing.T) {
+	t.Parallel()
 	p := startInProcess(t, `{"api_key":"sk_FIRSTfirstFIRSTfirstFIRSTfirst11111"}`)
 	within(t, "the first key moved", func() error {
 		if b, _ := os.ReadFile(p.cfg); strings.Contains(string(b), "api_key") {

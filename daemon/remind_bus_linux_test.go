@@ -14,7 +14,8 @@ import (
 
 // TestReminderNotifiesOnRealBus runs the reminder loop against a real
 // dbus-daemon and a fake notification server on it, as a desktop would
-// receive it; state.json remembers the reminder for the next start.
+// receive it; state.json remembers the reminder for the next start. Not
+// parallel: notifytest.PrivateBus sets DBUS_SESSION_BUS_ADDRESS.
 func TestReminderNotifiesOnRealBus(t *testing.T) {
 	notifytest.PrivateBus(t)
 	srv := notifytest.Serve(t)

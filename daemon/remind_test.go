@@ -170,6 +170,7 @@ func (f *fixture) expect(t *testing.T, n int, contains string) {
 const day = 24 * time.Hour
 
 func TestNotDue(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-10*day))
 	next := f.r.Check(context.Background())
 	f.expect(t, 0, "")
@@ -186,6 +187,7 @@ func TestNotDue(t *testing.T) {
 }
 
 func TestEarlyNoticeOnce(t *testing.T) {
+	t.Parallel()
 	stored := t0.Add(-85 * day) // due in 5 days
 	f := newFixture(t, stored)
 	f.r.MaxSleep = 365 * day
@@ -216,6 +218,7 @@ func TestEarlyNoticeOnce(t *testing.T) {
 }
 
 func TestDueOnceADayPersistedAcrossRestart(t *testing.T) {
+	t.Parallel()
 	stored := t0.Add(-91 * day)
 	f := newFixture(t, stored)
 	next := f.r.Check(context.Background())
@@ -247,6 +250,7 @@ func TestDueOnceADayPersistedAcrossRestart(t *testing.T) {
 }
 
 func TestClockJumps(t *testing.T) {
+	t.Parallel()
 	stored := t0.Add(-100 * day)
 	f := newFixture(t, stored)
 	f.r.Check(context.Background())
@@ -276,6 +280,7 @@ func TestClockJumps(t *testing.T) {
 }
 
 func TestCreatedAtWinsOverStoredAt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-time.Hour)) // stored just now...
 	created := t0.Add(-95 * day)           // ...but created long ago
 	if err := f.store.StateFile.Update(func(s *credstore.State) error {
@@ -289,6 +294,7 @@ func TestCreatedAtWinsOverStoredAt(t *testing.T) {
 }
 
 func TestPeriodConfigurable(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-31*day))
 	f.r.Check(context.Background())
 	f.expect(t, 0, "")
@@ -304,6 +310,7 @@ func TestPeriodConfigurable(t *testing.T) {
 }
 
 func TestNewKeyStartsAfresh(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-91*day))
 	f.r.Check(context.Background())
 	f.expect(t, 1, "91 days old")
@@ -323,6 +330,7 @@ func TestNewKeyStartsAfresh(t *testing.T) {
 }
 
 func TestNotifyFailureIsLoggedAndNotRetried(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-91*day))
 	f.notes.err = errors.New("bus broke")
 	f.r.Check(context.Background())
@@ -334,6 +342,7 @@ func TestNotifyFailureIsLoggedAndNotRetried(t *testing.T) {
 }
 
 func TestUnwritableStateStillOncePerDay(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-91*day))
 	// state.json stays readable, but every update fails to take its lock
 	// (a directory where the lock file goes defeats even root).
@@ -355,7 +364,7 @@ func TestUnwritableStateStillOncePerDay(t *testing.T) {
 // overHTTPS serves h on a loopback https address that this process
 // trusts, as the daemon sends a key on its own only to https URLs. The
 // reminder's client uses http.DefaultTransport, which is swapped for the
-// test's (no test of this package runs in parallel).
+// test's: a test that calls it must not be parallel.
 func overHTTPS(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewTLSServer(h)
@@ -436,6 +445,7 @@ func TestLookupFailureFallsBackQuietly(t *testing.T) {
 // nothing recorded. A keychain that cannot answer is not "gone": the
 // reminder still comes.
 func TestNoReminderForAKeyGoneFromTheKeychain(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t0.Add(-91*day))
 	if err := f.store.Keychain.Delete(context.Background(), "default"); err != nil {
 		t.Fatal(err)
@@ -598,6 +608,7 @@ func TestCreatedAtLookupNeverOverHTTP(t *testing.T) {
 // between a second and an hour, the loop never spins, and the reminder
 // comes when the clock reaches the due date.
 func TestRunSleepsUntilNextMoment(t *testing.T) {
+	t.Parallel()
 	stored := t0.Add(-90*day + 150*time.Minute) // due in 2.5 h
 	f := newFixture(t, stored)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -625,7 +636,7 @@ func TestRunSleepsUntilNextMoment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("Run did not return after cancel")
 	}
 	if len(sleeps) < 60 {

@@ -26,6 +26,8 @@ import (
 // daemon's socket as every door reaches it: served from memory, a new
 // version within 5 s, the last key kept while Vault is down, the version in
 // the trail, writes refused with a sentence, and no key on local disk.
+// Not parallel: it reports how long a new version took against its 5 s
+// goal, which other tests' load would blur.
 func TestVaultProfileThroughTheDaemon(t *testing.T) {
 	v := vaulttest.Start(t)
 	v.Policy(t, "torale-read", `

@@ -217,6 +217,7 @@ func waitFor(t testing.TB, cond func() bool) {
 }
 
 func TestWatcherMigratesAtStart(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(keyA, `"zeta": [1, 2]`))
 	f.run(t)
@@ -231,6 +232,7 @@ func TestWatcherMigratesAtStart(t *testing.T) {
 }
 
 func TestWatcherDirectoryCreatedLater(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	f.run(t)
 	writeFile(t, f.path, config(keyA)) // MkdirAll, then the file at once
@@ -238,6 +240,7 @@ func TestWatcherDirectoryCreatedLater(t *testing.T) {
 }
 
 func TestWatcherDirectoryCreatedLaterDeep(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, func(f *watchFixture) {
 		f.dir = filepath.Join(f.home, "a", "b", ".torale")
 		f.path = filepath.Join(f.dir, "config.json")
@@ -256,6 +259,7 @@ func TestWatcherDirectoryCreatedLaterDeep(t *testing.T) {
 }
 
 func TestWatcherFileDeletedAndRecreated(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(keyA))
 	f.run(t)
@@ -277,6 +281,7 @@ func TestWatcherFileDeletedAndRecreated(t *testing.T) {
 }
 
 func TestWatcherRenameOver(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(""))
 	f.run(t)
@@ -285,6 +290,7 @@ func TestWatcherRenameOver(t *testing.T) {
 }
 
 func TestWatcherBurstActsOnFinalContent(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	f.run(t)
 	keys := []string{keyA, keyB, keyC}
@@ -303,6 +309,7 @@ func TestWatcherBurstActsOnFinalContent(t *testing.T) {
 }
 
 func TestWatcherDirectoryRemovedAndRecreated(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	writeFile(t, f.path, config(keyA))
 	f.run(t)
@@ -334,6 +341,7 @@ func TestWatcherDirectoryRemovedAndRecreated(t *testing.T) {
 }
 
 func TestWatcherSymlinkTarget(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	dotfiles := filepath.Join(f.home, "dotfiles", "torale")
 	target := filepath.Join(dotfiles, "config.json")
@@ -356,6 +364,7 @@ func TestWatcherSymlinkTarget(t *testing.T) {
 // The poll catches a write no directory event reports (here a write through
 // a hard link elsewhere, as kqueue can miss writes).
 func TestWatcherPollFallback(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, func(f *watchFixture) { f.w.PollInterval = 50 * time.Millisecond })
 	writeFile(t, f.path, config(""))
 	other := filepath.Join(f.home, "elsewhere")
@@ -383,6 +392,7 @@ func TestWatcherPollFallback(t *testing.T) {
 // A broken file is left alone with one warning, however many times it is
 // looked at; fixing it moves the key.
 func TestWatcherMalformedWarnsOnce(t *testing.T) {
+	t.Parallel()
 	// Settle as short as it goes: a look that would warn again does so at
 	// once, not after a wait this test would have to time.
 	f := newWatchFixture(t, func(f *watchFixture) { f.w.Settle = time.Nanosecond })
@@ -412,6 +422,7 @@ func TestWatcherMalformedWarnsOnce(t *testing.T) {
 
 // A half-written file that is completed at once draws no warning.
 func TestWatcherHalfWriteIsNotWarned(t *testing.T) {
+	t.Parallel()
 	// However slowly this machine completes the write, it does so within
 	// Settle: a warning could only come from not waiting for Settle.
 	f := newWatchFixture(t, func(f *watchFixture) { f.w.Settle = time.Hour })
@@ -458,6 +469,7 @@ func TestWatcherRetriesWhenKeychainReturns(t *testing.T) {
 
 // Nothing to do (no file, no key) is quiet and touches nothing.
 func TestWatcherQuietWithoutKey(t *testing.T) {
+	t.Parallel()
 	f := newWatchFixture(t, nil)
 	f.run(t)
 	writeFile(t, f.path, config(""))
@@ -474,6 +486,7 @@ func TestWatcherQuietWithoutKey(t *testing.T) {
 }
 
 func TestWatcherNeedsPathAndMigrate(t *testing.T) {
+	t.Parallel()
 	if err := (&Watcher{}).Run(context.Background()); err == nil {
 		t.Fatal("Run without Path and Migrate succeeded")
 	}

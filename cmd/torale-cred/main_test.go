@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,16 +18,43 @@ import (
 )
 
 // TestMain registers the real mains so scripts run them as users do.
+// testscript.Main runs one of them when the binary is called by its name,
+// and the tests (moreParallel's Run) otherwise.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(moreParallel{m}, map[string]func(){
 		"torale-cred":           func() { os.Exit(cli.Main()) },
 		"git-credential-torale": func() { os.Exit(cli.GitCredentialMain()) },
 	})
 }
 
+// testParallel is how many scripts and tests run at once when go test is
+// not given -parallel. The default, GOMAXPROCS (2 here), leaves a core
+// idle while a script waits on a daemon; more than 4 only adds CPU: each
+// command a script runs is a start of this (race-built) test binary.
+const testParallel = 4
+
+// moreParallel raises -test.parallel to testParallel, unless given, before
+// the tests run. Every test here is parallel: its own HOME, runtime dir,
+// keychain service name and daemon, and no change to this process.
+type moreParallel struct{ m *testing.M }
+
+func (p moreParallel) Run() int {
+	flag.Parse()
+	told := false
+	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
+	if !told {
+		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
+			return 2
+		}
+	}
+	return p.m.Run()
+}
+
 // TestScripts runs testdata/*.txtar, each in its own HOME and with its own
 // keychain service name, against the real Secret Service.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,

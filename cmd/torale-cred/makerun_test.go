@@ -23,6 +23,7 @@ const makeRunKey = "sk_MakeRunKeepsMeMakeRunKeepsMe12345"
 // so the next `make run` had lost it. Two runs in a row, a real key in a
 // fresh HOME, Ctrl-C between them: the second still serves the key.
 func TestMakeRunKeepsTheKey(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs make run twice")
 	}

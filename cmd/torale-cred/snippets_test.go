@@ -37,6 +37,7 @@ const (
 )
 
 func TestREADMEQuotesSnippets(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestREADMEQuotesSnippets(t *testing.T) {
 // Service, with a stand-in Torale API that checks the Bearer key. It skips
 // while the daemon command is still a stub.
 func TestSnippetsAgainstDaemon(t *testing.T) {
+	t.Parallel()
 	testkeyring.Require(t)
 	env := isolatedEnv(t)
 

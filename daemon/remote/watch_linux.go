@@ -24,12 +24,15 @@ const supported = true
 // ends (seen at once, whoever its parent is), and a reused pid can never
 // stand for it.
 type procWatch struct {
-	pid    int
-	fd     int
-	exited chan struct{}
-	done   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
+	pid int
+	fd  int
+	// ourComm is the process's name when it was first watched, if it ran
+	// torale-cred's own program then (torale-cred ssh, about to exec ssh).
+	ourComm string
+	exited  chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
 func watchProcess(pid int) (*procWatch, error) {
@@ -38,6 +41,12 @@ func watchProcess(pid int) (*procWatch, error) {
 		return nil, fmt.Errorf("pidfd_open: %w", err)
 	}
 	w := &procWatch{pid: pid, fd: fd, exited: make(chan struct{}), done: make(chan struct{})}
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	if exe, err := os.Readlink(dir + "exe"); err == nil && (&peer.Caller{Exe: exe}).Ours() {
+		if comm, err := os.ReadFile(dir + "comm"); err == nil && unix.PidfdSendSignal(fd, 0, nil, 0) == nil {
+			w.ourComm = strings.TrimSuffix(string(comm), "\n")
+		}
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -95,8 +104,16 @@ func (w *procWatch) state(args []string) procState {
 	if (&peer.Caller{Exe: exe}).Ours() {
 		return procPending
 	}
+	name := strings.TrimSuffix(string(comm), "\n")
+	// An exec in progress: the kernel switches exe and the memory that
+	// cmdline is read from first, then the name, and puts the arguments
+	// in place last (cmdline reads empty until then). Read inside that
+	// window, ssh is neither ssh nor another program yet.
+	if len(cmdline) == 0 || (w.ourComm != "" && name == w.ourComm) {
+		return procPending
+	}
 	argv := strings.Split(string(bytes.TrimSuffix(cmdline, []byte{0})), "\x00")
-	if peer.IsSSHClient(strings.TrimSuffix(string(comm), "\n")) && len(argv) > 0 && slices.Equal(argv[1:], args) {
+	if peer.IsSSHClient(name) && len(argv) > 0 && slices.Equal(argv[1:], args) {
 		return procSSH
 	}
 	return procOther
