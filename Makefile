@@ -62,7 +62,7 @@ NORACE_RUN = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing.T).*/\1
 test: deps lint cross build
 	@logs=$$(mktemp -d); pids=; \
 	for p in $(NORACE_PKGS); do \
-		$(KEYRING_ONCE_MORE) $(GO) test -count=1 -run '$(NORACE_RUN)' $$p >"$$logs/$$(echo $$p | tr / _)" 2>&1 & pids="$$pids $$!"; \
+		$(KEYRING_ONCE_MORE) $(GO) test -count=1 -run '$(NORACE_RUN)' $$p >"$$logs/$$(echo $$p | tr -c 'a-z\n' _)" 2>&1 & pids="$$pids $$!"; \
 	done; \
 	echo "GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...   (and beside it, each in a keyring session of its own, the no-race tests: go test -count=1 -run '$(NORACE_RUN)' PKG, for each of $(NORACE_PKGS))"; \
 	GORACE=atexit_sleep_ms=0 TORALE_CRED_VAULT_BIN=$${TORALE_CRED_VAULT_BIN:-none} $(KEYRING_ONCE_MORE) $(GO) test -race -count=1 ./...; race=$$?; \

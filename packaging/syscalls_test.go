@@ -141,10 +141,17 @@ func TestDaemonFitsTheUnitsSandbox(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// The socket file exists between the daemon's bind and its listen:
+	// wait for a connection to be taken, not for the file.
 	deadline := time.Now().Add(patience)
-	for !fileExists(sock) {
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the daemon did not listen on %s:\n%s", sock, log.String())
+			t.Fatalf("the daemon did not listen on %s: %v\n%s", sock, err, log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
