@@ -2,11 +2,9 @@ package daemon_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -33,18 +31,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(proctest.MainEnv) == "1" {
 		os.Exit(cli.Main())
 	}
-	// Unless go test was told otherwise (-parallel), every parallel test
-	// runs at once: the default, GOMAXPROCS (2 here), would queue them
-	// although most of their time is spent waiting (on daemons, sshd,
-	// timeouts, the Secret Service), not computing.
-	flag.Parse()
-	told := false
-	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
-	if !told {
-		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
-			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
-			os.Exit(2)
-		}
+	// Every parallel test at once: most of their time is spent waiting.
+	if err := proctest.SetParallel(testParallel); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	os.Exit(m.Run())
 }

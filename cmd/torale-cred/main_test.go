@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/torale-ai/torale-cred/internal/cli"
+	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -39,14 +39,9 @@ const testParallel = 4
 type moreParallel struct{ m *testing.M }
 
 func (p moreParallel) Run() int {
-	flag.Parse()
-	told := false
-	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
-	if !told {
-		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
-			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
-			return 2
-		}
+	if err := proctest.SetParallel(testParallel); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	return p.m.Run()
 }

@@ -8,10 +8,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,4 +283,21 @@ func (w *World) CLI(t testing.TB, stdin string, env []string, args ...string) (s
 		w.OnCLI(errb)
 	}
 	return out.String(), errb.String(), code
+}
+
+// SetParallel sets -test.parallel to n unless go test was given it: the
+// default, GOMAXPROCS (2 here), would queue parallel tests that spend most
+// of their time waiting on processes (daemons, sshd, timeouts, the Secret
+// Service), not computing. Call it from TestMain, before the tests run.
+func SetParallel(n int) error {
+	flag.Parse()
+	told := false
+	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
+	if told {
+		return nil
+	}
+	if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
+		return fmt.Errorf("setting -test.parallel: %w", err)
+	}
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -78,18 +77,11 @@ func TestMain(m *testing.M) {
 	if sock := os.Getenv(fakeEnv); sock != "" {
 		os.Exit(fakeServer(sock))
 	}
-	// Unless go test was told otherwise (-parallel), every parallel test
-	// runs at once: the default, GOMAXPROCS (2 here), would queue them
-	// although most of their time is spent waiting (strace's held calls,
-	// the daemon's timeouts, a locked keychain's 8 s), not computing.
-	flag.Parse()
-	told := false
-	flag.Visit(func(f *flag.Flag) { told = told || f.Name == "test.parallel" })
-	if !told {
-		if err := flag.Set("test.parallel", strconv.Itoa(suiteParallel)); err != nil {
-			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
-			os.Exit(2)
-		}
+	// Every parallel test at once: most of their time is spent waiting
+	// (strace's held calls, the daemon's timeouts, a locked keychain's 8 s).
+	if err := proctest.SetParallel(suiteParallel); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	code := m.Run()
 	if path := os.Getenv(reportEnv); path != "" {
