@@ -11,15 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/zalando/go-keyring"
 
 	"github.com/torale-ai/torale-cred/credstore"
 )
@@ -67,24 +63,10 @@ func startEndpointDaemon(ctx context.Context, w *world, api *httptest.Server) (u
 	if err := os.WriteFile(cfg, raw, 0o600); err != nil {
 		return "", "", err
 	}
-	d := exec.Command(w.cred, "daemon", "--socket", w.sock, "--offline")
-	d.Env = w.env("SSL_CERT_FILE=" + cert)
-	var stderr syncBuf
-	d.Stderr = &stderr
-	if err := d.Start(); err != nil {
+	stderr, done, err := w.runDaemon(nil, "SSL_CERT_FILE="+cert)
+	if err != nil {
 		return "", "", err
 	}
-	done := make(chan struct{})
-	go func() { _ = d.Wait(); close(done) }()
-	w.cleanup(func() {
-		_ = d.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = d.Process.Kill()
-		}
-	})
-	w.cleanup(func() { _ = keyring.DeleteAll(w.service) })
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		var c struct {
 			Key string `json:"api_key"`

@@ -108,19 +108,18 @@ func (w *world) close() {
 	}
 }
 
-// startDaemon runs `torale-cred daemon`, stores the key through it and
-// checks that a look-up hands it back.
-func (w *world) startDaemon(ctx context.Context) error {
-	d := exec.Command(w.cred, "daemon", "--socket", w.sock, "--offline", "--no-endpoint")
-	// A key's created_at is never asked of api.torale.ai from here, and the
-	// bench's config.json stays as it is.
-	d.Env = w.env("TORALE_API_URL=http://127.0.0.1:9")
-	var stderr syncBuf
-	d.Stderr = &stderr
+// runDaemon starts `torale-cred daemon` on w's socket with args and env
+// added; w's cleanup stops it (SIGTERM, then a kill) and empties its
+// keychain service. done closes when it exits.
+func (w *world) runDaemon(args []string, env ...string) (stderr *syncBuf, done chan struct{}, err error) {
+	d := exec.Command(w.cred, append([]string{"daemon", "--socket", w.sock, "--offline"}, args...)...)
+	d.Env = w.env(env...)
+	stderr = &syncBuf{}
+	d.Stderr = stderr
 	if err := d.Start(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	done := make(chan struct{})
+	done = make(chan struct{})
 	go func() { _ = d.Wait(); close(done) }()
 	w.cleanup(func() {
 		_ = d.Process.Signal(syscall.SIGTERM)
@@ -131,6 +130,18 @@ func (w *world) startDaemon(ctx context.Context) error {
 		}
 	})
 	w.cleanup(func() { _ = keyring.DeleteAll(w.service) })
+	return stderr, done, nil
+}
+
+// startDaemon runs `torale-cred daemon`, stores the key through it and
+// checks that a look-up hands it back.
+func (w *world) startDaemon(ctx context.Context) error {
+	// A key's created_at is never asked of api.torale.ai from here, and the
+	// bench's config.json stays as it is.
+	stderr, done, err := w.runDaemon([]string{"--no-endpoint"}, "TORALE_API_URL=http://127.0.0.1:9")
+	if err != nil {
+		return err
+	}
 	c := ipc.NewClient(w.sock, 5*time.Second)
 	defer c.Close()
 	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
