@@ -110,6 +110,21 @@ func runSDK(t *testing.T, w *proctest.World, extra []string, args ...string) (sd
 }
 
 // readConfig is config.json's api_key and api_url, and the whole of it.
+// waitLocalToken waits until the daemon has put a local token in
+// config.json, and returns it with the URL beside it.
+func waitLocalToken(t *testing.T, path string) (token, url string) {
+	t.Helper()
+	eventually(t, "config.json holds a local token", func() error {
+		k, u, _ := readConfig(t, path)
+		if !credstore.IsLocalToken(k) {
+			return errors.New("not yet")
+		}
+		token, url = k, u
+		return nil
+	})
+	return token, url
+}
+
 func readConfig(t *testing.T, path string) (key, url string, all map[string]any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -340,15 +355,7 @@ func TestEndpointWatcherLeavesItsOwnFileAlone(t *testing.T) {
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://first.example"}`)
 	d := w.Daemon(t, nil)
-	var token, endpointURL string
-	eventually(t, "config.json holds a local token", func() error {
-		k, u, _ := readConfig(t, w.Config)
-		if !credstore.IsLocalToken(k) {
-			return errors.New("not yet")
-		}
-		token, endpointURL = k, u
-		return nil
-	})
+	token, endpointURL := waitLocalToken(t, w.Config)
 	before, _ := os.Stat(w.Config)
 	time.Sleep(500 * time.Millisecond)
 	if after, _ := os.Stat(w.Config); !after.ModTime().Equal(before.ModTime()) || !os.SameFile(before, after) {
@@ -444,15 +451,7 @@ func TestEndpointPortTakenMovesAndConfigFollows(t *testing.T) {
 	w := proctest.NewWorld(t)
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"https://real.example","other":1}`)
 	d := w.Daemon(t, nil)
-	var token, first string
-	eventually(t, "config.json holds a local token", func() error {
-		k, u, _ := readConfig(t, w.Config)
-		if !credstore.IsLocalToken(k) {
-			return errors.New("not yet")
-		}
-		token, first = k, u
-		return nil
-	})
+	token, first := waitLocalToken(t, w.Config)
 	if err := d.Stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -506,12 +505,7 @@ func TestDotenvThroughTheEndpoint(t *testing.T) {
 	}
 	writeFile(t, w.Config, `{"api_key":"`+keyConfig+`","api_url":"`+api.URL+`"}`)
 	d := w.Daemon(t, []string{"SSL_CERT_FILE=" + certFile})
-	eventually(t, "config.json holds a local token", func() error {
-		if k, _, _ := readConfig(t, w.Config); !credstore.IsLocalToken(k) {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	waitLocalToken(t, w.Config)
 	proj := filepath.Join(w.Home, "proj")
 	if err := os.MkdirAll(proj, 0o700); err != nil {
 		t.Fatal(err)
