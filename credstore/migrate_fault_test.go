@@ -3,21 +3,19 @@
 package credstore
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/internal/childtest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 	"github.com/torale-ai/torale-cred/internal/toraleconfig"
 )
@@ -65,10 +63,6 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		rounds = 20
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	home := t.TempDir()
 	dir := filepath.Join(home, ".torale")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -79,50 +73,9 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 	store := &Store{Keychain: keychain.New(keychain.WithService(service)), StateFile: StateFile{Dir: filepath.Join(home, "state")}, ConfigPath: cfg}
 	t.Cleanup(func() { _ = store.Keychain.Delete(context.Background(), DefaultProfile) })
 
-	type child struct {
-		cmd   *exec.Cmd
-		lines chan string
-	}
-	next := func(c child) string {
-		select {
-		case l := <-c.lines:
-			return l
-		case <-time.After(patience):
-			return "(nothing for " + patience.String() + ")"
-		}
-	}
-	start := func() child {
+	start := func() *childtest.Child {
 		t.Helper()
-		cmd := exec.Command(exe, "-test.run=^TestMigrateFaultChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), faultConfigEnv+"="+cfg, faultServiceEnv+"="+service, faultStateEnv+"="+store.StateFile.Dir)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		c := child{cmd, make(chan string, 100)}
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				select {
-				case c.lines <- sc.Text():
-				default:
-				}
-			}
-		}()
-		if l := next(c); l != "ready" {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("helper did not start: %q", l)
-		}
-		return c
-	}
-	kill := func(c child) {
-		_ = c.cmd.Process.Signal(syscall.SIGKILL)
-		_ = c.cmd.Wait()
+		return childtest.Start(t, "TestMigrateFaultChild", patience, faultConfigEnv+"="+cfg, faultServiceEnv+"="+service, faultStateEnv+"="+store.StateFile.Dir)
 	}
 	writeRound := func(i int) string {
 		key := fmt.Sprintf("sk_FAULTfaultFAULTfault%04d%013d", i, rand.Int64N(1e13))
@@ -139,12 +92,12 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 		writeRound(-1 - i)
 		c := start()
 		t0 := time.Now()
-		if next(c) != "moved" {
-			kill(c)
+		if c.Next() != "moved" {
+			c.Kill()
 			t.Fatal("helper never moved the key")
 		}
 		took = append(took, time.Since(t0))
-		kill(c)
+		c.Kill()
 	}
 	slices.Sort(took)
 	spread := took[1] * 3 / 2
@@ -155,7 +108,7 @@ func TestMigrateSurvivesSIGKILL(t *testing.T) {
 		key := writeRound(i)
 		c := start()
 		time.Sleep(time.Duration(rand.Int64N(int64(max(spread, time.Microsecond)))))
-		kill(c)
+		c.Kill()
 
 		raw, err := os.ReadFile(cfg)
 		if err != nil {

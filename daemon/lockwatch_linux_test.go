@@ -11,6 +11,7 @@ import (
 
 	"github.com/torale-ai/torale-cred/credstore/keychain"
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/internal/childtest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -26,10 +27,10 @@ func TestLockSignalStopsKeysAtOnce(t *testing.T) {
 	t.Parallel()
 	testkeyring.Require(t)
 	const password = "lockwatch-test"
-	if !testkeyring.IsChild(t) {
+	if !childtest.IsChild(t) {
 		bus := testkeyring.PrivateBus(t)
 		testkeyring.StartKeyring(t, bus, t.TempDir(), password)
-		testkeyring.RunInChild(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
+		childtest.Run(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
 		return
 	}
 	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore/storeerr"
+	"github.com/torale-ai/torale-cred/internal/childtest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -101,8 +102,8 @@ func TestRealKeychainNoBus(t *testing.T) {
 
 func TestRealBusWithoutSecretService(t *testing.T) {
 	testkeyring.Require(t)
-	if !testkeyring.IsChild(t) {
-		testkeyring.RunInChild(t, "DBUS_SESSION_BUS_ADDRESS="+testkeyring.PrivateBus(t))
+	if !childtest.IsChild(t) {
+		childtest.Run(t, "DBUS_SESSION_BUS_ADDRESS="+testkeyring.PrivateBus(t))
 		return
 	}
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable
@@ -117,14 +118,14 @@ func TestRealBusWithoutSecretService(t *testing.T) {
 
 func TestRealLockedKeychain(t *testing.T) {
 	testkeyring.Require(t)
-	if !testkeyring.IsChild(t) {
+	if !childtest.IsChild(t) {
 		bus := testkeyring.PrivateBus(t)
 		data := t.TempDir()
 		// Create the login keyring with one password, then restart the daemon
 		// with another: the collection stays locked, as after a failed login.
 		testkeyring.StartKeyring(t, bus, data, "right-password")()
 		testkeyring.StartKeyring(t, bus, data, "wrong-password")
-		testkeyring.RunInChild(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
+		childtest.Run(t, "DBUS_SESSION_BUS_ADDRESS="+bus)
 		return
 	}
 	// A timeout far above any D-Bus round trip: answering FaultUnavailable

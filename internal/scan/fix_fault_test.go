@@ -3,22 +3,20 @@
 package scan
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/torale-ai/torale-cred/credstore"
 	"github.com/torale-ai/torale-cred/credstore/apikey"
 	"github.com/torale-ai/torale-cred/credstore/keychain"
+	"github.com/torale-ai/torale-cred/internal/childtest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
@@ -75,10 +73,6 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		rounds = 20
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	home := t.TempDir()
 	dir := filepath.Join(home, "proj")
 	must(t, os.MkdirAll(dir, 0o700))
@@ -95,50 +89,9 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 		}
 	})
 
-	type child struct {
-		cmd   *exec.Cmd
-		lines chan string
-	}
-	next := func(c child) string {
-		select {
-		case l := <-c.lines:
-			return l
-		case <-time.After(faultPatience):
-			return "(nothing for " + faultPatience.String() + ")"
-		}
-	}
-	start := func(key string) child {
+	start := func(key string) *childtest.Child {
 		t.Helper()
-		cmd := exec.Command(exe, "-test.run=^TestFixFaultChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), faultEnvFile+"="+envFile, faultServiceEnv+"="+service, faultStateEnv+"="+stateDir, faultKeyEnv+"="+key)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		c := child{cmd, make(chan string, 100)}
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				select {
-				case c.lines <- sc.Text():
-				default:
-				}
-			}
-		}()
-		if l := next(c); l != "ready" {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("helper did not start: %q", l)
-		}
-		return c
-	}
-	kill := func(c child) {
-		_ = c.cmd.Process.Signal(syscall.SIGKILL)
-		_ = c.cmd.Wait()
+		return childtest.Start(t, "TestFixFaultChild", faultPatience, faultEnvFile+"="+envFile, faultServiceEnv+"="+service, faultStateEnv+"="+stateDir, faultKeyEnv+"="+key)
 	}
 	writeRound := func(i int) string {
 		key := fmt.Sprintf("sk_SCANFAULTscanfault%04d%015d", i&0x1fff, rand.Int64N(1e15))
@@ -154,12 +107,12 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 		key := writeRound(-1 - i)
 		c := start(key)
 		t0 := time.Now()
-		if l := next(c); l != "moved" {
-			kill(c)
+		if l := c.Next(); l != "moved" {
+			c.Kill()
 			t.Fatalf("helper never fixed the file: %q", l)
 		}
 		took = append(took, time.Since(t0))
-		kill(c)
+		c.Kill()
 	}
 	slices.Sort(took)
 	spread := took[1] * 3 / 2
@@ -170,7 +123,7 @@ func TestFixSurvivesSIGKILL(t *testing.T) {
 		key := writeRound(i)
 		c := start(key)
 		time.Sleep(time.Duration(rand.Int64N(int64(max(spread, time.Microsecond)))))
-		kill(c)
+		c.Kill()
 
 		raw, err := os.ReadFile(envFile)
 		if err != nil {

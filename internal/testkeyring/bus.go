@@ -123,26 +123,3 @@ func waitFor(t testing.TB, ok func() bool) {
 	}
 	t.Fatal("timed out waiting")
 }
-
-// childEnv names the test a re-executed test binary runs (RunInChild).
-const childEnv = "TORALE_CRED_TEST_CHILD"
-
-// IsChild reports whether this process is the child RunInChild started
-// for t.
-func IsChild(t testing.TB) bool { return os.Getenv(childEnv) == t.Name() }
-
-// RunInChild runs t alone in a child of this test binary with env added,
-// and fails t unless the child passes. A test that needs a D-Bus session
-// of its own (a private bus, a keychain it locks) runs its body there:
-// godbus keeps the first session bus a process connects to, and a lock on
-// the suite's shared Secret Service would fail whatever else uses it.
-// Use: if !testkeyring.IsChild(t) { set up; testkeyring.RunInChild(t, env...); return }.
-func RunInChild(t testing.TB, env ...string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(append(os.Environ(), childEnv+"="+t.Name()), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS") {
-		t.Fatalf("child failed: %v\n%s", err, out)
-	}
-}
