@@ -113,7 +113,7 @@ func (e *Endpoint) ProfileOf(tok string) (string, bool) {
 	if e == nil || !IsLocalToken(tok) {
 		return "", false
 	}
-	h := tokenHash(tok)
+	h := TokenHash(tok)
 	found := ""
 	for p, t := range e.Tokens {
 		if subtle.ConstantTimeCompare([]byte(t.SHA256), []byte(h)) == 1 {
@@ -146,15 +146,20 @@ func TokenHint(tok string) string {
 	return LocalTokenPrefix + "..." + tok[len(tok)-5:]
 }
 
-func newLocalToken() (string, error) {
-	b := make([]byte, localTokenChars*3/4)
+func newLocalToken() (string, error) { return NewToken(LocalTokenPrefix, localTokenChars*3/4) }
+
+// NewToken is prefix and n random bytes in URL-safe base64: the local
+// endpoint's tokens, and remote sessions' ids and tokens.
+func NewToken(prefix string, n int) (string, error) {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("making a local token: %w", err)
+		return "", fmt.Errorf("making a token: %w", err)
 	}
-	return LocalTokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-func tokenHash(tok string) string {
+// TokenHash is all that is kept of a token: its SHA-256, in hex.
+func TokenHash(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(sum[:])
 }
@@ -242,7 +247,7 @@ func (s *Store) issueToken(ctx context.Context, profile string) (string, error) 
 		if st.Endpoint.Tokens == nil {
 			st.Endpoint.Tokens = map[string]LocalToken{}
 		}
-		st.Endpoint.Tokens[profile] = LocalToken{SHA256: tokenHash(tok), Hint: TokenHint(tok), IssuedAt: s.now()}
+		st.Endpoint.Tokens[profile] = LocalToken{SHA256: TokenHash(tok), Hint: TokenHint(tok), IssuedAt: s.now()}
 		return nil
 	})
 	if err != nil {

@@ -10,10 +10,7 @@ package remote
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,7 +120,7 @@ func (m *Manager) Open(ctx context.Context, req ipc.SessionRequest, pid int) (ip
 	if err != nil {
 		return ipc.SessionOpened{}, fmt.Errorf("%w: %w", credstore.ErrBadRequest, err)
 	}
-	id, err := randomText(9)
+	id, err := credstore.NewToken("", 9)
 	if err != nil {
 		return ipc.SessionOpened{}, err
 	}
@@ -139,13 +136,12 @@ func (m *Manager) Open(ctx context.Context, req ipc.SessionRequest, pid int) (ip
 	}
 	opened := ipc.SessionOpened{}
 	for _, p := range profiles {
-		tok, err := randomText(24)
+		tok, err := credstore.NewToken(TokenPrefix, 24)
 		if err != nil {
 			w.close()
 			return ipc.SessionOpened{}, err
 		}
-		tok = TokenPrefix + tok
-		s.tokens[hashOf(tok)] = p
+		s.tokens[credstore.TokenHash(tok)] = p
 		opened.Tokens = append(opened.Tokens, ipc.SessionToken{Profile: p, Token: tok})
 	}
 	l, err := endpoint.Listen(ctx, 0)
@@ -265,7 +261,7 @@ func (s *Session) ProfileOf(tok string) (string, bool) {
 	if s.ended.Load() || !s.m.o.Now().Before(s.expires) {
 		return "", false
 	}
-	h := hashOf(tok)
+	h := credstore.TokenHash(tok)
 	found := ""
 	for th, p := range s.tokens {
 		if subtle.ConstantTimeCompare([]byte(th), []byte(h)) == 1 {
@@ -352,20 +348,6 @@ func (s *Session) watch(w *procWatch, ttl time.Duration) {
 		case <-time.After(poll):
 		}
 	}
-}
-
-func hashOf(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:])
-}
-
-// randomText is n random bytes in URL-safe base64.
-func randomText(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("making a session token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // remotePort is a port for the forward on the remote's loopback, chosen
