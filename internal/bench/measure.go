@@ -104,7 +104,7 @@ const resolveBody = `{"profile":"default"}`
 var floorBody = `{"profile":"default","api_key":"sk_` + strings.Repeat("0", 43) + `","api_key_source":"keychain","api_url":"https://api.torale.ai","api_url_source":"default","noauth":false,"rotation":null,"key_hint":"sk_...00000"}` + "\n"
 
 // serveFloor is the echo floor: net/http on a Unix socket answering every
-// request with floorBody, run as the daemon runs (its own process, one P):
+// request with floorBody, run as the daemon runs (its own process, Go's default GOMAXPROCS):
 // what any Go daemon on a Unix socket costs before doing any work.
 func serveFloor(sock string) error {
 	l, err := net.Listen("unix", sock)
@@ -126,7 +126,7 @@ func (w *world) startFloor() (sock string, err error) {
 	}
 	sock = filepath.Join(w.tmp, "floor.sock")
 	c := exec.Command(self, sock)
-	c.Env = append(os.Environ(), roleEnv+"=floor", "GOMAXPROCS=1")
+	c.Env = append(os.Environ(), roleEnv+"=floor")
 	c.Stderr = os.Stderr
 	if err := c.Start(); err != nil {
 		return "", err

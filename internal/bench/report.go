@@ -147,7 +147,7 @@ func render(b *bytes.Buffer, r *results) {
 	}
 
 	p("\n## The daemon's socket\n")
-	p("`POST /v1/resolve` on one keep-alive connection from a synchronous Go HTTP/1.1 client, %d look-ups taking turns, one by one, with the same client asking the echo floor: a net/http server on a Unix socket in a process of its own with one P, as the daemon runs, answering a fixed body of the same shape. The daemon judges every look-up and writes it to the audit trail.\n", r.floor.n)
+	p("`POST /v1/resolve` on one keep-alive connection from a synchronous Go HTTP/1.1 client, %d look-ups taking turns, one by one, with the same client asking the echo floor: a net/http server on a Unix socket in a process of its own with Go's default GOMAXPROCS, as the daemon runs, answering a fixed body of the same shape. The daemon judges every look-up and writes it to the audit trail.\n", r.floor.n)
 	p("| server | p50 | p99 | p50 ÷ floor | p99 ÷ floor |")
 	p("|---|---:|---:|---:|---:|")
 	p("| echo floor (net/http, fixed body) | %s | %s | 1.00× | 1.00× |", dur(r.floor.p50), dur(r.floor.p99))
