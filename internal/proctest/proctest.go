@@ -58,8 +58,9 @@ func BuildPrograms(dir string) error {
 }
 
 // BinEnv names a directory holding the shipped programs that make build
-// wrote for this checkout: make test sets it to its bin/, so tests run
-// what users run without linking it again (seconds of CPU each time).
+// wrote for this checkout: make test sets it to a copy of its bin/, so
+// tests run what users run without linking it again (seconds of CPU each
+// time).
 const BinEnv = "TORALE_CRED_TEST_BIN"
 
 // Programs is a directory of the shipped programs: BinEnv's, which must be
