@@ -44,10 +44,16 @@ cross:
 ## atexit_sleep_ms=0: every process the tests start is a race-enabled
 ## binary, and each would sleep a second at exit (87 s → 9 s for the CLI's
 ## testscripts); a race is still reported when it happens and fails the run.
+# Tests that run the shipped programs as users do run the ones make build
+# just wrote to bin/, copied aside (TORALE_CRED_TEST_BIN) so that a build
+# during the run (make run's own, in its test) cannot swap them under a
+# running test; without it each such package builds them once
+# (internal/proctest.Programs).
 # The Vault store's tests against a real server are make test-vault's: here
 # they skip (TORALE_CRED_VAULT_BIN=none) unless a Vault binary is named.
 # Tests in files built only without the race detector (`//go:build ... !race`:
-# the every-door test, which runs the shipped programs, and the SIGKILL
+# the every-door test and the CLI's testscripts, which run the shipped
+# programs and only their own harness in the test binary, and the SIGKILL
 # fault tests, which kill a hundred real processes mid-write and test what
 # survives a crash, not data races) run in a lane of their own beside the
 # race run: under -race each killed child
@@ -60,13 +66,14 @@ NORACE_FILES := $(shell grep -rl --include='*_test.go' '^//go:build.*!race' . | 
 NORACE_PKGS = $(sort $(dir $(NORACE_FILES)))
 NORACE_RUN = ^($(shell sed -n 's/^func \(Test[A-Za-z0-9_]*\)(t \*testing.T).*/\1/p' $(NORACE_FILES) | paste -sd'|'))$$
 test: deps lint cross build
-	@logs=$$(mktemp -d); pids=; \
+	@export TORALE_CRED_TEST_BIN=$$(mktemp -d); cp $(addprefix bin/,$(CMDS)) "$$TORALE_CRED_TEST_BIN"/ || exit 1; \
+	logs=$$(mktemp -d); pids=; \
 	for p in $(NORACE_PKGS); do \
 		$(KEYRING_ONCE_MORE) $(GO) test -count=1 -run '$(NORACE_RUN)' $$p >"$$logs/$$(echo $$p | tr -c 'a-z\n' _)" 2>&1 & pids="$$pids $$!"; \
 	done; \
-	echo "GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...   (and beside it, each in a keyring session of its own, the no-race tests: go test -count=1 -run '$(NORACE_RUN)' PKG, for each of $(NORACE_PKGS))"; \
+	echo "TORALE_CRED_TEST_BIN=$$TORALE_CRED_TEST_BIN (a copy of bin/) GORACE=atexit_sleep_ms=0 go test -race -count=1 ./...   (and beside it, each in a keyring session of its own, the no-race tests: go test -count=1 -run '$(NORACE_RUN)' PKG, for each of $(NORACE_PKGS))"; \
 	GORACE=atexit_sleep_ms=0 TORALE_CRED_VAULT_BIN=$${TORALE_CRED_VAULT_BIN:-none} $(KEYRING_ONCE_MORE) $(GO) test -race -count=1 ./...; race=$$?; \
-	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; cat "$$logs"/*; rm -rf "$$logs"; \
+	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; cat "$$logs"/*; rm -rf "$$logs" "$$TORALE_CRED_TEST_BIN"; \
 	[ $$race -eq 0 ] && [ $$rc -eq 0 ]
 
 ## test-vault: the Vault store's tests (internal/vaultkv, the daemon's

@@ -34,10 +34,11 @@ func TestVaultFollowBench(t *testing.T) {
 	v.Policy(t, "read", `path "secret/data/torale/*" { capabilities = ["read"] }
 path "secret/metadata/torale/*" { capabilities = ["read"] }`)
 	v.Put(t, "secret", "torale/bench", map[string]any{"api_key": vaulttest.Key(1)})
-	bin := t.TempDir()
-	if err := proctest.BuildPrograms(bin); err != nil {
+	bin, done, err := proctest.Programs()
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(done)
 	tokFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokFile, []byte(v.Token(t, &vaultapi.TokenCreateRequest{Policies: []string{"read"}})), 0o600); err != nil {
 		t.Fatal(err)

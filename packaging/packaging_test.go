@@ -3,12 +3,15 @@ package packaging
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/torale-ai/torale-cred/internal/proctest"
 )
 
 // need returns the path of a tool the test drives, skipping locally and
@@ -33,15 +36,33 @@ func goTool(t *testing.T) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// buildToraleCred builds the real torale-cred (static, as shipped) into dir.
-func buildToraleCred(t *testing.T, dir string) string {
+// shipped holds the shipped programs (proctest.Programs), found or built
+// once by TestMain.
+var shipped string
+
+func TestMain(m *testing.M) {
+	dir, done, err := proctest.Programs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shipped = dir
+	code := m.Run()
+	done()
+	os.Exit(code)
+}
+
+// shippedToraleCred copies the real torale-cred (static, as shipped) into
+// dir: the tests want it at paths of their own.
+func shippedToraleCred(t *testing.T, dir string) string {
 	t.Helper()
+	b, err := os.ReadFile(filepath.Join(shipped, "torale-cred"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	exe := filepath.Join(dir, "torale-cred")
-	cmd := exec.Command(goTool(t), "build", "-o", dir+string(filepath.Separator),
-		"github.com/torale-ai/torale-cred/cmd/torale-cred")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return exe
 }
@@ -81,7 +102,7 @@ func writeUnits(t *testing.T, dir, service string) (string, string) {
 
 func TestUnitsVerifyWithTheBuiltBinary(t *testing.T) {
 	dir := t.TempDir()
-	exe := buildToraleCred(t, dir)
+	exe := shippedToraleCred(t, dir)
 	unit, err := RenderSystemdService(exe)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +118,7 @@ func TestRenderSystemdServiceEscapesTheExecutable(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exe := buildToraleCred(t, dir)
+	exe := shippedToraleCred(t, dir)
 	unit, err := RenderSystemdService(exe)
 	if err != nil {
 		t.Fatal(err)

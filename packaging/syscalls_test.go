@@ -85,7 +85,7 @@ func TestDaemonFitsTheUnitsSandbox(t *testing.T) {
 	analyze := need(t, "systemd-analyze")
 
 	dir := t.TempDir()
-	exe := buildToraleCred(t, dir)
+	exe := shippedToraleCred(t, dir)
 	home := filepath.Join(dir, "home")
 	run, err := os.MkdirTemp("", "rt") // short: sun_path is 108 bytes
 	if err != nil {

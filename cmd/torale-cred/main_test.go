@@ -1,3 +1,5 @@
+//go:build !race
+
 package main
 
 import (
@@ -12,38 +14,40 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/torale-ai/torale-cred/internal/cli"
 	"github.com/torale-ai/torale-cred/internal/proctest"
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
-// TestMain registers the real mains so scripts run them as users do.
-// testscript.Main runs one of them when the binary is called by its name,
-// and the tests (moreParallel's Run) otherwise.
+// TestMain puts the shipped programs (proctest.Programs: make build's, or
+// built for this run) first on PATH, so scripts and tests run them as
+// users do. Not the race-built test binary: each of the scripts' 300
+// commands was a race-instrumented start-up, 63 s of CPU for this package
+// (24 s now). The code under them is race-tested in process by
+// internal/cli, daemon, credstore and ipc; these test what a user runs.
 func TestMain(m *testing.M) {
-	testscript.Main(moreParallel{m}, map[string]func(){
-		"torale-cred":           func() { os.Exit(cli.Main()) },
-		"git-credential-torale": func() { os.Exit(cli.GitCredentialMain()) },
-	})
+	os.Exit(runWithPrograms(m))
 }
 
-// testParallel is how many scripts and tests run at once when go test is
-// not given -parallel. The default, GOMAXPROCS (2 here), leaves a core
-// idle while a script waits on a daemon; more than 4 only adds CPU: each
-// command a script runs is a start of this (race-built) test binary.
-const testParallel = 4
-
-// moreParallel raises -test.parallel to testParallel, unless given, before
-// the tests run. Every test here is parallel: its own HOME, runtime dir,
-// keychain service name and daemon, and no change to this process.
-type moreParallel struct{ m *testing.M }
-
-func (p moreParallel) Run() int {
-	if err := proctest.SetParallel(testParallel); err != nil {
+func runWithPrograms(m *testing.M) int {
+	bin, done, err := proctest.Programs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer done()
+	if err := os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// Every test here is parallel: its own HOME, runtime dir, keychain
+	// service name and daemon, and no change to this process. The default
+	// -test.parallel, GOMAXPROCS (2 here), leaves a core idle while a
+	// script waits on a daemon; more than 4 only adds CPU.
+	if err := proctest.SetParallel(4); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	return p.m.Run()
+	return m.Run()
 }
 
 // TestScripts runs testdata/*.txtar, each in its own HOME and with its own

@@ -36,10 +36,11 @@ func TestQuick(t *testing.T) {
 		}
 		t.Skip("git is not installed (git credential-cache is the reference row); run .ci/deps")
 	}
-	bin := t.TempDir()
-	if err := proctest.BuildPrograms(bin); err != nil {
+	bin, done, err := proctest.Programs()
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(done)
 	o := quickOptions()
 	o.bin, o.out = bin, filepath.Join(t.TempDir(), "benchmarks.md")
 	var stdout, progress bytes.Buffer

@@ -22,23 +22,19 @@ import (
 	"github.com/torale-ai/torale-cred/internal/testkeyring"
 )
 
-// bin holds the shipped programs, built once by TestMain: every door is
-// the binary a user runs.
+// bin holds the shipped programs (proctest.Programs), found or built once
+// by TestMain: every door is the binary a user runs.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "torale-doors-bin-")
+	dir, done, err := proctest.Programs()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := proctest.BuildPrograms(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	bin = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	done()
 	os.Exit(code)
 }
 

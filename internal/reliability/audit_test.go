@@ -272,13 +272,9 @@ func TestAuditNamesEveryCaller(t *testing.T) {
 	parallel(t)
 	testkeyring.Require(t)
 	curl, gitBin, python := need(t, "curl"), need(t, "git"), need(t, "python3")
-	// This test binary plays torale-cred: a look-up through it is judged
-	// for the program behind it (peer.Behind), here the test's own parent.
-	behind, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", os.Getppid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	behind = realExe(t, behind)
+	// A look-up through torale-cred's own command is judged for the
+	// program behind it (peer.Behind): this test binary, which runs it.
+	behind := realExe(t, proctest.Self(t))
 	// Run over SSH, everything the test starts is: only the sshd case is
 	// then no different.
 	underSSH := peer.Self().SSHLogin
@@ -312,17 +308,13 @@ func TestAuditNamesEveryCaller(t *testing.T) {
 	got("python", k, workKey)
 	wants = append(wants, wantLine{what: "python raw socket", profile: "work", key: workKey, door: credstore.DoorSocket, exe: pyExe, pid: pid, ssh: underSSH})
 
-	// git credential fill with credential.helper torale: git runs
-	// git-credential-torale (the test binary under that name), which asks
-	// the daemon and names the door "git".
-	gitDir := t.TempDir()
-	if err := os.Symlink(proctest.Self(t), filepath.Join(gitDir, "git-credential-torale")); err != nil {
-		t.Fatal(err)
-	}
+	// git credential fill with credential.helper torale: git runs the
+	// shipped git-credential-torale, which asks the daemon and names the
+	// door "git".
 	gitcfg := filepath.Join(w.Base, "gitconfig")
 	writeFile(t, gitcfg, "[credential]\n\thelper = torale\n")
 	cmd := exec.Command(gitBin, "credential", "fill")
-	cmd.Env = append(w.Env(), "PATH="+gitDir+string(os.PathListSeparator)+os.Getenv("PATH"), "GIT_CONFIG_GLOBAL="+gitcfg,
+	cmd.Env = append(w.Env(), "PATH="+w.Bin+string(os.PathListSeparator)+os.Getenv("PATH"), "GIT_CONFIG_GLOBAL="+gitcfg,
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
 	cmd.Stdin = strings.NewReader("protocol=https\nhost=api.torale.ai\n\n")
 	out, err := cmd.Output()
@@ -680,7 +672,8 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 }
 
 // tokenCtx is a look-up context naming the token door, as torale-cred token's
-// is (the test binary is one of torale-cred's own executables).
+// is. The daemon (the shipped program) heeds a door only from its own
+// executables, so from this test binary the look-up is the socket's.
 func tokenCtx(t *testing.T) context.Context {
 	return credstore.WithDoor(t.Context(), credstore.DoorToken)
 }

@@ -222,9 +222,10 @@ func TestDiskFullDuringRewrite(t *testing.T) {
 		okStr(intact && !leftovers && !leak))
 }
 
-// foreignBinary copies the test binary where another user can run it and
-// returns the copy and a 0755 directory that user may write under.
-func foreignBinary(t *testing.T) (string, string) {
+// foreignBinaries copies the test binary (the fake server) and the shipped
+// torale-cred where another user can run them and returns the copies and
+// a 0755 directory that user may write under.
+func foreignBinaries(t *testing.T) (fake, toraleCred, dir string) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		if inCI() {
@@ -240,13 +241,10 @@ func foreignBinary(t *testing.T) (string, string) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	self, err := os.ReadFile(proctest.Self(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "torale-cred.test")
-	writeProgram(t, bin, self, 0o755)
-	return bin, dir
+	fake, toraleCred = filepath.Join(dir, "torale-cred.test"), filepath.Join(dir, "torale-cred")
+	copyFile(t, proctest.Self(t), fake, 0o755)
+	copyFile(t, filepath.Join(programs, "torale-cred"), toraleCred, 0o755)
+	return fake, toraleCred, dir
 }
 
 const nobody = 65534
@@ -259,7 +257,7 @@ const nobody = 65534
 func TestSocketDirReplacedBySymlink(t *testing.T) {
 	parallel(t)
 	testkeyring.Require(t)
-	bin, shared := foreignBinary(t)
+	bin, _, shared := foreignBinaries(t)
 	w := newWorld(t)
 	d := w.Daemon(t, nil)
 	key, key2 := newKey(t), newKey(t)
@@ -394,7 +392,7 @@ func firstLine(s string) string {
 // process of that user shows the check can fail. The core limit is 0 too.
 func TestDaemonNotDumpable(t *testing.T) {
 	parallel(t)
-	bin, shared := foreignBinary(t)
+	fake, toraleCred, shared := foreignBinaries(t)
 	home := filepath.Join(shared, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
@@ -404,8 +402,8 @@ func TestDaemonNotDumpable(t *testing.T) {
 	}
 	sock := filepath.Join(home, "run", "cred.sock")
 	run := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = []string{proctest.MainEnv + "=1", "HOME=" + home, "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"),
+		cmd := exec.Command(toraleCred, args...)
+		cmd.Env = []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"),
 			"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(home, "nobus"), "PATH=/usr/bin:/bin"}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 		return cmd
@@ -417,7 +415,7 @@ func TestDaemonNotDumpable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dm.Process.Signal(syscall.SIGTERM); _ = dm.Wait() })
-	ctl := exec.Command(bin) // the fake server: a plain process of that user that stays up
+	ctl := exec.Command(fake) // the fake server: a plain process of that user that stays up
 	ctl.Env = []string{fakeEnv + "=" + filepath.Join(home, "ctl.sock")}
 	ctl.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	if err := ctl.Start(); err != nil {

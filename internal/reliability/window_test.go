@@ -16,8 +16,8 @@ import (
 )
 
 // windowRounds is how many rounds each delayed system call gets: 13 calls
-// × 77 = 1,001 rounds in full mode, 5 each in short mode (CI), 2 under the
-// race detector (make test), which slows the daemon tenfold.
+// × 77 = 1,001 rounds in full mode, 5 each in short mode (CI), 2 in make
+// test (race detector on), to fit its time.
 func windowRounds() int {
 	switch {
 	case full():
