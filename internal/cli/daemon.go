@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -111,7 +110,9 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 		w = os.Stderr
 	}
 	logger := daemon.NewLogger(w, level)
-	tightenRuntime()
+	// The runtime keeps Go's defaults. One P and GOGC 50 saved about 2 MiB
+	// and answered a lone look-up sooner, but served 64 clients about a
+	// quarter fewer look-ups a second (make bench, docs/benchmarks.md).
 	d, err := daemon.New(daemon.Config{
 		Keychain:       kc,
 		ConfigPath:     cfgPath,
@@ -143,17 +144,4 @@ func runDaemon(ctx context.Context, f *Factory, o daemonOptions) error {
 	offline := o.offline || f.Getenv("TORALE_CRED_OFFLINE") == "1"
 	d.Go((&daemon.Reminder{Store: d.Store(), Period: period, Notify: notify.Notify, Logger: logger, Kick: kick, Offline: offline}).Run)
 	return d.Run(ctx)
-}
-
-// tightenRuntime is the daemon process's own tuning, set here in its main
-// rather than in package daemon (which in-process tests share): GOGC 50
-// keeps resident memory about 2 MiB lower, as the live heap is tiny. $GOGC
-// still wins. GOMAXPROCS is Go's own (every CPU the daemon may use): one P
-// answered a lone keep-alive look-up sooner (83 against 139 µs) but served
-// 64 clients a fifth fewer look-ups a second (23,400 against 28,900/s, one
-// make bench each on this 2-CPU machine).
-func tightenRuntime() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
 }
