@@ -186,16 +186,18 @@ func (c *conn) do(body *bytes.Buffer) error {
 // right (the daemon's must hold the key).
 func timeSockets(socks []string, want []string, n int) ([]stats, error) {
 	conns := make([]*conn, len(socks))
+	var body bytes.Buffer
 	for i, s := range socks {
+		// Each connection is warmed as soon as it is dialled: a server
+		// closes a connection whose first request is late (the daemon's
+		// ReadTimeout, 10 s), and the other socket's warm-up on a loaded
+		// machine may outlast that.
 		c, err := dial(s)
 		if err != nil {
 			return nil, err
 		}
 		defer c.c.Close()
 		conns[i] = c
-	}
-	var body bytes.Buffer
-	for i, c := range conns {
 		for j := range 1000 {
 			if err := c.do(&body); err != nil {
 				return nil, fmt.Errorf("%s: %w", socks[i], err)

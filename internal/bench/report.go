@@ -83,7 +83,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	logf("socket: %d keep-alive look-ups each from the echo floor and the daemon, taking turns", o.sockN)
 	sts, err := timeSockets([]string{floorSock, w.sock}, []string{floorBody, w.key}, o.sockN)
 	if err != nil {
-		return err
+		return w.daemonSaid(err)
 	}
 	res.floor, res.resolve = sts[0], sts[1]
 	logf("throughput: %d clients, %d look-ups, from the echo floor then the daemon", o.clients, o.tputN)
@@ -91,7 +91,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		return err
 	}
 	if res.tput, err = measureThroughput(w.sock, o.clients, o.tputN); err != nil {
-		return err
+		return w.daemonSaid(err)
 	}
 	logf("endpoint: %d keep-alive GET /auth/me each straight to an https stand-in and through the local endpoint, taking turns; then %d clients", o.endN, o.endCli)
 	if res.endpoint, err = measureEndpoint(ctx, o.bin, o.endN, o.endCli, o.endTotal); err != nil {

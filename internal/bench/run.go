@@ -27,6 +27,7 @@ type world struct {
 	tmp, sock, service, key string
 	cred, git               string // the built programs
 	cleanups                []func()
+	daemonLog               *syncBuf // the daemon's stderr, said when a socket figure fails
 }
 
 func (w *world) cleanup(f func()) { w.cleanups = append(w.cleanups, f) }
@@ -142,6 +143,7 @@ func (w *world) startDaemon(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.daemonLog = stderr
 	c := ipc.NewClient(w.sock, 5*time.Second)
 	defer c.Close()
 	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
@@ -261,3 +263,12 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// daemonSaid wraps err from a socket figure with what the daemon logged
+// (never a key: the daemon logs none), so a failure says why.
+func (w *world) daemonSaid(err error) error {
+	if err == nil || w.daemonLog == nil {
+		return err
+	}
+	return fmt.Errorf("%w; the daemon's log:\n%s", err, w.daemonLog.String())
+}
