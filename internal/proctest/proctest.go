@@ -34,6 +34,9 @@ const MainEnv = "TORALE_CRED_TEST_MAIN"
 // stopWait is how long Stop waits after SIGTERM before it kills.
 const stopWait = 10 * time.Second
 
+// storeWait bounds each keychain call of Store, far past any stall.
+const storeWait = 30 * time.Second
+
 // healthWait is how long WaitHealthy waits for a daemon to answer.
 const healthWait = 15 * time.Second
 
@@ -168,10 +171,12 @@ func (w *World) Env() []string {
 	return append(env, w.Extra...)
 }
 
-// Store is the same store the CLI would open, for local answers.
+// Store is the same store the CLI would open, for local answers, except
+// its keychain bound: a test's own reads and writes seed and check keys,
+// and under a loaded CI one write to gnome-keyring outlasted the CLI's 3 s.
 func (w *World) Store() *credstore.Store {
 	return &credstore.Store{
-		Keychain:   keychain.New(keychain.WithService(w.Service)),
+		Keychain:   keychain.New(keychain.WithService(w.Service), keychain.WithTimeout(storeWait)),
 		StateFile:  credstore.StateFile{Dir: w.State},
 		ConfigPath: w.Config,
 	}
