@@ -3,7 +3,6 @@ package packaging
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,15 +40,7 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 var shipped string
 
 func TestMain(m *testing.M) {
-	dir, done, err := proctest.Programs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shipped = dir
-	code := m.Run()
-	done()
-	os.Exit(code)
+	os.Exit(proctest.WithPrograms(func(dir string) int { shipped = dir; return m.Run() }))
 }
 
 // shippedToraleCred copies the real torale-cred (static, as shipped) into

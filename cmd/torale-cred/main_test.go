@@ -25,16 +25,10 @@ import (
 // (24 s now). The code under them is race-tested in process by
 // internal/cli, daemon, credstore and ipc; these test what a user runs.
 func TestMain(m *testing.M) {
-	os.Exit(runWithPrograms(m))
+	os.Exit(proctest.WithPrograms(func(bin string) int { return runWithPrograms(m, bin) }))
 }
 
-func runWithPrograms(m *testing.M) int {
-	bin, done, err := proctest.Programs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer done()
+func runWithPrograms(m *testing.M, bin string) int {
 	if err := os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -27,15 +27,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, done, err := proctest.Programs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = dir
-	code := m.Run()
-	done()
-	os.Exit(code)
+	os.Exit(proctest.WithPrograms(func(dir string) int { bin = dir; return m.Run() }))
 }
 
 // newWorld is a proctest world whose torale-cred is the built front.

@@ -99,6 +99,19 @@ func Programs() (dir string, done func(), err error) {
 	return dir, done, nil
 }
 
+// WithPrograms is a TestMain's run with the shipped programs: run gets
+// Programs' directory, and what Programs built is removed after it. A
+// failure to find or build them is said on stderr and exit code 1.
+func WithPrograms(run func(dir string) int) int {
+	dir, done, err := Programs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer done()
+	return run(dir)
+}
+
 // World is one user's private torale-cred setup: its own HOME, runtime
 // dir, state and keychain service name, all under one temporary Base.
 type World struct {

@@ -80,15 +80,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "the reliability suite's test binary is no torale-cred: run the shipped one (programs)")
 		os.Exit(2)
 	}
-	dir, done, err := proctest.Programs()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	programs = dir
-	code := runSuite(m)
-	done()
-	os.Exit(code)
+	os.Exit(proctest.WithPrograms(func(dir string) int { programs = dir; return runSuite(m) }))
 }
 
 func runSuite(m *testing.M) int {
