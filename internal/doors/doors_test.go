@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	os.Exit(proctest.WithPrograms(func(dir string) int { bin = dir; return m.Run() }))
 }
 
-// newWorld is a proctest world whose torale-cred is the built front.
+// newWorld is a proctest world whose torale-cred is the shipped program.
 func newWorld(t *testing.T) *proctest.World {
 	w := proctest.NewWorld(t)
 	w.Bin = bin
@@ -543,33 +543,92 @@ func hideKeys(s string) string {
 	return s
 }
 
-// TestTermEndsBlockedCommands: with config.json a FIFO and a Secret
-// Service that accepts but never answers, `timeout -s TERM 1` ends every
-// command: the signal ends it, where without it only the 60 s keychain
-// timeout (or nothing, for the FIFO) would. Half a minute after the signal
-// tells the two apart on any machine, and says nothing of its speed.
+// TestTermEndsBlockedCommands: with a FIFO at one file torale-cred reads
+// (config.json, or a file of its state directory), and a Secret Service
+// that accepts but never answers, `timeout -s TERM 1` ends every command,
+// the daemon and the git helper included: the signal ends it, where
+// without it only the 60 s keychain timeout (or nothing, for a FIFO)
+// would. Half a minute after the signal tells the two apart on any
+// machine, and says nothing of its speed. One world per file, so each
+// command gets past the files before it and meets that FIFO; all run at
+// once, as they only wait.
 func TestTermEndsBlockedCommands(t *testing.T) {
 	testkeyring.Require(t)
-	w := newWorld(t)
-	if err := syscall.Mkfifo(w.Config, 0o600); err != nil {
-		t.Fatal(err)
+	type run struct {
+		name  string
+		args  []string
+		stdin string
 	}
-	hung := hungBus(t, w)
-	for _, args := range [][]string{{"token"}, {"status"}, {"exec", "--", "true"}, {"env"}, {"list"}, {"import"}} {
-		start := time.Now()
-		cmd := exec.Command("timeout", append([]string{"-s", "TERM", "1", w.Program(t)}, args...)...)
-		cmd.Env = append(w.Env(), "DBUS_SESSION_BUS_ADDRESS="+hung, "TORALE_CRED_KEYCHAIN_TIMEOUT=60s", "TORALE_CRED_NO_DAEMON=1")
-		if err := cmd.Start(); err != nil {
+	gitAsk := "protocol=https\nhost=api.torale.ai\n\n"
+	runs := []run{
+		{"token", []string{"token"}, ""},
+		{"status", []string{"status"}, ""},
+		{"exec", []string{"exec", "--", "true"}, ""},
+		{"env", []string{"env"}, ""},
+		{"list", []string{"list"}, ""},
+		{"import", []string{"import"}, ""},
+		{"audit", []string{"audit"}, ""},
+		{"doctor", []string{"doctor"}, ""},
+		{"policy show", []string{"policy", "show"}, ""},
+		{"store show", []string{"store", "show"}, ""},
+		{"login", []string{"login"}, keyDefault + "\n"},
+		{"logout", []string{"logout"}, ""},
+		{"restore", []string{"restore"}, ""},
+		{"scan", []string{"scan"}, ""},
+		{"daemon", []string{"daemon"}, ""},
+		{"git-credential-torale get", nil, gitAsk},
+	}
+	files := []string{"config.json", "state.json", "state.lock", "seen.json", "audit.jsonl", "audit.lock"}
+	type ended struct {
+		what string
+		late time.Duration // 0: ended within the bound
+	}
+	results := make(chan ended)
+	n := 0
+	for _, file := range files {
+		w := newWorld(t)
+		if err := os.MkdirAll(w.State, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(31 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("torale-cred %v still ran %v after TERM at 1s", args, time.Since(start).Round(time.Second))
+		fifo := filepath.Join(w.State, file)
+		if file == "config.json" {
+			fifo = w.Config
+		}
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hung := hungBus(t, w)
+		for _, r := range runs {
+			prog := append([]string{w.Program(t)}, r.args...)
+			if r.args == nil {
+				prog = []string{filepath.Join(w.Bin, "git-credential-torale"), "get"}
+			}
+			cmd := exec.Command("timeout", append([]string{"-s", "TERM", "1"}, prog...)...)
+			cmd.Env = append(w.Env(), "DBUS_SESSION_BUS_ADDRESS="+hung, "TORALE_CRED_KEYCHAIN_TIMEOUT=60s", "TORALE_CRED_NO_DAEMON=1")
+			cmd.Stdin = strings.NewReader(r.stdin)
+			what := fmt.Sprintf("%s with a FIFO at %s", r.name, file)
+			start := time.Now()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			go func() {
+				done := make(chan struct{})
+				go func() { _ = cmd.Wait(); close(done) }()
+				select {
+				case <-done:
+					results <- ended{what: what}
+				case <-time.After(31 * time.Second):
+					_ = cmd.Process.Kill()
+					<-done
+					results <- ended{what: what, late: time.Since(start).Round(time.Second)}
+				}
+			}()
+		}
+	}
+	for range n {
+		if e := <-results; e.late != 0 {
+			t.Errorf("%s still ran %v after TERM at 1s", e.what, e.late)
 		}
 	}
 }
