@@ -3,7 +3,9 @@
 package ipc_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,6 +55,77 @@ while (<$s>) { print }`
 	}
 	if !strings.Contains(string(out), "HTTP/1.1 403") || !strings.Contains(string(out), "now runs another program") {
 		t.Fatalf("the exec'd peer's request was answered:\n%s", out)
+	}
+	if strings.Contains(string(out), "sk_") {
+		t.Fatalf("a key in the answer:\n%s", out)
+	}
+}
+
+// The same when the program exec'd into is torale-cred's own: a forked
+// child keeps the connection and names a door, while the pid the server
+// identified now runs "our" executable (here this test binary). Such a
+// request was once exempt ("ours": neither judged nor recorded); now the
+// change of program refuses it before anything else.
+func TestPeerThatExecsOurProgramIsRefused(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed (Debian's python3)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ = filepath.EvalSymlinks(self)
+	st, _ := newStore(t)
+	if _, err := st.Put(t.Context(), "default", "sk_abc123def456ghi789jkl012mno345pqRST", credstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sock, _ := serve(t, st, ipc.Options{})
+	done := filepath.Join(t.TempDir(), "done")
+	// python3 connects and waits until the daemon has identified it, then
+	// forks: the parent execs this test binary (which waits for done),
+	// the child waits for that exec, asks for the key through the door
+	// "token", prints the answer and creates done.
+	script := `
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: torale\r\n\r\n")
+buf = b""
+while b'"status":"ok"' not in buf:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("connection closed")
+    buf += chunk
+parent = os.getpid()
+if os.fork() != 0:
+    os.execv(sys.argv[2], [sys.argv[2]])
+try:
+    for _ in range(6000):
+        if os.readlink("/proc/%d/exe" % parent) == sys.argv[2]:
+            break
+        time.sleep(0.01)
+    s.sendall(b"POST /v1/resolve HTTP/1.1\r\nHost: torale\r\nTorale-Cred-Door: token\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    out = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    sys.stdout.write(out.decode(errors="replace"))
+    sys.stdout.flush()
+finally:
+    open(sys.argv[3], "w").close()
+    os._exit(0)
+`
+	cmd := exec.Command(python, "-c", script, sock, self, done)
+	cmd.Env = append(os.Environ(), helperWaitEnv+"="+done)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python then this binary: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "HTTP/1.1 403") || !strings.Contains(string(out), "now runs another program") {
+		t.Fatalf("the request of a peer that exec'd our program was answered:\n%s", out)
 	}
 	if strings.Contains(string(out), "sk_") {
 		t.Fatalf("a key in the answer:\n%s", out)

@@ -27,9 +27,23 @@ import (
 // process TestClientRefusesAnotherUsersDaemon starts as nobody.
 const helperSocketEnv = "TORALE_CRED_IPC_HELPER_SOCKET"
 
+// helperWaitEnv makes the test binary, one of "our" executables to the
+// server under test, wait until the file it names exists (at most a
+// minute): the program a peer execs into after connecting
+// (TestPeerThatExecsOurProgramIsRefused).
+const helperWaitEnv = "TORALE_CRED_IPC_HELPER_WAIT"
+
 func TestMain(m *testing.M) {
 	if sock := os.Getenv(helperSocketEnv); sock != "" {
 		otherUsersDaemon(sock)
+		os.Exit(0)
+	}
+	if done := os.Getenv(helperWaitEnv); done != "" {
+		for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(done); err == nil {
+				break
+			}
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
