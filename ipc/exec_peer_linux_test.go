@@ -13,6 +13,22 @@ import (
 	"github.com/torale-ai/torale-cred/ipc"
 )
 
+// identifiedPeer is the start of a python3 peer: it connects to the
+// socket sys.argv[1] (as s) and waits until the server has identified it
+// (the health answer), so that what it does next comes after.
+const identifiedPeer = `
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: torale\r\n\r\n")
+buf = b""
+while b'"status":"ok"' not in buf:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("connection closed")
+    buf += chunk
+`
+
 // A process that connects and then execs another program in the same pid
 // is no longer the caller the daemon identified: its request is refused
 // before anything is handed out (the trail named the new program, or, for
@@ -31,17 +47,7 @@ func TestPeerThatExecsAnotherProgramIsRefused(t *testing.T) {
 	// python3 connects and waits until the daemon has identified it (the
 	// health answer), then execs perl on the same connection (fd 3), and
 	// perl asks for the key.
-	script := `
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: torale\r\n\r\n")
-buf = b""
-while b'"status":"ok"' not in buf:
-    chunk = s.recv(4096)
-    if not chunk:
-        sys.exit("connection closed")
-    buf += chunk
+	script := identifiedPeer + `
 os.dup2(s.fileno(), 3)
 os.set_inheritable(3, True)
 os.execv(sys.argv[2], [sys.argv[2], "-e", sys.argv[3]])
@@ -86,17 +92,7 @@ func TestPeerThatExecsOurProgramIsRefused(t *testing.T) {
 	// forks: the parent execs this test binary (which waits for done),
 	// the child waits for that exec, asks for the key through the door
 	// "token", prints the answer and creates done.
-	script := `
-import os, socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: torale\r\n\r\n")
-buf = b""
-while b'"status":"ok"' not in buf:
-    chunk = s.recv(4096)
-    if not chunk:
-        sys.exit("connection closed")
-    buf += chunk
+	script := identifiedPeer + `
 parent = os.getpid()
 if os.fork() != 0:
     os.execv(sys.argv[2], [sys.argv[2]])

@@ -583,7 +583,7 @@ func TestTermEndsBlockedCommands(t *testing.T) {
 		what string
 		late time.Duration // 0: ended within the bound
 	}
-	results := make(chan ended)
+	results := make(chan ended, len(files)*len(runs)) // never blocks a waiter, even after a t.Fatal
 	n := 0
 	for _, file := range files {
 		w := newWorld(t)
