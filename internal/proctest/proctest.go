@@ -40,6 +40,9 @@ const storeWait = 30 * time.Second
 // healthWait is how long WaitHealthy waits for a daemon to answer.
 const healthWait = 15 * time.Second
 
+// programNames are the shipped programs, each a main under cmd/.
+var programNames = []string{"torale-cred", "git-credential-torale"}
+
 // BuildPrograms builds the shipped programs (torale-cred and
 // git-credential-torale, one program under two names) into dir as make
 // build does (static, trimmed paths), for tests that run them as users do.
@@ -49,7 +52,7 @@ func BuildPrograms(dir string) error {
 		return errors.New("the go command is not on PATH")
 	}
 	args := []string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}
-	for _, c := range []string{"torale-cred", "git-credential-torale"} {
+	for _, c := range programNames {
 		args = append(args, "github.com/torale-ai/torale-cred/cmd/"+c)
 	}
 	cmd := exec.Command(goCmd, args...)
@@ -76,7 +79,7 @@ func Programs() (dir string, done func(), err error) {
 		if !filepath.IsAbs(dir) {
 			return "", nil, fmt.Errorf("%s=%s: not an absolute path", BinEnv, dir)
 		}
-		for _, c := range []string{"torale-cred", "git-credential-torale"} {
+		for _, c := range programNames {
 			fi, err := os.Stat(filepath.Join(dir, c))
 			if err == nil && (!fi.Mode().IsRegular() || fi.Mode()&0o111 == 0) {
 				err = errors.New("not an executable file")
